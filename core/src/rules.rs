@@ -1,0 +1,1 @@
+//! Request rules (to be written).

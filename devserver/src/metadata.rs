@@ -1,0 +1,14 @@
+//! Metadata API (stub).
+use axum::response::{IntoResponse, Response};
+use crate::config::Config;
+/// Object schemas.
+#[derive(Debug)]
+pub struct Catalog {}
+impl Catalog {
+    /// Loads the default objects and `--schema`.
+    pub fn load(_config: &Config) -> anyhow::Result<Self> { Ok(Catalog {}) }
+}
+/// `GET /metadata/objects`.
+pub async fn list_objects() -> Response { axum::http::StatusCode::NOT_IMPLEMENTED.into_response() }
+/// `GET /metadata/objects/{object_name}`.
+pub async fn get_object() -> Response { axum::http::StatusCode::NOT_IMPLEMENTED.into_response() }
