@@ -38,6 +38,10 @@ impl Caller {
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
     async fn from_request_parts(_parts: &mut Parts, _state: &AppState) -> Result<Self, ApiError> {
-        Ok(Caller { workspace: "ws_dev".into(), subject: "dev".into(), scopes: vec![] })
+        Ok(Caller {
+            workspace: "ws_dev".into(),
+            subject: "dev".into(),
+            scopes: vec![],
+        })
     }
 }

@@ -53,7 +53,9 @@ impl std::str::FromStr for StorageMode {
             "local-s3" => Ok(StorageMode::LocalS3),
             "local-gcs" => Ok(StorageMode::LocalGcs),
             _ => match s.strip_prefix("azurite=") {
-                Some(url) if !url.is_empty() => Ok(StorageMode::Azurite(url.trim_end_matches('/').to_string())),
+                Some(url) if !url.is_empty() => {
+                    Ok(StorageMode::Azurite(url.trim_end_matches('/').to_string()))
+                }
                 _ => Err(format!(
                     "unknown storage mode `{s}`: use local, local-s3, local-gcs or azurite=URL"
                 )),
@@ -85,7 +87,9 @@ impl std::str::FromStr for RateLimit {
             .parse()
             .map_err(|_| format!("bad rate limit `{s}`: expected N/SECONDS, e.g. 10/1"))?;
         if requests == 0 || per_secs == 0 {
-            return Err(format!("bad rate limit `{s}`: both numbers must be positive"));
+            return Err(format!(
+                "bad rate limit `{s}`: both numbers must be positive"
+            ));
         }
         Ok(RateLimit { requests, per_secs })
     }

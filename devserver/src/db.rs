@@ -5,5 +5,7 @@ use std::path::Path;
 pub struct Db {}
 impl Db {
     /// Opens `DIR/emulator.sqlite3`.
-    pub fn open(_dir: &Path) -> anyhow::Result<Self> { Ok(Db {}) }
+    pub fn open(_dir: &Path) -> anyhow::Result<Self> {
+        Ok(Db {})
+    }
 }

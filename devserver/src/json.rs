@@ -54,7 +54,9 @@ impl<S: Send + Sync> FromRequest<S> for LimitedBody {
         match http_body_util::BodyExt::collect(limited).await {
             Ok(collected) => Ok(LimitedBody(collected.to_bytes())),
             Err(e) => {
-                if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() {
+                if e.downcast_ref::<http_body_util::LengthLimitError>()
+                    .is_some()
+                {
                     Err(too_large())
                 } else {
                     Err(ApiError::bad_request(format!(

@@ -5,5 +5,7 @@ use crate::config::RateLimit;
 pub struct RateLimiter {}
 impl RateLimiter {
     /// A limiter; `None` never limits.
-    pub fn new(_limit: Option<RateLimit>) -> Self { RateLimiter {} }
+    pub fn new(_limit: Option<RateLimit>) -> Self {
+        RateLimiter {}
+    }
 }
