@@ -136,8 +136,10 @@ pub struct CreateJobResponse {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SaveAsTemplate {
-    /// Template name.
-    pub name: String,
+    /// Template name, 1 to 200 characters. Required: an `Option` so that a
+    /// missing name is reported by the request rules (`TEMPLATE_NAME_REQUIRED`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
 }
 
 /// `POST /import-jobs/{job_id}/mapping` body.
