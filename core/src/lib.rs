@@ -8,7 +8,9 @@
 #![deny(missing_docs)]
 
 pub mod codes;
+pub mod csv;
 pub mod rules;
+pub mod validate;
 pub mod wire;
 
 /// 50 GB, the API's maximum file size (53,687,091,200 bytes).
