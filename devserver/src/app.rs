@@ -195,6 +195,7 @@ fn cors() -> CorsLayer {
             header::LOCATION,
             header::RETRY_AFTER,
             header::HeaderName::from_static("x-correlation-id"),
+            header::HeaderName::from_static("idempotency-replayed"),
             header::HeaderName::from_static("x-ms-request-id"),
             header::HeaderName::from_static("x-ms-error-code"),
             header::HeaderName::from_static("x-ms-version"),

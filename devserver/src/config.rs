@@ -131,6 +131,9 @@ pub struct Config {
     pub clock: Arc<dyn Clock>,
     /// Print the start banner (URL, tokens) to stdout.
     pub banner: bool,
+    /// Processor workers running started jobs concurrently (`--workers`);
+    /// 0 leaves started jobs queued (lifecycle tests use that).
+    pub workers: usize,
 }
 
 /// Default workspace of the dev tokens and dev client.
@@ -162,6 +165,7 @@ impl Config {
             public_url: None,
             clock: Arc::new(SystemClock),
             banner: false,
+            workers: 4,
         }
     }
 }

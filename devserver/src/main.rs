@@ -59,6 +59,9 @@ struct Args {
     /// Base URL to write into upload and error-file URLs (default: the bound address).
     #[arg(long)]
     public_url: Option<String>,
+    /// Processor workers (jobs processed at once across workspaces).
+    #[arg(long, default_value_t = 4)]
+    workers: usize,
     /// Log format: `text` or `json`.
     #[arg(long, default_value = "text")]
     log_format: String,
@@ -97,6 +100,7 @@ async fn main() -> anyhow::Result<()> {
     config.upload_url_ttl_secs = args.upload_url_ttl;
     config.public_url = args.public_url;
     config.banner = true;
+    config.workers = args.workers;
 
     let server = import_devserver::serve(config).await?;
     print_banner(&server);
