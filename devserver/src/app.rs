@@ -196,6 +196,7 @@ fn cors() -> CorsLayer {
             header::RETRY_AFTER,
             header::HeaderName::from_static("x-correlation-id"),
             header::HeaderName::from_static("idempotency-replayed"),
+            header::WWW_AUTHENTICATE,
             header::HeaderName::from_static("x-ms-request-id"),
             header::HeaderName::from_static("x-ms-error-code"),
             header::HeaderName::from_static("x-ms-version"),

@@ -142,6 +142,10 @@ impl IntoResponse for ApiError {
             resp.headers_mut()
                 .insert("retry-after", HeaderValue::from(secs));
         }
+        if let Some(challenge) = crate::auth::www_authenticate(&self) {
+            resp.headers_mut()
+                .insert(axum::http::header::WWW_AUTHENTICATE, challenge);
+        }
         resp
     }
 }
