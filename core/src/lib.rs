@@ -1,10 +1,17 @@
 //! import-core: the pure-Rust heart of import-uploader.
 //!
-//! No JavaScript, no I/O: wire types of the Import Jobs API ([`wire`]), the
-//! request rules shared by the browser client and the emulator ([`rules`]),
-//! and the API's error codes ([`codes`]). Both the wasm crate and the
-//! emulator (`import-devserver`) build on it, so the browser's preflight and
-//! the server's verdict can never disagree.
+//! No JavaScript, no I/O. Fed values and byte chunks by its callers:
+//!
+//! | module | what it holds |
+//! |---|---|
+//! | [`wire`] | every request and response body of the API, exact field names |
+//! | [`rules`] | request rules (create, mapping), each with its own code |
+//! | [`csv`] | a streaming CSV reader fed chunks of any size (on `csv-core`) |
+//! | [`validate`] | per-row validation under the three import modes |
+//! | [`codes`] | the API's `CDP_ETL…` error codes |
+//!
+//! Both the wasm crate and the emulator (`import-devserver`) build on it, so
+//! the browser's preflight and the server's verdict can never disagree.
 #![deny(missing_docs)]
 
 pub mod codes;
