@@ -8,6 +8,8 @@
 //! | [`rules`] | request rules (create, mapping), each with its own code |
 //! | [`csv`] | a streaming CSV reader fed chunks of any size (on `csv-core`) |
 //! | [`validate`] | per-row validation under the three import modes |
+//! | [`plan`] | upload planning: protocol detection, parts, block ids, resume records |
+//! | [`retry`] | retry classification, full-jitter backoff, status polling schedule |
 //! | [`codes`] | the API's `CDP_ETL…` error codes |
 //!
 //! Both the wasm crate and the emulator (`import-devserver`) build on it, so
@@ -16,6 +18,8 @@
 
 pub mod codes;
 pub mod csv;
+pub mod plan;
+pub mod retry;
 pub mod rules;
 pub mod validate;
 pub mod wire;
