@@ -1,1 +1,63 @@
-fn main() {}
+//! `cargo xtask <demo|test|build|bench>`: the project's only entry points.
+//!
+//! * `demo`  — set up, build the npm package, run the emulator on
+//!   127.0.0.1:8787 serving the API, storage, `www/` and `pkg/`.
+//! * `test`  — set up, build, then every suite; fails unless each suite
+//!   passes with more than zero tests.
+//! * `build` — set up, build the npm package into `pkg/`, print its sizes.
+//! * `bench` — benchmarks (programs that print tables).
+//!
+//! Set-up ([`setup`]) installs what a fresh machine lacks: the
+//! `wasm32-unknown-unknown` target, the pinned `wasm-bindgen-cli`, the npm
+//! packages of the committed lockfile. Everything is cached, so a second run
+//! starts in seconds.
+
+mod bench;
+mod build;
+mod demo;
+mod emulator;
+mod package;
+mod process;
+mod setup;
+mod suites;
+mod test;
+
+use anyhow::Result;
+
+const USAGE: &str = "\
+usage: cargo xtask <command>
+
+commands:
+  demo            install what is missing, build pkg/, run the emulator on
+                  http://127.0.0.1:8787 serving the demo page
+  test            install what is missing, build pkg/, run every test suite
+  build           install what is missing, build the npm package into pkg/
+  bench [NAME]    run a benchmark (none exist yet)
+";
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if let Err(e) = run(&args) {
+        eprintln!("\nxtask: error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run(args: &[String]) -> Result<()> {
+    let ws = setup::Workspace::locate()?;
+    match args.first().map(String::as_str) {
+        Some("demo") => demo::run_demo(&ws),
+        Some("test") => test::run(&ws),
+        Some("build") => {
+            setup::ensure(&ws)?;
+            build::run(&ws)
+        }
+        Some("bench") => bench::run(&args[1..]),
+        Some("help" | "-h" | "--help") => {
+            print!("{USAGE}");
+            Ok(())
+        }
+        Some(other) => anyhow::bail!("unknown command `{other}`\n\n{USAGE}"),
+        None => anyhow::bail!("no command given\n\n{USAGE}"),
+    }
+}

@@ -1,0 +1,254 @@
+//! The npm package's own files, written next to wasm-bindgen's output in
+//! `pkg/`: `package.json` (version, description and license from the root
+//! `Cargo.toml`), one entry file per runtime chosen by a conditional
+//! `exports` map, the shared `index.d.ts`, and the package README.
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+
+/// Base name of wasm-bindgen's output (`<name>.js`, `<name>_bg.wasm`).
+pub const OUT_NAME: &str = "import_uploader";
+
+/// What `package.json` takes from the root manifest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Meta {
+    pub name: String,
+    pub version: String,
+    pub description: String,
+    pub license: String,
+    pub repository: Option<String>,
+}
+
+/// A `key = "value"` in `[section]` of a TOML file (just enough TOML for the
+/// root manifest: single-line basic strings).
+fn toml_string(manifest: &str, section: &str, key: &str) -> Option<String> {
+    let mut current = String::new();
+    for line in manifest.lines() {
+        let line = line.trim();
+        if line.starts_with('[') {
+            current = line
+                .trim_matches(|c| c == '[' || c == ']')
+                .trim()
+                .to_string();
+            continue;
+        }
+        if current != section {
+            continue;
+        }
+        let Some((k, v)) = line.split_once('=') else {
+            continue;
+        };
+        if k.trim() != key {
+            continue;
+        }
+        let v = v.trim();
+        if let Some(inner) = v.strip_prefix('"').and_then(|v| v.strip_suffix('"')) {
+            return Some(inner.replace("\\\"", "\"").replace("\\\\", "\\"));
+        }
+    }
+    None
+}
+
+/// Reads `[package]` (falling back to `[workspace.package]` for inherited keys).
+pub fn read_meta(manifest: &str) -> Result<Meta> {
+    let get = |key: &str| {
+        toml_string(manifest, "package", key)
+            .or_else(|| toml_string(manifest, "workspace.package", key))
+    };
+    Ok(Meta {
+        name: toml_string(manifest, "package", "name").context("[package] name")?,
+        version: get("version").context("[package] version")?,
+        description: get("description").unwrap_or_default(),
+        license: get("license").context("[package] license")?,
+        repository: get("repository"),
+    })
+}
+
+/// Entry files: (file, contents). Each initialises the module the way its
+/// runtime can, then re-exports the API.
+fn entries() -> Vec<(&'static str, String)> {
+    let glue = format!("./{OUT_NAME}.js");
+    let wasm = format!("./{OUT_NAME}_bg.wasm");
+    vec![
+        (
+            "entry-node.js",
+            format!(
+                "// Node: fetch() cannot read file: URLs, so read the module from disk.\n\
+                 import {{ readFileSync }} from 'node:fs';\n\
+                 import {{ initSync }} from '{glue}';\n\n\
+                 initSync({{ module: readFileSync(new URL('{wasm}', import.meta.url)) }});\n\n\
+                 export * from '{glue}';\n"
+            ),
+        ),
+        (
+            "entry-workerd.js",
+            format!(
+                "// Cloudflare workerd: .wasm imports are compiled modules.\n\
+                 import wasmModule from '{wasm}';\n\
+                 import {{ initSync }} from '{glue}';\n\n\
+                 initSync({{ module: wasmModule }});\n\n\
+                 export * from '{glue}';\n"
+            ),
+        ),
+        (
+            "entry-deno.js",
+            format!(
+                "// Deno 2: a source-phase import needs no read permission.\n\
+                 import source wasmModule from '{wasm}';\n\
+                 import {{ initSync }} from '{glue}';\n\n\
+                 initSync({{ module: wasmModule }});\n\n\
+                 export * from '{glue}';\n"
+            ),
+        ),
+        (
+            "entry-browser.js",
+            format!(
+                "// Browsers and bundlers: fetch and instantiate the module next to this file.\n\
+                 import init from '{glue}';\n\n\
+                 await init();\n\n\
+                 export * from '{glue}';\n"
+            ),
+        ),
+    ]
+}
+
+fn json_str(s: &str) -> String {
+    serde_json::to_string(s).expect("strings serialise")
+}
+
+/// `package.json`, keys in a deliberate order (conditions are matched in
+/// order: `types` first, `deno` before `node`).
+pub fn package_json(meta: &Meta) -> String {
+    let mut files: Vec<String> = vec![
+        format!("{OUT_NAME}.js"),
+        format!("{OUT_NAME}.d.ts"),
+        format!("{OUT_NAME}_bg.wasm"),
+        format!("{OUT_NAME}_bg.wasm.d.ts"),
+        "index.d.ts".into(),
+    ];
+    let entry_names: Vec<&str> = entries().iter().map(|(n, _)| *n).collect();
+    files.extend(entry_names.iter().map(|n| n.to_string()));
+    files.push("README.md".into());
+    let list = |items: &[String]| {
+        items
+            .iter()
+            .map(|f| format!("    {}", json_str(f)))
+            .collect::<Vec<_>>()
+            .join(",\n")
+    };
+    let side_effects: Vec<String> = entry_names.iter().map(|n| format!("./{n}")).collect();
+    let repository = meta
+        .repository
+        .as_deref()
+        .map(|r| {
+            format!(
+                "  \"repository\": {{ \"type\": \"git\", \"url\": {} }},\n",
+                json_str(r)
+            )
+        })
+        .unwrap_or_default();
+    format!(
+        r#"{{
+  "name": {name},
+  "version": {version},
+  "description": {description},
+  "license": {license},
+{repository}  "type": "module",
+  "types": "./index.d.ts",
+  "exports": {{
+    ".": {{
+      "types": "./index.d.ts",
+      "workerd": "./entry-workerd.js",
+      "deno": "./entry-deno.js",
+      "node": "./entry-node.js",
+      "browser": "./entry-browser.js",
+      "default": "./entry-browser.js"
+    }},
+    "./package.json": "./package.json"
+  }},
+  "files": [
+{files}
+  ],
+  "sideEffects": [
+{side_effects}
+  ],
+  "engines": {{ "node": ">=20" }},
+  "keywords": ["import", "upload", "csv", "wasm", "azure-blob", "s3", "gcs"]
+}}
+"#,
+        name = json_str(&meta.name),
+        version = json_str(&meta.version),
+        description = json_str(&meta.description),
+        license = json_str(&meta.license),
+        files = list(&files),
+        side_effects = list(&side_effects),
+    )
+}
+
+/// Writes the package's own files into `pkg`.
+pub fn write(pkg: &Path, meta: &Meta) -> Result<()> {
+    let write = |name: &str, text: &str| {
+        let p = pkg.join(name);
+        std::fs::write(&p, text).with_context(|| format!("writing {}", p.display()))
+    };
+    for (name, text) in entries() {
+        write(name, &text)?;
+    }
+    write(
+        "index.d.ts",
+        &format!("// Types shared by every entry file.\nexport * from './{OUT_NAME}.js';\n"),
+    )?;
+    write("package.json", &package_json(meta))?;
+    write("README.md", include_str!("pkg_readme.md"))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MANIFEST: &str = r#"
+[workspace.package]
+license = "MIT OR Apache-2.0"
+repository = "https://example.test/repo"
+
+[package]
+name = "import-uploader"
+version = "1.2.3"
+description = "Says \"hi\"."
+license.workspace = true
+
+[dependencies]
+version = "not this one"
+"#;
+
+    #[test]
+    fn reads_package_and_inherited_keys() {
+        let m = read_meta(MANIFEST).unwrap();
+        assert_eq!(m.name, "import-uploader");
+        assert_eq!(m.version, "1.2.3");
+        assert_eq!(m.description, "Says \"hi\".");
+        assert_eq!(m.license, "MIT OR Apache-2.0");
+        assert_eq!(m.repository.as_deref(), Some("https://example.test/repo"));
+    }
+
+    #[test]
+    fn package_json_is_valid_and_ordered() {
+        let text = package_json(&read_meta(MANIFEST).unwrap());
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(v["version"], "1.2.3");
+        assert_eq!(v["type"], "module");
+        assert_eq!(v["exports"]["."]["node"], "./entry-node.js");
+        let order = ["types", "workerd", "deno", "node", "browser", "default"];
+        let pos: Vec<usize> = order
+            .iter()
+            .map(|k| text.find(&format!("\"{k}\": \"./")).unwrap())
+            .collect();
+        assert!(pos.windows(2).all(|w| w[0] < w[1]), "{pos:?}");
+        assert!(v["files"]
+            .as_array()
+            .unwrap()
+            .contains(&serde_json::json!("import_uploader_bg.wasm")));
+    }
+}
