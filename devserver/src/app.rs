@@ -25,7 +25,7 @@ use crate::faults::Faults;
 use crate::metadata::Catalog;
 use crate::ratelimit::RateLimiter;
 use crate::storage::Storage;
-use crate::{jobs, metadata, oauth, storage};
+use crate::{audiences, jobs, lists, metadata, oauth, storage};
 
 /// Shared state of every handler.
 pub type AppState = Arc<App>;
@@ -113,7 +113,9 @@ pub async fn serve(config: Config) -> anyhow::Result<Server> {
         faults,
         rate_limiter,
     });
+    lists::init(&state)?;
     jobs::on_start(&state)?;
+    crate::processor::spawn_workers(&state, state.config.workers)?;
     let router = router(state.clone());
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {
@@ -142,6 +144,11 @@ pub fn router(state: AppState) -> Router {
         .route("/import-jobs/{job_id}/errors", get(jobs::errors))
         .route("/metadata/objects", get(metadata::list_objects))
         .route("/metadata/objects/{object_name}", get(metadata::get_object))
+        .route("/lists", get(lists::list).post(lists::create))
+        .route("/lists/{list_id}", get(lists::get))
+        .route("/lists/{list_id}/members", get(lists::members))
+        .route("/audiences", get(audiences::list))
+        .route("/audiences/{audience_id}/preview", post(audiences::preview))
         .fallback(api_not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(

@@ -9,8 +9,9 @@
 //!   `ingestion.fileImport` is false: 422 `CDP_ETL.VALIDATION.REQUEST_SCHEMA`
 //!   with `details.field = "objectName"` (the body references something the
 //!   workspace schema does not have; 404 is kept for the job in the path).
-//! * **`targetListId`** is accepted as given for now; [`check_target_list`]
-//!   is where its existence in the workspace is checked.
+//! * **`targetListId`** must name a list of the caller's workspace, else 422
+//!   `CDP_ETL.VALIDATION.REQUEST_SCHEMA` (`details.field = "targetListId"`);
+//!   see [`check_target_list`].
 //! * **`landingPath`** is `jobs/{jobId}/file`, as the spec's example prints
 //!   it; the original file name is kept on the job. The upload URL expires
 //!   `--upload-url-ttl` seconds (default 24 h) after creation.
@@ -201,10 +202,22 @@ fn importable_object<'a>(state: &'a App, object_name: &str) -> ApiResult<&'a Obj
     Ok(schema)
 }
 
-/// Where `targetListId` is checked against the workspace's lists. Until the
-/// Lists API exists in the emulator every id is accepted.
-pub fn check_target_list(_state: &App, _caller: &Caller, _list_id: Option<&str>) -> ApiResult<()> {
-    Ok(())
+/// `targetListId` must name a list of the caller's workspace: otherwise 422
+/// `CDP_ETL.VALIDATION.REQUEST_SCHEMA` with `details {field: "targetListId",
+/// listId}` (like an unknown `objectName`: the body references something the
+/// workspace does not have; a list of another workspace is reported the same).
+pub fn check_target_list(state: &App, caller: &Caller, list_id: Option<&str>) -> ApiResult<()> {
+    let Some(list_id) = list_id else {
+        return Ok(());
+    };
+    if crate::lists::get_list(&state.db, &caller.workspace, list_id)?.is_some() {
+        return Ok(());
+    }
+    Err(schema_error(format!(
+        "targetListId `{list_id}` is not a list of this workspace: create it with POST /lists, \
+         or find its id with GET /lists?name=<list name>."
+    ))
+    .with_details(json!({ "field": "targetListId", "listId": list_id })))
 }
 
 fn job_not_found(job_id: &str) -> ApiError {

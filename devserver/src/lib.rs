@@ -6,6 +6,7 @@
 //! choice made where the API's documentation is silent.
 
 pub mod app;
+pub mod audiences;
 pub mod auth;
 pub mod clock;
 pub mod config;
@@ -15,8 +16,10 @@ pub mod faults;
 pub mod idempotency;
 pub mod jobs;
 pub mod json;
+pub mod lists;
 pub mod metadata;
 pub mod oauth;
+pub mod processor;
 pub mod ratelimit;
 pub mod storage;
 

@@ -1,0 +1,663 @@
+//! The processor: runs started import jobs to `completed` or `failed`.
+//!
+//! A pool of [`WORKERS`] tokio tasks takes queued jobs from the jobs
+//! database ([`crate::db::Db::claim_next_queued`], woken by
+//! [`crate::db::Db::queued`]); each job runs on a blocking thread. At most 10
+//! jobs of a workspace are `running` (queued or processing) at once: the
+//! start endpoint enforces it.
+//!
+//! # One job
+//!
+//! 1. **`parse`**: the uploaded blob is opened and read from storage (the
+//!    emulator's own, or Azurite) in [`CHUNK_SIZE`] chunks (memory stays
+//!    flat whatever the file's size) and fed to [`import_core::csv`], read
+//!    as comma-separated UTF-8 with the first record as the header. The
+//!    header is resolved against the mapping with
+//!    [`import_core::validate::RowValidator`].
+//! 2. **`validate`**: each data row is checked under the job's `importMode`
+//!    with the object's merge key (the first identity key of an `upsert`
+//!    object; none for `append` objects). Valid rows are written into the
+//!    job's open transaction ([`merge`]); rejected rows go to the error file
+//!    ([`error_file`]). `readRows`, `validRows`, `invalidRows` and
+//!    `errorSummary` are published every [`PROGRESS_ROWS`] rows or
+//!    [`PROGRESS_INTERVAL`], whichever comes first, so a poll shows progress.
+//! 3. **`merge`**: once the whole file is read, the transaction is committed
+//!    and `mergedInserts` / `mergedUpdates` are published with the final
+//!    counters (they count committed records only, so they stay 0 until
+//!    then); `mergedInserts + mergedUpdates = validRows`. The job is then
+//!    `completed` and keeps stage `merge`, as the spec's example shows.
+//!
+//! # Failures
+//!
+//! The job becomes `failed`, nothing is merged, no error file is kept, and
+//! `errorMessage` says what to do, when:
+//!
+//! * the upload is missing from storage;
+//! * the file is not CSV text: NUL bytes in its first 8 KiB (a binary file;
+//!   zip / Excel, gzip, PDF and UTF-16 files are named as such), or a UTF-16
+//!   byte order mark;
+//! * the file has no header row (only blank lines);
+//! * the header is not valid UTF-8, or is too large;
+//! * the header does not fit the mapping: a mapped column is missing (named,
+//!   with the header's columns and a hint when the file looks delimited by
+//!   another character), the key field is not mapped, or a mapped column is
+//!   repeated (see [`import_core::validate::HeaderError`]);
+//! * the object is no longer in the workspace schema;
+//! * anything else goes wrong (a storage or database error, a panic):
+//!   [`PROCESSOR_ERROR_MESSAGE`], with the details in the emulator's log.
+//!
+//! A job interrupted by a restart is failed at start-up
+//! ([`crate::jobs::on_start`]) and, its transaction never committed, leaves
+//! no records behind. (The records commit and the job's `completed` are two
+//! databases: a stop in the instant between them leaves a job reported
+//! `failed` whose rows are merged; the table `_merged_jobs` of the records
+//! database tells which jobs did merge.)
+//!
+//! # Concurrency
+//!
+//! Up to [`WORKERS`] jobs are claimed at once and read their headers in
+//! parallel; their merges take turns (one SQLite writer), so a job waiting
+//! for another's commit shows stage `parse`. The workers end once the
+//! emulator has stopped (nothing but the processor refers to its state);
+//! a job being processed then still runs to its end.
+//!
+//! # Choices where the documentation is silent
+//!
+//! * The delimiter is always `,` (the format is CSV); a file delimited
+//!   otherwise fails on its header with a message suggesting the delimiter.
+//! * A file with a header and no data rows completes with every counter 0.
+//! * Empty cells never erase stored values (see [`merge`]).
+//! * `successRate` is `validRows / readRows` rounded to 4 decimals, computed
+//!   by the status endpoint from the published counters.
+
+pub mod error_file;
+pub mod merge;
+
+use std::io::Read;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use import_core::csv::{CsvErrorKind, CsvOptions, CsvStream, RecordEvent};
+use import_core::rules::{DataType, ImportMode};
+use import_core::validate::{Mapping, RowError, RowValidator, ValidRow};
+use import_core::wire::{ObjectSchema, WriteMode};
+use indexmap::IndexMap;
+use rusqlite::Connection;
+
+use crate::app::{App, AppState};
+use crate::db::{Counters, Job};
+use error_file::ErrorFile;
+use merge::{Merged, Merger, Records};
+
+/// Jobs processed at the same time by one emulator.
+pub const WORKERS: usize = 4;
+/// Bytes read from storage at a time.
+pub const CHUNK_SIZE: usize = 256 * 1024;
+/// Progress is published at least every this many rows…
+pub const PROGRESS_ROWS: u64 = 10_000;
+/// …or this often, whichever comes first.
+pub const PROGRESS_INTERVAL: Duration = Duration::from_millis(250);
+/// How long an idle worker waits for a wake-up before looking again.
+const IDLE_POLL: Duration = Duration::from_secs(1);
+/// Bytes checked for NUL bytes and known binary signatures.
+const SNIFF_BYTES: usize = 8 * 1024;
+
+/// Stage while the file is opened and its header read.
+pub const STAGE_PARSE: &str = "parse";
+/// Stage while rows are validated (and written, uncommitted).
+pub const STAGE_VALIDATE: &str = "validate";
+/// Stage of the commit, and of a completed job.
+pub const STAGE_MERGE: &str = "merge";
+
+/// `errorMessage` of a job failed by an unexpected error.
+pub const PROCESSOR_ERROR_MESSAGE: &str = "The import failed because of an unexpected error \
+     in the import processor; nothing was imported. Start a new job with the same file; if it \
+     fails again, contact support with the job id.";
+
+/// Emulators whose processor has been started.
+static STARTED: Mutex<Vec<Weak<App>>> = Mutex::new(Vec::new());
+
+/// Starts the processor with [`WORKERS`] workers.
+pub fn spawn(state: &AppState) -> anyhow::Result<()> {
+    spawn_workers(state, WORKERS)
+}
+
+/// Starts the processor with `workers` workers. With 0 nothing starts and
+/// started jobs stay queued (e.g. for tests of the job lifecycle alone),
+/// until a later call starts workers. Once workers run, further calls for the
+/// same emulator do nothing.
+pub fn spawn_workers(state: &AppState, workers: usize) -> anyhow::Result<()> {
+    if workers == 0 {
+        return Ok(());
+    }
+    {
+        let mut started = STARTED.lock().unwrap_or_else(|e| e.into_inner());
+        started.retain(|w| w.strong_count() > 0);
+        if started.iter().any(|w| w.as_ptr() == Arc::as_ptr(state)) {
+            return Ok(());
+        }
+        started.push(Arc::downgrade(state));
+    }
+    let records = Arc::new(Records::open(&state.config.data_dir)?);
+    let held = Arc::new(AtomicUsize::new(0));
+    for _ in 0..workers {
+        tokio::spawn(worker(Arc::downgrade(state), records.clone(), held.clone()));
+    }
+    state.db.notify_queued();
+    Ok(())
+}
+
+/// A strong reference to the emulator held by the processor, counted so
+/// that workers can tell when nobody else holds one (the server has stopped)
+/// and end.
+struct Held {
+    state: Arc<App>,
+    held: Arc<AtomicUsize>,
+}
+
+impl Held {
+    fn new(state: Arc<App>, held: &Arc<AtomicUsize>) -> Held {
+        held.fetch_add(1, Ordering::SeqCst);
+        Held {
+            state,
+            held: held.clone(),
+        }
+    }
+
+    /// Whether anything besides the processor still holds the emulator.
+    fn server_alive(&self) -> bool {
+        Arc::strong_count(&self.state) > self.held.load(Ordering::SeqCst)
+    }
+}
+
+impl Clone for Held {
+    fn clone(&self) -> Held {
+        Held::new(self.state.clone(), &self.held)
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        self.held.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// One worker: claim, process, repeat; wait for a wake-up when idle. Ends
+/// once the emulator has stopped (only the processor still refers to it).
+async fn worker(weak: Weak<App>, records: Arc<Records>, held: Arc<AtomicUsize>) {
+    loop {
+        let Some(state) = weak.upgrade() else { return };
+        let h = Held::new(state, &held);
+        if !h.server_alive() {
+            return;
+        }
+        let state = &h.state;
+        match state.db.claim_next_queued(state.now()) {
+            Ok(Some(job)) => {
+                // Another job may be waiting: let an idle worker look too.
+                state.db.notify_queued();
+                let id = job.id.clone();
+                let (h2, rec) = (h.clone(), records.clone());
+                let result =
+                    tokio::task::spawn_blocking(move || run_job(&h2.state, &rec, job)).await;
+                if let Err(e) = result {
+                    tracing::error!(job = %id, error = %e, "the processor panicked");
+                    if let Err(e) = state.db.fail_job(&id, PROCESSOR_ERROR_MESSAGE, state.now()) {
+                        tracing::error!(job = %id, error = %e, "could not mark the job failed");
+                    }
+                }
+            }
+            Ok(None) => {
+                let _ = tokio::time::timeout(IDLE_POLL, state.db.queued()).await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "could not claim a queued job");
+                drop(h);
+                tokio::time::sleep(IDLE_POLL).await;
+            }
+        }
+    }
+}
+
+/// Why a job did not complete.
+#[derive(Debug)]
+enum Failure {
+    /// A problem with the file or the mapping: the message is for the user.
+    User(String),
+    /// An unexpected error: logged, the user sees [`PROCESSOR_ERROR_MESSAGE`].
+    Internal(anyhow::Error),
+    /// The job stopped being `running` (nothing left to record).
+    Gone,
+}
+
+impl<E: Into<anyhow::Error>> From<E> for Failure {
+    fn from(e: E) -> Self {
+        Failure::Internal(e.into())
+    }
+}
+
+/// Processes one claimed job and records its outcome (blocking).
+fn run_job(state: &App, records: &Records, job: Job) {
+    let started = Instant::now();
+    let id = job.id.clone();
+    let outcome = process(state, records, &job);
+    let now = state.now();
+    let recorded = match outcome {
+        Ok(()) => {
+            tracing::info!(job = %id, ms = started.elapsed().as_millis() as u64, "job completed");
+            return;
+        }
+        Err(Failure::Gone) => {
+            tracing::warn!(job = %id, "job stopped running while processed; its rows were not merged");
+            return;
+        }
+        Err(Failure::User(message)) => {
+            tracing::info!(job = %id, error = %message, "job failed");
+            state.db.fail_job(&id, &message, now)
+        }
+        Err(Failure::Internal(e)) => {
+            tracing::error!(job = %id, error = format!("{e:#}"), "job failed: processor error");
+            state.db.fail_job(&id, PROCESSOR_ERROR_MESSAGE, now)
+        }
+    };
+    if let Err(e) = recorded {
+        tracing::error!(job = %id, error = %e, "could not mark the job failed");
+    }
+}
+
+/// Everything one job needs, resolved before the file is read.
+struct Plan<'a> {
+    schema: &'a ObjectSchema,
+    mode: ImportMode,
+    key_field: Option<String>,
+    source_fields: IndexMap<String, DataType>,
+    field_map: IndexMap<String, String>,
+    destination_types: IndexMap<String, DataType>,
+}
+
+fn plan<'a>(state: &'a App, job: &Job) -> Result<Plan<'a>, Failure> {
+    let mapping = job
+        .mapping
+        .as_ref()
+        .ok_or_else(|| anyhow::anyhow!("job {} is running without a mapping", job.id))?;
+    let mode = ImportMode::parse(&mapping.import_mode)
+        .map_err(|v| anyhow::anyhow!("stored import mode: {}", v.message))?;
+    let schema = state.catalog.get(&job.object_name).ok_or_else(|| {
+        Failure::User(format!(
+            "Object `{}` is no longer in this workspace's schema, so the rows cannot be merged; \
+             create a new job for an existing object.",
+            job.object_name
+        ))
+    })?;
+    let key_field = match schema.summary.ingestion.default_write_mode {
+        WriteMode::Upsert => schema.identity_keys.first().cloned(),
+        WriteMode::Append => None,
+    };
+    Ok(Plan {
+        schema,
+        mode,
+        key_field,
+        source_fields: mapping
+            .source_fields
+            .iter()
+            .map(|(c, t)| (c.clone(), DataType::parse(t).unwrap_or(DataType::String)))
+            .collect(),
+        field_map: mapping.field_map.clone(),
+        destination_types: schema
+            .fields
+            .iter()
+            .map(|f| {
+                (
+                    f.name.clone(),
+                    DataType::parse(&f.data_type).unwrap_or(DataType::String),
+                )
+            })
+            .collect(),
+    })
+}
+
+fn process(state: &App, records: &Records, job: &Job) -> Result<(), Failure> {
+    let plan = plan(state, job)?;
+    let Some(mut file) = state.storage.open_blob_reader(&job.landing_path)? else {
+        return Err(Failure::User(format!(
+            "The uploaded file of job `{}` is missing from storage, so there is nothing to \
+             import. Create a new job and upload the file again.",
+            job.id
+        )));
+    };
+    let conn = records.connect()?;
+    let mut run = Run::new(state, records, &conn, job, &plan);
+    let mut stream = CsvStream::new(CsvOptions::default());
+    let mut buf = vec![0u8; CHUNK_SIZE];
+    let mut first = true;
+    loop {
+        let n = read_chunk(&mut file, &mut buf)
+            .map_err(|e| Failure::Internal(anyhow::Error::new(e).context("reading the upload")))?;
+        if n == 0 {
+            break;
+        }
+        if first {
+            first = false;
+            sniff(&buf[..n])?;
+        }
+        stream.feed(&buf[..n], &mut |ev| run.on_event(ev));
+        run.check()?;
+        run.maybe_report()?;
+    }
+    let summary = stream.finish(&mut |ev| run.on_event(ev));
+    run.check()?;
+    if !summary.has_header {
+        return Err(Failure::User(
+            "The file has no header row: it is empty or holds only blank lines. Upload a CSV \
+             file whose first line names its columns."
+                .into(),
+        ));
+    }
+    run.finish()
+}
+
+/// Reads until `buf` is full or the input ends (a network stream hands out
+/// whatever has arrived); returns the bytes read, 0 at the end.
+fn read_chunk(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+/// Refuses files that are plainly not CSV text, naming what they look like.
+fn sniff(head: &[u8]) -> Result<(), Failure> {
+    let what = if head.starts_with(b"PK\x03\x04") {
+        Some(
+            "it is a zip archive (an Excel .xlsx workbook is one): export the sheet as CSV (UTF-8)",
+        )
+    } else if head.starts_with(&[0x1F, 0x8B]) {
+        Some("it is gzip-compressed: decompress it and upload the CSV itself")
+    } else if head.starts_with(b"%PDF") {
+        Some("it is a PDF document: upload the data as a CSV file")
+    } else if head.starts_with(&[0xD0, 0xCF, 0x11, 0xE0]) {
+        Some("it is a legacy Excel (.xls) workbook: export the sheet as CSV (UTF-8)")
+    } else if head.starts_with(&[0xFF, 0xFE])
+        || head.starts_with(&[0xFE, 0xFF])
+        || looks_utf16(&head[..head.len().min(SNIFF_BYTES)])
+    {
+        Some("it is UTF-16 text: save it as CSV with UTF-8 encoding")
+    } else if head[..head.len().min(SNIFF_BYTES)].contains(&0) {
+        Some("it is binary (it contains NUL bytes): upload a CSV text file in UTF-8")
+    } else {
+        None
+    };
+    match what {
+        Some(what) => Err(Failure::User(format!("The file is not CSV text: {what}."))),
+        None => Ok(()),
+    }
+}
+
+/// UTF-16 without a byte order mark: ASCII text with a NUL in every other
+/// byte (all at even or all at odd positions).
+fn looks_utf16(head: &[u8]) -> bool {
+    let (even, odd) = head
+        .iter()
+        .enumerate()
+        .fold((0, 0), |(e, o), (i, &b)| match b {
+            0 if i % 2 == 0 => (e + 1, o),
+            0 => (e, o + 1),
+            _ => (e, o),
+        });
+    let half = head.len() / 2;
+    half >= 2 && ((even >= half * 3 / 4 && odd == 0) || (odd >= half * 3 / 4 && even == 0))
+}
+
+/// The state of one job while its file streams through.
+struct Run<'a> {
+    state: &'a App,
+    records: &'a Records,
+    conn: &'a Connection,
+    job: &'a Job,
+    plan: &'a Plan<'a>,
+    header: Vec<String>,
+    validator: Option<RowValidator>,
+    merger: Option<Merger<'a>>,
+    /// Held from the header to the end of the transaction.
+    gate: Option<MutexGuard<'a, ()>>,
+    in_tx: bool,
+    row: ValidRow,
+    counters: Counters,
+    summary: IndexMap<String, u64>,
+    errors: ErrorFile,
+    fatal: Option<Failure>,
+    stage: &'static str,
+    last_report: Instant,
+    rows_at_report: u64,
+}
+
+impl<'a> Run<'a> {
+    fn new(
+        state: &'a App,
+        records: &'a Records,
+        conn: &'a Connection,
+        job: &'a Job,
+        plan: &'a Plan<'a>,
+    ) -> Self {
+        Run {
+            state,
+            records,
+            conn,
+            job,
+            plan,
+            header: Vec::new(),
+            validator: None,
+            merger: None,
+            gate: None,
+            in_tx: false,
+            row: ValidRow::default(),
+            counters: Counters::default(),
+            summary: IndexMap::new(),
+            errors: ErrorFile::new(&job.id),
+            fatal: None,
+            stage: STAGE_PARSE,
+            last_report: Instant::now(),
+            rows_at_report: 0,
+        }
+    }
+
+    /// A fatal problem met inside the reader's callback.
+    fn check(&mut self) -> Result<(), Failure> {
+        match self.fatal.take() {
+            Some(f) => Err(f),
+            None => Ok(()),
+        }
+    }
+
+    fn on_event(&mut self, ev: RecordEvent<'_>) {
+        if self.fatal.is_some() {
+            return;
+        }
+        let result = match ev {
+            RecordEvent::Header(rec) => self.on_header(rec.fields),
+            RecordEvent::Row(rec) => self.on_row(rec.row_number, rec.fields),
+            RecordEvent::Error(err) if err.row_number == 0 => Err(header_unreadable(&err.kind)),
+            RecordEvent::Error(err) => {
+                let row_err = RowError::from_csv(&err, &self.header);
+                self.counters.read_rows += 1;
+                self.reject(&row_err, &err.fields)
+            }
+        };
+        if let Err(f) = result {
+            self.fatal = Some(f);
+        }
+    }
+
+    fn on_header(&mut self, fields: &[&str]) -> Result<(), Failure> {
+        self.header = fields.iter().map(|f| (*f).to_string()).collect();
+        let plan = self.plan;
+        let mapping = Mapping::new(&plan.source_fields, &plan.field_map)
+            .with_destination_types(&plan.destination_types);
+        let keys: Vec<&str> = plan.key_field.iter().map(String::as_str).collect();
+        let validator =
+            RowValidator::new(&self.header, mapping, plan.mode, &keys).map_err(|e| {
+                Failure::User(format!(
+                "The file's header does not fit the mapping: {e}. Fix the file's header or set a \
+                 mapping that matches it on a new job."
+            ))
+            })?;
+        self.gate = Some(self.records.write_gate());
+        self.conn.execute_batch("BEGIN IMMEDIATE")?;
+        self.in_tx = true;
+        merge::ensure_table(self.conn, plan.schema)?;
+        self.merger = Some(Merger::new(
+            self.conn,
+            &self.job.object_name,
+            validator.fields(),
+            plan.key_field.as_deref(),
+            &self.job.workspace,
+            &self.job.id,
+            Utc::now().timestamp_millis(),
+        )?);
+        self.validator = Some(validator);
+        self.stage = STAGE_VALIDATE;
+        self.report()
+    }
+
+    fn on_row(&mut self, row_number: u64, fields: &[&str]) -> Result<(), Failure> {
+        let (Some(validator), Some(merger)) = (self.validator.as_ref(), self.merger.as_mut())
+        else {
+            return Err(anyhow::anyhow!("a data row arrived before the header").into());
+        };
+        self.counters.read_rows += 1;
+        match validator.validate_into(row_number, fields, &mut self.row) {
+            Ok(()) => {
+                match merger.merge(&self.row.values)? {
+                    Merged::Inserted => self.counters.merged_inserts += 1,
+                    Merged::Updated => self.counters.merged_updates += 1,
+                }
+                self.counters.valid_rows += 1;
+                Ok(())
+            }
+            Err(e) => self.reject(&e, fields),
+        }
+    }
+
+    fn reject<F: AsRef<str>>(&mut self, err: &RowError, fields: &[F]) -> Result<(), Failure> {
+        self.counters.invalid_rows += 1;
+        *self.summary.entry(err.code.to_string()).or_insert(0) += 1;
+        self.errors
+            .push(&self.state.storage, err, &self.header, fields)?;
+        Ok(())
+    }
+
+    /// Counters as published while the merge is uncommitted.
+    fn visible(&self) -> Counters {
+        Counters {
+            merged_inserts: 0,
+            merged_updates: 0,
+            ..self.counters
+        }
+    }
+
+    fn report(&mut self) -> Result<(), Failure> {
+        let c = self.visible();
+        let running = self.state.db.update_progress(
+            &self.job.id,
+            self.stage,
+            &c,
+            Some(&self.summary),
+            self.state.now(),
+        )?;
+        self.last_report = Instant::now();
+        self.rows_at_report = self.counters.read_rows;
+        if running {
+            Ok(())
+        } else {
+            Err(Failure::Gone)
+        }
+    }
+
+    fn maybe_report(&mut self) -> Result<(), Failure> {
+        if self.counters.read_rows - self.rows_at_report >= PROGRESS_ROWS
+            || self.last_report.elapsed() >= PROGRESS_INTERVAL
+        {
+            self.report()?;
+        }
+        Ok(())
+    }
+
+    /// Commits the merge and the error file, and completes the job.
+    fn finish(mut self) -> Result<(), Failure> {
+        self.stage = STAGE_MERGE;
+        self.report()?;
+        let c = self.counters;
+        debug_assert_eq!(c.merged_inserts + c.merged_updates, c.valid_rows);
+        merge::record_job(
+            self.conn,
+            &self.job.id,
+            &self.job.workspace,
+            &self.job.object_name,
+            c.merged_inserts,
+            c.merged_updates,
+            Utc::now().timestamp_millis(),
+        )?;
+        let errors = std::mem::replace(&mut self.errors, ErrorFile::new(&self.job.id));
+        let error_file = errors.commit()?;
+        if let Err(e) = self.conn.execute_batch("COMMIT") {
+            if let Some((path, _)) = &error_file {
+                let _ = self.state.storage.remove(path);
+            }
+            return Err(e.into());
+        }
+        self.in_tx = false;
+        self.gate = None;
+        let summary = (!self.summary.is_empty()).then_some(&self.summary);
+        let (path, count) = match &error_file {
+            Some((p, n)) => (Some(p.as_str()), *n),
+            None => (None, 0),
+        };
+        let completed =
+            self.state
+                .db
+                .complete_job(&self.job.id, &c, summary, path, count, self.state.now())?;
+        merge::checkpoint(self.conn);
+        if completed {
+            Ok(())
+        } else {
+            Err(Failure::Gone)
+        }
+    }
+}
+
+impl Drop for Run<'_> {
+    fn drop(&mut self) {
+        if self.in_tx {
+            // Statements are reset after every row, so rolling back is safe.
+            if let Err(e) = self.conn.execute_batch("ROLLBACK") {
+                tracing::error!(job = %self.job.id, error = %e, "rollback failed");
+            }
+        }
+    }
+}
+
+/// The failure for a header row the reader could not hand over.
+fn header_unreadable(kind: &CsvErrorKind) -> Failure {
+    Failure::User(match kind {
+        CsvErrorKind::InvalidUtf8 { field_index, .. } => format!(
+            "The file's header row is not valid UTF-8 (column {}): save the file as CSV with \
+             UTF-8 encoding and upload it again on a new job.",
+            field_index + 1
+        ),
+        CsvErrorKind::RecordTooLarge { limit } => format!(
+            "The file's header row is larger than {limit} bytes (a quote that is never closed \
+             probably runs on through the file): fix the header and upload again on a new job."
+        ),
+        CsvErrorKind::WrongWidth { .. } => {
+            "The file's header row could not be read: upload a CSV file whose first line names its columns.".into()
+        }
+    })
+}

@@ -1,0 +1,726 @@
+//! The processor over real HTTP: whole jobs run through the emulator
+//! (create → upload to the signed URL → mapping → start → poll) to
+//! `completed` or `failed`, with exact counters per import mode, upserts
+//! within a file and across jobs, append objects, rejected rows in the error
+//! file served by its signed URL, and the failure messages.
+
+mod common;
+
+use std::time::Duration;
+
+use common::Emu;
+use import_devserver::config::{all_scopes, StaticToken};
+use import_devserver::processor;
+use rusqlite::OptionalExtension;
+use serde_json::{json, Value};
+
+const W: &str = "dev-write";
+/// A write token of another workspace.
+const OTHER: &str = "other-write";
+
+/// An emulator with its processor running.
+async fn emu() -> Emu {
+    let emu = common::start_with(|c| {
+        c.tokens.push(StaticToken {
+            token: OTHER.into(),
+            scopes: all_scopes(),
+            workspace: "ws_other".into(),
+        })
+    })
+    .await;
+    processor::spawn(&emu.server.state).unwrap();
+    emu
+}
+
+/// Creates a job for `object`, uploads `csv` with one Put Blob and sets the
+/// mapping; returns the job id and its landing path.
+async fn ready_job(
+    emu: &Emu,
+    token: &str,
+    object: &str,
+    csv: &[u8],
+    mapping: Value,
+) -> (String, String) {
+    let (s, b) = emu
+        .post(
+            "/import-jobs",
+            token,
+            &json!({"objectName": object, "fileName": "data.csv", "fileSize": csv.len()}),
+        )
+        .await;
+    assert_eq!(s, 201, "{b}");
+    let d = &b["data"];
+    let id = d["jobId"].as_str().unwrap().to_string();
+    let mut put = emu.http.put(d["uploadUrl"].as_str().unwrap());
+    for (k, v) in d["headers"].as_object().unwrap() {
+        put = put.header(k, v.as_str().unwrap());
+    }
+    let r = put.body(csv.to_vec()).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 201, "{}", r.text().await.unwrap());
+    let (s, b) = emu
+        .post(&format!("/import-jobs/{id}/mapping"), token, &mapping)
+        .await;
+    assert_eq!(s, 200, "{b}");
+    (id, d["landingPath"].as_str().unwrap().to_string())
+}
+
+async fn start(emu: &Emu, token: &str, id: &str) {
+    let (s, b) = emu
+        .post(&format!("/import-jobs/{id}/start"), token, &json!({}))
+        .await;
+    assert_eq!(s, 200, "{b}");
+}
+
+/// Polls the status until the job is `completed` or `failed`.
+async fn wait(emu: &Emu, token: &str, id: &str) -> Value {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let (s, b) = emu.get(&format!("/import-jobs/{id}"), token).await;
+        assert_eq!(s, 200, "{b}");
+        let state = b["data"]["state"].as_str().unwrap();
+        if state == "completed" || state == "failed" {
+            return b["data"].clone();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "job still {state}: {b}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// A whole job: returns (job id, final status).
+async fn run(emu: &Emu, token: &str, object: &str, csv: &[u8], mapping: Value) -> (String, Value) {
+    let (id, _) = ready_job(emu, token, object, csv, mapping).await;
+    start(emu, token, &id).await;
+    let status = wait(emu, token, &id).await;
+    (id, status)
+}
+
+async fn errors(emu: &Emu, id: &str) -> Value {
+    let (s, b) = emu.get(&format!("/import-jobs/{id}/errors"), W).await;
+    assert_eq!(s, 200, "{b}");
+    b["data"].clone()
+}
+
+/// Downloads the error file through its signed URL (no bearer token).
+async fn error_lines(emu: &Emu, id: &str) -> Vec<Value> {
+    let e = errors(emu, id).await;
+    assert_eq!(e["hasErrors"], true, "{e}");
+    let r = emu
+        .http
+        .get(e["errorFileUrl"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let text = r.text().await.unwrap();
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len() as u64, e["errorCount"].as_u64().unwrap());
+    lines
+}
+
+/// Reads the merged records (the test looks inside the emulator's data).
+fn records(emu: &Emu) -> rusqlite::Connection {
+    rusqlite::Connection::open(emu.dir.path().join(processor::merge::RECORDS_FILE)).unwrap()
+}
+
+fn profiles_mapping(mode: &str) -> Value {
+    json!({
+        "sourceFields": {
+            "email": "string", "first_name": "string", "loyalty_points": "integer",
+            "opted_in": "boolean", "signup_ts": "datetime"
+        },
+        "fieldMap": {
+            "email": "email", "first_name": "first_name", "loyalty_points": "loyalty_points",
+            "opted_in": "opted_in", "signup_ts": "signed_up_at"
+        },
+        "importMode": mode
+    })
+}
+
+/// Eleven data rows; what each mode makes of them is listed per row.
+const MIXED: &str = "email,first_name,loyalty_points,opted_in,signup_ts\r\n\
+ann@example.com,Ann,10,true,2026-04-21T10:00:00Z\r\n\
+bob@example.com,Bob,,false,2026-04-21T10:00:00Z\r\n\
+carol@example.com,Carol,1.0,true,2026-04-21T10:00:00Z\r\n\
+dave@example.com,Dave,5,yes,2026-04-21T10:00:00Z\r\n\
+not-an-email,Eve,5,true,2026-04-21T10:00:00Z\r\n\
+,Frank,5,true,2026-04-21T10:00:00Z\r\n\
+gina@example.com,Gina,7,true,2026-04-21 10:00\r\n\
+hal@example.com,Hal,abc,true,2026-04-21T10:00:00Z\r\n\
+ivy@example.com,Ivy,3,true\r\n\
+ Jo@Example.COM ,Jo, 4 ,TRUE,2026-04-21T10:00:00Z\r\n\
+kim@example.com,\"Kim, \"\"K\"\"\r\nLee\",2,false,2026-04-21T10:00:00+02:00\r\n";
+// Row: strict / balanced / landing_friendly
+//  1 ann   valid / valid / valid
+//  2 bob   REQUIRED_FIELD_MISSING (empty) / valid (null) / valid (null)
+//  3 carol VALIDATION_TYPE_MISMATCH (1.0) / VTM / valid (1)
+//  4 dave  VTM (yes) / VTM / valid (true)
+//  5 eve   VTM (key not an email) in every mode
+//  6 frank REQUIRED_FIELD_MISSING (empty key) in every mode
+//  7 gina  VTM (no timezone) / VTM / valid (UTC)
+//  8 hal   VTM (abc) / VTM / valid (null)
+//  9 ivy   ROW_MALFORMED (4 fields) in every mode
+// 10 jo    VTM (spaces) / valid (trimmed, lower-cased key) / valid
+// 11 kim   valid everywhere (quoted comma, quotes and line break)
+
+#[tokio::test]
+async fn each_mode_gives_exact_counts_on_the_same_mixed_file() {
+    let cases = [
+        (
+            "strict",
+            2,
+            json!({"REQUIRED_FIELD_MISSING": 2, "VALIDATION_TYPE_MISMATCH": 6, "ROW_MALFORMED": 1}),
+            0.1818,
+        ),
+        (
+            "balanced",
+            4,
+            json!({"REQUIRED_FIELD_MISSING": 1, "VALIDATION_TYPE_MISMATCH": 5, "ROW_MALFORMED": 1}),
+            0.3636,
+        ),
+        (
+            "landing_friendly",
+            8,
+            json!({"REQUIRED_FIELD_MISSING": 1, "VALIDATION_TYPE_MISMATCH": 1, "ROW_MALFORMED": 1}),
+            0.7273,
+        ),
+    ];
+    for (mode, valid, summary, rate) in cases {
+        let emu = emu().await;
+        let (id, st) = run(
+            &emu,
+            W,
+            "profiles",
+            MIXED.as_bytes(),
+            profiles_mapping(mode),
+        )
+        .await;
+        assert_eq!(st["state"], "completed", "{mode}: {st}");
+        assert_eq!(st["stage"], "merge", "{mode}");
+        assert_eq!(st["readRows"], 11, "{mode}");
+        assert_eq!(st["rowsTotal"], 11, "{mode}");
+        assert_eq!(st["validRows"], valid, "{mode}");
+        assert_eq!(st["rowsImported"], valid, "{mode}");
+        assert_eq!(st["invalidRows"], 11 - valid, "{mode}");
+        assert_eq!(st["rowsRejected"], 11 - valid, "{mode}");
+        assert_eq!(st["mergedInserts"], valid, "{mode}");
+        assert_eq!(st["mergedUpdates"], 0, "{mode}");
+        assert_eq!(st["successRate"], rate, "{mode}");
+        let got = st["errorSummary"].as_object().unwrap();
+        let want = summary.as_object().unwrap();
+        assert_eq!(got.len(), want.len(), "{mode}: {st}");
+        for (code, n) in want {
+            assert_eq!(&got[code], n, "{mode}: {code} in {st}");
+        }
+        assert!(st["startedAt"].is_string());
+        assert!(st.get("errorMessage").is_none(), "{st}");
+        let e = errors(&emu, &id).await;
+        assert_eq!(e["errorCount"], 11 - valid, "{mode}: {e}");
+        assert!(e["expiresAt"].is_string());
+        let n: i64 = records(&emu)
+            .query_row("SELECT COUNT(*) FROM obj_profiles", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, valid as i64, "{mode}");
+        if mode == "landing_friendly" {
+            let c = records(&emu);
+            let (points, opted): (Option<i64>, Option<i64>) = c
+                .query_row(
+                    "SELECT loyalty_points, opted_in FROM obj_profiles WHERE email = 'carol@example.com'",
+                    [],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .unwrap();
+            assert_eq!((points, opted), (Some(1), Some(1)));
+            let hal: Option<i64> = c
+                .query_row(
+                    "SELECT loyalty_points FROM obj_profiles WHERE email = 'hal@example.com'",
+                    [],
+                    |r| r.get(0),
+                )
+                .unwrap();
+            assert_eq!(hal, None);
+            let gina: String = c
+                .query_row(
+                    "SELECT signed_up_at FROM obj_profiles WHERE email = 'gina@example.com'",
+                    [],
+                    |r| r.get(0),
+                )
+                .unwrap();
+            assert_eq!(gina, "2026-04-21T10:00:00Z");
+        }
+        if mode == "balanced" {
+            let c = records(&emu);
+            let (jo, kim): (String, String) = (
+                c.query_row(
+                    "SELECT first_name FROM obj_profiles WHERE email = 'jo@example.com'",
+                    [],
+                    |r| r.get(0),
+                )
+                .unwrap(),
+                c.query_row(
+                    "SELECT first_name FROM obj_profiles WHERE email = 'kim@example.com'",
+                    [],
+                    |r| r.get(0),
+                )
+                .unwrap(),
+            );
+            assert_eq!((jo.as_str(), kim.as_str()), ("Jo", "Kim, \"K\"\r\nLee"));
+        }
+    }
+}
+
+#[tokio::test]
+async fn error_file_lists_each_rejected_row_with_its_source_columns() {
+    let emu = emu().await;
+    let (id, st) = run(
+        &emu,
+        W,
+        "profiles",
+        MIXED.as_bytes(),
+        profiles_mapping("balanced"),
+    )
+    .await;
+    assert_eq!(st["invalidRows"], 7, "{st}");
+    let lines = error_lines(&emu, &id).await;
+    let rows: Vec<u64> = lines
+        .iter()
+        .map(|l| l["rowNumber"].as_u64().unwrap())
+        .collect();
+    assert_eq!(rows, [3, 4, 5, 6, 7, 8, 9]);
+    let codes: Vec<&str> = lines.iter().map(|l| l["code"].as_str().unwrap()).collect();
+    assert_eq!(
+        codes,
+        [
+            "VALIDATION_TYPE_MISMATCH",
+            "VALIDATION_TYPE_MISMATCH",
+            "VALIDATION_TYPE_MISMATCH",
+            "REQUIRED_FIELD_MISSING",
+            "VALIDATION_TYPE_MISMATCH",
+            "VALIDATION_TYPE_MISMATCH",
+            "ROW_MALFORMED",
+        ]
+    );
+    let eve = &lines[2];
+    assert_eq!(
+        eve["sourceRow"],
+        json!({"email": "not-an-email", "first_name": "Eve", "loyalty_points": "5",
+               "opted_in": "true", "signup_ts": "2026-04-21T10:00:00Z"})
+    );
+    assert_eq!(eve["column"], "email");
+    assert!(
+        eve["error"]
+            .as_str()
+            .unwrap()
+            .contains("invalid email format"),
+        "{eve}"
+    );
+    let carol = &lines[0];
+    assert_eq!(carol["column"], "loyalty_points");
+    assert!(
+        carol["error"].as_str().unwrap().contains("loyalty_points"),
+        "{carol}"
+    );
+    let frank = &lines[3];
+    assert_eq!(frank["sourceRow"]["email"], "");
+    assert_eq!(frank["column"], "email");
+    let ivy = &lines[6];
+    assert_eq!(
+        ivy["sourceRow"],
+        json!({"email": "ivy@example.com", "first_name": "Ivy", "loyalty_points": "3", "opted_in": "true"})
+    );
+    assert!(ivy.get("column").is_none(), "{ivy}");
+    assert!(
+        ivy["error"].as_str().unwrap().contains("4 columns"),
+        "{ivy}"
+    );
+}
+
+#[tokio::test]
+async fn duplicate_keys_update_within_a_file_and_across_jobs() {
+    let emu = emu().await;
+    let m1 = json!({
+        "sourceFields": {"email": "string", "first_name": "string", "loyalty_points": "integer"},
+        "fieldMap": {"email": "email", "first_name": "first_name", "loyalty_points": "loyalty_points"}
+    });
+    let f1 = b"email,first_name,loyalty_points\n\
+ann@example.com,Ann,10\n\
+bob@example.com,Bob,20\n \
+ANN@example.com ,Annie,\n";
+    let (id1, st) = run(&emu, W, "profiles", f1, m1).await;
+    assert_eq!(st["state"], "completed", "{st}");
+    assert_eq!(
+        (
+            &st["readRows"],
+            &st["validRows"],
+            &st["mergedInserts"],
+            &st["mergedUpdates"]
+        ),
+        (&json!(3), &json!(3), &json!(2), &json!(1)),
+        "{st}"
+    );
+    assert_eq!(st["errorSummary"], Value::Null);
+    assert_eq!(st["successRate"], 1.0);
+    assert_eq!(errors(&emu, &id1).await, json!({"hasErrors": false}));
+
+    // A second job mapping other fields: unmapped fields are left unchanged.
+    let m2 = json!({
+        "sourceFields": {"email": "string", "last_name": "string"},
+        "fieldMap": {"email": "email", "last_name": "last_name"}
+    });
+    let f2 = b"email,last_name\nbob@example.com,Builder\ncat@example.com,Cat\n";
+    let (_, st) = run(&emu, W, "profiles", f2, m2.clone()).await;
+    assert_eq!(
+        (&st["mergedInserts"], &st["mergedUpdates"]),
+        (&json!(1), &json!(1)),
+        "{st}"
+    );
+
+    // Another workspace has records of its own: the same key is new there.
+    let (_, st) = run(&emu, OTHER, "profiles", f2, m2).await;
+    assert_eq!(
+        (&st["mergedInserts"], &st["mergedUpdates"]),
+        (&json!(2), &json!(0)),
+        "{st}"
+    );
+
+    let c = records(&emu);
+    let row = |email: &str| -> (Option<String>, Option<String>, Option<i64>) {
+        c.query_row(
+            "SELECT first_name, last_name, loyalty_points FROM obj_profiles \
+             WHERE _workspace = 'ws_dev' AND email = ?1",
+            [email],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap()
+    };
+    // The empty cell of the duplicate did not erase Ann's points.
+    assert_eq!(
+        row("ann@example.com"),
+        (Some("Annie".into()), None, Some(10))
+    );
+    assert_eq!(
+        row("bob@example.com"),
+        (Some("Bob".into()), Some("Builder".into()), Some(20))
+    );
+    assert_eq!(row("cat@example.com"), (None, Some("Cat".into()), None));
+    let n: i64 = c
+        .query_row("SELECT COUNT(*) FROM obj_profiles", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(n, 3 + 2);
+}
+
+#[tokio::test]
+async fn append_objects_insert_every_row() {
+    let emu = emu().await;
+    let mapping = json!({
+        "sourceFields": {"order_id": "string", "email": "email", "amount": "number",
+                         "currency": "string", "ordered_at": "datetime"},
+        "fieldMap": {"order_id": "order_id", "email": "email", "amount": "amount",
+                     "currency": "currency", "ordered_at": "ordered_at"}
+    });
+    let csv = b"order_id,email,amount,currency,ordered_at\n\
+o-1,ann@example.com,10.5,USD,2026-04-21T10:00:00Z\n\
+o-1,ann@example.com,10.5,USD,2026-04-21T10:00:00Z\n\
+o-2,bob@example.com,3,EUR,2026-04-22T10:00:00Z\n\
+o-3,bob@example.com,lots,EUR,2026-04-22T10:00:00Z\n";
+    for round in 1..=2 {
+        let (_, st) = run(&emu, W, "orders", csv, mapping.clone()).await;
+        assert_eq!(st["state"], "completed", "{st}");
+        assert_eq!(
+            (&st["readRows"], &st["validRows"], &st["invalidRows"]),
+            (&json!(4), &json!(3), &json!(1)),
+            "{st}"
+        );
+        assert_eq!(
+            (&st["mergedInserts"], &st["mergedUpdates"]),
+            (&json!(3), &json!(0)),
+            "round {round}: {st}"
+        );
+        assert_eq!(st["errorSummary"], json!({"VALIDATION_TYPE_MISMATCH": 1}));
+        assert_eq!(st["successRate"], 0.75);
+    }
+    let n: i64 = records(&emu)
+        .query_row(
+            "SELECT COUNT(*) FROM obj_orders WHERE order_id = 'o-1' AND amount = 10.5",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(n, 4);
+}
+
+#[tokio::test]
+async fn header_only_file_completes_with_nothing_imported() {
+    let emu = emu().await;
+    let mapping = json!({
+        "sourceFields": {"email": "string", "first_name": "string"},
+        "fieldMap": {"email": "email", "first_name": "first_name"}
+    });
+    let (id, st) = run(
+        &emu,
+        W,
+        "profiles",
+        b"\xEF\xBB\xBFemail,first_name\r\n",
+        mapping,
+    )
+    .await;
+    assert_eq!(st["state"], "completed", "{st}");
+    for k in [
+        "readRows",
+        "validRows",
+        "invalidRows",
+        "mergedInserts",
+        "mergedUpdates",
+    ] {
+        assert_eq!(st[k], 0, "{k}: {st}");
+    }
+    assert_eq!(st["successRate"], 0.0);
+    assert_eq!(st["errorSummary"], Value::Null);
+    assert_eq!(errors(&emu, &id).await, json!({"hasErrors": false}));
+}
+
+/// Runs a job expected to fail; returns its errorMessage.
+async fn failed(emu: &Emu, csv: &[u8], mapping: Value) -> String {
+    let (id, st) = run(emu, W, "profiles", csv, mapping).await;
+    assert_eq!(st["state"], "failed", "{st}");
+    assert_eq!(st["mergedInserts"], 0, "{st}");
+    assert_eq!(errors(emu, &id).await, json!({"hasErrors": false}));
+    st["errorMessage"].as_str().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn files_that_cannot_be_imported_fail_with_a_clear_message() {
+    let emu = emu().await;
+    let mapping = json!({
+        "sourceFields": {"email": "string", "first_name": "string"},
+        "fieldMap": {"email": "email", "first_name": "first_name"}
+    });
+
+    // A mapped column missing from the header: named, with the header.
+    let msg = failed(
+        &emu,
+        b"email,firstname\nann@example.com,Ann\n",
+        mapping.clone(),
+    )
+    .await;
+    assert!(msg.contains("\"first_name\""), "{msg}");
+    assert!(msg.contains("\"firstname\""), "{msg}");
+    assert!(msg.contains("header"), "{msg}");
+
+    // Another delimiter: one column, and the message says so.
+    let msg = failed(
+        &emu,
+        b"email;first_name\nann@example.com;Ann\n",
+        mapping.clone(),
+    )
+    .await;
+    assert!(msg.contains("\";\""), "{msg}");
+
+    // The key field is not mapped.
+    let msg = failed(
+        &emu,
+        b"email,first_name\nann@example.com,Ann\n",
+        json!({"sourceFields": {"first_name": "string"}, "fieldMap": {"first_name": "first_name"}}),
+    )
+    .await;
+    assert!(msg.contains("\"email\""), "{msg}");
+
+    // Not CSV at all.
+    let msg = failed(&emu, b"PK\x03\x04\x14\x00\x06\x00binary", mapping.clone()).await;
+    assert!(msg.contains("not CSV") && msg.contains("zip"), "{msg}");
+    let msg = failed(&emu, b"email,first_name\n\x00\x01\x02\x00", mapping.clone()).await;
+    assert!(msg.contains("NUL"), "{msg}");
+
+    let utf16: Vec<u8> = "email,first_name\r\nann@example.com,Ann\r\n"
+        .encode_utf16()
+        .flat_map(|u| u.to_le_bytes())
+        .collect();
+    let msg = failed(&emu, &utf16, mapping.clone()).await;
+    assert!(msg.contains("UTF-16"), "{msg}");
+
+    // Nothing but blank lines.
+    let msg = failed(&emu, b"\r\n\r\n\n", mapping.clone()).await;
+    assert!(msg.contains("no header row"), "{msg}");
+
+    let n: Option<i64> = records(&emu)
+        .query_row("SELECT COUNT(*) FROM obj_profiles", [], |r| r.get(0))
+        .optional()
+        .unwrap_or(None);
+    assert!(n.is_none() || n == Some(0), "nothing merged: {n:?}");
+}
+
+#[tokio::test]
+async fn an_upload_missing_at_processing_time_fails_the_job() {
+    // The processor starts only after the blob has gone.
+    let emu = common::start_with(|c| c.workers = 0).await;
+    let mapping = json!({
+        "sourceFields": {"email": "string"},
+        "fieldMap": {"email": "email"}
+    });
+    let (id, landing) = ready_job(&emu, W, "profiles", b"email\na@example.com\n", mapping).await;
+    start(&emu, W, &id).await;
+    emu.server.state.storage.remove(&landing).unwrap();
+    processor::spawn(&emu.server.state).unwrap();
+    let st = wait(&emu, W, &id).await;
+    assert_eq!(st["state"], "failed", "{st}");
+    let msg = st["errorMessage"].as_str().unwrap();
+    assert!(msg.contains("missing") && msg.contains("upload"), "{msg}");
+}
+
+#[tokio::test]
+async fn a_long_job_shows_progress_and_readers_see_no_partial_merge() {
+    let emu = emu().await;
+    const ROWS: usize = 150_000;
+    let mut csv = String::from("email,first_name,loyalty_points\n");
+    for i in 0..ROWS {
+        // Every 1000th row has a bad integer.
+        let points = if i % 1000 == 999 {
+            "x".to_string()
+        } else {
+            i.to_string()
+        };
+        csv.push_str(&format!("user{i}@example.com,Name {i},{points}\n"));
+    }
+    let mapping = json!({
+        "sourceFields": {"email": "string", "first_name": "string", "loyalty_points": "integer"},
+        "fieldMap": {"email": "email", "first_name": "first_name", "loyalty_points": "loyalty_points"}
+    });
+    let (id, _) = ready_job(&emu, W, "profiles", csv.as_bytes(), mapping).await;
+    start(&emu, W, &id).await;
+    let reader = records(&emu);
+    let mut last_read = 0;
+    let mut seen_mid_job = 0;
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let st = loop {
+        let (_, b) = emu.get(&format!("/import-jobs/{id}"), W).await;
+        let st = b["data"].clone();
+        let read = st["readRows"].as_u64().unwrap();
+        assert!(read >= last_read, "readRows went back: {st}");
+        last_read = read;
+        if st["state"] != "running" {
+            break st;
+        }
+        if read > 0 && read < ROWS as u64 {
+            seen_mid_job += 1;
+            assert_eq!(st["stage"], "validate", "{st}");
+            assert_eq!(
+                st["validRows"].as_u64().unwrap() + st["invalidRows"].as_u64().unwrap(),
+                read,
+                "{st}"
+            );
+            // Nothing is merged as far as readers can see until the commit.
+            assert_eq!(st["mergedInserts"], 0, "{st}");
+            let merged: i64 = reader
+                .query_row("SELECT COUNT(*) FROM obj_profiles", [], |r| r.get(0))
+                .unwrap_or(0);
+            assert_eq!(merged, 0, "partial merge visible at {st}");
+        }
+        assert!(std::time::Instant::now() < deadline, "still running: {st}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    };
+    assert_eq!(st["state"], "completed", "{st}");
+    assert!(seen_mid_job > 0, "no poll saw the job mid-way");
+    let bad = (ROWS / 1000) as u64;
+    assert_eq!(st["readRows"], ROWS as u64);
+    assert_eq!(st["validRows"], ROWS as u64 - bad);
+    assert_eq!(st["mergedInserts"], ROWS as u64 - bad);
+    assert_eq!(st["errorSummary"], json!({"VALIDATION_TYPE_MISMATCH": bad}));
+    assert_eq!(error_lines(&emu, &id).await.len() as u64, bad);
+    let merged: i64 = reader
+        .query_row("SELECT COUNT(*) FROM obj_profiles", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(merged as u64, ROWS as u64 - bad);
+}
+
+#[tokio::test]
+async fn the_processor_ends_when_the_server_stops() {
+    let emu = emu().await;
+    let weak = std::sync::Arc::downgrade(&emu.server.state);
+    emu.server.stop().await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while weak.upgrade().is_some() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the emulator's state is still held"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_restart_mid_job_fails_it_and_merges_nothing() {
+    let emu = emu().await;
+    const ROWS: usize = 150_000;
+    let mut csv = String::from("email,first_name\n");
+    for i in 0..ROWS {
+        csv.push_str(&format!("user{i}@example.com,Name {i}\n"));
+    }
+    let mapping = json!({
+        "sourceFields": {"email": "string", "first_name": "string"},
+        "fieldMap": {"email": "email", "first_name": "first_name"}
+    });
+    let (id, _) = ready_job(&emu, W, "profiles", csv.as_bytes(), mapping.clone()).await;
+    start(&emu, W, &id).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let (_, b) = emu.get(&format!("/import-jobs/{id}"), W).await;
+        let read = b["data"]["readRows"].as_u64().unwrap();
+        assert_eq!(
+            b["data"]["state"], "running",
+            "finished before the restart: {b}"
+        );
+        if read > 0 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{b}");
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+
+    // A new emulator on the same data directory, while the old one's job is
+    // still being processed.
+    let Emu { server, dir, .. } = emu;
+    server.stop().await;
+    let data_dir = dir.path().to_path_buf();
+    let emu2 = common::start_with(|c| c.data_dir = data_dir).await;
+    processor::spawn(&emu2.server.state).unwrap();
+    let st = wait(&emu2, W, &id).await;
+    assert_eq!(st["state"], "failed", "{st}");
+    assert_eq!(
+        st["errorMessage"],
+        import_devserver::jobs::INTERRUPTED_MESSAGE,
+        "{st}"
+    );
+
+    // Once the old job's transaction has ended, none of its rows is there.
+    let mut c =
+        rusqlite::Connection::open(dir.path().join(processor::merge::RECORDS_FILE)).unwrap();
+    c.busy_timeout(Duration::from_secs(20)).unwrap();
+    let tx = c
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .unwrap();
+    let merged: i64 = tx
+        .query_row("SELECT COUNT(*) FROM obj_profiles", [], |r| r.get(0))
+        .unwrap_or(0);
+    assert_eq!(merged, 0);
+    drop(tx);
+
+    // The new emulator processes jobs as usual.
+    let (_, st) = run(
+        &emu2,
+        W,
+        "profiles",
+        b"email,first_name\na@example.com,A\n",
+        mapping,
+    )
+    .await;
+    assert_eq!(
+        (&st["state"], &st["mergedInserts"]),
+        (&json!("completed"), &json!(1)),
+        "{st}"
+    );
+}
