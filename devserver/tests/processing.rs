@@ -724,3 +724,96 @@ async fn a_restart_mid_job_fails_it_and_merges_nothing() {
         "{st}"
     );
 }
+
+/// Creates a job with extra create options, uploads, maps and runs it.
+async fn run_with_options(emu: &Emu, csv: &[u8], options: Value) -> Value {
+    let mut body = json!({"objectName": "profiles", "fileName": "data.csv", "fileSize": csv.len()});
+    for (k, v) in options.as_object().unwrap() {
+        body[k] = v.clone();
+    }
+    let (s, b) = emu.post("/import-jobs", W, &body).await;
+    assert_eq!(s, 201, "{b}");
+    let d = &b["data"];
+    let id = d["jobId"].as_str().unwrap().to_string();
+    let mut put = emu.http.put(d["uploadUrl"].as_str().unwrap());
+    for (k, v) in d["headers"].as_object().unwrap() {
+        put = put.header(k, v.as_str().unwrap());
+    }
+    let r = put.body(csv.to_vec()).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 201);
+    let mapping = json!({
+        "sourceFields": {"email": "email", "first_name": "string"},
+        "fieldMap": {"email": "email", "first_name": "first_name"}
+    });
+    let (s, b) = emu
+        .post(&format!("/import-jobs/{id}/mapping"), W, &mapping)
+        .await;
+    assert_eq!(s, 200, "{b}");
+    start(emu, W, &id).await;
+    wait(emu, W, &id).await
+}
+
+#[tokio::test]
+async fn lists_and_audiences_are_filled_on_completion() {
+    let emu = emu().await;
+    let csv = b"email,first_name\nAnn@Example.com,Ann\nbob@example.com,Bob\nnot-an-email,X\n";
+
+    // createList: found by name through the Lists API once the job completes.
+    let status = run_with_options(
+        &emu,
+        csv,
+        json!({"createList": true, "listName": "Spring 2026 Backfill"}),
+    )
+    .await;
+    assert_eq!(status["state"], "completed", "{status}");
+    assert_eq!(status["validRows"], 2);
+    let (s, b) = emu.get("/lists?name=Spring%202026%20Backfill", W).await;
+    assert_eq!(s, 200, "{b}");
+    let items = b["data"]["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{b}");
+    assert_eq!(items[0]["memberCount"], 2);
+    assert_eq!(items[0]["populationSource"], "import");
+    let list_id = items[0]["id"].as_str().unwrap().to_string();
+    let (_, m) = emu.get(&format!("/lists/{list_id}/members"), W).await;
+    let mut keys: Vec<&str> = m["data"]["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["contactKey"].as_str().unwrap())
+        .collect();
+    keys.sort();
+    assert_eq!(keys, ["ann@example.com", "bob@example.com"]);
+
+    // targetListId: a second job adds its records to that list.
+    let status = run_with_options(
+        &emu,
+        b"email,first_name\ncid@example.com,Cid\nann@example.com,Ann\n",
+        json!({"targetListId": list_id}),
+    )
+    .await;
+    assert_eq!(status["state"], "completed", "{status}");
+    let (_, b) = emu.get(&format!("/lists/{list_id}"), W).await;
+    assert_eq!(b["data"]["memberCount"], 3, "{b}");
+
+    // createAudience: found by name (emulator extension), previewed.
+    let status = run_with_options(
+        &emu,
+        csv,
+        json!({"createAudience": true, "audienceName": "Spring buyers"}),
+    )
+    .await;
+    assert_eq!(status["state"], "completed", "{status}");
+    let (s, b) = emu.get("/audiences?name=Spring%20buyers", W).await;
+    assert_eq!(s, 200, "{b}");
+    let aud = b["data"]["items"][0]["id"].as_str().unwrap().to_string();
+    let (s, p) = emu
+        .post(
+            &format!("/audiences/{aud}/preview"),
+            W,
+            &json!({"limit": 10}),
+        )
+        .await;
+    assert_eq!(s, 200, "{p}");
+    assert_eq!(p["data"]["matchCount"], 2, "{p}");
+    assert_eq!(p["data"]["sampleRecords"].as_array().unwrap().len(), 2);
+}

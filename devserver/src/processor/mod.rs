@@ -615,6 +615,7 @@ impl<'a> Run<'a> {
         }
         self.in_tx = false;
         self.gate = None;
+        self.populate_lists()?;
         let summary = (!self.summary.is_empty()).then_some(&self.summary);
         let (path, count) = match &error_file {
             Some((p, n)) => (Some(p.as_str()), *n),
@@ -630,6 +631,59 @@ impl<'a> Run<'a> {
         } else {
             Err(Failure::Gone)
         }
+    }
+}
+
+impl Run<'_> {
+    /// After the records commit and before the job reads `completed` (so a
+    /// client that sees `completed` finds them): the list of `createList`,
+    /// the members added to `targetListId`, the audience of `createAudience`.
+    /// Members are the contact keys of the records the job inserted or
+    /// updated: the object's `email` field when it has one, else its first
+    /// identity key.
+    fn populate_lists(&self) -> Result<(), Failure> {
+        let opts = &self.job.options;
+        if opts.list_name.is_none() && opts.target_list_id.is_none() && opts.audience_name.is_none()
+        {
+            return Ok(());
+        }
+        let Some(schema) = self.state.catalog.get(&self.job.object_name) else {
+            return Ok(());
+        };
+        let field = if schema.fields.iter().any(|f| f.name == "email") {
+            "email".to_string()
+        } else if let Some(k) = schema.identity_keys.first() {
+            k.clone()
+        } else {
+            return Ok(());
+        };
+        let keys = merge::job_keys(
+            self.conn,
+            &self.job.object_name,
+            &field,
+            &self.job.workspace,
+            &self.job.id,
+        )?;
+        let now = self.state.now();
+        let db = &self.state.db;
+        if let Some(name) = &opts.list_name {
+            crate::lists::create_import_list(db, &self.job.workspace, name, &keys, now)?;
+        }
+        if let Some(list_id) = &opts.target_list_id {
+            crate::lists::add_members(db, list_id, &keys, now)?;
+        }
+        if let Some(name) = &opts.audience_name {
+            crate::audiences::create_audience(
+                db,
+                &self.job.workspace,
+                name,
+                &self.job.object_name,
+                &self.job.id,
+                &keys,
+                now,
+            )?;
+        }
+        Ok(())
     }
 }
 
