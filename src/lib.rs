@@ -22,6 +22,7 @@ pub mod client;
 pub mod error;
 mod fetch;
 mod js;
+pub mod runtime;
 
 pub use client::ImportClient;
 pub use error::ClientError;
