@@ -71,7 +71,10 @@ struct Args {
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"))
+        // The HTTP client's own trace logs would print the SAS query of the
+        // emulator's requests to Azurite: never below debug.
+        .add_directive("ureq=debug".parse().expect("static directive"));
     if args.log_format == "json" {
         tracing_subscriber::fmt()
             .json()
