@@ -5,20 +5,47 @@
 //! anything is sent, so a request the API would refuse for a broken rule
 //! never leaves the client. Responses are unwrapped from the documented
 //! envelope: a method resolves with the envelope's `data`.
+//!
+//! Every call follows the API's error-handling guide (decisions in
+//! `import_core::retry`):
+//! * no response, 408, 429 and 5xx are retried with full-jitter backoff, never
+//!   sooner than the response's `Retry-After` (6 attempts by default, the
+//!   `retry` option);
+//! * every POST (`createJob`, `setMapping`, `start`) sends an
+//!   `Idempotency-Key` (a fresh UUID v4, or the caller's `idempotencyKey`),
+//!   the same on every retry, so a retry after a lost answer gets the first
+//!   answer replayed instead of a second job (create) or a 409 (mapping,
+//!   start);
+//! * 401 `CDP_ETL.AUTH.TOKEN_EXPIRED` calls `getToken()` again, once per
+//!   call, and retries with the new token;
+//! * 409 (a state conflict) and every other 4xx are reported at once;
+//! * the call's `signal` cancels the request in flight and any backoff
+//!   sleep, rejecting with kind `aborted`.
 
+use std::cell::RefCell;
 use std::rc::Rc;
 
+use import_core::retry::{
+    classify_network_error, classify_status, RetryDecision, RetryPolicy, Target,
+};
 use import_core::rules;
-use import_core::wire::{CreateJobRequest, CreateJobResponse, ErrorEnvelope, SuccessEnvelope};
+use import_core::wire::{
+    CreateJobRequest, CreateJobResponse, ErrorEnvelope, ErrorsResponse, JobStatus, MappingRequest,
+    MappingResponse, ObjectSchema, ObjectSummary, Page, StartRequest, StartResponse,
+    SuccessEnvelope,
+};
 use js_sys::{Function, Promise, Reflect};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+use web_sys::AbortSignal;
 
 use crate::error::ClientError;
 use crate::fetch::{redact, ApiRequest, Fetcher, HttpResponse};
-use crate::js::{from_js_json, to_js};
+use crate::js::{describe, from_js_json, to_js};
+use crate::runtime;
 
 /// Client of the Import Jobs API.
 ///
@@ -28,22 +55,69 @@ use crate::js::{from_js_json, to_js};
 /// ```
 #[wasm_bindgen]
 pub struct ImportClient {
-    inner: Rc<Inner>,
+    pub(crate) inner: Rc<Inner>,
 }
 
 /// The client's configuration, shared with its in-flight calls.
-struct Inner {
+pub(crate) struct Inner {
     /// Base URL without a trailing slash (includes `/public/v1`).
     base_url: String,
-    /// Bearer token.
-    token: String,
-    fetcher: Fetcher,
+    /// The bearer token in use: the `token` option, or the last one
+    /// `getToken()` gave.
+    token: RefCell<Option<String>>,
+    /// `getToken()`, when given.
+    get_token: Option<Function>,
+    pub(crate) fetcher: Fetcher,
+    /// Extra headers sent with every API request.
+    headers: Vec<(String, String)>,
+    /// Retry policy of API calls.
+    pub(crate) retry: RetryPolicy,
+}
+
+/// Per-call options: `{ signal?, idempotencyKey? }` (the key is sent with
+/// POSTs only).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct CallOptions {
+    /// Cancels the call.
+    pub signal: Option<AbortSignal>,
+    /// `Idempotency-Key` of a POST (default: a fresh UUID v4 per call).
+    pub idempotency_key: Option<String>,
+}
+
+impl CallOptions {
+    /// Reads `{ signal?, idempotencyKey? }` (undefined/null: no options).
+    pub(crate) fn from_js(opts: &JsValue) -> Result<CallOptions, ClientError> {
+        if opts.is_undefined() || opts.is_null() {
+            return Ok(CallOptions::default());
+        }
+        if !opts.is_object() {
+            return Err(ClientError::invalid(
+                None,
+                "Call options must be an object: { signal?, idempotencyKey? }.",
+            ));
+        }
+        let idempotency_key = string_option(opts, "idempotencyKey")?;
+        if let Some(key) = &idempotency_key {
+            if key.is_empty() || key.len() > 255 || !key.bytes().all(|b| (0x20..=0x7e).contains(&b))
+            {
+                return Err(ClientError::invalid(
+                    Some("idempotencyKey"),
+                    "`idempotencyKey` must be 1 to 255 printable ASCII characters (a UUID v4 is recommended).",
+                ));
+            }
+        }
+        Ok(CallOptions {
+            signal: signal_option(opts, "signal")?,
+            idempotency_key,
+        })
+    }
 }
 
 #[wasm_bindgen]
 impl ImportClient {
-    /// `new ImportClient({ baseUrl, token, fetch? })`. Throws an
-    /// `ImportError` of kind `validation` for missing or malformed options.
+    /// `new ImportClient({ baseUrl, token | getToken, fetch?, headers?,
+    /// retry? })`. Throws an `ImportError` of kind `validation` for missing
+    /// or malformed options.
     #[wasm_bindgen(constructor)]
     pub fn new(
         #[wasm_bindgen(unchecked_param_type = "ImportClientOptions")] options: JsValue,
@@ -61,23 +135,301 @@ impl ImportClient {
 
     /// `POST /import-jobs`: declares the target object and the file, and
     /// resolves with the upload slot (`jobId`, `uploadUrl`, `expiresAt`,
-    /// `landingPath`, `method`, `headers`, `requestedBy`).
+    /// `landingPath`, `method`, `headers`, `requestedBy`). Sends an
+    /// `Idempotency-Key` (`options.idempotencyKey`, or a fresh UUID v4) that
+    /// every retry reuses.
     #[wasm_bindgen(js_name = createJob, unchecked_return_type = "Promise<CreateJobResponse>")]
     pub fn create_job(
         &self,
         #[wasm_bindgen(unchecked_param_type = "CreateJobRequest")] request: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "CreateJobOptions")] options: JsValue,
     ) -> Promise {
         let inner = self.inner.clone();
-        wasm_bindgen_futures::future_to_promise(async move { Ok(inner.create_job(request).await?) })
+        promise(async move {
+            let opts = CallOptions::from_js(&options)?;
+            let request: CreateJobRequest = parse_request(&request, "createJob")?;
+            let job = inner.create_job(&request, &opts).await?;
+            js_value(&job)
+        })
+    }
+
+    /// `POST /import-jobs/{jobId}/mapping`: sets the field mapping (checked
+    /// with the API's mapping rules first). Resolves with `{ ok, templateId? }`.
+    #[wasm_bindgen(js_name = setMapping, unchecked_return_type = "Promise<MappingResponse>")]
+    pub fn set_mapping(
+        &self,
+        #[wasm_bindgen(js_name = jobId)] job_id: String,
+        #[wasm_bindgen(unchecked_param_type = "MappingRequest")] mapping: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "WriteOptions")] options: JsValue,
+    ) -> Promise {
+        let inner = self.inner.clone();
+        promise(async move {
+            let opts = CallOptions::from_js(&options)?;
+            let mapping: MappingRequest = parse_request(&mapping, "setMapping")?;
+            let r = inner.set_mapping(&job_id, &mapping, &opts).await?;
+            js_value(&r)
+        })
+    }
+
+    /// `POST /import-jobs/{jobId}/start` with an optional body (default
+    /// `{}`). Resolves with `{ status, jobId, lane, message }`.
+    #[wasm_bindgen(unchecked_return_type = "Promise<StartResponse>")]
+    pub fn start(
+        &self,
+        #[wasm_bindgen(js_name = jobId)] job_id: String,
+        #[wasm_bindgen(unchecked_optional_param_type = "Record<string, unknown>")] body: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "WriteOptions")] options: JsValue,
+    ) -> Promise {
+        let inner = self.inner.clone();
+        promise(async move {
+            let opts = CallOptions::from_js(&options)?;
+            let body: StartRequest = if body.is_undefined() || body.is_null() {
+                StartRequest::default()
+            } else {
+                parse_request(&body, "start")?
+            };
+            let r = inner.start(&job_id, &body, &opts).await?;
+            js_value(&r)
+        })
+    }
+
+    /// `GET /import-jobs/{jobId}`: the job's stage, state and counters.
+    #[wasm_bindgen(unchecked_return_type = "Promise<JobStatus>")]
+    pub fn status(
+        &self,
+        #[wasm_bindgen(js_name = jobId)] job_id: String,
+        #[wasm_bindgen(unchecked_optional_param_type = "CallOptions")] options: JsValue,
+    ) -> Promise {
+        let inner = self.inner.clone();
+        promise(async move {
+            let opts = CallOptions::from_js(&options)?;
+            js_value(&inner.status(&job_id, &opts).await?)
+        })
+    }
+
+    /// `GET /import-jobs/{jobId}/errors`: `{ hasErrors, errorFileUrl?,
+    /// expiresAt?, errorCount? }`. See `errorRows` to read the rows.
+    #[wasm_bindgen(unchecked_return_type = "Promise<ErrorsResponse>")]
+    pub fn errors(
+        &self,
+        #[wasm_bindgen(js_name = jobId)] job_id: String,
+        #[wasm_bindgen(unchecked_optional_param_type = "CallOptions")] options: JsValue,
+    ) -> Promise {
+        let inner = self.inner.clone();
+        promise(async move {
+            let opts = CallOptions::from_js(&options)?;
+            js_value(&inner.errors(&job_id, &opts).await?)
+        })
+    }
+
+    /// `GET /metadata/objects`: the workspace's objects (`{ items }`).
+    #[wasm_bindgen(js_name = listObjects, unchecked_return_type = "Promise<ObjectList>")]
+    pub fn list_objects(
+        &self,
+        #[wasm_bindgen(unchecked_optional_param_type = "CallOptions")] options: JsValue,
+    ) -> Promise {
+        let inner = self.inner.clone();
+        promise(async move {
+            let opts = CallOptions::from_js(&options)?;
+            let page: Page<ObjectSummary> = inner
+                .call("GET", "/metadata/objects", None::<&()>, &opts)
+                .await?;
+            js_value(&page)
+        })
+    }
+
+    /// `GET /metadata/objects/{objectName}`: an object's schema (fields,
+    /// types, nullability, enum values, identity keys).
+    #[wasm_bindgen(js_name = objectSchema, unchecked_return_type = "Promise<ObjectSchema>")]
+    pub fn object_schema(
+        &self,
+        #[wasm_bindgen(js_name = objectName)] object_name: String,
+        #[wasm_bindgen(unchecked_optional_param_type = "CallOptions")] options: JsValue,
+    ) -> Promise {
+        let inner = self.inner.clone();
+        promise(async move {
+            let opts = CallOptions::from_js(&options)?;
+            let path = format!(
+                "/metadata/objects/{}",
+                path_segment(&object_name, "objectName")?
+            );
+            let schema: ObjectSchema = inner.call("GET", &path, None::<&()>, &opts).await?;
+            js_value(&schema)
+        })
+    }
+}
+
+#[wasm_bindgen]
+impl ImportClient {
+    /// The whole import in one call: `createJob` → upload (the upload
+    /// engine) → `setMapping` → `start` → `waitForCompletion`. Resolves with
+    /// the final `JobStatus` (`completed` or `failed`). The mapping and the
+    /// create request are checked before anything is sent. Upload progress
+    /// (`onProgress`, `progress`/`part`/`warning` events), status reads
+    /// (`onStatus`, `status` events) and the created job (a `job` event) are
+    /// reported; an error after the job was created carries its `jobId`.
+    #[wasm_bindgen(js_name = importFile, unchecked_return_type = "Promise<JobStatus>")]
+    pub fn import_file(
+        &self,
+        file: web_sys::Blob,
+        #[wasm_bindgen(unchecked_param_type = "ImportFileOptions")] options: JsValue,
+    ) -> Promise {
+        let inner = self.inner.clone();
+        let job_id: Rc<RefCell<Option<String>>> = Rc::new(RefCell::new(None));
+        let id = job_id.clone();
+        wasm_bindgen_futures::future_to_promise(async move {
+            match inner.import_file(&file, &options, &id).await {
+                Ok(status) => js_value(&status).map_err(JsValue::from),
+                Err(e) => {
+                    let err = e.to_js();
+                    if let Some(id) = job_id.borrow().as_deref() {
+                        let _ =
+                            Reflect::set(&err, &JsValue::from_str("jobId"), &JsValue::from_str(id));
+                    }
+                    Err(err)
+                }
+            }
+        })
+    }
+}
+
+impl Inner {
+    /// `importFile`: records the job id in `job_id` once created.
+    async fn import_file(
+        &self,
+        file: &web_sys::Blob,
+        options: &JsValue,
+        job_id: &RefCell<Option<String>>,
+    ) -> Result<JobStatus, ClientError> {
+        if !options.is_object() {
+            return Err(ClientError::invalid(
+                None,
+                "importFile needs options: { objectName, mapping, fileName?, … }.",
+            ));
+        }
+        let get = |k: &str| {
+            Reflect::get(options, &JsValue::from_str(k))
+                .ok()
+                .filter(|v| !v.is_undefined() && !v.is_null())
+        };
+        // The create request: objectName, fileName (default: the File's
+        // name), fileSize, and the createOptions.
+        let object_name = string_option(options, "objectName")?.ok_or_else(|| {
+            ClientError::invalid(
+                Some("objectName"),
+                "`objectName` is required, e.g. `profiles`.",
+            )
+        })?;
+        let file_name = match string_option(options, "fileName")? {
+            Some(n) => n,
+            None => Reflect::get(file, &JsValue::from_str("name"))
+                .ok()
+                .and_then(|n| n.as_string())
+                .filter(|n| !n.is_empty())
+                .ok_or_else(|| {
+                    ClientError::invalid(
+                        Some("fileName"),
+                        "`fileName` is required when the file is a Blob without a name.",
+                    )
+                })?,
+        };
+        let create_js = js_sys::Object::new();
+        if let Some(extra) = get("createOptions") {
+            if !extra.is_object() {
+                return Err(ClientError::invalid(
+                    Some("createOptions"),
+                    "`createOptions` must be an object (createList, listName, targetListId, …).",
+                ));
+            }
+            js_sys::Object::assign(&create_js, extra.unchecked_ref());
+        }
+        for (k, v) in [
+            ("objectName", JsValue::from_str(&object_name)),
+            ("fileName", JsValue::from_str(&file_name)),
+            ("fileSize", JsValue::from_f64(file.size())),
+        ] {
+            let _ = Reflect::set(&create_js, &JsValue::from_str(k), &v);
+        }
+        let create: CreateJobRequest = parse_request(&create_js, "importFile")?;
+        rules::check_create(&create)?;
+        let mapping_js = get("mapping").ok_or_else(|| {
+            ClientError::invalid(
+                Some("mapping"),
+                "`mapping` is required: { sourceFields, fieldMap } or { templateId }.",
+            )
+        })?;
+        let mapping: MappingRequest = parse_request(&mapping_js, "importFile mapping")?;
+        rules::check_mapping(&mapping)?;
+        let start: StartRequest = match get("start") {
+            Some(b) => parse_request(&b, "importFile start")?,
+            None => StartRequest::default(),
+        };
+        let signal = signal_option(options, "signal")?;
+        let events = crate::events::event_target_option(options, "events")
+            .map_err(|m| ClientError::invalid(Some("events"), m))?;
+        let on_progress = function_option(options, "onProgress")?;
+        let mut upload_opts =
+            crate::upload::UploadOptions::from_js(&get("upload").unwrap_or(JsValue::UNDEFINED))?;
+        if upload_opts.signal.is_none() {
+            upload_opts.signal = signal.clone();
+        }
+        if upload_opts.on_progress.is_none() {
+            upload_opts.on_progress = on_progress;
+        }
+        if upload_opts.events.is_none() {
+            upload_opts.events = events.clone();
+        }
+        let mut wait =
+            crate::poll::WaitOptions::from_js(&get("poll").unwrap_or(JsValue::UNDEFINED))?;
+        if wait.signal.is_none() {
+            wait.signal = signal.clone();
+        }
+        wait.on_status = function_option(options, "onStatus")?;
+        if wait.events.is_none() {
+            wait.events = events.clone();
+        }
+        let call = CallOptions {
+            signal,
+            idempotency_key: string_option(options, "idempotencyKey")?,
+        };
+
+        let job = self.create_job(&create, &call).await?;
+        *job_id.borrow_mut() = Some(job.job_id.clone());
+        let job_js = js_value(&job)?;
+        if let Some(target) = &events {
+            crate::events::dispatch(target, "job", &job_js);
+        }
+        let (id, target) = crate::upload::target_from_job(&job_js)?;
+        if upload_opts.resume_key.is_none() {
+            upload_opts.resume_key = Some(format!(
+                "job:{id}:{}",
+                crate::upload::resume_store::fingerprint(file)
+            ));
+        }
+        crate::upload::upload_to_target(
+            file,
+            &target,
+            &upload_opts,
+            &crate::upload::UploadControl::new(),
+        )
+        .await?;
+        let call = CallOptions {
+            signal: call.signal,
+            idempotency_key: None,
+        };
+        self.set_mapping(&id, &mapping, &call).await?;
+        self.start(&id, &start, &call).await?;
+        self.wait_for_completion(&id, &wait).await
     }
 }
 
 impl std::fmt::Debug for Inner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // Never the token.
+        // Never the token, nor header values (they may carry credentials).
         f.debug_struct("Inner")
             .field("base_url", &self.base_url)
             .field("fetcher", &self.fetcher)
+            .field("retry", &self.retry)
             .finish_non_exhaustive()
     }
 }
@@ -105,72 +457,280 @@ impl Inner {
                 ),
             ));
         }
-        let token = string_option(options, "token")?
-            .filter(|t| !t.trim().is_empty())
-            .ok_or_else(|| {
-                ClientError::invalid(
-                    Some("token"),
-                    "`token` is required: the bearer token sent as `Authorization: Bearer …`.",
-                )
-            })?;
-        let fetch = Reflect::get(options, &JsValue::from_str("fetch")).unwrap_or_default();
-        let fetcher = if fetch.is_undefined() || fetch.is_null() {
-            Fetcher::Global
-        } else {
-            Fetcher::Custom(fetch.dyn_into::<Function>().map_err(|_| {
-                ClientError::invalid(
-                    Some("fetch"),
-                    "`fetch` must be a function (request) => Promise<Response>.",
-                )
-            })?)
+        let token = string_option(options, "token")?;
+        if token.as_deref().is_some_and(|t| t.trim().is_empty()) {
+            return Err(ClientError::invalid(
+                Some("token"),
+                "`token` is empty: give the bearer token, or a `getToken` function.",
+            ));
+        }
+        let get_token = function_option(options, "getToken")?;
+        if token.is_none() && get_token.is_none() {
+            return Err(ClientError::invalid(
+                Some("token"),
+                "`token` or `getToken` is required: the bearer token sent as `Authorization: Bearer …`, or a function returning it.",
+            ));
+        }
+        let fetcher = match function_option(options, "fetch")? {
+            None => Fetcher::Global,
+            Some(f) => Fetcher::Custom(f),
         };
+        let headers = headers_option(options)?;
+        let retry = retry_option(options)?.unwrap_or_default();
         Ok(Inner {
             base_url: base_url.trim_end_matches('/').to_string(),
-            token,
+            token: RefCell::new(token),
+            get_token,
             fetcher,
+            headers,
+            retry,
         })
     }
 
-    async fn create_job(&self, request: JsValue) -> Result<JsValue, ClientError> {
-        let request: CreateJobRequest = parse_request(&request, "createJob")?;
-        rules::check_create(&request)?;
-        self.call::<_, CreateJobResponse>("POST", "/import-jobs", Some(&request))
-            .await
+    /// `POST /import-jobs`, checked with the create rules first.
+    pub(crate) async fn create_job(
+        &self,
+        request: &CreateJobRequest,
+        opts: &CallOptions,
+    ) -> Result<CreateJobResponse, ClientError> {
+        rules::check_create(request)?;
+        self.call("POST", "/import-jobs", Some(request), opts).await
     }
 
-    /// Sends one API call, unwraps the envelope, checks `data` against its
-    /// type `T` and hands it to JS as plain objects.
-    async fn call<B: Serialize, T: DeserializeOwned + Serialize>(
+    /// `POST /import-jobs/{id}/mapping`, checked with the mapping rules first.
+    pub(crate) async fn set_mapping(
+        &self,
+        job_id: &str,
+        mapping: &MappingRequest,
+        opts: &CallOptions,
+    ) -> Result<MappingResponse, ClientError> {
+        rules::check_mapping(mapping)?;
+        let path = format!("/import-jobs/{}/mapping", path_segment(job_id, "jobId")?);
+        self.call("POST", &path, Some(mapping), opts).await
+    }
+
+    /// `POST /import-jobs/{id}/start`.
+    pub(crate) async fn start(
+        &self,
+        job_id: &str,
+        body: &StartRequest,
+        opts: &CallOptions,
+    ) -> Result<StartResponse, ClientError> {
+        let path = format!("/import-jobs/{}/start", path_segment(job_id, "jobId")?);
+        self.call("POST", &path, Some(body), opts).await
+    }
+
+    /// `GET /import-jobs/{id}`.
+    pub(crate) async fn status(
+        &self,
+        job_id: &str,
+        opts: &CallOptions,
+    ) -> Result<JobStatus, ClientError> {
+        let path = format!("/import-jobs/{}", path_segment(job_id, "jobId")?);
+        self.call("GET", &path, None::<&()>, opts).await
+    }
+
+    /// `GET /import-jobs/{id}/errors`.
+    pub(crate) async fn errors(
+        &self,
+        job_id: &str,
+        opts: &CallOptions,
+    ) -> Result<ErrorsResponse, ClientError> {
+        let path = format!("/import-jobs/{}/errors", path_segment(job_id, "jobId")?);
+        self.call("GET", &path, None::<&()>, opts).await
+    }
+
+    /// The token to send: the current one, or `getToken()`'s first answer.
+    async fn current_token(&self) -> Result<String, ClientError> {
+        if let Some(t) = self.token.borrow().clone() {
+            return Ok(t);
+        }
+        self.fresh_token().await
+    }
+
+    /// Calls `getToken()` (sync or async) and keeps its answer.
+    async fn fresh_token(&self) -> Result<String, ClientError> {
+        let Some(f) = &self.get_token else {
+            return Err(ClientError::TokenProvider {
+                message: "No `getToken` function was given to fetch a new token.".into(),
+            });
+        };
+        let failed = |why: String| ClientError::TokenProvider {
+            message: format!("getToken() failed: {why}"),
+        };
+        let value = f
+            .call0(&JsValue::UNDEFINED)
+            .map_err(|e| failed(describe(&e)))?;
+        let value = if value.has_type::<Promise>() || is_thenable(&value) {
+            JsFuture::from(Promise::resolve(&value))
+                .await
+                .map_err(|e| failed(describe(&e)))?
+        } else {
+            value
+        };
+        let token = value
+            .as_string()
+            .filter(|t| !t.trim().is_empty())
+            .ok_or_else(|| failed("it did not give a non-empty string.".into()))?;
+        *self.token.borrow_mut() = Some(token.clone());
+        Ok(token)
+    }
+
+    /// Sends one API call with retries, unwraps the envelope and checks
+    /// `data` against its type `T`.
+    pub(crate) async fn call<B: Serialize, T: DeserializeOwned>(
         &self,
         method: &str,
         path: &str,
         body: Option<&B>,
-    ) -> Result<JsValue, ClientError> {
+        opts: &CallOptions,
+    ) -> Result<T, ClientError> {
         let json_body = body
             .map(serde_json::to_string)
             .transpose()
             .map_err(|e| ClientError::invalid(None, format!("Cannot encode the request: {e}")))?;
-        let response = self
-            .fetcher
-            .send(ApiRequest {
-                method,
-                url: format!("{}{}", self.base_url, path),
-                token: &self.token,
-                json_body,
-            })
-            .await?;
-        let (status, correlation_id) = (response.status, response.correlation_id.clone());
-        let data: T = unwrap_envelope(response)?;
-        to_js(&data).map_err(|e| ClientError::Protocol {
-            status,
-            message: format!("The response cannot be handed to JavaScript: {e}."),
-            correlation_id,
-        })
+        let url = format!("{}{}", self.base_url, path);
+        let mut headers = self.headers.clone();
+        if method == "POST" {
+            // One key for every attempt of this call.
+            let key = opts
+                .idempotency_key
+                .clone()
+                .unwrap_or_else(runtime::uuid_v4);
+            headers.push(("Idempotency-Key".to_string(), key));
+        }
+        let signal = opts.signal.as_ref();
+        let mut token = self.current_token().await?;
+        let mut refreshed = false;
+        let mut attempts: u32 = 0;
+        loop {
+            attempts += 1;
+            let result = self
+                .fetcher
+                .send(ApiRequest {
+                    method,
+                    url: url.clone(),
+                    token: &token,
+                    json_body: json_body.clone(),
+                    headers: headers.clone(),
+                    signal,
+                })
+                .await;
+            let (err, decision, retry_after) = match result {
+                Ok(response) if (200..300).contains(&response.status) => {
+                    return unwrap_success(response)
+                }
+                Ok(response) => {
+                    let retry_after = response.retry_after.as_deref().and_then(|v| {
+                        import_core::retry::parse_retry_after(v, runtime::now_ms() as u64)
+                    });
+                    let err = error_of(response);
+                    let code = match &err {
+                        ClientError::Api { code, .. } => Some(code.as_str()),
+                        _ => None,
+                    };
+                    let status = err.status().unwrap_or(0);
+                    let decision = classify_status(status, code, Target::Api);
+                    (err, decision, retry_after)
+                }
+                Err(err @ ClientError::Network { .. }) => {
+                    (err, classify_network_error(Target::Api), None)
+                }
+                Err(err) => return Err(err),
+            };
+            match decision {
+                RetryDecision::Retry if self.retry.may_retry(attempts) => {
+                    let wait = self
+                        .retry
+                        .delay_ms(attempts - 1, retry_after, runtime::random());
+                    runtime::sleep(wait as f64, signal)
+                        .await
+                        .map_err(|runtime::Aborted(reason)| ClientError::aborted(&reason))?;
+                }
+                RetryDecision::Retry => return Err(gave_up(err, attempts)),
+                RetryDecision::RefreshToken if !refreshed && self.get_token.is_some() => {
+                    refreshed = true;
+                    // The refresh does not use up an attempt: the request
+                    // never reached the API's handler.
+                    attempts -= 1;
+                    let current = self.token.borrow().clone();
+                    token = match current {
+                        // Another call refreshed the token meanwhile.
+                        Some(t) if t != token => t,
+                        _ => self.fresh_token().await?,
+                    };
+                }
+                _ => return Err(err),
+            }
+        }
     }
 }
 
+/// `err` after the retry budget ran out: says so in the message.
+fn gave_up(err: ClientError, attempts: u32) -> ClientError {
+    if attempts <= 1 {
+        return err;
+    }
+    let note = format!(" (gave up after {attempts} attempts)");
+    match err {
+        ClientError::Network { message } => ClientError::Network {
+            message: message + &note,
+        },
+        ClientError::Api {
+            status,
+            code,
+            message,
+            correlation_id,
+            details,
+        } => ClientError::Api {
+            status,
+            code,
+            message: message + &note,
+            correlation_id,
+            details,
+        },
+        other => other,
+    }
+}
+
+/// Runs `fut` as a JS `Promise`, rejecting with the JS `ImportError`.
+pub(crate) fn promise<F>(fut: F) -> Promise
+where
+    F: std::future::Future<Output = Result<JsValue, ClientError>> + 'static,
+{
+    wasm_bindgen_futures::future_to_promise(async move { fut.await.map_err(JsValue::from) })
+}
+
+/// Hands a response to JS as plain objects.
+pub(crate) fn js_value<T: Serialize>(value: &T) -> Result<JsValue, ClientError> {
+    to_js(value).map_err(|e| ClientError::Protocol {
+        status: 200,
+        message: format!("The response cannot be handed to JavaScript: {e}."),
+        correlation_id: None,
+    })
+}
+
+/// Whether `v` is an object with a callable `then`.
+fn is_thenable(v: &JsValue) -> bool {
+    v.is_object()
+        && Reflect::get(v, &JsValue::from_str("then"))
+            .map(|t| t.is_function())
+            .unwrap_or(false)
+}
+
+/// A path segment (job id, object name): non-empty, percent-encoded.
+fn path_segment(value: &str, field: &str) -> Result<String, ClientError> {
+    if value.trim().is_empty() {
+        return Err(ClientError::invalid(
+            Some(field),
+            format!("`{field}` is required."),
+        ));
+    }
+    Ok(String::from(js_sys::encode_uri_component(value)))
+}
+
 /// Reads an optional string option; present but not a string is an error.
-fn string_option(options: &JsValue, key: &str) -> Result<Option<String>, ClientError> {
+pub(crate) fn string_option(options: &JsValue, key: &str) -> Result<Option<String>, ClientError> {
     let v = Reflect::get(options, &JsValue::from_str(key)).unwrap_or_default();
     if v.is_undefined() || v.is_null() {
         return Ok(None);
@@ -180,9 +740,110 @@ fn string_option(options: &JsValue, key: &str) -> Result<Option<String>, ClientE
         .ok_or_else(|| ClientError::invalid(Some(key), format!("`{key}` must be a string.")))
 }
 
+/// Reads an optional function option.
+pub(crate) fn function_option(
+    options: &JsValue,
+    key: &str,
+) -> Result<Option<Function>, ClientError> {
+    let v = Reflect::get(options, &JsValue::from_str(key)).unwrap_or_default();
+    if v.is_undefined() || v.is_null() {
+        return Ok(None);
+    }
+    v.dyn_into::<Function>()
+        .map(Some)
+        .map_err(|_| ClientError::invalid(Some(key), format!("`{key}` must be a function.")))
+}
+
+/// Reads an optional `AbortSignal` option.
+pub(crate) fn signal_option(
+    options: &JsValue,
+    key: &str,
+) -> Result<Option<AbortSignal>, ClientError> {
+    if !options.is_object() {
+        return Ok(None);
+    }
+    let v = Reflect::get(options, &JsValue::from_str(key)).unwrap_or_default();
+    if v.is_undefined() || v.is_null() {
+        return Ok(None);
+    }
+    v.dyn_into::<AbortSignal>()
+        .map(Some)
+        .map_err(|_| ClientError::invalid(Some(key), format!("`{key}` must be an AbortSignal.")))
+}
+
+/// Reads an optional non-negative number option.
+pub(crate) fn number_option(options: &JsValue, key: &str) -> Result<Option<f64>, ClientError> {
+    if !options.is_object() {
+        return Ok(None);
+    }
+    let v = Reflect::get(options, &JsValue::from_str(key)).unwrap_or_default();
+    if v.is_undefined() || v.is_null() {
+        return Ok(None);
+    }
+    v.as_f64()
+        .filter(|n| n.is_finite() && *n >= 0.0)
+        .map(Some)
+        .ok_or_else(|| {
+            ClientError::invalid(Some(key), format!("`{key}` must be a non-negative number."))
+        })
+}
+
+/// `headers`: an object of string values.
+fn headers_option(options: &JsValue) -> Result<Vec<(String, String)>, ClientError> {
+    let v = Reflect::get(options, &JsValue::from_str("headers")).unwrap_or_default();
+    if v.is_undefined() || v.is_null() {
+        return Ok(Vec::new());
+    }
+    let bad = || {
+        ClientError::invalid(
+            Some("headers"),
+            "`headers` must be an object of string values, e.g. { \"x-request-source\": \"nightly\" }.",
+        )
+    };
+    let map: std::collections::BTreeMap<String, String> = from_js_json(&v).map_err(|_| bad())?;
+    Ok(map.into_iter().collect())
+}
+
+/// `retry`: `{ maxAttempts?, baseDelayMs?, maxDelayMs? }`.
+pub(crate) fn retry_option(options: &JsValue) -> Result<Option<RetryPolicy>, ClientError> {
+    let v = Reflect::get(options, &JsValue::from_str("retry")).unwrap_or_default();
+    if v.is_undefined() || v.is_null() {
+        return Ok(None);
+    }
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "camelCase", deny_unknown_fields)]
+    struct RetryOptions {
+        max_attempts: Option<u32>,
+        base_delay_ms: Option<u64>,
+        max_delay_ms: Option<u64>,
+    }
+    let o: RetryOptions = from_js_json(&v).map_err(|e| {
+        ClientError::invalid(
+            Some("retry"),
+            format!("`retry` must be {{ maxAttempts?, baseDelayMs?, maxDelayMs? }} of non-negative integers: {e}."),
+        )
+    })?;
+    let d = RetryPolicy::default();
+    let policy = RetryPolicy {
+        max_attempts: o.max_attempts.unwrap_or(d.max_attempts),
+        base_delay_ms: o.base_delay_ms.unwrap_or(d.base_delay_ms),
+        max_delay_ms: o.max_delay_ms.unwrap_or(d.max_delay_ms),
+    };
+    if policy.max_attempts == 0 {
+        return Err(ClientError::invalid(
+            Some("retry.maxAttempts"),
+            "`retry.maxAttempts` counts the first attempt: it must be at least 1.",
+        ));
+    }
+    Ok(Some(policy))
+}
+
 /// Converts a JS request object, reporting shape errors (unknown fields,
 /// wrong types) as `validation` errors.
-fn parse_request<T: DeserializeOwned>(request: &JsValue, method: &str) -> Result<T, ClientError> {
+pub(crate) fn parse_request<T: DeserializeOwned>(
+    request: &JsValue,
+    method: &str,
+) -> Result<T, ClientError> {
     if !request.is_object() {
         return Err(ClientError::invalid(
             None,
@@ -193,34 +854,44 @@ fn parse_request<T: DeserializeOwned>(request: &JsValue, method: &str) -> Result
         .map_err(|e| ClientError::invalid(None, format!("Invalid {method} request: {e}.")))
 }
 
-/// Success statuses yield the envelope's `data`; others the envelope's error.
-fn unwrap_envelope<T: DeserializeOwned>(response: HttpResponse) -> Result<T, ClientError> {
+/// A success response's envelope `data`.
+fn unwrap_success<T: DeserializeOwned>(response: HttpResponse) -> Result<T, ClientError> {
+    let HttpResponse {
+        status,
+        correlation_id,
+        body,
+        ..
+    } = response;
+    serde_json::from_str::<SuccessEnvelope<T>>(&body)
+        .map(|env| env.data)
+        .map_err(|e| ClientError::Protocol {
+            status,
+            message: format!(
+                "The API answered {status} with a body that is not the documented success envelope: {e}."
+            ),
+            correlation_id,
+        })
+}
+
+/// The error of an error response: the envelope's, or a description of the
+/// status without one.
+fn error_of(response: HttpResponse) -> ClientError {
     let HttpResponse {
         status,
         status_text,
         correlation_id,
         body,
+        ..
     } = response;
-    if (200..300).contains(&status) {
-        return serde_json::from_str::<SuccessEnvelope<T>>(&body)
-            .map(|env| env.data)
-            .map_err(|e| ClientError::Protocol {
-                status,
-                message: format!(
-                    "The API answered {status} with a body that is not the documented success envelope: {e}."
-                ),
-                correlation_id,
-            });
-    }
     match serde_json::from_str::<ErrorEnvelope>(&body) {
-        Ok(env) => Err(ClientError::Api {
+        Ok(env) => ClientError::Api {
             status,
             code: env.error.code,
             message: env.error.message,
             correlation_id: env.correlation_id.or(correlation_id),
             details: env.error.details,
-        }),
-        Err(_) => Err(ClientError::Api {
+        },
+        Err(_) => ClientError::Api {
             status,
             code: format!("HTTP_{status}"),
             message: format!(
@@ -230,6 +901,276 @@ fn unwrap_envelope<T: DeserializeOwned>(response: HttpResponse) -> Result<T, Cli
             ),
             correlation_id,
             details: None,
-        }),
+        },
     }
 }
+
+#[wasm_bindgen(typescript_custom_section)]
+const TS_CLIENT_TYPES: &'static str = r#"
+/** Options of `new ImportClient(options)`. Give `token`, `getToken`, or both. */
+export interface ImportClientOptions {
+  /**
+   * The API's base URL, including `/public/v1`, e.g.
+   * `https://api.experiture.ai/public/v1`, or a broker's URL in a browser.
+   */
+  baseUrl: string;
+  /**
+   * Bearer token sent as `Authorization: Bearer <token>`. In a browser this
+   * must be a short-lived upload ticket issued by a broker, never a
+   * workspace token (the API's documentation forbids tokens in client-side
+   * code); server-side code (Node scripts, edge workers) uses the workspace
+   * token.
+   */
+  token?: string;
+  /**
+   * Returns a bearer token (or a promise of one). Called at the first
+   * request when `token` is absent, and again, once per call, when the API
+   * answers 401 `CDP_ETL.AUTH.TOKEN_EXPIRED`.
+   */
+  getToken?: () => string | Promise<string>;
+  /** A `fetch` to use instead of the global one (e.g. an instrumented one). */
+  fetch?: (request: Request) => Promise<Response>;
+  /** Extra headers sent with every API request (never to storage hosts). */
+  headers?: Record<string, string>;
+  /** Retries of failed API calls (no response, 408, 429, 5xx). */
+  retry?: RetryOptions;
+}
+
+/**
+ * Exponential backoff with full jitter; a `Retry-After` answer is waited for
+ * at least.
+ */
+export interface RetryOptions {
+  /** Attempts in all, the first included (default 6; 1 = never retry). */
+  maxAttempts?: number;
+  /** Backoff ceiling before the first retry, doubling after (default 500). */
+  baseDelayMs?: number;
+  /** Largest backoff ceiling (default 30000). */
+  maxDelayMs?: number;
+}
+
+/** Options every call takes. */
+export interface CallOptions {
+  /** Cancels the call (request in flight and retry waits): kind `aborted`. */
+  signal?: AbortSignal;
+}
+
+/** Options of the POST calls (`createJob`, `setMapping`, `start`). */
+export interface WriteOptions extends CallOptions {
+  /**
+   * `Idempotency-Key` of the request (1–255 printable ASCII characters; a
+   * fresh UUID v4 by default). Retries reuse it, so the API answers a
+   * retried request with its first answer (the job it already created, the
+   * start it already made). Reusing a key with another body is refused
+   * (409 `CDP_ETL.IDEMPOTENCY.KEY_REUSED`).
+   */
+  idempotencyKey?: string;
+}
+
+/** Options of `createJob`. */
+export type CreateJobOptions = WriteOptions;
+
+/** Body of `POST /import-jobs`. */
+export interface CreateJobRequest {
+  /** Target object, e.g. `profiles` or `orders`. */
+  objectName: string;
+  /** Original file name, with extension, e.g. `spring-2026.csv`. */
+  fileName: string;
+  /** File size in bytes: 1 byte to 50 GB. */
+  fileSize: number;
+  /** Create a static list from the imported records (needs `listName`). */
+  createList?: boolean;
+  listName?: string;
+  /** Add the imported records to this existing list. */
+  targetListId?: string;
+  /** Run profile unification after the job completes. */
+  autoProfileAfterImport?: boolean;
+  /** Create a dynamic audience from the imported records (needs `audienceName`). */
+  createAudience?: boolean;
+  audienceName?: string;
+}
+
+/** `data` of the `POST /import-jobs` response. */
+export interface CreateJobResponse {
+  /** `imp_` followed by a ULID. */
+  jobId: string;
+  /** Pre-signed URL the file is uploaded to. */
+  uploadUrl: string;
+  /** When `uploadUrl` stops working (RFC 3339). */
+  expiresAt: string;
+  landingPath: string;
+  /** HTTP method of the upload, `PUT`. */
+  method: string;
+  /** Headers every upload request must carry. */
+  headers: Record<string, string>;
+  requestedBy: string;
+}
+
+/** Data type of a source column. */
+export type DataType =
+  | "string" | "integer" | "number" | "boolean" | "date" | "datetime"
+  | "email" | "phone" | "url";
+
+/** Body of `POST /import-jobs/{jobId}/mapping`. */
+export interface MappingRequest {
+  /** Source columns in file order: `{ columnName: dataType }`. */
+  sourceFields?: Record<string, DataType>;
+  /** Source column → destination field; unlisted columns are ignored. */
+  fieldMap?: Record<string, string>;
+  /** Default `balanced`; `custom` is reserved. */
+  importMode?: "balanced" | "strict" | "landing_friendly" | "custom";
+  /** Reuse a saved mapping template instead of `sourceFields`/`fieldMap`. */
+  templateId?: string;
+  /** Save this mapping as a template. */
+  saveAsTemplate?: { name: string };
+}
+
+/** `data` of the mapping response. */
+export interface MappingResponse {
+  ok: boolean;
+  /** Id of the template `saveAsTemplate` saved (emulator extension). */
+  templateId?: string;
+}
+
+/** `data` of `POST /import-jobs/{jobId}/start`. */
+export interface StartResponse {
+  /** `started`. */
+  status: string;
+  jobId: string;
+  /** Processing lane, e.g. `standard`. */
+  lane: string;
+  message: string;
+}
+
+/** Options of `importFile(file, options)`. */
+export interface ImportFileOptions {
+  /** Target object, e.g. `profiles`. */
+  objectName: string;
+  /** The field mapping, checked before anything is sent. */
+  mapping: MappingRequest;
+  /** File name sent to the API (default: the File's `name`). */
+  fileName?: string;
+  /** The rest of the create request. */
+  createOptions?: Omit<CreateJobRequest, "objectName" | "fileName" | "fileSize">;
+  /** `Idempotency-Key` of the create (default: a fresh UUID v4). */
+  idempotencyKey?: string;
+  /** Body of the start request (default `{}`). */
+  start?: Record<string, unknown>;
+  /** Cancels whatever step is running: rejects with kind `aborted`. */
+  signal?: AbortSignal;
+  /** Upload progress. */
+  onProgress?: (progress: UploadProgress) => void;
+  /** Every status read while waiting. */
+  onStatus?: (status: JobStatus) => void;
+  /**
+   * Receives every event: `job` (detail: CreateJobResponse, once created),
+   * the upload's `progress`, `part` and `warning`, then `status`.
+   */
+  events?: EventTarget;
+  /** Upload engine options (`signal`, `onProgress`, `events` default to the ones above). */
+  upload?: UploadOptions;
+  /** Polling of the job's status (default 5 s doubling to 60 s). */
+  poll?: { pollStartMs?: number; pollCapMs?: number };
+}
+
+/** A job's state. `completed` and `failed` are terminal. */
+export type JobState = "pending" | "ready" | "running" | "completed" | "failed";
+
+/** `data` of `GET /import-jobs/{jobId}`. */
+export interface JobStatus {
+  /** Processing stage, e.g. `upload`, `queued`, `parse`, `validate`, `merge`. */
+  stage: string;
+  state: JobState;
+  readRows: number;
+  validRows: number;
+  invalidRows: number;
+  mergedInserts: number;
+  mergedUpdates: number;
+  /** RFC 3339, `null` before start. */
+  startedAt: string | null;
+  updatedAt: string;
+  rowsTotal: number;
+  rowsImported: number;
+  rowsRejected: number;
+  /** `validRows / readRows`. */
+  successRate: number;
+  /** `{ errorCode: count }`, `null` when nothing was rejected. */
+  errorSummary: Record<string, number> | null;
+  /** Why a `failed` job failed. */
+  errorMessage?: string;
+  jobId?: string;
+  objectName?: string;
+}
+
+/** `data` of `GET /import-jobs/{jobId}/errors`. */
+export interface ErrorsResponse {
+  hasErrors: boolean;
+  /** Pre-signed URL of the JSONL error file (expires: see `errorRows`). */
+  errorFileUrl?: string;
+  /** When `errorFileUrl` stops working (RFC 3339). */
+  expiresAt?: string;
+  /** Rejected rows (lines of the file). */
+  errorCount?: number;
+}
+
+/** One rejected row (one line of the error file). */
+export interface ErrorRow {
+  /** 1-based data row number (the header is row 0). */
+  rowNumber: number;
+  /** The row's source columns, by header name. */
+  sourceRow: Record<string, string>;
+  /** Why the row was rejected, for people. */
+  error: string;
+  /** Row error code, e.g. `VALIDATION_TYPE_MISMATCH`. */
+  code?: string;
+  /** The offending column, when there is one. */
+  column?: string;
+}
+
+/** Which ingestion paths an object supports. */
+export interface ObjectIngestion {
+  single: boolean;
+  jsonBatch: boolean;
+  /** Import jobs: offer only objects where this is true. */
+  fileImport: boolean;
+  defaultWriteMode: "upsert" | "append";
+}
+
+/** One item of `GET /metadata/objects`. */
+export interface ObjectSummary {
+  objectName: string;
+  displayName: string;
+  pluralDisplayName: string;
+  objectType: "profile" | "event";
+  activeVersion: number;
+  primaryProfileRoot: boolean;
+  ingestion: ObjectIngestion;
+}
+
+/** `data` of `GET /metadata/objects`. */
+export interface ObjectList {
+  items: ObjectSummary[];
+  page?: number;
+  pageSize?: number;
+  totalItems?: number;
+  totalPages?: number;
+}
+
+/** A field of an object schema. */
+export interface FieldDescriptor {
+  name: string;
+  type: DataType;
+  nullable: boolean;
+  enumValues: string[] | null;
+  identityKey: boolean;
+  description?: string;
+}
+
+/** `data` of `GET /metadata/objects/{objectName}`. */
+export interface ObjectSchema extends ObjectSummary {
+  description: string;
+  /** Identity-key fields; the first is the merge key of `upsert` objects. */
+  identityKeys: string[];
+  fields: FieldDescriptor[];
+}
+"#;

@@ -7,10 +7,13 @@
 //! ```
 //!
 //! `kind` says where it failed (`validation` before sending, `network` with
-//! no response, `api` for an error status, `protocol` for a success response
-//! that is not the documented envelope); `code` is what a program branches
-//! on; `message` is for people; `retryable` follows the API's
-//! error-handling guide (429 and 5xx yes, other 4xx no).
+//! no response from the API, `api` for an error status of the API, `storage`
+//! for a failure of the storage behind a pre-signed URL, `aborted` when the
+//! caller's `AbortSignal` fired, `expired` when a pre-signed URL stopped
+//! working, `protocol` for a success response that is not the documented
+//! envelope); `code` is what a program branches on; `message` is for people;
+//! `retryable` follows the API's error-handling guide (429 and 5xx yes, other
+//! 4xx no).
 
 use import_core::codes;
 use import_core::rules::RuleViolation;
@@ -23,6 +26,16 @@ pub const VALIDATION_CODE: &str = codes::REQUEST_INVALID;
 pub const NETWORK_CODE: &str = "NETWORK_ERROR";
 /// `code` of a success response whose body is not the documented envelope.
 pub const RESPONSE_INVALID_CODE: &str = "RESPONSE_INVALID";
+/// `code` of an operation cancelled by its `AbortSignal`.
+pub const ABORTED_CODE: &str = "ABORTED";
+/// `code` of a failure of the caller's `getToken()`.
+pub const TOKEN_PROVIDER_CODE: &str = "TOKEN_PROVIDER_FAILED";
+/// `code` of a storage request that received no HTTP response.
+pub const STORAGE_NETWORK_CODE: &str = "STORAGE_NETWORK_ERROR";
+/// `code` of an upload URL that expired (past `expiresAt`, or refused after it).
+pub const UPLOAD_URL_EXPIRED_CODE: &str = "UPLOAD_URL_EXPIRED";
+/// `code` of an error-file URL that kept expiring although it was fetched again.
+pub const ERROR_FILE_URL_EXPIRED_CODE: &str = "ERROR_FILE_URL_EXPIRED";
 
 /// Everything that can go wrong in a client call.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -58,6 +71,44 @@ pub enum ClientError {
         /// The envelope's `error.details`.
         details: Option<serde_json::Value>,
     },
+    /// The storage behind a pre-signed URL failed (an error status, or no
+    /// response at all).
+    #[error("{message}")]
+    Storage {
+        /// HTTP status, `None` when no response was received.
+        status: Option<u16>,
+        /// The storage's own error code (Azure `x-ms-error-code`, S3 `Code`,
+        /// GCS `reason`) when it gave one, else `STORAGE_<status>`, or
+        /// [`STORAGE_NETWORK_CODE`] without a response.
+        code: String,
+        /// For people (never includes the URL's query string).
+        message: String,
+        /// The storage's request id (e.g. `x-ms-request-id`), when known.
+        request_id: Option<String>,
+    },
+    /// The caller's `AbortSignal` fired.
+    #[error("{message}")]
+    Aborted {
+        /// For people (includes the signal's reason when it has one).
+        message: String,
+    },
+    /// A pre-signed URL expired: retrying cannot help; an upload needs a new
+    /// job, an error file a fresh URL from `errors()`.
+    #[error("{message}")]
+    Expired {
+        /// [`UPLOAD_URL_EXPIRED_CODE`] or [`ERROR_FILE_URL_EXPIRED_CODE`].
+        code: String,
+        /// HTTP status of the refusal, when there was one.
+        status: Option<u16>,
+        /// For people.
+        message: String,
+    },
+    /// The caller's `getToken()` threw, rejected or gave no usable token.
+    #[error("{message}")]
+    TokenProvider {
+        /// For people (includes the reason `getToken()` gave).
+        message: String,
+    },
     /// A success status whose body is not the documented envelope.
     #[error("{message}")]
     Protocol {
@@ -90,10 +141,35 @@ impl ClientError {
         }
     }
 
-    /// `validation`, `network`, `api` or `protocol`.
+    /// An `aborted` error for a signal that fired with `reason`.
+    pub fn aborted(reason: &JsValue) -> Self {
+        let why = if reason.is_undefined() || reason.is_null() {
+            String::new()
+        } else {
+            crate::js::describe(reason)
+        };
+        ClientError::Aborted {
+            message: if why.is_empty() {
+                "The operation was aborted.".to_string()
+            } else {
+                format!("The operation was aborted: {why}")
+            },
+        }
+    }
+
+    /// Whether this is an `aborted` error.
+    pub fn is_aborted(&self) -> bool {
+        matches!(self, ClientError::Aborted { .. })
+    }
+
+    /// `validation`, `network`, `api`, `storage`, `aborted`, `expired` or
+    /// `protocol`.
     pub fn kind(&self) -> &'static str {
         match self {
-            ClientError::Validation { .. } => "validation",
+            ClientError::Validation { .. } | ClientError::TokenProvider { .. } => "validation",
+            ClientError::Storage { .. } => "storage",
+            ClientError::Aborted { .. } => "aborted",
+            ClientError::Expired { .. } => "expired",
             ClientError::Network { .. } => "network",
             ClientError::Api { .. } => "api",
             ClientError::Protocol { .. } => "protocol",
@@ -107,6 +183,9 @@ impl ClientError {
             ClientError::Network { .. } => NETWORK_CODE,
             ClientError::Api { code, .. } => code,
             ClientError::Protocol { .. } => RESPONSE_INVALID_CODE,
+            ClientError::Storage { code, .. } | ClientError::Expired { code, .. } => code,
+            ClientError::Aborted { .. } => ABORTED_CODE,
+            ClientError::TokenProvider { .. } => TOKEN_PROVIDER_CODE,
         }
     }
 
@@ -114,6 +193,7 @@ impl ClientError {
     pub fn status(&self) -> Option<u16> {
         match self {
             ClientError::Api { status, .. } | ClientError::Protocol { status, .. } => Some(*status),
+            ClientError::Storage { status, .. } | ClientError::Expired { status, .. } => *status,
             _ => None,
         }
     }
@@ -123,6 +203,7 @@ impl ClientError {
         match self {
             ClientError::Api { correlation_id, .. }
             | ClientError::Protocol { correlation_id, .. } => correlation_id.as_deref(),
+            ClientError::Storage { request_id, .. } => request_id.as_deref(),
             _ => None,
         }
     }
@@ -130,9 +211,14 @@ impl ClientError {
     /// Whether the same request may succeed if sent again.
     pub fn retryable(&self) -> bool {
         match self {
-            ClientError::Validation { .. } | ClientError::Protocol { .. } => false,
+            ClientError::Validation { .. }
+            | ClientError::Protocol { .. }
+            | ClientError::Aborted { .. }
+            | ClientError::Expired { .. }
+            | ClientError::TokenProvider { .. } => false,
             ClientError::Network { .. } => true,
             ClientError::Api { status, .. } => codes::is_retryable_status(*status),
+            ClientError::Storage { status, .. } => status.is_none_or(codes::is_retryable_status),
         }
     }
 
@@ -188,3 +274,49 @@ impl From<ClientError> for JsValue {
         e.to_js()
     }
 }
+
+#[wasm_bindgen::prelude::wasm_bindgen(typescript_custom_section)]
+const TS_ERROR_TYPES: &'static str = r#"
+/**
+ * What went wrong:
+ * - `validation`: refused before anything was sent (options, request rules,
+ *   or a failing `getToken()`);
+ * - `network`: no HTTP response from the API (offline, DNS, CORS, reset);
+ * - `api`: the API answered with an error status;
+ * - `storage`: the storage behind a pre-signed URL failed;
+ * - `aborted`: the caller's `AbortSignal` fired;
+ * - `expired`: a pre-signed URL expired (an upload needs a new job);
+ * - `protocol`: a success answer that is not the documented envelope.
+ */
+export type ImportErrorKind =
+  | "validation" | "network" | "api" | "storage" | "aborted" | "expired" | "protocol";
+
+/** The one error shape every method rejects with. */
+export interface ImportError extends Error {
+  name: "ImportError";
+  kind: ImportErrorKind;
+  /** HTTP status, or `null` when no response was received. */
+  status: number | null;
+  /**
+   * Code a program can branch on: the API's `error.code` (e.g.
+   * `CDP_ETL.AUTH.TOKEN_INVALID`), `CDP_ETL.VALIDATION.REQUEST_INVALID` for
+   * requests refused before sending, `HTTP_<status>` for an API error
+   * without the documented envelope, `NETWORK_ERROR`, `RESPONSE_INVALID`,
+   * `ABORTED`, `TOKEN_PROVIDER_FAILED`, `UPLOAD_URL_EXPIRED`,
+   * `ERROR_FILE_URL_EXPIRED`, `STORAGE_NETWORK_ERROR`, or the storage's own
+   * code (e.g. Azure's `AuthenticationFailed`) / `STORAGE_<status>`.
+   */
+  code: string;
+  message: string;
+  /** The API's correlation id (storage: its request id), to quote to support. */
+  correlationId: string | null;
+  /** Whether sending the same request again may succeed. */
+  retryable: boolean;
+  /** `validation` only: the broken rule, e.g. `FILE_SIZE_OUT_OF_RANGE`. */
+  rule?: string;
+  /** `validation` only: the option or request field at fault, e.g. `fileSize`. */
+  field?: string;
+  /** `api` only: the envelope's `error.details`. */
+  details?: unknown;
+}
+"#;

@@ -789,7 +789,7 @@ async fn processor_hooks_drive_status_and_errors() {
         (d["mergedInserts"].clone(), d["mergedUpdates"].clone()),
         (json!(1), json!(1))
     );
-    assert_eq!(d["successRate"], 0.6667);
+    assert_eq!(d["successRate"], 0.6666);
     assert_eq!(d["errorSummary"], json!({"VALIDATION_TYPE_MISMATCH": 1}));
 
     let (s, b) = emu.get(&format!("/import-jobs/{id}/errors"), R).await;

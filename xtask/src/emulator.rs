@@ -2,6 +2,14 @@
 //! started on an ephemeral port with a fresh data directory, its URL read
 //! from the `listening on http://…` line it prints, and stopped (data
 //! directory removed) when the guard drops — also when a suite fails.
+//!
+//! The wasm suites use several at once ([`Emulators`]): the default one
+//! (Azure Block Blob storage), one per other storage mode (`local-s3`,
+//! `local-gcs`), one whose storage injects faults (503s and dropped
+//! connections), one whose API does (500s, dropped connections, a rate
+//! limit, short-lived OAuth tokens), and one that hands out real SAS URLs
+//! of an Azurite started from the workspace's `node_modules`; faults are
+//! seeded so a run is reproducible.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader};
@@ -32,6 +40,17 @@ impl Emulator {
     /// Starts `binary` on 127.0.0.1:0 with a fresh data directory under the
     /// xtask's scratch directory.
     pub fn start(ws: &Workspace, binary: &Path) -> Result<Emulator> {
+        Self::start_named(ws, binary, "emulator", &[])
+    }
+
+    /// Like [`Emulator::start`], with extra flags; `name` names its log
+    /// (`NAME.log`) and data directory.
+    pub fn start_named(
+        ws: &Workspace,
+        binary: &Path,
+        name: &str,
+        extra_args: &[&str],
+    ) -> Result<Emulator> {
         let scratch = ws.scratch_dir();
         std::fs::create_dir_all(&scratch)?;
         let stamp = format!(
@@ -42,13 +61,14 @@ impl Emulator {
                 .map(|d| d.as_millis())
                 .unwrap_or(0)
         );
-        let data_dir = scratch.join(format!("emulator-data-{stamp}"));
-        let log = scratch.join("emulator.log");
+        let data_dir = scratch.join(format!("{name}-data-{stamp}"));
+        let log = scratch.join(format!("{name}.log"));
         let log_file = File::create(&log).with_context(|| format!("creating {}", log.display()))?;
         let mut child = ws
             .cmd(binary)
             .args(["--addr", "127.0.0.1:0", "--data-dir"])
             .arg(&data_dir)
+            .args(extra_args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(log_file)
@@ -78,19 +98,19 @@ impl Emulator {
                 Ok(line) => {
                     if let Some(url) = line.trim().strip_prefix("listening on ") {
                         guard.url = url.trim().to_string();
-                        println!("emulator: {} (log: {})", guard.url, guard.log.display());
+                        println!("{name}: {} (log: {})", guard.url, guard.log.display());
                         return Ok(guard);
                     }
                 }
                 Err(mpsc::RecvTimeoutError::Timeout) => bail!(
-                    "the emulator printed no `listening on` line within {}s; see {}",
+                    "{name} printed no `listening on` line within {}s; see {}",
                     START_TIMEOUT.as_secs(),
                     guard.log.display()
                 ),
                 Err(mpsc::RecvTimeoutError::Disconnected) => {
                     let status = guard.child.wait()?;
                     bail!(
-                        "the emulator exited ({status}) before listening; see {}",
+                        "{name} exited ({status}) before listening; see {}",
                         guard.log.display()
                     )
                 }
@@ -104,5 +124,178 @@ impl Drop for Emulator {
         let _ = self.child.kill();
         let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self.data_dir);
+    }
+}
+
+/// How long Azurite may take to listen.
+const AZURITE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Azurite's blob service (`node_modules/azurite`), on a free port with a
+/// fresh location; dropping it stops it and removes its data.
+#[derive(Debug)]
+pub struct Azurite {
+    child: Child,
+    /// `http://127.0.0.1:PORT/devstoreaccount1`.
+    pub url: String,
+    /// Where its output goes.
+    pub log: PathBuf,
+    data_dir: PathBuf,
+}
+
+impl Azurite {
+    /// Starts Azurite and waits until it accepts connections.
+    pub fn start(ws: &Workspace) -> Result<Azurite> {
+        let main = ws.root.join("node_modules/azurite/dist/src/blob/main.js");
+        if !main.is_file() {
+            bail!(
+                "Azurite is not installed ({} is missing): run `npm ci` in the repository root",
+                main.display()
+            );
+        }
+        let scratch = ws.scratch_dir();
+        std::fs::create_dir_all(&scratch)?;
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let data_dir = scratch.join(format!("azurite-data-{}-{port}", std::process::id()));
+        let log = scratch.join("azurite.log");
+        let out = File::create(&log).with_context(|| format!("creating {}", log.display()))?;
+        let child = ws
+            .cmd("node")
+            .arg(&main)
+            .args([
+                "--blobHost",
+                "127.0.0.1",
+                "--blobPort",
+                &port.to_string(),
+                "-l",
+            ])
+            .arg(&data_dir)
+            .args(["--skipApiVersionCheck", "--loose", "--disableTelemetry"])
+            .stdin(Stdio::null())
+            .stdout(out.try_clone()?)
+            .stderr(out)
+            .spawn()
+            .context("starting Azurite with `node`")?;
+        let mut az = Azurite {
+            child,
+            url: format!("http://127.0.0.1:{port}/devstoreaccount1"),
+            log,
+            data_dir,
+        };
+        let deadline = Instant::now() + AZURITE_TIMEOUT;
+        loop {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                println!("azurite: {} (log: {})", az.url, az.log.display());
+                return Ok(az);
+            }
+            if let Some(status) = az.child.try_wait()? {
+                bail!(
+                    "Azurite exited ({status}) before listening; see {}",
+                    az.log.display()
+                );
+            }
+            if Instant::now() > deadline {
+                bail!(
+                    "Azurite did not listen within {}s; see {}",
+                    AZURITE_TIMEOUT.as_secs(),
+                    az.log.display()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Azurite {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.data_dir);
+    }
+}
+
+/// Storage faults of the `faults` emulator: 10 % answered 503 (with
+/// `Retry-After: 1`), 5 % dropped connections.
+pub const STORAGE_FAULTS: &str = "storage:503=10%,reset=5%";
+/// Seed of the `faults` emulator (the same faults on every run for the same
+/// request sequence).
+pub const FAULT_SEED: &str = "42";
+
+/// Flags of the `flaky` emulator: API faults, a per-token rate limit, OAuth
+/// tokens that expire after 2 s, and a token of its own for rate-limit
+/// tests.
+pub const FLAKY_API_ARGS: [&str; 10] = [
+    "--faults",
+    "api:500=25%,reset=10%",
+    "--seed",
+    "7",
+    "--rate-limit",
+    "20/1",
+    "--token-ttl",
+    "2",
+    "--token",
+    "burst=cdp:imports:read,cdp:imports:write,cdp:metadata:read",
+];
+
+/// The emulators of the wasm suites, and the compile-time variables that
+/// hand their URLs to the tests.
+#[derive(Debug)]
+pub struct Emulators {
+    /// `--storage local` (Azure Block Blob): `IMPORT_EMULATOR_URL`.
+    pub main: Emulator,
+    /// `--storage local-s3`: `IMPORT_EMULATOR_URL_S3`.
+    pub s3: Emulator,
+    /// `--storage local-gcs`: `IMPORT_EMULATOR_URL_GCS`.
+    pub gcs: Emulator,
+    /// `--storage local` with storage faults: `IMPORT_EMULATOR_URL_FAULTS`.
+    pub faults: Emulator,
+    /// API faults and limits ([`FLAKY_API_ARGS`]): `IMPORT_EMULATOR_URL_FLAKY`.
+    pub flaky: Emulator,
+    /// `--storage azurite=URL`: `IMPORT_EMULATOR_URL_AZURITE`. Declared
+    /// before `azurite` so it stops first.
+    pub with_azurite: Emulator,
+    /// The Azurite behind `with_azurite`.
+    pub azurite: Azurite,
+}
+
+impl Emulators {
+    /// Starts all six, and Azurite.
+    pub fn start(ws: &Workspace, binary: &Path) -> Result<Emulators> {
+        let azurite = Azurite::start(ws)?;
+        let storage = format!("azurite={}", azurite.url);
+        Ok(Emulators {
+            main: Emulator::start(ws, binary)?,
+            s3: Emulator::start_named(ws, binary, "emulator-s3", &["--storage", "local-s3"])?,
+            gcs: Emulator::start_named(ws, binary, "emulator-gcs", &["--storage", "local-gcs"])?,
+            faults: Emulator::start_named(
+                ws,
+                binary,
+                "emulator-faults",
+                &["--faults", STORAGE_FAULTS, "--seed", FAULT_SEED],
+            )?,
+            flaky: Emulator::start_named(ws, binary, "emulator-flaky", &FLAKY_API_ARGS)?,
+            with_azurite: Emulator::start_named(
+                ws,
+                binary,
+                "emulator-azurite",
+                &["--storage", &storage],
+            )?,
+            azurite,
+        })
+    }
+
+    /// `(variable, URL)` pairs to set on the test build (`AZURITE_BLOB_URL`
+    /// is Azurite's own blob endpoint).
+    pub fn env(&self) -> [(&'static str, &str); 7] {
+        [
+            ("IMPORT_EMULATOR_URL", &self.main.url),
+            ("IMPORT_EMULATOR_URL_S3", &self.s3.url),
+            ("IMPORT_EMULATOR_URL_GCS", &self.gcs.url),
+            ("IMPORT_EMULATOR_URL_FAULTS", &self.faults.url),
+            ("IMPORT_EMULATOR_URL_FLAKY", &self.flaky.url),
+            ("IMPORT_EMULATOR_URL_AZURITE", &self.with_azurite.url),
+            ("AZURITE_BLOB_URL", &self.azurite.url),
+        ]
     }
 }

@@ -16,6 +16,7 @@ mod bench;
 mod build;
 mod demo;
 mod emulator;
+mod js_suites;
 mod package;
 mod process;
 mod setup;

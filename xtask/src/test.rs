@@ -7,15 +7,19 @@
 //! | wasm-chromium  | the same with `WASM_BINDGEN_USE_BROWSER=1` (headless Chromium) |
 //! | wasm-worker    | the same with `WASM_BINDGEN_USE_DEDICATED_WORKER=1` |
 //!
-//! The wasm suites talk to an emulator started on an ephemeral port; its URL
-//! reaches the tests at compile time in `IMPORT_EMULATOR_URL`. The last line
-//! printed is `N passed, M failed`.
+//! The wasm suites talk to emulators started on ephemeral ports; their URLs
+//! reach the tests at compile time: `IMPORT_EMULATOR_URL` (Azure Block Blob
+//! storage), `IMPORT_EMULATOR_URL_S3`, `IMPORT_EMULATOR_URL_GCS`,
+//! `IMPORT_EMULATOR_URL_FAULTS` (storage faults),
+//! `IMPORT_EMULATOR_URL_FLAKY` (API faults and limits) and
+//! `IMPORT_EMULATOR_URL_AZURITE` (real SAS URLs of an Azurite); see
+//! [`crate::emulator`]. The last line printed is `N passed, M failed`.
 
 use std::process::Command;
 
 use anyhow::Result;
 
-use crate::emulator::Emulator;
+use crate::emulator::Emulators;
 use crate::setup::{self, Chromium, Workspace, WASM_TARGET};
 use crate::suites::{self, Outcome};
 use crate::{build, process};
@@ -31,6 +35,7 @@ pub fn run(ws: &Workspace) -> Result<()> {
         ws.cargo().args(["test", "--workspace"]),
     )];
     outcomes.extend(wasm_suites(ws, &chromium));
+    outcomes.extend(crate::js_suites::run(ws));
 
     suites::print_table(&outcomes);
     let passed: u64 = outcomes.iter().map(|o| o.counts.passed).sum();
@@ -50,13 +55,13 @@ pub fn run(ws: &Workspace) -> Result<()> {
     Ok(())
 }
 
-/// The three wasm suites, sharing one emulator.
+/// The three wasm suites, sharing the emulators.
 fn wasm_suites(ws: &Workspace, chromium: &Chromium) -> Vec<Outcome> {
     const NAMES: [&str; 3] = ["wasm-node", "wasm-chromium", "wasm-worker"];
     let emulator =
         process::run(ws.cargo().args(["build", "-p", "import-devserver"])).and_then(|()| {
             let bin = ws.target_dir.join("debug").join("import-devserver");
-            Emulator::start(ws, &bin)
+            Emulators::start(ws, &bin)
         });
     let emulator = match emulator {
         Ok(e) => e,
@@ -70,9 +75,19 @@ fn wasm_suites(ws: &Workspace, chromium: &Chromium) -> Vec<Outcome> {
     };
     let wasm_test = |mode: Option<(&str, &Chromium)>| -> Command {
         let mut c = ws.cargo();
-        c.args(["test", "--target", WASM_TARGET, "-p", "import-uploader"])
-            .env("IMPORT_EMULATOR_URL", &emulator.url)
-            .env_remove("WASM_BINDGEN_USE_BROWSER")
+        // Every test file runs even when an earlier one fails.
+        c.args([
+            "test",
+            "--no-fail-fast",
+            "--target",
+            WASM_TARGET,
+            "-p",
+            "import-uploader",
+        ]);
+        for (var, url) in emulator.env() {
+            c.env(var, url);
+        }
+        c.env_remove("WASM_BINDGEN_USE_BROWSER")
             .env_remove("WASM_BINDGEN_USE_DEDICATED_WORKER")
             .env_remove("WASM_BINDGEN_USE_SHARED_WORKER")
             .env_remove("WASM_BINDGEN_USE_SERVICE_WORKER");

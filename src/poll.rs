@@ -1,0 +1,157 @@
+//! `client.waitForCompletion(jobId, options)`: polls a job's status until it
+//! is `completed` or `failed`, with the Import Jobs page's backoff
+//! (`import_core::retry::PollSchedule`: 5 s doubling to a 60 s cap, both
+//! configurable), reporting every status read.
+//!
+//! Choices where the documentation is silent:
+//! * the first status is read at once (a job that already finished resolves
+//!   without waiting); the schedule's delays separate the following reads;
+//! * every status read is reported (`onStatus(status)` and a `status`
+//!   `CustomEvent` whose `detail` is the status), not only changes, so a UI
+//!   can show when it last heard from the API;
+//! * a status read that fails after its own retries rejects the wait; the
+//!   job itself is unaffected and can be waited for again.
+
+use import_core::retry::PollSchedule;
+use import_core::wire::JobStatus;
+use js_sys::{Function, Promise};
+use wasm_bindgen::prelude::*;
+use web_sys::{AbortSignal, EventTarget};
+
+use crate::client::{
+    function_option, js_value, number_option, promise, signal_option, CallOptions, ImportClient,
+    Inner,
+};
+use crate::error::ClientError;
+use crate::events;
+use crate::runtime;
+
+/// Options of `waitForCompletion`.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct WaitOptions {
+    /// Cancels the wait (and the status request in flight).
+    pub signal: Option<AbortSignal>,
+    /// Delays between status reads.
+    pub schedule: PollSchedule,
+    /// Called with every status read.
+    pub on_status: Option<Function>,
+    /// Receives a `status` event with every status read.
+    pub events: Option<EventTarget>,
+}
+
+impl WaitOptions {
+    /// Reads `{ signal?, pollStartMs?, pollCapMs?, onStatus?, events? }`.
+    pub(crate) fn from_js(opts: &JsValue) -> Result<WaitOptions, ClientError> {
+        if opts.is_undefined() || opts.is_null() {
+            return Ok(WaitOptions::default());
+        }
+        if !opts.is_object() {
+            return Err(ClientError::invalid(
+                None,
+                "waitForCompletion options must be an object: { signal?, pollStartMs?, pollCapMs?, onStatus?, events? }.",
+            ));
+        }
+        let mut schedule = PollSchedule::default();
+        if let Some(ms) = number_option(opts, "pollStartMs")? {
+            schedule.start_ms = ms as u64;
+        }
+        if let Some(ms) = number_option(opts, "pollCapMs")? {
+            schedule.cap_ms = ms as u64;
+        }
+        if schedule.cap_ms < schedule.start_ms {
+            return Err(ClientError::invalid(
+                Some("pollCapMs"),
+                format!(
+                    "`pollCapMs` ({}) must not be below `pollStartMs` ({}).",
+                    schedule.cap_ms, schedule.start_ms
+                ),
+            ));
+        }
+        Ok(WaitOptions {
+            signal: signal_option(opts, "signal")?,
+            schedule,
+            on_status: function_option(opts, "onStatus")?,
+            events: events::event_target_option(opts, "events")
+                .map_err(|m| ClientError::invalid(Some("events"), m))?,
+        })
+    }
+}
+
+#[wasm_bindgen]
+impl ImportClient {
+    /// Polls `GET /import-jobs/{jobId}` until the job is `completed` or
+    /// `failed` and resolves with that final status (a `failed` job
+    /// resolves too: check `state` and `errorMessage`). Every status read is
+    /// passed to `onStatus` and dispatched as a `status` event on `events`.
+    #[wasm_bindgen(js_name = waitForCompletion, unchecked_return_type = "Promise<JobStatus>")]
+    pub fn wait_for_completion(
+        &self,
+        #[wasm_bindgen(js_name = jobId)] job_id: String,
+        #[wasm_bindgen(unchecked_optional_param_type = "WaitOptions")] options: JsValue,
+    ) -> Promise {
+        let inner = self.inner.clone();
+        promise(async move {
+            let opts = WaitOptions::from_js(&options)?;
+            let status = inner.wait_for_completion(&job_id, &opts).await?;
+            js_value(&status)
+        })
+    }
+}
+
+impl Inner {
+    /// Polls until the job reaches a terminal state.
+    pub(crate) async fn wait_for_completion(
+        &self,
+        job_id: &str,
+        opts: &WaitOptions,
+    ) -> Result<JobStatus, ClientError> {
+        let call = CallOptions {
+            signal: opts.signal.clone(),
+            idempotency_key: None,
+        };
+        let mut poll: u32 = 0;
+        loop {
+            let status = self.status(job_id, &call).await?;
+            report(opts, &status);
+            if status.state.is_terminal() {
+                return Ok(status);
+            }
+            let wait = opts.schedule.next_delay(poll);
+            poll = poll.saturating_add(1);
+            runtime::sleep(wait as f64, opts.signal.as_ref())
+                .await
+                .map_err(|runtime::Aborted(reason)| ClientError::aborted(&reason))?;
+        }
+    }
+}
+
+/// Hands a status to `onStatus` and the `status` event.
+fn report(opts: &WaitOptions, status: &JobStatus) {
+    if opts.on_status.is_none() && opts.events.is_none() {
+        return;
+    }
+    let Ok(detail) = js_value(status) else {
+        return;
+    };
+    events::call_callback(opts.on_status.as_ref(), &detail);
+    if let Some(target) = &opts.events {
+        events::dispatch(target, "status", &detail);
+    }
+}
+
+#[wasm_bindgen(typescript_custom_section)]
+const TS_WAIT_TYPES: &'static str = r#"
+/** Options of `waitForCompletion`. */
+export interface WaitOptions {
+  /** Cancels the wait: rejects with kind `aborted`. */
+  signal?: AbortSignal;
+  /** Delay before the second status read, doubling after (default 5000). */
+  pollStartMs?: number;
+  /** Longest delay between status reads (default 60000). */
+  pollCapMs?: number;
+  /** Called with every status read. */
+  onStatus?: (status: JobStatus) => void;
+  /** Receives a `status` CustomEvent (detail: JobStatus) per status read. */
+  events?: EventTarget;
+}
+"#;

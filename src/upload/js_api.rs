@@ -1,0 +1,247 @@
+//! The JavaScript face of the engine: the `Upload` handle (`done`,
+//! `pause()`, `resume()`, `abort()`, `paused`, `events`), the standalone
+//! `upload(blob, options)` function, `client.upload(job, blob, options)` and
+//! `client.resumeUpload(job, blob, options)`, and their TypeScript types.
+
+use js_sys::{Promise, Reflect};
+use wasm_bindgen::prelude::*;
+use web_sys::{Blob, EventTarget};
+
+use super::control::UploadControl;
+use super::options::{target_from_job, target_from_parts, UploadOptions};
+use super::{resume_store, upload_to_target, UploadTarget};
+use crate::client::ImportClient;
+use crate::error::ClientError;
+use crate::events::new_event_target;
+use crate::js::to_js;
+
+/// A running upload: `done`, `pause()`, `resume()`, `abort(reason?)`,
+/// `paused`, `events`.
+#[wasm_bindgen]
+pub struct Upload {
+    control: UploadControl,
+    done: Promise,
+    events: EventTarget,
+}
+
+#[wasm_bindgen]
+impl Upload {
+    /// Resolves with the `UploadResult`, or rejects with an `ImportError`.
+    #[wasm_bindgen(getter, unchecked_return_type = "Promise<UploadResult>")]
+    pub fn done(&self) -> Promise {
+        self.done.clone()
+    }
+
+    /// Stops sending: requests in flight are cancelled (their parts are sent
+    /// again on resume) and no new one starts until `resume()`.
+    pub fn pause(&self) {
+        self.control.pause();
+    }
+
+    /// Continues after `pause()`.
+    pub fn resume(&self) {
+        self.control.resume();
+    }
+
+    /// Cancels the upload: `done` rejects with kind `aborted`. Stored parts
+    /// stay recorded, so `resumeUpload` can continue later.
+    pub fn abort(&self, reason: Option<JsValue>) {
+        self.control.abort(reason.unwrap_or(JsValue::UNDEFINED));
+    }
+
+    /// Whether the upload is paused.
+    #[wasm_bindgen(getter)]
+    pub fn paused(&self) -> bool {
+        self.control.is_paused()
+    }
+
+    /// Receives `progress`, `part` and `warning` `CustomEvent`s.
+    #[wasm_bindgen(getter)]
+    pub fn events(&self) -> EventTarget {
+        self.events.clone()
+    }
+}
+
+impl Upload {
+    /// Starts uploading at once; the handle controls it.
+    pub fn start(blob: Blob, target: UploadTarget, mut opts: UploadOptions) -> Upload {
+        let control = UploadControl::new();
+        let events = opts.events.clone().unwrap_or_else(new_event_target);
+        opts.events = Some(events.clone());
+        let c = control.clone();
+        let done = wasm_bindgen_futures::future_to_promise(async move {
+            let result = upload_to_target(&blob, &target, &opts, &c).await?;
+            to_js(&result).map_err(|e| JsValue::from_str(&e.to_string()))
+        });
+        Upload {
+            control,
+            done,
+            events,
+        }
+    }
+}
+
+/// `upload(blob, { url, method?, headers?, expiresAt?, ...UploadOptions })`:
+/// the engine on its own, for any pre-signed URL.
+#[wasm_bindgen(js_name = upload)]
+pub fn upload_js(
+    blob: Blob,
+    #[wasm_bindgen(unchecked_param_type = "StandaloneUploadOptions")] options: JsValue,
+) -> Result<Upload, JsValue> {
+    let opts = UploadOptions::from_js(&options)?;
+    let get = |k: &str| {
+        Reflect::get(&options, &JsValue::from_str(k))
+            .ok()
+            .filter(|v| !v.is_undefined() && !v.is_null())
+    };
+    let url = get("url").and_then(|v| v.as_string()).ok_or_else(|| {
+        ClientError::invalid(Some("url"), "`url` is required: the pre-signed upload URL.")
+    })?;
+    let target = target_from_parts(url, get("method"), get("headers"), get("expiresAt"))?;
+    Ok(Upload::start(blob, target, opts))
+}
+
+/// The resume key `client.upload` and `client.resumeUpload` use for a job
+/// and a file (importFile should use it too, so an interrupted import can
+/// be resumed with `resumeUpload`).
+pub fn job_resume_key(job_id: &str, blob: &Blob) -> String {
+    format!("job:{job_id}:{}", resume_store::fingerprint(blob))
+}
+
+fn client_upload(
+    job: JsValue,
+    blob: Blob,
+    options: JsValue,
+    resume: bool,
+) -> Result<Upload, JsValue> {
+    let mut opts = UploadOptions::from_js(&options)?;
+    let (job_id, target) = target_from_job(&job)?;
+    if opts.resume_key.is_none() {
+        opts.resume_key = Some(job_resume_key(&job_id, &blob));
+    }
+    opts.resume = resume;
+    Ok(Upload::start(blob, target, opts))
+}
+
+#[wasm_bindgen]
+impl ImportClient {
+    /// Uploads `blob` to the job's pre-signed URL (`job` is the createJob
+    /// response). The bearer token is never sent to storage.
+    #[wasm_bindgen(js_name = upload)]
+    pub fn upload(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "CreateJobResponse")] job: JsValue,
+        blob: Blob,
+        #[wasm_bindgen(unchecked_optional_param_type = "UploadOptions")] options: Option<JsValue>,
+    ) -> Result<Upload, JsValue> {
+        client_upload(job, blob, options.unwrap_or(JsValue::UNDEFINED), false)
+    }
+
+    /// Like `upload`, but skips the parts an earlier upload of the same job
+    /// and file (name, size, lastModified) recorded as stored: after a page
+    /// reload, a crash or `abort()`.
+    #[wasm_bindgen(js_name = resumeUpload)]
+    pub fn resume_upload(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "CreateJobResponse")] job: JsValue,
+        blob: Blob,
+        #[wasm_bindgen(unchecked_optional_param_type = "UploadOptions")] options: Option<JsValue>,
+    ) -> Result<Upload, JsValue> {
+        client_upload(job, blob, options.unwrap_or(JsValue::UNDEFINED), true)
+    }
+}
+
+#[wasm_bindgen(typescript_custom_section)]
+const TS_UPLOAD: &'static str = r#"
+/** A storage protocol: chosen from the URL and headers unless named. */
+export type UploadProtocol = "azure-blocks" | "single-put" | "gcs-resumable";
+
+/** Options of `client.upload`, `client.resumeUpload` and `upload`. */
+export interface UploadOptions {
+  /** Overrides detection from the URL and headers. */
+  protocol?: UploadProtocol;
+  /** Bytes per part (default 8 MiB; raised to stay within 50,000 parts; a multiple of 256 KiB for GCS). */
+  partSize?: number;
+  /** Parts in flight at once (default 4; GCS sessions send one at a time). */
+  concurrency?: number;
+  /** Content-MD5 on every part where storage takes it (Azure, S3), and a whole-object MD5 check where storage reports one (default true). */
+  checksum?: boolean;
+  /** Cancels the upload (`done` rejects with kind `aborted`). */
+  signal?: AbortSignal;
+  /** Called on every part, phase change, and at most every `progressIntervalMs` in between where the runtime reports bytes as they go (browsers). */
+  onProgress?: (progress: UploadProgress) => void;
+  /** Receives `progress`, `part` and `warning` CustomEvents (default: the handle's own `events`). */
+  events?: EventTarget;
+  /** Per-request retries (default 6 attempts, 500 ms base, 30 s cap; full jitter, Retry-After honoured). */
+  retry?: { maxAttempts?: number; baseDelayMs?: number; maxDelayMs?: number };
+  /** Names the resume record (default: the job id, or the URL without its query, plus the file's name, size and lastModified). */
+  resumeKey?: string;
+  /** Where resume records are kept (default: localStorage where usable, else IndexedDB, else memory for the module's lifetime). */
+  resumeStore?: { getItem(key: string): string | null | Promise<string | null>; setItem(key: string, value: string): void | Promise<void>; removeItem(key: string): void | Promise<void> };
+  /** A fetch for storage requests (disables XMLHttpRequest byte progress). */
+  fetch?: (request: Request) => Promise<Response>;
+  /** Minimum milliseconds between byte-level progress reports (default 100). */
+  progressIntervalMs?: number;
+  /** Use XMLHttpRequest where present for byte-level progress (default true). */
+  useXhr?: boolean;
+}
+
+/** Options of the standalone `upload(blob, options)`. */
+export interface StandaloneUploadOptions extends UploadOptions {
+  /** The pre-signed URL. */
+  url: string;
+  /** `PUT` (the default). */
+  method?: string;
+  /** Headers every storage request must carry (e.g. `{"x-ms-blob-type": "BlockBlob"}`). */
+  headers?: Record<string, string>;
+  /** When the URL expires: RFC 3339, a Date or epoch milliseconds. */
+  expiresAt?: string | number | Date;
+  /** Skip the parts an earlier upload of the same file to the same URL (or `resumeKey`) recorded as stored (default false: start over). */
+  resume?: boolean;
+}
+
+/** One progress report. */
+export interface UploadProgress {
+  phase: "upload" | "commit" | "complete";
+  /** Bytes storage has received. */
+  loaded: number;
+  total: number;
+  partsDone: number;
+  partsTotal: number;
+  bytesPerSecond: number;
+  /** Seconds left at the current rate, `null` until known. */
+  etaSeconds: number | null;
+}
+
+/** What a finished upload reports. */
+export interface UploadResult {
+  protocol: UploadProtocol;
+  size: number;
+  partSize: number;
+  parts: number;
+  /** Parts a previous session had stored (resumeUpload). */
+  partsSkipped: number;
+  /** Requests sent to storage, retries included. */
+  requests: number;
+  retries: number;
+  etag: string | null;
+  /** Base64 MD5 of the whole object as storage reported it, when it did. */
+  storageMd5: string | null;
+  resumeStore: "custom" | "localStorage" | "indexedDB" | "memory";
+  /** `xhr` where XMLHttpRequest gave byte-level progress, else `fetch`. */
+  transport: "xhr" | "fetch";
+  durationMs: number;
+}
+
+/** Detail of the `warning` event. */
+export interface UploadWarning {
+  /** `URL_EXPIRES_BEFORE_FINISH`. */
+  code: string;
+  message: string;
+  expiresAt: number;
+  projectedFinish: number;
+}
+
+/** Detail of the `part` event. */
+export interface UploadPartEvent { index: number; attempts: number; bytes: number }
+"#;

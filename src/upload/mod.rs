@@ -1,0 +1,792 @@
+//! The upload engine: delivers a `Blob` (or `File`) to a pre-signed URL in
+//! parts, with bounded concurrency, per-part retry, integrity checksums,
+//! pause / resume / abort, resume after a reload, and progress.
+//!
+//! * The plan (part size, part count, block ids, concurrency) comes from
+//!   import-core ([`UploadPlan`]); the protocol is detected from the URL and
+//!   headers ([`Protocol::detect`]) unless the caller names one.
+//! * Drivers: [`azure_blocks`] (Put Blob, or Put Block × N + Put Block
+//!   List), [`single_put`] (one `PUT`, S3 style), [`gcs_resumable`]
+//!   (sequential chunks with `Content-Range`); requests go out through
+//!   `XMLHttpRequest` where present (byte-level progress) or `fetch`.
+//! * [`control`]: pause / resume / abort; [`progress`]: rate, ETA and
+//!   events; [`resume_store`]: acknowledged parts kept across reloads;
+//!   [`options`]: the JS options, checked before anything is sent.
+//! * Only `Blob.slice()` parts are read, each just before it is sent and
+//!   dropped once answered, so at most `concurrency` parts are in memory
+//!   (without checksums the slices are sent unread).
+//! * Retries follow import-core's [`RetryPolicy`] (full jitter,
+//!   `Retry-After` as a floor) and [`classify_status`]: 4xx other than
+//!   408/429 fail at once; an expired URL fails at once with kind `expired`.
+//! * The engine knows no bearer token: storage requests carry the URL, the
+//!   job's `headers` and the protocol's own headers only.
+//!
+//! JavaScript sees `upload(blob, {url, method?, headers?, expiresAt?, …})`,
+//! `client.upload(job, blob, options?)` and `client.resumeUpload(job, blob,
+//! options?)`, each returning an [`Upload`] handle; Rust callers (the
+//! client's `importFile`) use [`upload_to_target`].
+
+pub mod azure_blocks;
+pub mod control;
+pub mod gcs_resumable;
+mod js_api;
+pub mod options;
+pub mod progress;
+pub mod resume_store;
+pub mod single_put;
+mod transport;
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
+use import_core::plan::{PartSet, PlanOptions, Protocol, UploadPlan};
+use import_core::retry::{
+    classify_network_error, classify_status, parse_retry_after, RetryDecision, RetryPolicy, Target,
+};
+use js_sys::{Reflect, Uint8Array};
+use md5::{Digest, Md5};
+use serde::Serialize;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{Blob, EventTarget};
+
+pub use control::UploadControl;
+pub use js_api::{job_resume_key, upload_js, Upload};
+pub use options::{target_from_job, UploadOptions};
+use progress::Tracker;
+pub use progress::{Phase, Progress};
+use resume_store::{Record, ResumeStore};
+use transport::{Body, SendError, StorageRequest, StorageResponse, Transport};
+
+use crate::error::{ClientError, STORAGE_NETWORK_CODE, UPLOAD_URL_EXPIRED_CODE};
+use crate::events::{dispatch, new_event_target};
+use crate::js::describe;
+use crate::runtime::{monotonic_ms, now_ms, random, sleep};
+
+/// Rate assumed before any part has been sent, to warn that the upload
+/// URL may expire first: 2 MiB/s (16 Mbit/s, a modest uplink).
+pub const ASSUMED_BYTES_PER_SECOND: f64 = 2.0 * 1024.0 * 1024.0;
+/// Default minimum interval between byte-level progress reports.
+pub const DEFAULT_PROGRESS_INTERVAL_MS: f64 = 100.0;
+/// `code` of the warning sent when the upload is projected to finish after
+/// the URL expires.
+pub const EXPIRY_WARNING_CODE: &str = "URL_EXPIRES_BEFORE_FINISH";
+/// `code` of a whole-object checksum that storage reported differently.
+pub const CHECKSUM_MISMATCH_CODE: &str = "CHECKSUM_MISMATCH";
+/// Bytes hashed per step when computing an MD5 of a large part or file.
+const HASH_STEP: u64 = 4 * 1024 * 1024;
+
+// ---------------------------------------------------------------------------
+// Public types
+// ---------------------------------------------------------------------------
+
+/// Where to upload: the create-job response's `uploadUrl`, `method`,
+/// `headers` and `expiresAt`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UploadTarget {
+    /// The pre-signed URL.
+    pub url: String,
+    /// HTTP method of the upload (`PUT`).
+    pub method: String,
+    /// Headers every upload request must carry (merged in as given).
+    pub headers: Vec<(String, String)>,
+    /// When the URL stops working (milliseconds since the epoch).
+    pub expires_at_ms: Option<f64>,
+}
+
+/// What a finished upload reports (`UploadResult` in TypeScript).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UploadResult {
+    /// The protocol used.
+    pub protocol: Protocol,
+    /// Bytes uploaded (the file's size).
+    pub size: u64,
+    /// Bytes per part of the plan.
+    pub part_size: u64,
+    /// Parts in the plan.
+    pub parts: u64,
+    /// Parts skipped because a previous session had stored them.
+    pub parts_skipped: u64,
+    /// HTTP requests sent to storage (retries included).
+    pub requests: u32,
+    /// Of those, retries.
+    pub retries: u32,
+    /// The committed object's ETag, when storage returned one.
+    pub etag: Option<String>,
+    /// Base64 MD5 of the whole object as storage reported it (GCS
+    /// `md5Hash`, Azure Put Blob and S3 single PUT), when it did.
+    pub storage_md5: Option<String>,
+    /// Where the resume record was kept: `custom`, `localStorage`,
+    /// `indexedDB` or `memory`.
+    pub resume_store: &'static str,
+    /// How requests were sent: `xhr` (byte-level progress) or `fetch`.
+    pub transport: &'static str,
+    /// Milliseconds from start to finish.
+    pub duration_ms: f64,
+}
+
+// ---------------------------------------------------------------------------
+// The engine
+// ---------------------------------------------------------------------------
+
+/// Uploads `blob` to `target`. `control` pauses, resumes and aborts it (pass
+/// `&UploadControl::new()` when not needed); `opts.signal` is followed too.
+pub async fn upload_to_target(
+    blob: &Blob,
+    target: &UploadTarget,
+    opts: &UploadOptions,
+    control: &UploadControl,
+) -> Result<UploadResult, ClientError> {
+    let events = opts.events.clone().unwrap_or_else(new_event_target);
+    if let Some(signal) = &opts.signal {
+        control.follow_signal(signal);
+    }
+    let result = run(blob, target, opts, control, events).await;
+    control.release();
+    result
+}
+
+/// Shared state of one upload run.
+pub(crate) struct Ctx {
+    pub blob: Blob,
+    pub target: UploadTarget,
+    pub plan: UploadPlan,
+    pub transport: Transport,
+    pub control: UploadControl,
+    pub tracker: Rc<Tracker>,
+    pub retry: RetryPolicy,
+    pub checksum: bool,
+    pub events: EventTarget,
+    pub requests: Cell<u32>,
+    pub retries: Cell<u32>,
+    warned: Cell<bool>,
+    started_ms: f64,
+    store: ResumeStore,
+    resume_key: String,
+    record: RefCell<PartSet>,
+}
+
+/// How one request ended.
+pub(crate) enum Attempt {
+    /// A success status (2xx; 308 for GCS).
+    Done(StorageResponse),
+    /// A retryable failure.
+    Retry {
+        retry_after: Option<f64>,
+        error: ClientError,
+    },
+    /// Cancelled by `pause()`: send again after `resume()`.
+    Paused,
+}
+
+async fn run(
+    blob: &Blob,
+    target: &UploadTarget,
+    opts: &UploadOptions,
+    control: &UploadControl,
+    events: EventTarget,
+) -> Result<UploadResult, ClientError> {
+    let started_ms = monotonic_ms();
+    if let Some(e) = control.stop_error() {
+        return Err(e);
+    }
+    let size = blob.size();
+    if !(size.is_finite() && size >= 0.0) {
+        return Err(ClientError::invalid(
+            Some("blob"),
+            "The file's size is unknown.",
+        ));
+    }
+    let size = size as u64;
+    let protocol = opts
+        .protocol
+        .unwrap_or_else(|| Protocol::detect(&target.url, &target.headers));
+    let plan = UploadPlan::new(
+        size,
+        protocol,
+        &PlanOptions {
+            part_size: opts.part_size,
+            concurrency: opts.concurrency,
+            single_request_threshold: None,
+            max_file_size: None,
+        },
+    )
+    .map_err(|e| ClientError::Validation {
+        rule: Some(e.code().to_string()),
+        field: match &e {
+            import_core::plan::PlanError::InvalidOption { option, .. } => Some(option.to_string()),
+            _ => Some("fileSize".to_string()),
+        },
+        message: capitalise(&e.to_string()),
+    })?;
+
+    let store = ResumeStore::choose(opts.resume_store.clone()).await;
+    let resume_key = opts.resume_key.clone().unwrap_or_else(|| {
+        format!(
+            "url:{}:{}",
+            crate::fetch::redact(&target.url),
+            resume_store::fingerprint(blob)
+        )
+    });
+    let mut record = PartSet::new(&plan);
+    if opts.resume && !plan.is_single_request() {
+        if let Some(saved) = store.load(&resume_key).await {
+            if saved.protocol == protocol && saved.parts.matches(&plan) {
+                record = saved.parts;
+            }
+        }
+    }
+
+    let tracker = Rc::new(Tracker::new(
+        size,
+        plan.part_count(),
+        opts.progress_interval_ms,
+        opts.on_progress.clone(),
+        events.clone(),
+    ));
+    let ctx = Ctx {
+        blob: blob.clone(),
+        target: target.clone(),
+        transport: Transport::choose(opts.fetch.clone(), opts.use_xhr),
+        control: control.clone(),
+        tracker,
+        retry: opts.retry,
+        checksum: opts.checksum,
+        events,
+        requests: Cell::new(0),
+        retries: Cell::new(0),
+        warned: Cell::new(false),
+        started_ms,
+        store,
+        resume_key,
+        record: RefCell::new(record),
+        plan,
+    };
+
+    let skipped = ctx.record.borrow().len();
+    if skipped > 0 {
+        let bytes = ctx.record.borrow().acked_bytes(&ctx.plan);
+        ctx.tracker.skipped(skipped, bytes);
+    }
+    ctx.check_expired(None)?;
+    let remaining_bytes = size.saturating_sub(ctx.record.borrow().acked_bytes(&ctx.plan));
+    ctx.warn_if_late(remaining_bytes as f64 / ASSUMED_BYTES_PER_SECOND);
+
+    let outcome = match protocol {
+        Protocol::AzureBlocks => azure_blocks::upload(&ctx).await,
+        Protocol::SinglePut => single_put::upload(&ctx).await,
+        Protocol::GcsResumable => gcs_resumable::upload(&ctx, opts.resume).await,
+    };
+    let committed = match outcome {
+        Ok(c) => c,
+        Err(e) => {
+            // Another part's failure or an abort may be the real cause.
+            return Err(control.stop_error().unwrap_or(e));
+        }
+    };
+    ctx.tracker.phase(Phase::Complete);
+    ctx.store.remove(&ctx.resume_key).await;
+    Ok(UploadResult {
+        protocol,
+        size,
+        part_size: ctx.plan.part_size(),
+        parts: ctx.plan.part_count(),
+        parts_skipped: skipped,
+        requests: ctx.requests.get(),
+        retries: ctx.retries.get(),
+        etag: committed.etag,
+        storage_md5: committed.storage_md5,
+        resume_store: ctx.store.name(),
+        transport: ctx.transport.name(),
+        duration_ms: monotonic_ms() - started_ms,
+    })
+}
+
+/// What the committing request told about the object.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Committed {
+    pub etag: Option<String>,
+    pub storage_md5: Option<String>,
+}
+
+fn capitalise(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().chain(c).collect::<String>() + ".",
+        None => String::new(),
+    }
+}
+
+impl Ctx {
+    /// Fails with kind `expired` when the URL's `expiresAt` has passed (or
+    /// will have after `wait_ms`).
+    pub fn check_expired(&self, wait_ms: Option<f64>) -> Result<(), ClientError> {
+        match self.target.expires_at_ms {
+            Some(at) if now_ms() + wait_ms.unwrap_or(0.0) >= at => Err(self.expired_error(None)),
+            _ => Ok(()),
+        }
+    }
+
+    fn past_expiry(&self) -> bool {
+        self.target.expires_at_ms.is_some_and(|at| now_ms() >= at)
+    }
+
+    pub fn expired_error(&self, status: Option<u16>) -> ClientError {
+        let when = self
+            .target
+            .expires_at_ms
+            .map(|ms| {
+                js_sys::Date::new(&JsValue::from_f64(ms))
+                    .to_iso_string()
+                    .as_string()
+                    .unwrap_or_default()
+            })
+            .unwrap_or_default();
+        ClientError::Expired {
+            code: UPLOAD_URL_EXPIRED_CODE.to_string(),
+            status,
+            message: if when.is_empty() {
+                "The upload URL has expired: create a new job to get a fresh URL, then upload again."
+                    .to_string()
+            } else {
+                format!("The upload URL expired at {when}: create a new job to get a fresh URL, then upload again.")
+            },
+        }
+    }
+
+    /// Emits the `warning` event (once) when `seconds_left` from now ends
+    /// past `expiresAt`.
+    pub fn warn_if_late(&self, seconds_left: f64) {
+        let Some(at) = self.target.expires_at_ms else {
+            return;
+        };
+        if self.warned.get() || !seconds_left.is_finite() {
+            return;
+        }
+        let finish = now_ms() + seconds_left * 1000.0;
+        if finish <= at {
+            return;
+        }
+        self.warned.set(true);
+        let detail = js_sys::Object::new();
+        let set = |k: &str, v: JsValue| {
+            let _ = Reflect::set(&detail, &JsValue::from_str(k), &v);
+        };
+        set("code", JsValue::from_str(EXPIRY_WARNING_CODE));
+        set(
+            "message",
+            JsValue::from_str(&format!(
+                "At the expected rate the upload needs about {} s more, but its URL expires in {} s: it will probably fail with kind `expired`. Upload from a faster connection, or create the job closer to the upload.",
+                seconds_left.ceil(),
+                ((at - now_ms()) / 1000.0).max(0.0).floor()
+            )),
+        );
+        set("expiresAt", JsValue::from_f64(at));
+        set("projectedFinish", JsValue::from_f64(finish));
+        dispatch(&self.events, "warning", &detail);
+    }
+
+    /// Re-checks the projection with the measured rate (after a part).
+    pub fn rewarn_with_rate(&self) {
+        let rate = self.tracker.rate();
+        if rate > 0.0 && monotonic_ms() - self.started_ms > 1000.0 {
+            let p = self.tracker.snapshot();
+            self.warn_if_late((p.total - p.loaded) as f64 / rate);
+        }
+    }
+
+    /// The job's headers, plus `extra`, minus `drop` (case-insensitive).
+    pub fn headers(&self, extra: &[(&str, String)], drop: &[&str]) -> Vec<(String, String)> {
+        let mut h: Vec<(String, String)> = self
+            .target
+            .headers
+            .iter()
+            .filter(|(k, _)| {
+                !drop.iter().any(|d| d.eq_ignore_ascii_case(k))
+                    && !extra.iter().any(|(e, _)| e.eq_ignore_ascii_case(k))
+            })
+            .cloned()
+            .collect();
+        h.extend(extra.iter().map(|(k, v)| (k.to_string(), v.clone())));
+        h
+    }
+
+    /// `Blob.slice(start, end)`.
+    pub fn slice(&self, start: u64, end: u64) -> Result<Blob, ClientError> {
+        self.blob
+            .slice_with_f64_and_f64(start as f64, end as f64)
+            .map_err(|e| {
+                ClientError::invalid(
+                    Some("blob"),
+                    format!("Cannot slice the file: {}", describe(&e)),
+                )
+            })
+    }
+
+    /// Reads bytes `[start, end)` of the file.
+    pub async fn read(&self, start: u64, end: u64) -> Result<Uint8Array, ClientError> {
+        let slice = self.slice(start, end)?;
+        let buf = JsFuture::from(slice.array_buffer()).await.map_err(|e| {
+            ClientError::invalid(
+                Some("blob"),
+                format!(
+                    "Cannot read the file (was it changed or removed while uploading?): {}",
+                    describe(&e)
+                ),
+            )
+        })?;
+        Ok(Uint8Array::new(&buf))
+    }
+
+    /// A part's body and, with checksums on, its base64 MD5. Without
+    /// checksums the slice itself is sent (the runtime streams it).
+    pub async fn part_body(
+        &self,
+        start: u64,
+        end: u64,
+    ) -> Result<(Body, Option<String>), ClientError> {
+        if !self.checksum {
+            return Ok((Body::Blob(self.slice(start, end)?), None));
+        }
+        let bytes = self.read(start, end).await?;
+        let mut h = Md5::new();
+        hash_into(&mut h, &bytes);
+        Ok((Body::Bytes(bytes), Some(b64(&h.finalize()))))
+    }
+
+    /// Base64 MD5 of bytes `[start, end)` of the file, read a few MiB at a
+    /// time (for single requests too large to hold).
+    pub async fn md5_of_range(&self, start: u64, end: u64) -> Result<String, ClientError> {
+        let mut h = Md5::new();
+        let mut at = start;
+        while at < end {
+            if let Some(e) = self.control.stop_error() {
+                return Err(e);
+            }
+            let to = (at + HASH_STEP).min(end);
+            let bytes = self.read(at, to).await?;
+            hash_into(&mut h, &bytes);
+            at = to;
+        }
+        Ok(b64(&h.finalize()))
+    }
+
+    /// Sends `req` once. `part` = (index, length) for progress.
+    pub async fn attempt(
+        &self,
+        req: &StorageRequest,
+        part: Option<(u64, u64)>,
+    ) -> Result<Attempt, ClientError> {
+        self.control.ready().await?;
+        self.check_expired(None)?;
+        let signal = self.control.request_signal();
+        let on_bytes = match part {
+            Some((index, len)) if self.transport.has_byte_progress() && len > 0 => {
+                let tracker = self.tracker.clone();
+                Some(Rc::new(move |sent: f64| {
+                    tracker.part_bytes(index, (sent.max(0.0) as u64).min(len))
+                }) as transport::OnBytes)
+            }
+            _ => None,
+        };
+        self.requests.set(self.requests.get() + 1);
+        let sent = self.transport.send(req, &signal, on_bytes).await;
+        let ok_308 = self.plan.protocol() == Protocol::GcsResumable;
+        match sent {
+            Ok(resp) if (200..300).contains(&resp.status) || (ok_308 && resp.status == 308) => {
+                Ok(Attempt::Done(resp))
+            }
+            Ok(resp) => {
+                if let Some((i, _)) = part {
+                    self.tracker.part_reset(i);
+                }
+                let (code, message) = storage_error_details(&resp);
+                let expired_hint = resp.status == 403
+                    && (code
+                        .as_deref()
+                        .is_some_and(|c| c.eq_ignore_ascii_case("ExpiredToken"))
+                        || message
+                            .as_deref()
+                            .is_some_and(|m| m.to_ascii_lowercase().contains("expired")));
+                let decision = classify_status(
+                    resp.status,
+                    code.as_deref(),
+                    Target::Storage {
+                        past_expiry: self.past_expiry() || expired_hint,
+                    },
+                );
+                let error = ClientError::Storage {
+                    status: Some(resp.status),
+                    code: code
+                        .clone()
+                        .unwrap_or_else(|| format!("STORAGE_{}", resp.status)),
+                    message: format!(
+                        "Storage refused {} {}: {} {}{}",
+                        req.method,
+                        crate::fetch::redact(&req.url),
+                        resp.status,
+                        code.as_deref().unwrap_or(""),
+                        message.map(|m| format!(" ({m})")).unwrap_or_default()
+                    ),
+                    request_id: resp
+                        .header("x-ms-request-id")
+                        .or_else(|| resp.header("x-amz-request-id"))
+                        .or_else(|| resp.header("x-guploader-uploadid"))
+                        .map(str::to_string),
+                };
+                match decision {
+                    RetryDecision::Retry => Ok(Attempt::Retry {
+                        retry_after: resp
+                            .header("retry-after")
+                            .and_then(|v| parse_retry_after(v, now_ms() as u64)),
+                        error,
+                    }),
+                    RetryDecision::Expired => Err(self.expired_error(Some(resp.status))),
+                    RetryDecision::Fail | RetryDecision::RefreshToken => Err(error),
+                }
+            }
+            Err(SendError::Aborted) => {
+                if let Some((i, _)) = part {
+                    self.tracker.part_reset(i);
+                }
+                match self.control.stop_error() {
+                    Some(e) => Err(e),
+                    None => Ok(Attempt::Paused),
+                }
+            }
+            Err(SendError::Network(why)) => {
+                if let Some((i, _)) = part {
+                    self.tracker.part_reset(i);
+                }
+                match classify_network_error(Target::Storage {
+                    past_expiry: self.past_expiry(),
+                }) {
+                    RetryDecision::Expired => Err(self.expired_error(None)),
+                    _ => Ok(Attempt::Retry {
+                        retry_after: None,
+                        error: ClientError::Storage {
+                            status: None,
+                            code: STORAGE_NETWORK_CODE.to_string(),
+                            message: format!(
+                                "{} {} failed without a response: {why}",
+                                req.method,
+                                crate::fetch::redact(&req.url)
+                            ),
+                            request_id: None,
+                        },
+                    }),
+                }
+            }
+        }
+    }
+
+    /// Waits before retry number `retry + 1`; fails when the policy is
+    /// exhausted or the wait would end past `expiresAt`.
+    pub async fn backoff(
+        &self,
+        failures: u32,
+        retry_after: Option<f64>,
+        error: ClientError,
+    ) -> Result<(), ClientError> {
+        if !self.retry.may_retry(failures) {
+            return Err(match error {
+                ClientError::Storage {
+                    status,
+                    code,
+                    message,
+                    request_id,
+                } => ClientError::Storage {
+                    status,
+                    code,
+                    message: format!("{message} — gave up after {failures} attempts."),
+                    request_id,
+                },
+                other => other,
+            });
+        }
+        let delay = self.retry.delay_ms(failures - 1, retry_after, random()) as f64;
+        self.check_expired(Some(delay))?;
+        self.retries.set(self.retries.get() + 1);
+        let stop = self.control.stop_signal();
+        sleep(delay, Some(&stop)).await.map_err(|_| {
+            self.control
+                .stop_error()
+                .unwrap_or_else(|| ClientError::aborted(&JsValue::UNDEFINED))
+        })
+    }
+
+    /// Sends `req` until it succeeds, retrying as the policy allows; a pause
+    /// does not count as an attempt. Returns the response and the attempts
+    /// it took.
+    pub async fn send(
+        &self,
+        req: &StorageRequest,
+        part: Option<(u64, u64)>,
+    ) -> Result<(StorageResponse, u32), ClientError> {
+        let mut failures = 0u32;
+        loop {
+            match self.attempt(req, part).await? {
+                Attempt::Done(resp) => return Ok((resp, failures + 1)),
+                Attempt::Paused => continue,
+                Attempt::Retry { retry_after, error } => {
+                    failures += 1;
+                    self.backoff(failures, retry_after, error).await?;
+                }
+            }
+        }
+    }
+
+    /// Dispatches the `part` event: `{index, attempts, bytes}`.
+    pub fn part_event(&self, index: u64, attempts: u32, bytes: u64) {
+        let detail = js_sys::Object::new();
+        let _ = Reflect::set(&detail, &"index".into(), &JsValue::from_f64(index as f64));
+        let _ = Reflect::set(
+            &detail,
+            &"attempts".into(),
+            &JsValue::from_f64(attempts as f64),
+        );
+        let _ = Reflect::set(&detail, &"bytes".into(), &JsValue::from_f64(bytes as f64));
+        dispatch(&self.events, "part", &detail);
+    }
+
+    /// Records part `index` as stored: progress, `part` event, resume
+    /// record.
+    pub async fn part_stored(&self, index: u64, len: u64, attempts: u32) {
+        self.tracker.part_done(index, len);
+        self.part_event(index, attempts, len);
+        let record = {
+            let mut r = self.record.borrow_mut();
+            r.insert(index);
+            Record {
+                protocol: self.plan.protocol(),
+                parts: r.clone(),
+            }
+        };
+        self.store.save(&self.resume_key, &record).await;
+        self.rewarn_with_rate();
+    }
+
+    /// Whether part `index` is already stored (resume).
+    pub fn is_stored(&self, index: u64) -> bool {
+        self.record.borrow().contains(index)
+    }
+}
+
+/// Storage reported another MD5 for the whole object than the one computed
+/// from the file.
+pub(crate) fn checksum_mismatch(ours: &str, theirs: &str) -> ClientError {
+    ClientError::Storage {
+        status: None,
+        code: CHECKSUM_MISMATCH_CODE.to_string(),
+        message: format!(
+            "Storage reports MD5 {theirs} for the uploaded object, but the file's MD5 is {ours}: the stored bytes differ from the file (was it changed while uploading?). Upload it again."
+        ),
+        request_id: None,
+    }
+}
+
+/// Feeds a JS byte array to an MD5 in bounded wasm-side copies.
+pub(crate) fn hash_into(h: &mut Md5, bytes: &Uint8Array) {
+    const STEP: u32 = 1024 * 1024;
+    let len = bytes.length();
+    let mut buf = vec![0u8; STEP.min(len) as usize];
+    let mut at = 0u32;
+    while at < len {
+        let to = (at + STEP).min(len);
+        let n = (to - at) as usize;
+        bytes.subarray(at, to).copy_to(&mut buf[..n]);
+        h.update(&buf[..n]);
+        at = to;
+    }
+}
+
+/// Standard base64 with padding (Content-MD5).
+pub(crate) fn b64(bytes: &[u8]) -> String {
+    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for c in bytes.chunks(3) {
+        let n = (u32::from(c[0]) << 16)
+            | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
+            | u32::from(*c.get(2).unwrap_or(&0));
+        for i in 0..4 {
+            if i <= c.len() {
+                out.push(A[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// The storage's error code and message: Azure `x-ms-error-code` or XML
+/// `<Code>`/`<Message>` (Azure, S3), GCS JSON `error.errors[0].reason` and
+/// `error.message`.
+fn storage_error_details(resp: &StorageResponse) -> (Option<String>, Option<String>) {
+    let xml = |tag: &str| {
+        let open = format!("<{tag}>");
+        let close = format!("</{tag}>");
+        let start = resp.body.find(&open)? + open.len();
+        let end = resp.body[start..].find(&close)? + start;
+        Some(resp.body[start..end].trim().to_string())
+    };
+    let json: Option<serde_json::Value> = serde_json::from_str(&resp.body).ok();
+    let from_json = |ptr: &str| {
+        json.as_ref()
+            .and_then(|j| j.pointer(ptr))
+            .and_then(|v| v.as_str())
+            .map(str::to_string)
+    };
+    let code = resp
+        .header("x-ms-error-code")
+        .map(str::to_string)
+        .or_else(|| xml("Code"))
+        .or_else(|| from_json("/error/errors/0/reason"));
+    let message = xml("Message")
+        .or_else(|| from_json("/error/message"))
+        .map(|m| {
+            let m = m.lines().next().unwrap_or_default().to_string();
+            if m.len() > 300 {
+                format!(
+                    "{}…",
+                    &m[..m.char_indices().nth(300).map(|(i, _)| i).unwrap_or(m.len())]
+                )
+            } else {
+                m
+            }
+        });
+    (code, message)
+}
+
+/// Runs `work` over the parts still to send, `concurrency` at a time; the
+/// first failure stops the others.
+pub(crate) async fn for_each_part<F, Fut>(
+    ctx: &Ctx,
+    indexes: Vec<u64>,
+    work: F,
+) -> Result<(), ClientError>
+where
+    F: Fn(u64) -> Fut,
+    Fut: std::future::Future<Output = Result<(), ClientError>>,
+{
+    let queue = RefCell::new(indexes.into_iter());
+    let workers = (0..ctx.plan.concurrency().max(1)).map(|_| async {
+        loop {
+            if ctx.control.is_stopped() {
+                return;
+            }
+            let next = queue.borrow_mut().next();
+            let Some(i) = next else { return };
+            if let Err(e) = work(i).await {
+                ctx.control.fail(e);
+                return;
+            }
+        }
+    });
+    futures_util::future::join_all(workers).await;
+    match ctx.control.stop_error() {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}

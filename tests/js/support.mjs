@@ -1,0 +1,68 @@
+// Node-side helpers of the runners (`run-node.mjs`, `run-deno.mjs`,
+// `run-workerd.mjs`): where the built package and the scratch directory
+// are, the runners' environment, and a scratch project whose
+// `node_modules/import-uploader` is a link to the built package, so each
+// runtime imports the package by its name through its `exports` map, as an
+// application would.
+//
+// Environment read here:
+//   IMPORT_EMULATOR_URL  the emulator's base URL (required), e.g. http://127.0.0.1:PORT
+//   IMPORT_EMULATOR_URL_S3, IMPORT_EMULATOR_URL_GCS, IMPORT_EMULATOR_URL_FAULTS
+//                        emulators with `--storage local-s3`, `--storage local-gcs`
+//                        and storage faults (the cases using them fail without them)
+//   IMPORT_JS_SCRATCH    scratch directory (default: target/xtask/js in the workspace)
+//   IMPORT_JS_ONLY       run only the cases whose name contains this text
+
+import { mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { EMULATORS } from './suite.mjs';
+
+/** This directory (`tests/js`). */
+export const testsDir = dirname(fileURLToPath(import.meta.url));
+/** The workspace root. */
+export const root = resolve(testsDir, '..', '..');
+/** The built npm package. */
+export const pkgDir = join(root, 'pkg');
+
+/** Prints why the runner cannot run, as a failed run, and exits 1. */
+export function bail(runner, message) {
+  console.error(`${runner}: ${message}`);
+  console.log('0 passed, 1 failed');
+  process.exit(1);
+}
+
+/** What every runner needs from its environment. */
+export function settings(runner) {
+  const emulatorUrl = process.env.IMPORT_EMULATOR_URL;
+  if (!emulatorUrl) {
+    bail(runner, 'IMPORT_EMULATOR_URL is not set: start the emulator (or run `cargo xtask test`) and pass its URL');
+  }
+  let manifest;
+  try {
+    manifest = JSON.parse(readFileSync(join(pkgDir, 'package.json'), 'utf8'));
+  } catch (e) {
+    bail(runner, `cannot read the built package's package.json (${e.message}): build it with \`cargo xtask build\``);
+  }
+  const scratch = resolve(process.env.IMPORT_JS_SCRATCH ?? join(root, 'target', 'xtask', 'js'));
+  const emulators = Object.fromEntries(
+    Object.entries(EMULATORS).map(([mode, variable]) => [mode, process.env[variable] || null]),
+  );
+  return { emulators, manifest, scratch, only: process.env.IMPORT_JS_ONLY ?? '' };
+}
+
+/**
+ * Makes `dir` a project with the built package installed (as a link) and
+ * writes `dir/<name>` with `text`. Returns that file's path.
+ */
+export function scratchProject(dir, name, text) {
+  const link = join(dir, 'node_modules', 'import-uploader');
+  rmSync(link, { recursive: true, force: true });
+  mkdirSync(dirname(link), { recursive: true });
+  symlinkSync(pkgDir, link, process.platform === 'win32' ? 'junction' : 'dir');
+  writeFileSync(join(dir, 'package.json'), '{ "private": true, "type": "module" }\n');
+  const file = join(dir, name);
+  writeFileSync(file, text);
+  return file;
+}

@@ -1,0 +1,165 @@
+//! The JavaScript end-to-end suites: the built npm package (`pkg/`) imported
+//! by its name in Node, Deno and Cloudflare workerd, running the one suite
+//! in `tests/js/suite.mjs` against emulators on ephemeral ports: the same
+//! set as the wasm suites ([`Emulators`]: Azure Block Blob, S3-style and
+//! GCS-style storage, and storage faults), their URLs passed in the same
+//! `IMPORT_EMULATOR_URL*` variables, at run time.
+//!
+//! | suite      | command |
+//! |------------|---------|
+//! | js-node    | `node tests/js/run-node.mjs` |
+//! | js-deno    | `node tests/js/run-deno.mjs` (runs `deno` from `node_modules`) |
+//! | js-workerd | `node tests/js/run-workerd.mjs` (runs `workerd` from `node_modules`) |
+//!
+//! Each runner prints `ok - …` / `not ok - …` per case and closes with the
+//! plain line `N passed, M failed`, which is what is counted here. A suite
+//! passes only when the runner succeeds, nothing failed and more than zero
+//! cases passed.
+
+use std::process::Command;
+use std::time::Instant;
+
+use crate::emulator::Emulators;
+use crate::process::{self, run_streamed};
+use crate::setup::Workspace;
+use crate::suites::{Counts, Outcome};
+
+/// Suite names and their runner scripts (relative to the workspace root).
+pub const SUITES: [(&str, &str); 3] = [
+    ("js-node", "tests/js/run-node.mjs"),
+    ("js-deno", "tests/js/run-deno.mjs"),
+    ("js-workerd", "tests/js/run-workerd.mjs"),
+];
+
+/// Counts from the last `N passed, M failed` line (`, K skipped` may follow),
+/// or `None` when the output has no such line.
+pub fn parse_summary(output: &str) -> Option<Counts> {
+    output.lines().rev().find_map(|line| {
+        let mut parts = line.trim().split(", ");
+        let passed = parts.next()?.strip_suffix(" passed")?.parse().ok()?;
+        let failed = parts.next()?.strip_suffix(" failed")?.parse().ok()?;
+        match parts.next() {
+            None => {}
+            Some(rest) => {
+                rest.strip_suffix(" skipped")?.parse::<u64>().ok()?;
+            }
+        }
+        parts.next().is_none().then_some(Counts { passed, failed })
+    })
+}
+
+/// What a runner's exit status and output amount to.
+fn judge(success: bool, status: &str, counts: Option<Counts>) -> Option<String> {
+    match counts {
+        None => Some(format!(
+            "no `N passed, M failed` line (the runner ended with {status})"
+        )),
+        Some(c) if c.failed > 0 => Some(format!("{} test(s) failed", c.failed)),
+        Some(_) if !success => Some(format!("the runner failed ({status})")),
+        Some(c) if c.passed == 0 => Some("no test ran (0 passed)".to_string()),
+        Some(_) => None,
+    }
+}
+
+/// Runs one runner, streaming its output.
+fn run_one(name: &str, cmd: &mut Command) -> Outcome {
+    println!("\n==== suite: {name} ====");
+    let started = Instant::now();
+    let result = run_streamed(cmd);
+    let seconds = started.elapsed().as_secs_f64();
+    let (status, output) = match result {
+        Ok(r) => r,
+        Err(e) => return Outcome::not_run(name, format!("{e:#}")),
+    };
+    let counts = parse_summary(&output);
+    Outcome {
+        name: name.to_string(),
+        counts: counts.unwrap_or_default(),
+        seconds,
+        problem: judge(status.success(), &status.to_string(), counts),
+    }
+}
+
+/// The three JavaScript suites, sharing fresh emulators (fresh, so the
+/// seeded storage faults are the same on every run). Expects `pkg/` to be
+/// built.
+pub fn run(ws: &Workspace) -> Vec<Outcome> {
+    let emulators =
+        process::run(ws.cargo().args(["build", "-p", "import-devserver"])).and_then(|()| {
+            let bin = ws.target_dir.join("debug").join("import-devserver");
+            Emulators::start(ws, &bin)
+        });
+    let emulators = match emulators {
+        Ok(e) => e,
+        Err(e) => {
+            let why = format!("emulator not started: {e:#}");
+            return SUITES
+                .iter()
+                .map(|(n, _)| Outcome::not_run(n, why.clone()))
+                .collect();
+        }
+    };
+    let scratch = ws.scratch_dir().join("js");
+    let outcomes = SUITES
+        .iter()
+        .map(|(name, script)| {
+            let mut cmd = ws.cmd("node");
+            cmd.arg(script);
+            for (var, url) in emulators.env() {
+                cmd.env(var, url);
+            }
+            cmd.env("IMPORT_JS_SCRATCH", &scratch)
+                .env_remove("IMPORT_JS_ONLY");
+            run_one(name, &mut cmd)
+        })
+        .collect();
+    drop(emulators);
+    outcomes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_last_plain_summary_line() {
+        let out = "\
+# node 20: import-uploader resolved to pkg/entry-node.js
+ok - a
+not ok - b: AssertionError: 1 passed, 2 failed is not a summary here
+ok - c
+2 passed, 1 failed
+";
+        assert_eq!(
+            parse_summary(out),
+            Some(Counts {
+                passed: 2,
+                failed: 1
+            })
+        );
+        assert_eq!(
+            parse_summary("7 passed, 0 failed, 1 skipped\n"),
+            Some(Counts {
+                passed: 7,
+                failed: 0
+            })
+        );
+    }
+
+    #[test]
+    fn no_summary_line_is_none() {
+        assert_eq!(parse_summary("ok - a\n"), None);
+        assert_eq!(parse_summary("test result: ok. 3 passed; 0 failed\n"), None);
+        assert_eq!(parse_summary("3 passed, 0 failed, soon\n"), None);
+    }
+
+    #[test]
+    fn a_suite_passes_only_with_passes_and_no_failures() {
+        let c = |passed, failed| Some(Counts { passed, failed });
+        assert_eq!(judge(true, "exit status: 0", c(3, 0)), None);
+        assert!(judge(false, "exit status: 1", c(3, 1)).is_some());
+        assert!(judge(false, "exit status: 1", c(3, 0)).is_some());
+        assert!(judge(true, "exit status: 0", c(0, 0)).is_some());
+        assert!(judge(true, "exit status: 0", None).is_some());
+    }
+}
