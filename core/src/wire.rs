@@ -294,6 +294,23 @@ pub struct JobStatus {
     /// Extension: the target object.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub object_name: Option<String>,
+    /// Extension: what the profile unification of `autoProfileAfterImport`
+    /// merged (absent when it did not run).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile_unification: Option<ProfileUnification>,
+}
+
+/// Extension: the outcome of the profile unification step a job runs when
+/// created with `autoProfileAfterImport`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProfileUnification {
+    /// Profile records of the workspace examined.
+    pub profiles_examined: u64,
+    /// Records linked to at least one other record (members of `clusters`).
+    pub profiles_merged: u64,
+    /// Unified profiles made of more than one record.
+    pub clusters: u64,
 }
 
 /// `GET /import-jobs/{job_id}/errors` response `data`.

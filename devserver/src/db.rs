@@ -93,6 +93,8 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX idempotency_created_at ON idempotency (created_at);
     "#,
+    // 2: the outcome of `autoProfileAfterImport` (JSON).
+    "ALTER TABLE jobs ADD COLUMN profile_unification TEXT;",
 ];
 
 /// The database.
@@ -202,6 +204,8 @@ pub struct Job {
     pub finished_at: Option<DateTime<Utc>>,
     /// Last change.
     pub updated_at: DateTime<Utc>,
+    /// What `autoProfileAfterImport` merged, once it has run.
+    pub profile_unification: Option<import_core::wire::ProfileUnification>,
 }
 
 /// A saved mapping template.
@@ -275,7 +279,7 @@ pub fn from_millis(ms: i64) -> DateTime<Utc> {
 const JOB_COLUMNS: &str = "id, workspace, requested_by, object_name, file_name, file_size, \
     options, state, stage, mapping, import_mode, landing_path, upload_expires_at, read_rows, \
     valid_rows, invalid_rows, merged_inserts, merged_updates, error_summary, error_message, \
-    error_file, error_count, created_at, started_at, finished_at, updated_at";
+    error_file, error_count, created_at, started_at, finished_at, updated_at, profile_unification";
 
 fn json_col<T: for<'de> Deserialize<'de>>(
     row: &Row<'_>,
@@ -329,6 +333,7 @@ fn job_from_row(row: &Row<'_>) -> rusqlite::Result<Job> {
         started_at: row.get::<_, Option<i64>>(23)?.map(from_millis),
         finished_at: row.get::<_, Option<i64>>(24)?.map(from_millis),
         updated_at: from_millis(row.get(25)?),
+        profile_unification: json_col(row, 26)?,
     })
 }
 
@@ -379,7 +384,7 @@ impl Db {
             &format!(
                 "INSERT INTO jobs ({JOB_COLUMNS}) VALUES \
                  (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, \
-                  ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26)"
+                  ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27)"
             ),
             params![
                 job.id,
@@ -408,6 +413,7 @@ impl Db {
                 job.started_at.map(to_millis),
                 job.finished_at.map(to_millis),
                 to_millis(job.updated_at),
+                job.profile_unification.as_ref().map(to_json),
             ],
         )?;
         Ok(())
@@ -613,6 +619,20 @@ impl Db {
                 error_count as i64,
                 to_millis(now),
             ],
+        )?;
+        Ok(n == 1)
+    }
+
+    /// Records what the profile unification of a running job merged.
+    /// Returns false when the job is no longer running.
+    pub fn set_profile_unification(
+        &self,
+        id: &str,
+        outcome: &import_core::wire::ProfileUnification,
+    ) -> rusqlite::Result<bool> {
+        let n = self.conn().execute(
+            "UPDATE jobs SET profile_unification = ?2 WHERE id = ?1 AND state = 'running'",
+            params![id, to_json(outcome)],
         )?;
         Ok(n == 1)
     }
@@ -833,6 +853,7 @@ mod tests {
             started_at: None,
             finished_at: None,
             updated_at: now,
+            profile_unification: None,
         }
     }
 

@@ -42,7 +42,7 @@
 //! * **Status** always carries every field of the spec (counters 0,
 //!   `startedAt` and `errorSummary` null until they have values) plus the
 //!   extensions `jobId`, `objectName` and, for a failed job, `errorMessage`.
-//!   `successRate` is `validRows / readRows` rounded to 4 decimals (0 before
+//!   `successRate` is `validRows / readRows` rounded down to 4 decimals (0 before
 //!   any row is read). Stage is `upload` until the job starts.
 //! * **Retention:** a job that is not running is deleted 30 days after its
 //!   last change (`updatedAt`), with its upload and error file; afterwards
@@ -313,6 +313,7 @@ async fn create_job(state: &App, caller: &Caller, body: &[u8]) -> ApiResult<Resp
         started_at: None,
         finished_at: None,
         updated_at: now,
+        profile_unification: None,
     };
     state.db.insert_job(&job)?;
     tracing::info!(job = %id, workspace = %caller.workspace, object = %job.object_name, "job created");
@@ -614,7 +615,8 @@ pub fn job_status(job: &Job) -> JobStatus {
     let success_rate = if c.read_rows == 0 {
         0.0
     } else {
-        (c.valid_rows as f64 / c.read_rows as f64 * 10_000.0).round() / 10_000.0
+        // Rounded down, so a job with rejected rows never reads 1.0.
+        (c.valid_rows as f64 / c.read_rows as f64 * 10_000.0).floor() / 10_000.0
     };
     JobStatus {
         stage: job.stage.clone(),
@@ -638,6 +640,7 @@ pub fn job_status(job: &Job) -> JobStatus {
         },
         job_id: Some(job.id.clone()),
         object_name: Some(job.object_name.clone()),
+        profile_unification: job.profile_unification,
     }
 }
 

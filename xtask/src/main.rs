@@ -33,7 +33,7 @@ commands:
                   http://127.0.0.1:8787 serving the demo page
   test            install what is missing, build pkg/, run every test suite
   build           install what is missing, build the npm package into pkg/
-  bench [NAME]    run a benchmark (none exist yet)
+  bench [NAME]    run a benchmark (`processing`); no NAME lists them
 ";
 
 fn main() {

@@ -16,16 +16,25 @@
 //!    [`import_core::validate::RowValidator`].
 //! 2. **`validate`**: each data row is checked under the job's `importMode`
 //!    with the object's merge key (the first identity key of an `upsert`
-//!    object; none for `append` objects). Valid rows are written into the
-//!    job's open transaction ([`merge`]); rejected rows go to the error file
+//!    object; none for `append` objects). Valid rows go to the job's open
+//!    transaction ([`merge`]: an `append` object's at once, an `upsert`
+//!    object's queued to be written in key order); rejected rows go to the
+//!    error file
 //!    ([`error_file`]). `readRows`, `validRows`, `invalidRows` and
 //!    `errorSummary` are published every [`PROGRESS_ROWS`] rows or
 //!    [`PROGRESS_INTERVAL`], whichever comes first, so a poll shows progress.
-//! 3. **`merge`**: once the whole file is read, the transaction is committed
+//! 3. **`merge`**: once the whole file is read, the queued rows are written
+//!    and the transaction is committed
 //!    and `mergedInserts` / `mergedUpdates` are published with the final
 //!    counters (they count committed records only, so they stay 0 until
 //!    then); `mergedInserts + mergedUpdates = validRows`. The job is then
 //!    `completed` and keeps stage `merge`, as the spec's example shows.
+//! 4. **`profile`**, only for a job created with `autoProfileAfterImport`:
+//!    after the last row and before the commit (so it is all or nothing with
+//!    the merge), the workspace's profiles are unified ([`profile`] states
+//!    the rule); the job completes with stage `profile` and its status
+//!    carries the extension `profileUnification` (`profilesExamined`,
+//!    `profilesMerged`, `clusters`).
 //!
 //! # Failures
 //!
@@ -55,6 +64,11 @@
 //!
 //! # Concurrency
 //!
+//! Within a job, a reader thread reads, parses and validates the file and
+//! hands rows in batches (a bounded queue of [`PIPELINE_DEPTH`] batches, so
+//! memory stays flat) to the job's thread, which writes them: validation of
+//! one chunk runs while the previous one is merged.
+//!
 //! Up to [`WORKERS`] jobs are claimed at once and read their headers in
 //! parallel; their merges take turns (one SQLite writer), so a job waiting
 //! for another's commit shows stage `parse`. The workers end once the
@@ -67,11 +81,12 @@
 //!   otherwise fails on its header with a message suggesting the delimiter.
 //! * A file with a header and no data rows completes with every counter 0.
 //! * Empty cells never erase stored values (see [`merge`]).
-//! * `successRate` is `validRows / readRows` rounded to 4 decimals, computed
+//! * `successRate` is `validRows / readRows` rounded down to 4 decimals, computed
 //!   by the status endpoint from the published counters.
 
 pub mod error_file;
 pub mod merge;
+pub mod profile;
 
 use std::io::Read;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -81,15 +96,15 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use import_core::csv::{CsvErrorKind, CsvOptions, CsvStream, RecordEvent};
 use import_core::rules::{DataType, ImportMode};
-use import_core::validate::{Mapping, RowError, RowValidator, ValidRow};
-use import_core::wire::{ObjectSchema, WriteMode};
+use import_core::validate::{MappedField, Mapping, RowError, RowValidator, ValidRow, Value};
+use import_core::wire::{ObjectSchema, ProfileUnification, WriteMode};
 use indexmap::IndexMap;
 use rusqlite::Connection;
 
 use crate::app::{App, AppState};
 use crate::db::{Counters, Job};
 use error_file::ErrorFile;
-use merge::{Merged, Merger, Records};
+use merge::{Merger, Records};
 
 /// Jobs processed at the same time by one emulator.
 pub const WORKERS: usize = 4;
@@ -110,6 +125,9 @@ pub const STAGE_PARSE: &str = "parse";
 pub const STAGE_VALIDATE: &str = "validate";
 /// Stage of the commit, and of a completed job.
 pub const STAGE_MERGE: &str = "merge";
+/// Stage of the profile unification (`autoProfileAfterImport`), and of a
+/// completed job that ran it.
+pub const STAGE_PROFILE: &str = "profile";
 
 /// `errorMessage` of a job failed by an unexpected error.
 pub const PROCESSOR_ERROR_MESSAGE: &str = "The import failed because of an unexpected error \
@@ -320,7 +338,7 @@ fn plan<'a>(state: &'a App, job: &Job) -> Result<Plan<'a>, Failure> {
 
 fn process(state: &App, records: &Records, job: &Job) -> Result<(), Failure> {
     let plan = plan(state, job)?;
-    let Some(mut file) = state.storage.open_blob_reader(&job.landing_path)? else {
+    let Some(file) = state.storage.open_blob_reader(&job.landing_path)? else {
         return Err(Failure::User(format!(
             "The uploaded file of job `{}` is missing from storage, so there is nothing to \
              import. Create a new job and upload the file again.",
@@ -328,34 +346,232 @@ fn process(state: &App, records: &Records, job: &Job) -> Result<(), Failure> {
         )));
     };
     let conn = records.connect()?;
-    let mut run = Run::new(state, records, &conn, job, &plan);
-    let mut stream = CsvStream::new(CsvOptions::default());
-    let mut buf = vec![0u8; CHUNK_SIZE];
-    let mut first = true;
-    loop {
-        let n = read_chunk(&mut file, &mut buf)
-            .map_err(|e| Failure::Internal(anyhow::Error::new(e).context("reading the upload")))?;
-        if n == 0 {
-            break;
+    let run = Run::new(state, records, &conn, job, &plan);
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Msg>(PIPELINE_DEPTH);
+    std::thread::scope(|scope| {
+        let plan = &plan;
+        scope.spawn(move || Reader::new(plan, tx).run(file));
+        // `rx` is dropped when `consume` returns, which stops the reader.
+        consume(run, rx)
+    })
+}
+
+/// The job thread's half: merges what the reader sends, in order.
+fn consume(mut run: Run<'_>, rx: std::sync::mpsc::Receiver<Msg>) -> Result<(), Failure> {
+    for msg in rx.iter() {
+        match msg {
+            Msg::Header { header, fields } => run.on_header(header, &fields)?,
+            Msg::Rows(items) => {
+                for item in items {
+                    run.on_item(item)?;
+                }
+                run.maybe_report()?;
+            }
+            Msg::Fail(f) => return Err(f),
+            Msg::End { has_header } => {
+                if !has_header {
+                    return Err(Failure::User(
+                        "The file has no header row: it is empty or holds only blank lines. \
+                         Upload a CSV file whose first line names its columns."
+                            .into(),
+                    ));
+                }
+                return run.finish();
+            }
         }
-        if first {
-            first = false;
-            sniff(&buf[..n])?;
+    }
+    Err(anyhow::anyhow!("the file reader stopped before the end of the file").into())
+}
+
+/// Batches of rows in flight between the reader and the job thread.
+pub const PIPELINE_DEPTH: usize = 4;
+/// Rows per message at most (a message is also sent at each chunk's end).
+const ITEMS_PER_MSG: usize = 4096;
+
+/// What the reader thread sends the job thread.
+enum Msg {
+    /// The header fits the mapping: its columns and the mapped fields.
+    Header {
+        header: Vec<String>,
+        fields: Vec<MappedField>,
+    },
+    /// Rows in file order.
+    Rows(Vec<Item>),
+    /// The job cannot go on.
+    Fail(Failure),
+    /// The whole file has been read.
+    End { has_header: bool },
+}
+
+/// One data row, validated.
+enum Item {
+    /// Its values, in the order of the mapped fields.
+    Valid(Vec<Value>),
+    /// Rejected: why, and its fields as read.
+    Rejected(RowError, Vec<String>),
+}
+
+/// The reader thread's half: streams the blob through the CSV reader and
+/// the validator, sending rows to the job thread (validation of a chunk
+/// runs while the previous one is merged).
+struct Reader<'a> {
+    plan: &'a Plan<'a>,
+    tx: std::sync::mpsc::SyncSender<Msg>,
+    header: Vec<String>,
+    validator: Option<RowValidator>,
+    row: ValidRow,
+    items: Vec<Item>,
+    fatal: Option<Failure>,
+    /// The job thread has stopped listening.
+    closed: bool,
+}
+
+impl<'a> Reader<'a> {
+    fn new(plan: &'a Plan<'a>, tx: std::sync::mpsc::SyncSender<Msg>) -> Self {
+        Reader {
+            plan,
+            tx,
+            header: Vec::new(),
+            validator: None,
+            row: ValidRow::default(),
+            items: Vec::with_capacity(ITEMS_PER_MSG),
+            fatal: None,
+            closed: false,
         }
-        stream.feed(&buf[..n], &mut |ev| run.on_event(ev));
-        run.check()?;
-        run.maybe_report()?;
     }
-    let summary = stream.finish(&mut |ev| run.on_event(ev));
-    run.check()?;
-    if !summary.has_header {
-        return Err(Failure::User(
-            "The file has no header row: it is empty or holds only blank lines. Upload a CSV \
-             file whose first line names its columns."
-                .into(),
-        ));
+
+    fn send(&mut self, msg: Msg) {
+        if !self.closed && self.tx.send(msg).is_err() {
+            self.closed = true;
+        }
     }
-    run.finish()
+
+    fn flush(&mut self) {
+        if !self.items.is_empty() {
+            let items = std::mem::replace(&mut self.items, Vec::with_capacity(ITEMS_PER_MSG));
+            self.send(Msg::Rows(items));
+        }
+    }
+
+    /// Sends the pending rows, then the failure; true when the job is over.
+    fn stop_on_failure(&mut self) -> bool {
+        match self.fatal.take() {
+            Some(f) => {
+                self.flush();
+                self.send(Msg::Fail(f));
+                true
+            }
+            None => self.closed,
+        }
+    }
+
+    fn run(mut self, mut file: Box<dyn Read + Send>) {
+        let mut stream = CsvStream::new(CsvOptions::default());
+        let mut buf = vec![0u8; CHUNK_SIZE];
+        let mut first = true;
+        loop {
+            let n = match read_chunk(&mut file, &mut buf) {
+                Ok(n) => n,
+                Err(e) => {
+                    self.fatal = Some(Failure::Internal(
+                        anyhow::Error::new(e).context("reading the upload"),
+                    ));
+                    self.stop_on_failure();
+                    return;
+                }
+            };
+            if n == 0 {
+                break;
+            }
+            if first {
+                first = false;
+                if let Err(f) = sniff(&buf[..n]) {
+                    self.fatal = Some(f);
+                    self.stop_on_failure();
+                    return;
+                }
+            }
+            stream.feed(&buf[..n], &mut |ev| self.on_event(ev));
+            if self.stop_on_failure() {
+                return;
+            }
+            self.flush();
+        }
+        let summary = stream.finish(&mut |ev| self.on_event(ev));
+        if self.stop_on_failure() {
+            return;
+        }
+        self.flush();
+        self.send(Msg::End {
+            has_header: summary.has_header,
+        });
+    }
+
+    fn on_event(&mut self, ev: RecordEvent<'_>) {
+        if self.fatal.is_some() || self.closed {
+            return;
+        }
+        match ev {
+            RecordEvent::Header(rec) => {
+                if let Err(f) = self.on_header(rec.fields) {
+                    self.fatal = Some(f);
+                }
+            }
+            RecordEvent::Row(rec) => {
+                let Some(validator) = self.validator.as_ref() else {
+                    self.fatal =
+                        Some(anyhow::anyhow!("a data row arrived before the header").into());
+                    return;
+                };
+                let item = match validator.validate_into(rec.row_number, rec.fields, &mut self.row)
+                {
+                    Ok(()) => Item::Valid(std::mem::replace(
+                        &mut self.row.values,
+                        Vec::with_capacity(validator.fields().len()),
+                    )),
+                    Err(e) => {
+                        Item::Rejected(e, rec.fields.iter().map(|f| (*f).to_string()).collect())
+                    }
+                };
+                self.push(item);
+            }
+            RecordEvent::Error(err) if err.row_number == 0 => {
+                self.fatal = Some(header_unreadable(&err.kind));
+            }
+            RecordEvent::Error(err) => {
+                let row_err = RowError::from_csv(&err, &self.header);
+                self.push(Item::Rejected(row_err, err.fields));
+            }
+        }
+    }
+
+    fn push(&mut self, item: Item) {
+        self.items.push(item);
+        if self.items.len() >= ITEMS_PER_MSG {
+            self.flush();
+        }
+    }
+
+    fn on_header(&mut self, fields: &[&str]) -> Result<(), Failure> {
+        self.header = fields.iter().map(|f| (*f).to_string()).collect();
+        let plan = self.plan;
+        let mapping = Mapping::new(&plan.source_fields, &plan.field_map)
+            .with_destination_types(&plan.destination_types);
+        let keys: Vec<&str> = plan.key_field.iter().map(String::as_str).collect();
+        let validator =
+            RowValidator::new(&self.header, mapping, plan.mode, &keys).map_err(|e| {
+                Failure::User(format!(
+                    "The file's header does not fit the mapping: {e}. Fix the file's header or \
+                     set a mapping that matches it on a new job."
+                ))
+            })?;
+        self.send(Msg::Header {
+            header: self.header.clone(),
+            fields: validator.fields().to_vec(),
+        });
+        self.validator = Some(validator);
+        Ok(())
+    }
 }
 
 /// Reads until `buf` is full or the input ends (a network stream hands out
@@ -424,16 +640,13 @@ struct Run<'a> {
     job: &'a Job,
     plan: &'a Plan<'a>,
     header: Vec<String>,
-    validator: Option<RowValidator>,
     merger: Option<Merger<'a>>,
     /// Held from the header to the end of the transaction.
     gate: Option<MutexGuard<'a, ()>>,
     in_tx: bool,
-    row: ValidRow,
     counters: Counters,
     summary: IndexMap<String, u64>,
     errors: ErrorFile,
-    fatal: Option<Failure>,
     stage: &'static str,
     last_report: Instant,
     rows_at_report: u64,
@@ -454,61 +667,22 @@ impl<'a> Run<'a> {
             job,
             plan,
             header: Vec::new(),
-            validator: None,
             merger: None,
             gate: None,
             in_tx: false,
-            row: ValidRow::default(),
             counters: Counters::default(),
             summary: IndexMap::new(),
             errors: ErrorFile::new(&job.id),
-            fatal: None,
             stage: STAGE_PARSE,
             last_report: Instant::now(),
             rows_at_report: 0,
         }
     }
 
-    /// A fatal problem met inside the reader's callback.
-    fn check(&mut self) -> Result<(), Failure> {
-        match self.fatal.take() {
-            Some(f) => Err(f),
-            None => Ok(()),
-        }
-    }
-
-    fn on_event(&mut self, ev: RecordEvent<'_>) {
-        if self.fatal.is_some() {
-            return;
-        }
-        let result = match ev {
-            RecordEvent::Header(rec) => self.on_header(rec.fields),
-            RecordEvent::Row(rec) => self.on_row(rec.row_number, rec.fields),
-            RecordEvent::Error(err) if err.row_number == 0 => Err(header_unreadable(&err.kind)),
-            RecordEvent::Error(err) => {
-                let row_err = RowError::from_csv(&err, &self.header);
-                self.counters.read_rows += 1;
-                self.reject(&row_err, &err.fields)
-            }
-        };
-        if let Err(f) = result {
-            self.fatal = Some(f);
-        }
-    }
-
-    fn on_header(&mut self, fields: &[&str]) -> Result<(), Failure> {
-        self.header = fields.iter().map(|f| (*f).to_string()).collect();
+    /// The header fits the mapping: the job's transaction begins.
+    fn on_header(&mut self, header: Vec<String>, fields: &[MappedField]) -> Result<(), Failure> {
+        self.header = header;
         let plan = self.plan;
-        let mapping = Mapping::new(&plan.source_fields, &plan.field_map)
-            .with_destination_types(&plan.destination_types);
-        let keys: Vec<&str> = plan.key_field.iter().map(String::as_str).collect();
-        let validator =
-            RowValidator::new(&self.header, mapping, plan.mode, &keys).map_err(|e| {
-                Failure::User(format!(
-                "The file's header does not fit the mapping: {e}. Fix the file's header or set a \
-                 mapping that matches it on a new job."
-            ))
-            })?;
         self.gate = Some(self.records.write_gate());
         self.conn.execute_batch("BEGIN IMMEDIATE")?;
         self.in_tx = true;
@@ -516,33 +690,28 @@ impl<'a> Run<'a> {
         self.merger = Some(Merger::new(
             self.conn,
             &self.job.object_name,
-            validator.fields(),
+            fields,
             plan.key_field.as_deref(),
             &self.job.workspace,
             &self.job.id,
             Utc::now().timestamp_millis(),
         )?);
-        self.validator = Some(validator);
         self.stage = STAGE_VALIDATE;
         self.report()
     }
 
-    fn on_row(&mut self, row_number: u64, fields: &[&str]) -> Result<(), Failure> {
-        let (Some(validator), Some(merger)) = (self.validator.as_ref(), self.merger.as_mut())
-        else {
-            return Err(anyhow::anyhow!("a data row arrived before the header").into());
-        };
+    fn on_item(&mut self, item: Item) -> Result<(), Failure> {
         self.counters.read_rows += 1;
-        match validator.validate_into(row_number, fields, &mut self.row) {
-            Ok(()) => {
-                match merger.merge(&self.row.values)? {
-                    Merged::Inserted => self.counters.merged_inserts += 1,
-                    Merged::Updated => self.counters.merged_updates += 1,
-                }
+        match item {
+            Item::Valid(values) => {
+                let Some(merger) = self.merger.as_mut() else {
+                    return Err(anyhow::anyhow!("a data row arrived before the header").into());
+                };
+                merger.push(values)?;
                 self.counters.valid_rows += 1;
                 Ok(())
             }
-            Err(e) => self.reject(&e, fields),
+            Item::Rejected(err, fields) => self.reject(&err, &fields),
         }
     }
 
@@ -594,8 +763,21 @@ impl<'a> Run<'a> {
     fn finish(mut self) -> Result<(), Failure> {
         self.stage = STAGE_MERGE;
         self.report()?;
+        if let Some(merger) = self.merger.as_mut() {
+            merger.finish()?;
+            (self.counters.merged_inserts, self.counters.merged_updates) = merger.counts();
+        }
         let c = self.counters;
-        debug_assert_eq!(c.merged_inserts + c.merged_updates, c.valid_rows);
+        if c.merged_inserts + c.merged_updates != c.valid_rows {
+            return Err(anyhow::anyhow!(
+                "merged {} + {} rows of {} valid rows",
+                c.merged_inserts,
+                c.merged_updates,
+                c.valid_rows
+            )
+            .into());
+        }
+        let unification = self.unify_profiles()?;
         merge::record_job(
             self.conn,
             &self.job.id,
@@ -615,6 +797,11 @@ impl<'a> Run<'a> {
         }
         self.in_tx = false;
         self.gate = None;
+        if let Some(outcome) = &unification {
+            self.state
+                .db
+                .set_profile_unification(&self.job.id, outcome)?;
+        }
         self.populate_lists()?;
         let summary = (!self.summary.is_empty()).then_some(&self.summary);
         let (path, count) = match &error_file {
@@ -635,6 +822,31 @@ impl<'a> Run<'a> {
 }
 
 impl Run<'_> {
+    /// `autoProfileAfterImport`: stage `profile`, the unification of the
+    /// workspace's profile object ([`profile`]), inside the job's
+    /// transaction. None when the job did not ask for it or the workspace
+    /// has no profile object.
+    fn unify_profiles(&mut self) -> Result<Option<ProfileUnification>, Failure> {
+        if !self.job.options.auto_profile_after_import {
+            return Ok(None);
+        }
+        let Some(schema) = self
+            .state
+            .catalog
+            .objects()
+            .find(|o| o.summary.primary_profile_root)
+        else {
+            return Ok(None);
+        };
+        self.stage = STAGE_PROFILE;
+        self.report()?;
+        Ok(Some(profile::unify(
+            self.conn,
+            schema,
+            &self.job.workspace,
+        )?))
+    }
+
     /// After the records commit and before the job reads `completed` (so a
     /// client that sees `completed` finds them): the list of `createList`,
     /// the members added to `targetListId`, the audience of `createAudience`.
