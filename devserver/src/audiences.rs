@@ -238,23 +238,15 @@ pub async fn list(
     let (items, total) = {
         let conn = state.db.conn();
         crate::lists::ensure_schema(&conn)?;
-        let filter = "workspace = ?1 AND (?2 IS NULL OR name = ?2)";
-        let total: i64 = conn.query_row(
-            &format!("SELECT COUNT(*) FROM audiences WHERE {filter}"),
-            params![caller.workspace, name],
-            |r| r.get(0),
-        )?;
-        let mut stmt = conn.prepare(&format!(
-            "SELECT {AUDIENCE_COLUMNS} FROM audiences WHERE {filter} \
-             ORDER BY created_at DESC, rowid DESC LIMIT ?3 OFFSET ?4"
-        ))?;
-        let items = stmt
-            .query_map(
-                params![caller.workspace, name, limit, offset],
-                audience_from_row,
-            )?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        (items, u64::try_from(total).unwrap_or(0))
+        crate::lists::page_by_name(
+            &conn,
+            "audiences",
+            AUDIENCE_COLUMNS,
+            audience_from_row,
+            &caller.workspace,
+            name,
+            (limit, offset),
+        )?
     };
     Ok(ok(paging.page(items, total)))
 }

@@ -491,25 +491,44 @@ pub async fn list(
     let (items, total) = {
         let conn = state.db.conn();
         ensure_schema(&conn)?;
-        let filter = "workspace = ?1 AND (?2 IS NULL OR name = ?2)";
-        let total: i64 = conn.query_row(
-            &format!("SELECT COUNT(*) FROM lists WHERE {filter}"),
-            params![caller.workspace, name],
-            |r| r.get(0),
-        )?;
-        let mut stmt = conn.prepare(&format!(
-            "SELECT {LIST_COLUMNS} FROM lists WHERE {filter} \
-             ORDER BY created_at DESC, rowid DESC LIMIT ?3 OFFSET ?4"
-        ))?;
-        let items = stmt
-            .query_map(
-                params![caller.workspace, name, limit, offset],
-                list_from_row,
-            )?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        (items, u64::try_from(total).unwrap_or(0))
+        page_by_name(
+            &conn,
+            "lists",
+            LIST_COLUMNS,
+            list_from_row,
+            &caller.workspace,
+            name,
+            (limit, offset),
+        )?
     };
     Ok(ok(paging.page(items, total)))
+}
+
+/// One page of a workspace's rows of `table` (lists, audiences), newest
+/// first, optionally only those named exactly `name`; with the total count.
+pub(crate) fn page_by_name<T>(
+    conn: &Connection,
+    table: &str,
+    columns: &str,
+    from_row: impl FnMut(&Row<'_>) -> rusqlite::Result<T>,
+    workspace: &str,
+    name: Option<&str>,
+    (limit, offset): (i64, i64),
+) -> rusqlite::Result<(Vec<T>, u64)> {
+    let filter = "workspace = ?1 AND (?2 IS NULL OR name = ?2)";
+    let total: i64 = conn.query_row(
+        &format!("SELECT COUNT(*) FROM {table} WHERE {filter}"),
+        params![workspace, name],
+        |r| r.get(0),
+    )?;
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {columns} FROM {table} WHERE {filter} \
+         ORDER BY created_at DESC, rowid DESC LIMIT ?3 OFFSET ?4"
+    ))?;
+    let items = stmt
+        .query_map(params![workspace, name, limit, offset], from_row)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok((items, u64::try_from(total).unwrap_or(0)))
 }
 
 /// `GET /lists/{list_id}` → the list.
