@@ -257,9 +257,7 @@ pub struct Merger<'c> {
     key: Option<usize>,
     /// Parameter count of `insert` before the field values.
     insert_fixed: usize,
-    workspace: String,
     job_id: String,
-    now_ms: i64,
     conn: &'c Connection,
     /// Values per row.
     width: usize,
@@ -347,14 +345,27 @@ impl<'c> Merger<'c> {
             }
             None => None,
         };
+        // The job's own parameters are bound once: a statement keeps its
+        // bindings from one execution to the next, so each row binds only
+        // its values (each text binding is a copy).
+        let mut insert = insert;
+        insert.raw_bind_parameter(1, workspace)?;
+        insert.raw_bind_parameter(2, job_id)?;
+        insert.raw_bind_parameter(3, job_id)?;
+        insert.raw_bind_parameter(4, now_ms)?;
+        insert.raw_bind_parameter(5, now_ms)?;
+        let mut update = update;
+        if let Some(u) = update.as_mut() {
+            u.raw_bind_parameter(1, job_id)?;
+            u.raw_bind_parameter(2, now_ms)?;
+            u.raw_bind_parameter(3, workspace)?;
+        }
         Ok(Merger {
             insert,
             update,
             key,
             insert_fixed,
-            workspace: workspace.to_string(),
             job_id: job_id.to_string(),
-            now_ms,
             conn,
             width: fields.len(),
             batch: Vec::new(),
@@ -520,11 +531,7 @@ impl<'c> Merger<'c> {
     /// [`Merger::new`]).
     pub fn merge(&mut self, values: &[Value]) -> rusqlite::Result<Merged> {
         let s = &mut self.insert;
-        s.raw_bind_parameter(1, &self.workspace)?;
-        s.raw_bind_parameter(2, &self.job_id)?;
-        s.raw_bind_parameter(3, &self.job_id)?;
-        s.raw_bind_parameter(4, self.now_ms)?;
-        s.raw_bind_parameter(5, self.now_ms)?;
+        // ?1 to ?5 (workspace, job, time) stay bound from [`Merger::new`].
         for (i, v) in values.iter().enumerate() {
             bind(s, self.insert_fixed + 1 + i, v)?;
         }
@@ -536,9 +543,7 @@ impl<'c> Merger<'c> {
         let (Some(u), Some(k)) = (self.update.as_mut(), self.key) else {
             return Err(rusqlite::Error::StatementChangedRows(0));
         };
-        u.raw_bind_parameter(1, &self.job_id)?;
-        u.raw_bind_parameter(2, self.now_ms)?;
-        u.raw_bind_parameter(3, &self.workspace)?;
+        // ?1 to ?3 (job, time, workspace) stay bound from [`Merger::new`].
         bind(u, 4, &values[k])?;
         for (i, v) in values.iter().enumerate() {
             if i != k {
