@@ -30,17 +30,39 @@ const WASM_OPT_FEATURES: &[&str] = &[
     "--enable-multivalue",
 ];
 
+/// Rust flags of the package build: panic locations in the shipped `.wasm`
+/// name `/cargo/…` and `/import-uploader/…`, never the building machine's
+/// directories.
+fn remap_rustflags(ws: &Workspace) -> String {
+    let cargo_home = std::env::var_os("CARGO_HOME")
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".cargo")));
+    let mut flags = Vec::new();
+    if let Some(home) = cargo_home {
+        flags.push(format!("--remap-path-prefix={}=/cargo", home.display()));
+    }
+    flags.push(format!(
+        "--remap-path-prefix={}=/import-uploader",
+        ws.root.display()
+    ));
+    flags.join("\x1f")
+}
+
 /// Builds `pkg/`.
 pub fn run(ws: &Workspace) -> Result<()> {
-    process::run(ws.cargo().args([
-        "build",
-        "--target",
-        WASM_TARGET,
-        "--profile",
-        "wasm",
-        "-p",
-        "import-uploader",
-    ]))?;
+    process::run(
+        ws.cargo()
+            .args([
+                "build",
+                "--target",
+                WASM_TARGET,
+                "--profile",
+                "wasm",
+                "-p",
+                "import-uploader",
+            ])
+            .env("CARGO_ENCODED_RUSTFLAGS", remap_rustflags(ws)),
+    )?;
     let input = ws
         .target_dir
         .join(WASM_TARGET)
