@@ -165,9 +165,25 @@ impl UploadControl {
         self.state.paused.get()
     }
 
-    /// The signal for a request sent now: fires on pause or stop.
-    pub fn request_signal(&self) -> AbortSignal {
-        self.state.request_controller.borrow().signal()
+    /// The signal for a request sent now: fires on pause or stop. Each
+    /// request gets its own controller, chained to the shared one only while
+    /// the returned guard lives, so listeners a runtime's fetch adds to the
+    /// signal (Node's keeps them until garbage collection) never pile up on
+    /// one long-lived signal across thousands of parts.
+    pub fn request_signal(&self) -> RequestSignal {
+        let shared = self.state.request_controller.borrow().signal();
+        let own = controller();
+        if shared.aborted() {
+            own.abort();
+        }
+        let chained = own.clone();
+        let listener = Closure::<dyn FnMut(JsValue)>::new(move |_: JsValue| chained.abort());
+        let _ = shared.add_event_listener_with_callback("abort", listener.as_ref().unchecked_ref());
+        RequestSignal {
+            shared,
+            own,
+            listener,
+        }
     }
 
     /// The signal for sleeps: fires on stop only.
@@ -186,6 +202,29 @@ impl UploadControl {
         Ready {
             control: self.clone(),
         }
+    }
+}
+
+/// One request's abort signal (see [`UploadControl::request_signal`]);
+/// unhooked from the upload's shared signal when dropped.
+pub struct RequestSignal {
+    shared: AbortSignal,
+    own: AbortController,
+    listener: Closure<dyn FnMut(JsValue)>,
+}
+
+impl RequestSignal {
+    /// The signal to hand to the request.
+    pub fn signal(&self) -> AbortSignal {
+        self.own.signal()
+    }
+}
+
+impl Drop for RequestSignal {
+    fn drop(&mut self) {
+        let _ = self
+            .shared
+            .remove_event_listener_with_callback("abort", self.listener.as_ref().unchecked_ref());
     }
 }
 

@@ -480,7 +480,8 @@ impl Ctx {
     ) -> Result<Attempt, ClientError> {
         self.control.ready().await?;
         self.check_expired(None)?;
-        let signal = self.control.request_signal();
+        let request_signal = self.control.request_signal();
+        let signal = request_signal.signal();
         let on_bytes = match part {
             Some((index, len)) if self.transport.has_byte_progress() && len > 0 => {
                 let tracker = self.tracker.clone();
