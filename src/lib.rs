@@ -34,9 +34,11 @@ pub fn version() -> String {
     env!("CARGO_PKG_VERSION").to_string()
 }
 
-pub mod events;
 mod error_rows;
+pub mod events;
 mod poll;
 pub use error_rows::ErrorRows;
 pub mod upload;
-pub use upload::{upload_to_target, Upload, UploadControl, UploadOptions, UploadResult, UploadTarget};
+pub use upload::{
+    upload_to_target, Upload, UploadControl, UploadOptions, UploadResult, UploadTarget,
+};
