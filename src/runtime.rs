@@ -18,6 +18,22 @@ fn global_fn(name: &str) -> Function {
         .unwrap_or_else(|| wasm_bindgen::throw_str(&format!("globalThis.{name} is missing")))
 }
 
+/// Removes the abort listener of a [`sleep`] when the sleep ends, however it
+/// ends (timer, abort, or the future dropped), so repeated sleeps on one
+/// long-lived signal leave no listeners behind.
+struct AbortHook {
+    signal: web_sys::AbortSignal,
+    callback: Closure<dyn FnMut()>,
+}
+
+impl Drop for AbortHook {
+    fn drop(&mut self) {
+        let _ = self
+            .signal
+            .remove_event_listener_with_callback("abort", self.callback.as_ref().unchecked_ref());
+    }
+}
+
 /// Waits `ms` milliseconds (`setTimeout`), or until `signal` aborts.
 pub async fn sleep(ms: f64, signal: Option<&web_sys::AbortSignal>) -> Result<(), Aborted> {
     if let Some(s) = signal {
@@ -26,28 +42,28 @@ pub async fn sleep(ms: f64, signal: Option<&web_sys::AbortSignal>) -> Result<(),
         }
     }
     let ms = if ms.is_finite() { ms.max(0.0) } else { 0.0 };
-    let signal = signal.cloned();
+    let mut hook: Option<AbortHook> = None;
     let promise = Promise::new(&mut |resolve: Function, reject: Function| {
-        let set_timeout = global_fn("setTimeout");
-        let id = set_timeout
+        let id = global_fn("setTimeout")
             .call2(&JsValue::UNDEFINED, &resolve, &JsValue::from_f64(ms))
             .unwrap_or(JsValue::UNDEFINED);
-        if let Some(signal) = &signal {
+        if let Some(signal) = signal {
             let sig = signal.clone();
-            let on_abort = Closure::once_into_js(move || {
+            let callback = Closure::<dyn FnMut()>::new(move || {
                 let _ = global_fn("clearTimeout").call1(&JsValue::UNDEFINED, &id);
                 let _ = reject.call1(&JsValue::UNDEFINED, &sig.reason());
             });
-            let opts = web_sys::AddEventListenerOptions::new();
-            opts.set_once(true);
-            let _ = signal.add_event_listener_with_callback_and_add_event_listener_options(
-                "abort",
-                on_abort.unchecked_ref(),
-                &opts,
-            );
+            let _ =
+                signal.add_event_listener_with_callback("abort", callback.as_ref().unchecked_ref());
+            hook = Some(AbortHook {
+                signal: signal.clone(),
+                callback,
+            });
         }
     });
-    JsFuture::from(promise).await.map(|_| ()).map_err(Aborted)
+    let result = JsFuture::from(promise).await.map(|_| ()).map_err(Aborted);
+    drop(hook);
+    result
 }
 
 /// Wall-clock milliseconds since the Unix epoch (`Date.now()`).
