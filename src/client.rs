@@ -16,7 +16,7 @@
 //!   the same on every retry, so a retry after a lost answer gets the first
 //!   answer replayed instead of a second job (create) or a 409 (mapping,
 //!   start);
-//! * 401 `CDP_ETL.AUTH.TOKEN_EXPIRED` calls `getToken()` again, once per
+//! * 401 `CDP_ETL.AUTH.TOKEN_EXPIRED` (or the broker's `BROKER.TICKET.EXPIRED`) calls `getToken()` again, once per
 //!   call, and retries with the new token;
 //! * 409 (a state conflict) and every other 4xx are reported at once;
 //! * the call's `signal` cancels the request in flight and any backoff

@@ -19,6 +19,8 @@
 
 use wasm_bindgen::prelude::*;
 
+#[cfg(feature = "broker")]
+pub mod broker;
 pub mod client;
 pub mod error;
 mod fetch;

@@ -32,6 +32,44 @@ pub const UNAVAILABLE: &str = "CDP_ETL.INTERNAL.UNAVAILABLE";
 /// 405: method not allowed on this path.
 pub const METHOD_NOT_ALLOWED: &str = "CDP_ETL.VALIDATION.METHOD_NOT_ALLOWED";
 
+/// Codes of the edge broker's own refusals (`createBroker`). They travel in
+/// the API's error envelope, so a client branches on them like on the API's.
+pub mod broker {
+    /// 401: no upload ticket (`Authorization: Bearer <ticket>`) and no
+    /// `authorize` hook accepted the request.
+    pub const TICKET_MISSING: &str = "BROKER.TICKET.MISSING";
+    /// 401: the ticket is malformed, signed with another secret, or altered.
+    pub const TICKET_INVALID: &str = "BROKER.TICKET.INVALID";
+    /// 401: the ticket has expired; get a new one from the app's backend
+    /// (`ImportClient` calls `getToken()` again and retries once).
+    pub const TICKET_EXPIRED: &str = "BROKER.TICKET.EXPIRED";
+    /// 403: the job handle was not issued to this ticket's subject, or was altered.
+    pub const JOB_FORBIDDEN: &str = "BROKER.JOB.FORBIDDEN";
+    /// 403: the ticket or the broker's policy does not allow this object.
+    pub const OBJECT_NOT_ALLOWED: &str = "BROKER.POLICY.OBJECT_NOT_ALLOWED";
+    /// 413: `fileSize` is over what the ticket or the policy allows.
+    pub const FILE_TOO_LARGE: &str = "BROKER.POLICY.FILE_TOO_LARGE";
+    /// 403: the mapping's `importMode` is not allowed (`custom` by default).
+    pub const IMPORT_MODE_NOT_ALLOWED: &str = "BROKER.POLICY.IMPORT_MODE_NOT_ALLOWED";
+    /// 403: `createList`, `targetListId`, `createAudience`,
+    /// `autoProfileAfterImport` or `saveAsTemplate` is not allowed.
+    pub const OPTION_NOT_ALLOWED: &str = "BROKER.POLICY.OPTION_NOT_ALLOWED";
+    /// 403: the request's `Origin` is not one of the allowed origins.
+    pub const ORIGIN_NOT_ALLOWED: &str = "BROKER.CORS.ORIGIN_NOT_ALLOWED";
+    /// 429: the subject sent too many requests; see `Retry-After`.
+    pub const RATE_LIMITED: &str = "BROKER.RATE.LIMITED";
+    /// 404: the broker forwards only the Import Jobs and Metadata paths.
+    pub const ROUTE_NOT_FOUND: &str = "BROKER.ROUTE.NOT_FOUND";
+    /// 405: the path exists but not with this method.
+    pub const METHOD_NOT_ALLOWED: &str = "BROKER.ROUTE.METHOD_NOT_ALLOWED";
+    /// 502: the broker could not obtain a workspace token (OAuth refused or unreachable).
+    pub const UPSTREAM_AUTH_FAILED: &str = "BROKER.UPSTREAM.AUTH_FAILED";
+    /// 502: the API could not be reached.
+    pub const UPSTREAM_UNREACHABLE: &str = "BROKER.UPSTREAM.UNREACHABLE";
+    /// 500: the broker is misconfigured (a message says which option).
+    pub const MISCONFIGURED: &str = "BROKER.CONFIG.INVALID";
+}
+
 /// Whether a client may retry a request that failed with `status` (the API's
 /// error-handling guide: 429 and 5xx yes; 409 from a state conflict no).
 pub fn is_retryable_status(status: u16) -> bool {

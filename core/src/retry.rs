@@ -154,7 +154,7 @@ pub enum RetryDecision {
 /// | answer | API | storage |
 /// |---|---|---|
 /// | 408, 429, 500, 502–504, 506–510 | `Retry` | `Retry` (`Expired` once past `expiresAt`) |
-/// | 401 `CDP_ETL.AUTH.TOKEN_EXPIRED` | `RefreshToken` | — |
+/// | 401 `CDP_ETL.AUTH.TOKEN_EXPIRED` or `BROKER.TICKET.EXPIRED` | `RefreshToken` | — |
 /// | 401, 403, 404, 410 past `expiresAt` | — | `Expired` |
 /// | 409 (state conflict) | `Fail` | `Fail` |
 /// | any other 4xx, 501, 505, 511 | `Fail` | `Fail` |
@@ -180,7 +180,9 @@ pub fn classify_status(status: u16, code: Option<&str>, target: Target) -> Retry
         Target::Api => {
             if retryable {
                 RetryDecision::Retry
-            } else if status == 401 && code == Some(codes::TOKEN_EXPIRED) {
+            } else if status == 401
+                && matches!(code, Some(codes::TOKEN_EXPIRED | codes::broker::TICKET_EXPIRED))
+            {
                 RetryDecision::RefreshToken
             } else {
                 RetryDecision::Fail

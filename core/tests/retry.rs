@@ -142,6 +142,8 @@ fn classification_table() {
         (511, None, API, Fail),
         // Tokens: only an expired one is refreshed.
         (401, Some(codes::TOKEN_EXPIRED), API, RefreshToken),
+        (401, Some(codes::broker::TICKET_EXPIRED), API, RefreshToken),
+        (401, Some(codes::broker::TICKET_INVALID), API, Fail),
         (401, Some(codes::TOKEN_INVALID), API, Fail),
         (401, Some(codes::UNAUTHORIZED), API, Fail),
         (401, None, API, Fail),
