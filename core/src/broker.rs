@@ -557,7 +557,15 @@ impl Route {
 /// without the query.
 pub fn methods_of(path: &str) -> Option<&'static str> {
     let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-    let ok = |s: &str| !s.is_empty();
+    // Path segments the broker forwards: job handles and object names, never
+    // `.`/`..` or anything that would need (or undo) percent-encoding.
+    let ok = |s: &str| {
+        !s.is_empty()
+            && s != "."
+            && s != ".."
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+    };
     match segs.as_slice() {
         ["import-jobs"] => Some("POST"),
         ["import-jobs", j] if ok(j) => Some("GET"),
