@@ -195,6 +195,31 @@ async fn call(b: &Function, req: Request) -> Answer {
     }
 }
 
+/// `GET /metadata/objects` through the broker.
+async fn objects(b: &Function, ticket: Option<&str>, headers: &[(&str, &str)]) -> Answer {
+    call(
+        b,
+        request("GET", "/metadata/objects", ticket, None, headers),
+    )
+    .await
+}
+
+/// `POST path` through the broker.
+async fn post(
+    b: &Function,
+    path: &str,
+    ticket: Option<&str>,
+    body: Option<&str>,
+    headers: &[(&str, &str)],
+) -> Answer {
+    call(b, request("POST", path, ticket, body, headers)).await
+}
+
+/// Asserts a refusal's status and `error.code`.
+fn expect(a: &Answer, status: u16, want: &str) {
+    assert_eq!((a.status, code(a).as_str()), (status, want), "{}", a.text);
+}
+
 fn code(a: &Answer) -> String {
     get(&get(&a.body, "error"), "code")
         .as_string()
@@ -282,6 +307,16 @@ async fn a_whole_import_runs_through_the_broker() {
     assert_eq!(up.token_calls.get(), 1);
 }
 
+/// A ticket signed with `secret`, issued `ago` seconds ago for `ttl` seconds.
+fn minted(secret: &str, ago: u64, ttl: u64) -> String {
+    let grant = import_core::broker::Grant {
+        subject: "a".into(),
+        ..Default::default()
+    };
+    let now = (js_sys::Date::now() / 1000.0) as u64;
+    import_core::broker::mint_ticket(secret, &grant, ttl, now - ago).unwrap()
+}
+
 #[wasm_bindgen_test]
 async fn tickets_are_required_and_checked() {
     let up = upstream(None);
@@ -290,73 +325,23 @@ async fn tickets_are_required_and_checked() {
         (None, 401, "BROKER.TICKET.MISSING"),
         (Some("not-a-ticket".into()), 401, "BROKER.TICKET.INVALID"),
         (
-            Some(
-                import_core::broker::mint_ticket(
-                    "another-secret-0123456789abcdefghij",
-                    &import_core::broker::Grant {
-                        subject: "a".into(),
-                        ..Default::default()
-                    },
-                    600,
-                    (js_sys::Date::now() / 1000.0) as u64,
-                )
-                .unwrap(),
-            ),
+            Some(minted("another-secret-0123456789abcdefghij", 0, 600)),
             401,
             "BROKER.TICKET.INVALID",
         ),
-        (
-            Some(
-                import_core::broker::mint_ticket(
-                    SECRET,
-                    &import_core::broker::Grant {
-                        subject: "a".into(),
-                        ..Default::default()
-                    },
-                    60,
-                    (js_sys::Date::now() / 1000.0) as u64 - 120,
-                )
-                .unwrap(),
-            ),
-            401,
-            "BROKER.TICKET.EXPIRED",
-        ),
+        (Some(minted(SECRET, 120, 60)), 401, "BROKER.TICKET.EXPIRED"),
     ];
     for (t, status, want) in cases {
-        let a = call(
-            &b,
-            request("GET", "/metadata/objects", t.as_deref(), None, &[]),
-        )
-        .await;
+        let a = objects(&b, t.as_deref(), &[]).await;
         assert_eq!((a.status, code(&a).as_str()), (status, want), "{}", a.text);
         assert!(a.headers.get("x-correlation-id").unwrap().is_some());
     }
     // A Basic header is not a ticket.
-    let a = call(
-        &b,
-        request(
-            "GET",
-            "/metadata/objects",
-            None,
-            None,
-            &[("authorization", "Basic Zm9vOmJhcg==")],
-        ),
-    )
-    .await;
+    let a = objects(&b, None, &[("authorization", "Basic Zm9vOmJhcg==")]).await;
     assert_eq!(code(&a), "BROKER.TICKET.MISSING");
     // Refused requests never reached the API.
     assert_eq!(up.api_calls.get(), 0);
-    let a = call(
-        &b,
-        request(
-            "GET",
-            "/metadata/objects",
-            Some(&ticket("a", "")),
-            None,
-            &[],
-        ),
-    )
-    .await;
+    let a = objects(&b, Some(&ticket("a", "")), &[]).await;
     assert_eq!(a.status, 200, "{}", a.text);
 }
 
@@ -401,23 +386,15 @@ async fn a_job_answers_only_its_subject() {
         );
     }
     // The API's own answers pass through with their envelope and codes.
-    let a = call(
+    let a = post(
         &b,
-        request(
-            "POST",
-            &format!("/import-jobs/{handle}/start"),
-            Some(&alice),
-            None,
-            &[],
-        ),
+        &format!("/import-jobs/{handle}/start"),
+        Some(&alice),
+        None,
+        &[],
     )
     .await;
-    assert_eq!(
-        (a.status, code(&a).as_str()),
-        (409, "CDP_ETL.JOB.STATE_CONFLICT"),
-        "{}",
-        a.text
-    );
+    expect(&a, 409, "CDP_ETL.JOB.STATE_CONFLICT");
     assert!(a.headers.get("x-correlation-id").unwrap().is_some());
 }
 
@@ -470,12 +447,7 @@ async fn the_policy_is_enforced() {
     assert_eq!(up.api_calls.get(), 0, "refused bodies never reach the API");
     // Missing required fields are the API's to refuse, with its own rule.
     let a = call(&b, post(r#"{"objectName": "profiles", "fileSize": 10}"#)).await;
-    assert_eq!(
-        (a.status, code(&a).as_str()),
-        (400, "CDP_ETL.VALIDATION.REQUEST_INVALID"),
-        "{}",
-        a.text
-    );
+    expect(&a, 400, "CDP_ETL.VALIDATION.REQUEST_INVALID");
     assert_eq!(up.api_calls.get(), 1);
     // Mapping: `custom` is refused by default.
     let handle = create(&b, &t).await;
@@ -485,22 +457,9 @@ async fn the_policy_is_enforced() {
         )
     };
     let path = format!("/import-jobs/{handle}/mapping");
-    let a = call(
-        &b,
-        request("POST", &path, Some(&t), Some(&mapping("custom")), &[]),
-    )
-    .await;
-    assert_eq!(
-        (a.status, code(&a).as_str()),
-        (403, "BROKER.POLICY.IMPORT_MODE_NOT_ALLOWED"),
-        "{}",
-        a.text
-    );
-    let a = call(
-        &b,
-        request("POST", &path, Some(&t), Some(&mapping("strict")), &[]),
-    )
-    .await;
+    let a = post(&b, &path, Some(&t), Some(&mapping("custom")), &[]).await;
+    expect(&a, 403, "BROKER.POLICY.IMPORT_MODE_NOT_ALLOWED");
+    let a = post(&b, &path, Some(&t), Some(&mapping("strict")), &[]).await;
     assert_eq!(a.status, 200, "{}", a.text);
 }
 
@@ -510,21 +469,9 @@ async fn idempotency_keys_do_not_cross_subjects() {
     let b = broker(options(&up, "{}"));
     let (alice, bob) = (ticket("alice", ""), ticket("bob", ""));
     let key = [("idempotency-key", "same-key-for-both")];
-    let a1 = call(
-        &b,
-        request("POST", "/import-jobs", Some(&alice), Some(CREATE), &key),
-    )
-    .await;
-    let a2 = call(
-        &b,
-        request("POST", "/import-jobs", Some(&alice), Some(CREATE), &key),
-    )
-    .await;
-    let b1 = call(
-        &b,
-        request("POST", "/import-jobs", Some(&bob), Some(CREATE), &key),
-    )
-    .await;
+    let a1 = post(&b, "/import-jobs", Some(&alice), Some(CREATE), &key).await;
+    let a2 = post(&b, "/import-jobs", Some(&alice), Some(CREATE), &key).await;
+    let b1 = post(&b, "/import-jobs", Some(&bob), Some(CREATE), &key).await;
     let id = |a: &Answer| {
         get(&data(a), "jobId")
             .as_string()
@@ -540,15 +487,12 @@ async fn idempotency_keys_do_not_cross_subjects() {
         Some("true")
     );
     assert_ne!(id(&a1), id(&b1), "another subject's key is another key");
-    let a = call(
+    let a = post(
         &b,
-        request(
-            "POST",
-            "/import-jobs",
-            Some(&alice),
-            Some(CREATE),
-            &[("idempotency-key", &"k".repeat(256))],
-        ),
+        "/import-jobs",
+        Some(&alice),
+        Some(CREATE),
+        &[("idempotency-key", &"k".repeat(256))],
     )
     .await;
     assert_eq!(
@@ -562,9 +506,7 @@ async fn an_expired_workspace_token_is_refreshed_once_for_concurrent_calls() {
     let up = upstream(Some("stale-workspace-token"));
     let b = broker(options(&up, r#"{"token": "stale-workspace-token"}"#));
     let t = ticket("alice", "");
-    let calls: Vec<_> = (0..5)
-        .map(|_| call(&b, request("GET", "/metadata/objects", Some(&t), None, &[])))
-        .collect();
+    let calls: Vec<_> = (0..5).map(|_| objects(&b, Some(&t), &[])).collect();
     for a in futures_join(calls).await {
         assert_eq!(a.status, 200, "{}", a.text);
         assert!(!a.text.contains("stale-workspace-token") && !a.text.contains("dev-secret"));
@@ -576,7 +518,7 @@ async fn an_expired_workspace_token_is_refreshed_once_for_concurrent_calls() {
     );
     // 5 refused with the stale token + 5 retried.
     assert_eq!(up.api_calls.get(), 10);
-    let a = call(&b, request("GET", "/metadata/objects", Some(&t), None, &[])).await;
+    let a = objects(&b, Some(&t), &[]).await;
     assert_eq!(a.status, 200);
     assert_eq!(
         (up.token_calls.get(), up.api_calls.get()),
@@ -598,23 +540,8 @@ async fn a_refused_workspace_token_is_the_brokers_problem() {
     ));
     set(&opts, "fetch", &up.fetch);
     let b = broker(opts);
-    let a = call(
-        &b,
-        request(
-            "GET",
-            "/metadata/objects",
-            Some(&ticket("a", "")),
-            None,
-            &[],
-        ),
-    )
-    .await;
-    assert_eq!(
-        (a.status, code(&a).as_str()),
-        (502, "BROKER.UPSTREAM.AUTH_FAILED"),
-        "{}",
-        a.text
-    );
+    let a = objects(&b, Some(&ticket("a", "")), &[]).await;
+    expect(&a, 502, "BROKER.UPSTREAM.AUTH_FAILED");
     assert!(!a.text.contains("wrong-workspace-token"), "{}", a.text);
     // Wrong OAuth credentials: the same, without the secret in the answer.
     let b = broker(options(
@@ -623,23 +550,8 @@ async fn a_refused_workspace_token_is_the_brokers_problem() {
             r#"{{"oauth": {{"tokenUrl": "{emu}/oauth/token", "clientId": "dev-client", "clientSecret": "not-the-secret"}}}}"#
         ),
     ));
-    let a = call(
-        &b,
-        request(
-            "GET",
-            "/metadata/objects",
-            Some(&ticket("a", "")),
-            None,
-            &[],
-        ),
-    )
-    .await;
-    assert_eq!(
-        (a.status, code(&a).as_str()),
-        (502, "BROKER.UPSTREAM.AUTH_FAILED"),
-        "{}",
-        a.text
-    );
+    let a = objects(&b, Some(&ticket("a", "")), &[]).await;
+    expect(&a, 502, "BROKER.UPSTREAM.AUTH_FAILED");
     assert!(
         a.text.contains("invalid_client") && !a.text.contains("not-the-secret"),
         "{}",
@@ -655,12 +567,7 @@ async fn a_refused_workspace_token_is_the_brokers_problem() {
         .set("authorization", &format!("Bearer {}", ticket("a", "")))
         .unwrap();
     let a = call(&b, req).await;
-    assert_eq!(
-        (a.status, code(&a).as_str()),
-        (502, "BROKER.UPSTREAM.UNREACHABLE"),
-        "{}",
-        a.text
-    );
+    expect(&a, 502, "BROKER.UPSTREAM.UNREACHABLE");
 }
 
 #[wasm_bindgen_test]
@@ -732,17 +639,7 @@ async fn routes_preflights_and_origins() {
             .unwrap()
             .unwrap()
             .contains("idempotency-key"));
-        let a = call(
-            &b,
-            request(
-                "GET",
-                "/metadata/objects",
-                Some(&t),
-                None,
-                &[("origin", "https://app.test")],
-            ),
-        )
-        .await;
+        let a = objects(&b, Some(&t), &[("origin", "https://app.test")]).await;
         assert_eq!(a.status, 200);
         assert_eq!(
             a.headers
@@ -762,17 +659,7 @@ async fn routes_preflights_and_origins() {
             "https://app.test.evil.test",
             "http://app.test",
         ] {
-            let a = call(
-                &b,
-                request(
-                    "GET",
-                    "/metadata/objects",
-                    Some(&t),
-                    None,
-                    &[("origin", origin)],
-                ),
-            )
-            .await;
+            let a = objects(&b, Some(&t), &[("origin", origin)]).await;
             assert_eq!(
                 (a.status, code(&a).as_str()),
                 (403, "BROKER.CORS.ORIGIN_NOT_ALLOWED"),
@@ -781,17 +668,7 @@ async fn routes_preflights_and_origins() {
             assert_eq!(a.headers.get("access-control-allow-origin").unwrap(), None);
         }
         // Same origin as the broker itself.
-        let a = call(
-            &b,
-            request(
-                "GET",
-                "/metadata/objects",
-                Some(&t),
-                None,
-                &[("origin", "https://broker.test")],
-            ),
-        )
-        .await;
+        let a = objects(&b, Some(&t), &[("origin", "https://broker.test")]).await;
         assert_eq!(a.status, 200);
     } else {
         let a = call(&b, probe).await;
@@ -809,32 +686,12 @@ async fn the_rate_limit_is_per_subject() {
     ));
     let (alice, bob) = (ticket("alice", ""), ticket("bob", ""));
     for _ in 0..2 {
-        assert_eq!(
-            call(
-                &b,
-                request("GET", "/metadata/objects", Some(&alice), None, &[])
-            )
-            .await
-            .status,
-            200
-        );
+        assert_eq!(objects(&b, Some(&alice), &[]).await.status, 200);
     }
-    let a = call(
-        &b,
-        request("GET", "/metadata/objects", Some(&alice), None, &[]),
-    )
-    .await;
+    let a = objects(&b, Some(&alice), &[]).await;
     assert_eq!((a.status, code(&a).as_str()), (429, "BROKER.RATE.LIMITED"));
     assert_eq!(a.headers.get("retry-after").unwrap().as_deref(), Some("30"));
-    assert_eq!(
-        call(
-            &b,
-            request("GET", "/metadata/objects", Some(&bob), None, &[])
-        )
-        .await
-        .status,
-        200
-    );
+    assert_eq!(objects(&b, Some(&bob), &[]).await.status, 200);
 }
 
 #[wasm_bindgen_test]
@@ -852,15 +709,12 @@ async fn an_authorize_hook_replaces_tickets() {
     });
     set(&opts, "authorize", hook.as_ref());
     let b = broker(opts);
-    let a = call(
+    let a = post(
         &b,
-        request(
-            "POST",
-            "/import-jobs",
-            None,
-            Some(CREATE),
-            &[("x-session", "carol")],
-        ),
+        "/import-jobs",
+        None,
+        Some(CREATE),
+        &[("x-session", "carol")],
     )
     .await;
     assert_eq!(
@@ -870,32 +724,19 @@ async fn an_authorize_hook_replaces_tickets() {
         a.text
     );
     let orders = r#"{"objectName": "orders", "fileName": "o.csv", "fileSize": 10}"#;
-    let a = call(
+    let a = post(
         &b,
-        request(
-            "POST",
-            "/import-jobs",
-            None,
-            Some(orders),
-            &[("x-session", "carol")],
-        ),
+        "/import-jobs",
+        None,
+        Some(orders),
+        &[("x-session", "carol")],
     )
     .await;
     assert_eq!(a.status, 201, "{}", a.text);
     // null: the ticket decides.
-    let a = call(&b, request("GET", "/metadata/objects", None, None, &[])).await;
+    let a = objects(&b, None, &[]).await;
     assert_eq!(code(&a), "BROKER.TICKET.MISSING");
-    let a = call(
-        &b,
-        request(
-            "GET",
-            "/metadata/objects",
-            Some(&ticket("dan", "")),
-            None,
-            &[],
-        ),
-    )
-    .await;
+    let a = objects(&b, Some(&ticket("dan", "")), &[]).await;
     assert_eq!(a.status, 200);
 }
 
