@@ -406,7 +406,7 @@ async fn the_policy_is_enforced() {
         r#"{"policy": {"objects": ["profiles"], "maxFileSize": 1000}}"#,
     ));
     let t = ticket("alice", r#", "maxFileSize": 100"#);
-    let post = |body: &str| request("POST", "/import-jobs", Some(&t), Some(body), &[]);
+    let create_req = |body: &str| request("POST", "/import-jobs", Some(&t), Some(body), &[]);
     let cases = [
         (
             r#"{"objectName": "orders", "fileName": "o.csv", "fileSize": 10}"#,
@@ -436,7 +436,7 @@ async fn the_policy_is_enforced() {
         (r#"[]"#, 400, "CDP_ETL.VALIDATION.REQUEST_INVALID"),
     ];
     for (body, status, want) in cases {
-        let a = call(&b, post(body)).await;
+        let a = call(&b, create_req(body)).await;
         assert_eq!(
             (a.status, code(&a).as_str()),
             (status, want),
@@ -446,7 +446,11 @@ async fn the_policy_is_enforced() {
     }
     assert_eq!(up.api_calls.get(), 0, "refused bodies never reach the API");
     // Missing required fields are the API's to refuse, with its own rule.
-    let a = call(&b, post(r#"{"objectName": "profiles", "fileSize": 10}"#)).await;
+    let a = call(
+        &b,
+        create_req(r#"{"objectName": "profiles", "fileSize": 10}"#),
+    )
+    .await;
     expect(&a, 400, "CDP_ETL.VALIDATION.REQUEST_INVALID");
     assert_eq!(up.api_calls.get(), 1);
     // Mapping: `custom` is refused by default.
