@@ -27,10 +27,17 @@ use crate::runtime::now_ms;
 
 #[wasm_bindgen]
 extern "C" {
-    #[wasm_bindgen(js_name = fetch)]
-    fn global_fetch(input: &Request) -> Promise;
     #[wasm_bindgen(catch)]
     fn btoa(data: &str) -> Result<String, JsValue>;
+}
+
+/// `globalThis.fetch(request)`, looked up at call time (a declared `fetch`
+/// import would clash with other crates' declarations of the same import
+/// when linked into one module).
+fn global_fetch(request: &Request) -> Result<Promise, JsValue> {
+    let global = js_sys::global();
+    let fetch: Function = js_sys::Reflect::get(&global, &JsValue::from_str("fetch"))?.dyn_into()?;
+    Ok(fetch.call1(&global, request)?.unchecked_into())
 }
 
 /// OAuth 2.0 client credentials.
@@ -206,7 +213,7 @@ async fn fetch(
             &f.call1(&JsValue::UNDEFINED, &request)
                 .map_err(|e| unreachable(&e))?,
         ),
-        None => global_fetch(&request),
+        None => global_fetch(&request).map_err(|e| unreachable(&e))?,
     };
     let value = JsFuture::from(promise).await.map_err(|e| unreachable(&e))?;
     value
