@@ -11,7 +11,7 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
-const demoCases = [];
+import { demoCases } from './demo-cases.mjs';
 import { brokerDir, listeningUrl, runBrokerSuite, scratchProject, stopChild } from './runner.mjs';
 
 const url = (f) => JSON.stringify(pathToFileURL(join(brokerDir, f)).href);
