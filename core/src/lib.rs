@@ -11,11 +11,13 @@
 //! | [`plan`] | upload planning: protocol detection, parts, block ids, resume records |
 //! | [`retry`] | retry classification, full-jitter backoff, status polling schedule |
 //! | [`codes`] | the API's `CDP_ETL…` error codes |
+//! | [`broker`] | the edge broker's upload tickets, job handles, policy, routes, rate limit |
 //!
 //! Both the wasm crate and the emulator (`import-devserver`) build on it, so
 //! the browser's preflight and the server's verdict can never disagree.
 #![deny(missing_docs)]
 
+pub mod broker;
 pub mod codes;
 pub mod csv;
 pub mod plan;

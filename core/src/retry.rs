@@ -181,7 +181,10 @@ pub fn classify_status(status: u16, code: Option<&str>, target: Target) -> Retry
             if retryable {
                 RetryDecision::Retry
             } else if status == 401
-                && matches!(code, Some(codes::TOKEN_EXPIRED | codes::broker::TICKET_EXPIRED))
+                && matches!(
+                    code,
+                    Some(codes::TOKEN_EXPIRED | codes::broker::TICKET_EXPIRED)
+                )
             {
                 RetryDecision::RefreshToken
             } else {
