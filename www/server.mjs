@@ -18,7 +18,8 @@
 //   DEMO_CLIENT     OAuth client ID:SECRET (default the emulator's dev-client:dev-secret)
 //   DEMO_PKG        the built package (default ../pkg next to this directory)
 //
-// It prints `listening on http://ADDR` once it accepts requests.
+// It prints `listening on http://ADDR` (then a short guide) once it accepts
+// requests.
 
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -115,4 +116,12 @@ server.listen(Number(portText), host, () => {
     basePath: '/api',
   });
   console.log(`listening on http://${host}:${port}`);
+  console.log(`
+  Open http://${host}:${port}/ and drop a CSV file (columns named after the
+  object's fields, e.g. email,first_name for profiles).
+
+  The page talks to the broker at /api with upload tickets from POST /app/ticket;
+  the broker gets its workspace token from ${api}/oauth/token and forwards the
+  calls to ${api}/public/v1. Ctrl-C stops the demo.
+`);
 });

@@ -430,8 +430,16 @@ export const cases = [
     async fn(ctx) {
       await withPage(ctx, async (p) => {
         const t = await p.ticket({ subject: unique('rob') });
-        assertRefusal(await p.call('/api/lists', { ticket: t }), 404, 'BROKER.ROUTE.NOT_FOUND', 'GET /lists');
-        // A browser's preflight would not let a page send DELETE: asked from here.
+        // The broker refuses the preflight of a route or method it does not
+        // serve, so a page cannot even send these: asked from here.
+        const asked = async (path, method) => {
+          const r = await fetch(`${ctx.broker}${path}`, { method, headers: { origin: ctx.pageOrigin, authorization: `Bearer ${t}` } });
+          return { status: r.status, body: await r.json() };
+        };
+        assertRefusal(await asked('/api/lists', 'GET'), 404, 'BROKER.ROUTE.NOT_FOUND', 'GET /lists');
+        assertRefusal(await asked('/api/import-jobs/x/y/z', 'GET'), 404, 'BROKER.ROUTE.NOT_FOUND', 'GET /import-jobs/x/y/z');
+        const fromPage = await p.call('/api/lists', { ticket: t });
+        assert(fromPage.failed, `the browser cannot call a route the broker does not serve: ${JSON.stringify(fromPage).slice(0, 200)}`);
         const del = await fetch(`${ctx.broker}/api/import-jobs`, { method: 'DELETE', headers: { origin: ctx.pageOrigin, authorization: `Bearer ${t}` } });
         const body = await del.json();
         assertRefusal({ status: del.status, body }, 405, 'BROKER.ROUTE.METHOD_NOT_ALLOWED', 'DELETE /import-jobs');
