@@ -12,6 +12,9 @@
 // | `/static/…`    | broker: a static workspace token; same policy |
 // | `/limited/…`   | broker: a static workspace token; rate limit 3 requests per 60 s per subject |
 // | `/expiring/…`  | broker: an already expired `token` plus OAuth against the emulator whose tokens live 2 s |
+// | `/session/…`   | broker: an `authorize` hook (the app's own sessions: `Authorization: Bearer session:<subject>` grants `profiles` only), tickets otherwise |
+// | `/badcreds/…`  | broker: OAuth with a wrong client secret (the API refuses the broker) |
+// | `/down/…`      | broker: an API base URL where nothing listens |
 // | `/app/ticket`  | the app's backend: `GET ?subject=&objects=a,b&maxFileSize=&ttlSeconds=` mints a ticket (CORS for the page) |
 // | `/test/upstream` | what the brokers sent upstream (token requests, Authorization values), for the runner only |
 //
@@ -77,7 +80,15 @@ function newLog() {
 /** The server's handler for `pkg` (the package's exports) and `settings`. */
 export function createApp(pkg, settings) {
   const s = settings;
-  const logs = { api: newLog(), static: newLog(), limited: newLog(), expiring: newLog() };
+  const logs = {
+    api: newLog(),
+    static: newLog(),
+    limited: newLog(),
+    expiring: newLog(),
+    session: newLog(),
+    badcreds: newLog(),
+    down: newLog(),
+  };
   const oauth = (tokenUrl) => ({ tokenUrl, clientId: s.clientId, clientSecret: s.clientSecret });
   const common = { ticketSecret: s.ticketSecret, allowedOrigins: [s.pageOrigin] };
   const brokers = {
@@ -113,6 +124,34 @@ export function createApp(pkg, settings) {
       policy: POLICY,
       basePath: '/expiring',
       fetch: recordingFetch(logs.expiring),
+    }),
+    session: pkg.createBroker({
+      ...common,
+      apiBaseUrl: s.apiUrl,
+      token: s.workspaceToken,
+      policy: POLICY,
+      basePath: '/session',
+      fetch: recordingFetch(logs.session),
+      // The app's own authentication; `null` falls back to upload tickets.
+      authorize: async (request) => {
+        const m = /^Bearer session:(\S+)$/.exec(request.headers.get('authorization') ?? '');
+        return m ? { subject: m[1], objects: ['profiles'] } : null;
+      },
+    }),
+    badcreds: pkg.createBroker({
+      ...common,
+      apiBaseUrl: s.apiUrl,
+      oauth: { ...oauth(s.tokenUrl), clientSecret: `${s.clientSecret}-wrong` },
+      basePath: '/badcreds',
+      fetch: recordingFetch(logs.badcreds),
+    }),
+    down: pkg.createBroker({
+      ...common,
+      // Port 9 (discard): nothing listens there on a test machine.
+      apiBaseUrl: 'http://127.0.0.1:9/public/v1',
+      token: s.workspaceToken,
+      basePath: '/down',
+      fetch: recordingFetch(logs.down),
     }),
   };
 

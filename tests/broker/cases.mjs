@@ -447,6 +447,40 @@ export const cases = [
     },
   },
   {
+    name: "an authorize hook (the app's own sessions) grants a subject and objects; tickets still work without it",
+    async fn(ctx) {
+      await withPage(ctx, async (p) => {
+        const who = unique('sue');
+        const session = `session:${who}`;
+        const created = assertOk(await p.call('/session/import-jobs', { method: 'POST', ticket: session, body: JOB }), 'create with a session');
+        assertOk(await p.call(`/session/import-jobs/${created.jobId}`, { ticket: session }), 'status with the same session');
+        assertRefusal(await p.call(`/session/import-jobs/${created.jobId}`, { ticket: `session:${unique('sid')}` }), 403, 'BROKER.JOB.FORBIDDEN', "another session's job");
+        assertRefusal(
+          await p.call('/session/import-jobs', { method: 'POST', ticket: session, body: { ...JOB, objectName: 'orders' } }),
+          403,
+          'BROKER.POLICY.OBJECT_NOT_ALLOWED',
+          "an object outside the hook's grant",
+        );
+        const ticket = await p.ticket({ subject: who });
+        assertOk(await p.call(`/session/import-jobs/${created.jobId}`, { ticket }), "a ticket of the same subject (the hook answered null)");
+        assertRefusal(await p.call('/session/metadata/objects'), 401, 'BROKER.TICKET.MISSING', 'neither a session nor a ticket');
+      });
+    },
+  },
+  {
+    name: 'an API that refuses the broker or cannot be reached gives 502 BROKER.UPSTREAM.AUTH_FAILED / UNREACHABLE',
+    async fn(ctx) {
+      await withPage(ctx, async (p) => {
+        const t = await p.ticket({ subject: unique('ursula') });
+        assertRefusal(await p.call('/badcreds/metadata/objects', { ticket: t }), 502, 'BROKER.UPSTREAM.AUTH_FAILED', 'a wrong client secret');
+        assertRefusal(await p.call('/down/metadata/objects', { ticket: t }), 502, 'BROKER.UPSTREAM.UNREACHABLE', 'nothing listening');
+      });
+      const logs = await upstream(ctx);
+      assert(logs.badcreds.tokenRequests >= 1, 'the broker asked for a token');
+      assertEqual(logs.badcreds.apiRequests, 0, 'no API call without a token');
+    },
+  },
+  {
     name: "the API's own answers keep their envelope, status and x-correlation-id",
     async fn(ctx) {
       await withPage(ctx, async (p) => {
