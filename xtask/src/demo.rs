@@ -58,6 +58,23 @@ pub fn run_demo(ws: &Workspace) -> Result<()> {
         .status()
         .context("starting the demo server with `node`")?;
     drop(emulator);
-    anyhow::ensure!(status.success(), "the demo server exited ({status})");
-    Ok(())
+    if status.success() || stopped_by_user(&status) {
+        println!("demo stopped");
+        return Ok(());
+    }
+    anyhow::bail!("the demo server exited ({status})")
+}
+
+/// Whether the server ended on Ctrl-C (SIGINT) or a plain SIGTERM.
+fn stopped_by_user(status: &std::process::ExitStatus) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
+        matches!(status.signal(), Some(2 | 15))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = status;
+        false
+    }
 }
