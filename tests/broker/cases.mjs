@@ -4,8 +4,9 @@
 // page in a fresh browser context, records every request and response the
 // page sees (headers and bodies, storage requests included) and, at its end,
 // checks that none of them carries a workspace token (the static one, the
-// expired one, and every OAuth token the brokers used upstream) or the
-// OAuth client secret, and that no storage request carries Authorization.
+// expired one, and every OAuth token the brokers used upstream), the OAuth
+// client secret or the ticket key, and that no storage request carries
+// Authorization.
 
 import { assert, assertEqual } from '../js/harness.mjs';
 
@@ -24,7 +25,7 @@ async function secretsOf(ctx) {
   const tokens = Object.values(logs)
     .flatMap((l) => l.authorizations)
     .map((a) => a.replace(/^Bearer\s+/i, ''));
-  const list = [ctx.secrets.clientSecret, ctx.secrets.workspaceToken, ctx.secrets.expiredToken, ...tokens];
+  const list = [...Object.values(ctx.secrets), ...tokens];
   return [...new Set(list)].filter((t) => t && t.length >= 8);
 }
 
@@ -92,7 +93,7 @@ async function openPage(ctx, { origin = ctx.pageOrigin } = {}) {
       await helpers.settle();
       assert(entries.length > 0, 'the page made requests');
       const secrets = await secretsOf(ctx);
-      assert(secrets.length >= 3, 'the secrets to look for are known');
+      assert(secrets.length >= 4, 'the secrets to look for are known');
       for (const e of entries) {
         const text = `${e.url}\n${JSON.stringify(e.headers)}\n${e.body}`;
         for (const secret of secrets) {
@@ -406,7 +407,7 @@ export const cases = [
   {
     name: 'an expired upstream token is refreshed once for concurrent calls, transparently',
     async fn(ctx) {
-      const wait = ctx.expiredTokenUsableAt - Date.now();
+      const wait = ctx.expiredTokenExpiredAt - Date.now();
       if (wait > 0) await sleep(wait);
       const before = (await upstream(ctx)).expiring;
       assertEqual(before.tokenRequests, 0, 'no token request before the first call');

@@ -289,14 +289,12 @@ export async function runBrokerSuite({ runner, runtime, expectedEntry, start, ex
       broker: server.url,
       pageOrigin,
       pagePort: page.port,
-      pageUrl: `${pageOrigin}/`,
       browser,
-      secrets: { clientSecret: s.clientSecret, workspaceToken: s.workspaceToken, expiredToken },
-      expiredTokenUsableAt: expiredTokenIssuedAt + (EXPIRING_TTL_S + 1) * 1000,
-      ticketSecret,
+      secrets: { clientSecret: s.clientSecret, workspaceToken: s.workspaceToken, expiredToken, ticketSecret },
+      // When the broker's `token` has surely expired (a second of margin).
+      expiredTokenExpiredAt: expiredTokenIssuedAt + (EXPIRING_TTL_S + 1) * 1000,
       emulator: s.emulator,
       settings: s,
-      env,
     };
     const entryCase = {
       name: `the ${runtime} server imports the package's ${expectedEntry} by name`,
