@@ -31,9 +31,9 @@ async function secretsOf(ctx) {
 
 /**
  * Opens the test page at `origin` (default: the allowed page origin) in a
- * fresh context and records its traffic. Returns helpers: `call(path,
- * opts)` (a fetch from the page to the broker), `ticket(claims)`,
- * `evaluate(fn, arg)`, `check()` (the secrets check) and `close()`.
+ * fresh context and records its traffic. Answers `call(path, opts)` (a
+ * fetch from the page to the broker), `ticket(claims)`, `evaluate(fn,
+ * arg)`, `settle()`, `check()` (the secrets check) and `close()`.
  */
 async function openPage(ctx, { origin = ctx.pageOrigin } = {}) {
   const context = await ctx.browser.newContext();
@@ -75,7 +75,7 @@ async function openPage(ctx, { origin = ctx.pageOrigin } = {}) {
     throw new Error(`the test page did not load: ${problems.join('; ') || 'no page error'}`);
   }
   const broker = ctx.broker;
-  const helpers = {
+  const opened = {
     page,
     entries,
     evaluate: (fn, arg) => page.evaluate(fn, arg),
@@ -90,7 +90,7 @@ async function openPage(ctx, { origin = ctx.pageOrigin } = {}) {
       }
     },
     async check() {
-      await helpers.settle();
+      await opened.settle();
       assert(entries.length > 0, 'the page made requests');
       const secrets = await secretsOf(ctx);
       assert(secrets.length >= 4, 'the secrets to look for are known');
@@ -108,7 +108,7 @@ async function openPage(ctx, { origin = ctx.pageOrigin } = {}) {
     },
     close: () => context.close(),
   };
-  return helpers;
+  return opened;
 }
 
 /** Runs `fn(page)` with a page open, then the secrets check, then closes it. */

@@ -1,7 +1,7 @@
 // The test page's module (served by the runner from an origin other than
 // the broker's): imports the package's browser entry by name (an import map
 // on the page maps `import-uploader` to the file the package's `exports`
-// give browsers) and exposes helpers the runner calls with
+// give browsers) and exposes functions the runner calls with
 // `page.evaluate`. Everything here is what an application's page would do:
 // get a ticket from the app's backend, then talk to the broker with it.
 
