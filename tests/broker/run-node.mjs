@@ -2,7 +2,8 @@
 // `node_modules/import-uploader` links to the built package, and a main
 // module there that imports the package by name (the `node` condition must
 // give `entry-node.js`) and serves `app.mjs` through `node-adapter.mjs`.
-// Settings and secrets reach it as environment variables. See `runner.mjs`.
+// Settings and secrets reach it as environment variables. Also runs the
+// Node adapter's own cases and the demo page's smoke test. See `runner.mjs`.
 //
 //   IMPORT_EMULATOR_URL=… IMPORT_EMULATOR_URL_EXPIRING=… IMPORT_BROKER_CLIENT=ID:SECRET \
 //   IMPORT_BROKER_TOKEN=… node tests/broker/run-node.mjs
@@ -11,6 +12,7 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
+import { adapterCases } from './adapter-cases.mjs';
 import { demoCases } from './demo-cases.mjs';
 import { brokerDir, listeningUrl, runBrokerSuite, scratchProject, stopChild } from './runner.mjs';
 
@@ -20,7 +22,7 @@ await runBrokerSuite({
   runner: 'run-node',
   runtime: 'node',
   expectedEntry: 'entry-node.js',
-  extraCases: demoCases,
+  extraCases: [...adapterCases, ...demoCases],
   async start(env, s) {
     const main = scratchProject(
       join(s.scratch, 'node'),
