@@ -17,7 +17,7 @@
 //!
 //! | suite          | command |
 //! |----------------|---------|
-//! | broker-node    | `node tests/broker/run-node.mjs` (and the demo page's smoke test) |
+//! | broker-node    | `node tests/broker/run-node.mjs` (and the Node adapter's cases, the demo page's smoke test) |
 //! | broker-deno    | `node tests/broker/run-deno.mjs` |
 //! | broker-workerd | `node tests/broker/run-workerd.mjs` |
 //!
