@@ -34,6 +34,8 @@ pub struct Emulator {
     /// Where its log (stderr) goes.
     pub log: PathBuf,
     data_dir: PathBuf,
+    /// Whether dropping the guard removes `data_dir`.
+    remove_data: bool,
 }
 
 impl Emulator {
@@ -51,8 +53,6 @@ impl Emulator {
         name: &str,
         extra_args: &[&str],
     ) -> Result<Emulator> {
-        let scratch = ws.scratch_dir();
-        std::fs::create_dir_all(&scratch)?;
         let stamp = format!(
             "{}-{}",
             std::process::id(),
@@ -61,13 +61,43 @@ impl Emulator {
                 .map(|d| d.as_millis())
                 .unwrap_or(0)
         );
-        let data_dir = scratch.join(format!("{name}-data-{stamp}"));
+        let data_dir = ws.scratch_dir().join(format!("{name}-data-{stamp}"));
+        Self::spawn(ws, binary, name, &data_dir, true, extra_args)
+    }
+
+    /// Starts `binary` with `--data-dir data_dir` (kept when the guard
+    /// drops, unlike the fresh directories of the test emulators): the demo's
+    /// emulator, whose jobs survive restarts. `extra_args` may set `--addr`
+    /// (default `127.0.0.1:0`).
+    pub fn start_with_data(
+        ws: &Workspace,
+        binary: &Path,
+        name: &str,
+        data_dir: &Path,
+        extra_args: &[&str],
+    ) -> Result<Emulator> {
+        Self::spawn(ws, binary, name, data_dir, false, extra_args)
+    }
+
+    fn spawn(
+        ws: &Workspace,
+        binary: &Path,
+        name: &str,
+        data_dir: &Path,
+        remove_data: bool,
+        extra_args: &[&str],
+    ) -> Result<Emulator> {
+        let scratch = ws.scratch_dir();
+        std::fs::create_dir_all(&scratch)?;
         let log = scratch.join(format!("{name}.log"));
         let log_file = File::create(&log).with_context(|| format!("creating {}", log.display()))?;
-        let mut child = ws
-            .cmd(binary)
-            .args(["--addr", "127.0.0.1:0", "--data-dir"])
-            .arg(&data_dir)
+        let mut cmd = ws.cmd(binary);
+        if !extra_args.contains(&"--addr") {
+            cmd.args(["--addr", "127.0.0.1:0"]);
+        }
+        let mut child = cmd
+            .arg("--data-dir")
+            .arg(data_dir)
             .args(extra_args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -89,7 +119,8 @@ impl Emulator {
             child,
             url: String::new(),
             log,
-            data_dir,
+            data_dir: data_dir.to_path_buf(),
+            remove_data,
         };
         let deadline = Instant::now() + START_TIMEOUT;
         loop {
@@ -123,7 +154,9 @@ impl Drop for Emulator {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.data_dir);
+        if self.remove_data {
+            let _ = std::fs::remove_dir_all(&self.data_dir);
+        }
     }
 }
 

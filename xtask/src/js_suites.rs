@@ -11,6 +11,16 @@
 //! | js-deno    | `node tests/js/run-deno.mjs` (runs `deno` from `node_modules`) |
 //! | js-workerd | `node tests/js/run-workerd.mjs` (runs `workerd` from `node_modules`) |
 //!
+//! The broker suites ([`run_broker`]) serve the package's `createBroker`
+//! in each runtime in front of two emulators of their own, and drive a
+//! whole import through it from headless Chromium (`tests/broker/`):
+//!
+//! | suite          | command |
+//! |----------------|---------|
+//! | broker-node    | `node tests/broker/run-node.mjs` (and the Node adapter's cases, the demo page's smoke test) |
+//! | broker-deno    | `node tests/broker/run-deno.mjs` |
+//! | broker-workerd | `node tests/broker/run-workerd.mjs` |
+//!
 //! Each runner prints `ok - …` / `not ok - …` per case and closes with the
 //! plain line `N passed, M failed`, which is what is counted here. A suite
 //! passes only when the runner succeeds, nothing failed and more than zero
@@ -19,7 +29,7 @@
 use std::process::Command;
 use std::time::Instant;
 
-use crate::emulator::Emulators;
+use crate::emulator::{Emulator, Emulators};
 use crate::process::{self, run_streamed};
 use crate::setup::Workspace;
 use crate::suites::{Counts, Outcome};
@@ -30,6 +40,24 @@ pub const SUITES: [(&str, &str); 3] = [
     ("js-deno", "tests/js/run-deno.mjs"),
     ("js-workerd", "tests/js/run-workerd.mjs"),
 ];
+
+/// The broker suites and their runner scripts.
+pub const BROKER_SUITES: [(&str, &str); 3] = [
+    ("broker-node", "tests/broker/run-node.mjs"),
+    ("broker-deno", "tests/broker/run-deno.mjs"),
+    ("broker-workerd", "tests/broker/run-workerd.mjs"),
+];
+
+/// The OAuth client (`ID:SECRET`) both broker emulators know: a distinctive
+/// secret, so the suites can assert it never reaches the page.
+pub const BROKER_CLIENT: &str = "broker-e2e:client-secret-4e1f0b9d2c7a51e6";
+/// A static workspace token both broker emulators know (likewise distinctive).
+pub const BROKER_TOKEN: &str = "ws-token-broker-e2e-83c1a5f7d20b94e1";
+/// The scopes the broker's credentials get.
+const BROKER_SCOPES: &str = "cdp:imports:write,cdp:imports:read,cdp:metadata:read";
+/// Lifetime of the `broker-expiring` emulator's OAuth tokens, seconds (the
+/// runner waits this long for its token to expire; see `runner.mjs`).
+const EXPIRING_TOKEN_TTL: &str = "2";
 
 /// Counts from the last `N passed, M failed` line (`, K skipped` may follow),
 /// or `None` when the output has no such line.
@@ -114,6 +142,53 @@ pub fn run(ws: &Workspace) -> Vec<Outcome> {
         })
         .collect();
     drop(emulators);
+    outcomes
+}
+
+/// The three broker suites, sharing two fresh emulators: `broker` (the
+/// upstream of every broker) and `broker-expiring`, whose OAuth tokens live
+/// 2 s (the upstream of the broker given an expired token). Both know
+/// [`BROKER_CLIENT`] and [`BROKER_TOKEN`]. Expects `pkg/` to be built and
+/// Chromium to be installed.
+pub fn run_broker(ws: &Workspace) -> Vec<Outcome> {
+    let client = format!("{BROKER_CLIENT}={BROKER_SCOPES}");
+    let token = format!("{BROKER_TOKEN}={BROKER_SCOPES}");
+    let started =
+        process::run(ws.cargo().args(["build", "-p", "import-devserver"])).and_then(|()| {
+            let bin = ws.target_dir.join("debug").join("import-devserver");
+            let credentials = ["--client", &client, "--token", &token];
+            let main = Emulator::start_named(ws, &bin, "emulator-broker", &credentials)?;
+            let mut args = credentials.to_vec();
+            args.extend(["--token-ttl", EXPIRING_TOKEN_TTL]);
+            let expiring = Emulator::start_named(ws, &bin, "emulator-broker-expiring", &args)?;
+            Ok((main, expiring))
+        });
+    let (main, expiring) = match started {
+        Ok(e) => e,
+        Err(e) => {
+            let why = format!("emulator not started: {e:#}");
+            return BROKER_SUITES
+                .iter()
+                .map(|(n, _)| Outcome::not_run(n, why.clone()))
+                .collect();
+        }
+    };
+    let scratch = ws.scratch_dir().join("js");
+    let outcomes = BROKER_SUITES
+        .iter()
+        .map(|(name, script)| {
+            let mut cmd = ws.cmd("node");
+            cmd.arg(script)
+                .env("IMPORT_EMULATOR_URL", &main.url)
+                .env("IMPORT_EMULATOR_URL_EXPIRING", &expiring.url)
+                .env("IMPORT_BROKER_CLIENT", BROKER_CLIENT)
+                .env("IMPORT_BROKER_TOKEN", BROKER_TOKEN)
+                .env("IMPORT_JS_SCRATCH", &scratch)
+                .env_remove("IMPORT_JS_ONLY");
+            run_one(name, &mut cmd)
+        })
+        .collect();
+    drop((main, expiring));
     outcomes
 }
 

@@ -1,7 +1,8 @@
 //! `cargo xtask <demo|test|build|bench>`: the project's only entry points.
 //!
-//! * `demo`  — set up, build the npm package, run the emulator on
-//!   127.0.0.1:8787 serving the API, storage, `www/` and `pkg/`.
+//! * `demo`  — set up, build the npm package, run the emulator and, in
+//!   front of it on 127.0.0.1:8787, the package's broker serving `www/` and
+//!   `pkg/`.
 //! * `test`  — set up, build, then every suite; fails unless each suite
 //!   passes with more than zero tests.
 //! * `build` — set up, build the npm package into `pkg/`, print its sizes.
@@ -29,8 +30,8 @@ const USAGE: &str = "\
 usage: cargo xtask <command>
 
 commands:
-  demo            install what is missing, build pkg/, run the emulator on
-                  http://127.0.0.1:8787 serving the demo page
+  demo            install what is missing, build pkg/, run the emulator and
+                  the broker on http://127.0.0.1:8787 serving the demo page
   test            install what is missing, build pkg/, run every test suite
   build           install what is missing, build the npm package into pkg/
   bench [NAME]    run a benchmark (`processing`); no NAME lists them

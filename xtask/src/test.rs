@@ -6,6 +6,8 @@
 //! | wasm-node      | `cargo test --target wasm32-unknown-unknown -p import-uploader` |
 //! | wasm-chromium  | the same with `WASM_BINDGEN_USE_BROWSER=1` (headless Chromium) |
 //! | wasm-worker    | the same with `WASM_BINDGEN_USE_DEDICATED_WORKER=1` |
+//! | js-node, js-deno, js-workerd | the package's JS suite in each runtime ([`crate::js_suites`]) |
+//! | broker-node, broker-deno, broker-workerd | the broker in each runtime, driven from headless Chromium ([`crate::js_suites::run_broker`]) |
 //!
 //! The wasm suites talk to emulators started on ephemeral ports; their URLs
 //! reach the tests at compile time: `IMPORT_EMULATOR_URL` (Azure Block Blob
@@ -36,6 +38,7 @@ pub fn run(ws: &Workspace) -> Result<()> {
     )];
     outcomes.extend(wasm_suites(ws, &chromium));
     outcomes.extend(crate::js_suites::run(ws));
+    outcomes.extend(crate::js_suites::run_broker(ws));
 
     suites::print_table(&outcomes);
     let passed: u64 = outcomes.iter().map(|o| o.counts.passed).sum();

@@ -1,0 +1,127 @@
+// Serves a fetch-style handler — `(Request) => Promise<Response>`, such as
+// the one `createBroker(options)` returns — with Node's `http` module.
+//
+// Node 20 has `Request` and `Response` but no server that speaks them
+// (Deno has `Deno.serve(handler)`, Workers call `fetch(request, env)`), so
+// this file adapts both ways:
+//
+// * `http.IncomingMessage` → `Request`: the URL from the `Host` header and
+//   the request target, the method and every header, and the body as a
+//   stream (`duplex: 'half'`, which Node requires for a streamed body), so a
+//   large body is never held in memory. When the client goes away before
+//   the answer is written, the Request's `signal` aborts.
+// * `Response` → `http.ServerResponse`: status, headers (each `Set-Cookie`
+//   kept separate) and the body streamed chunk by chunk, respecting the
+//   socket's back-pressure.
+//
+// A handler that throws answers 500 with a JSON body that says nothing about
+// the error (the handler's own refusals are its business; a crash must not
+// leak details). It depends on nothing but Node's standard library, so it can
+// be copied as is into an application:
+//
+//   import { createServer } from 'node:http';
+//   import { createBroker } from 'import-uploader';
+//   import { toNodeListener } from './node-adapter.mjs';
+//
+//   const handle = createBroker({ apiBaseUrl, token, ticketSecret, allowedOrigins });
+//   createServer(toNodeListener(handle)).listen(8788, '127.0.0.1');
+
+import { Readable } from 'node:stream';
+
+/** Methods whose requests have no body. */
+const BODYLESS = new Set(['GET', 'HEAD']);
+
+/**
+ * The `Request` for a Node request. `origin` overrides the scheme and host
+ * (default: `http://` + the `Host` header); give it behind a TLS-terminating
+ * proxy, e.g. `https://uploads.example.com`.
+ */
+export function toRequest(req, { origin, signal } = {}) {
+  const base = origin ?? `http://${req.headers.host ?? 'localhost'}`;
+  const headers = new Headers();
+  // rawHeaders keeps repeated headers apart; `Headers` joins them as fetch does.
+  for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) {
+    const name = req.rawHeaders[i];
+    // HTTP/2 pseudo-headers (`:path`) are not header names.
+    if (!name.startsWith(':')) headers.append(name, req.rawHeaders[i + 1]);
+  }
+  const method = req.method ?? 'GET';
+  const init = { method, headers, signal };
+  if (!BODYLESS.has(method)) {
+    init.body = Readable.toWeb(req);
+    init.duplex = 'half';
+  }
+  return new Request(new URL(req.url ?? '/', base), init);
+}
+
+/** Writes `response` to the Node response `res`, streaming its body. */
+export async function writeResponse(response, res) {
+  const headers = {};
+  for (const [name, value] of response.headers) {
+    if (name === 'set-cookie') continue;
+    headers[name] = value;
+  }
+  const cookies = response.headers.getSetCookie?.() ?? [];
+  if (cookies.length > 0) headers['set-cookie'] = cookies;
+  res.writeHead(response.status, response.statusText || undefined, headers);
+  if (!response.body) {
+    res.end();
+    return;
+  }
+  const reader = response.body.getReader();
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      // Wait for the socket to drain before reading more (back-pressure).
+      if (!res.write(value)) {
+        await new Promise((resolve) => {
+          const go = () => {
+            res.off('drain', go);
+            res.off('close', go);
+            resolve();
+          };
+          res.on('drain', go);
+          res.on('close', go);
+        });
+      }
+      if (res.destroyed) break;
+    }
+  } finally {
+    if (res.destroyed) await reader.cancel().catch(() => {});
+    else reader.releaseLock();
+  }
+  res.end();
+}
+
+/**
+ * A listener for `http.createServer` that answers every request with
+ * `handler(request)`. Options as `toRequest`; `onError(error)` sees a
+ * handler's exceptions (default: ignored; the client gets a bare 500).
+ */
+export function toNodeListener(handler, { origin, onError } = {}) {
+  return async (req, res) => {
+    const aborter = new AbortController();
+    // 'close' on the response fires when it is finished or the client went
+    // away; only the latter (not yet finished) aborts the handler's work.
+    res.on('close', () => {
+      if (!res.writableFinished) aborter.abort();
+    });
+    let response;
+    try {
+      response = await handler(toRequest(req, { origin, signal: aborter.signal }));
+    } catch (error) {
+      onError?.(error);
+      response = Response.json(
+        { success: false, error: { code: 'INTERNAL', message: 'The server failed to answer.', details: {} } },
+        { status: 500 },
+      );
+    }
+    try {
+      await writeResponse(response, res);
+    } catch (error) {
+      onError?.(error);
+      res.destroy();
+    }
+  };
+}

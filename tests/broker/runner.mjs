@@ -1,0 +1,320 @@
+// The Node side of the broker suites, shared by `run-node.mjs`,
+// `run-deno.mjs` and `run-workerd.mjs`: each gives `runBrokerSuite` a
+// `start(env)` that launches the test server (`app.mjs` around the built
+// package) in its runtime and resolves to `{ url, entry, stop }`. This file
+// then
+//
+// 1. asks the emulator with short-lived tokens for an OAuth token (it will
+//    have expired when the upstream-expiry case runs: the broker's `token`);
+// 2. serves the test page (`page.html`, `page.mjs`, and `pkg/` for the
+//    package's browser entry) on its own origin, 127.0.0.1:PORT_A;
+// 3. starts the runtime's server (the broker and the ticket endpoint) on
+//    127.0.0.1:PORT_B, a different origin, with the secrets in its
+//    environment;
+// 4. launches Debian's Chromium through playwright-core (flags from
+//    `webdriver.json`) and runs the cases of `cases.mjs`, printing
+//    `ok - name` / `not ok - name: error` and the closing `N passed, M failed`.
+//
+// Environment (set by `cargo xtask test`, see xtask/src/js_suites.rs):
+//   IMPORT_EMULATOR_URL           the main emulator's base URL
+//   IMPORT_EMULATOR_URL_EXPIRING  an emulator started with `--token-ttl 2`
+//   IMPORT_BROKER_CLIENT          ID:SECRET of an OAuth client both emulators know
+//   IMPORT_BROKER_TOKEN           a static workspace token both emulators know
+//   IMPORT_JS_SCRATCH             scratch directory (default target/xtask/js)
+//   IMPORT_JS_ONLY                run only the cases whose name contains this text
+
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { dirname, extname, join, normalize, resolve, sep } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+import { resultLine, runTests, summaryLine } from '../js/harness.mjs';
+import { ENV } from './app.mjs';
+import { cases } from './cases.mjs';
+
+/** This directory (`tests/broker`). */
+export const brokerDir = dirname(fileURLToPath(import.meta.url));
+/** The workspace root. */
+export const root = resolve(brokerDir, '..', '..');
+/** The built npm package. */
+export const pkgDir = join(root, 'pkg');
+
+/** How long a runtime's server may take to listen. */
+const START_TIMEOUT_MS = 30_000;
+/** Lifetime of the expiring emulator's tokens (its `--token-ttl`), seconds. */
+export const EXPIRING_TTL_S = 2;
+
+/** Prints why the runner cannot run, as a failed run, and exits 1. */
+export function bail(runner, message) {
+  console.error(`${runner}: ${message}`);
+  console.log('0 passed, 1 failed');
+  process.exit(1);
+}
+
+/** The runner's settings from its environment; bails naming what is missing. */
+export function settings(runner) {
+  const need = (name, what) => {
+    const v = process.env[name];
+    if (!v) bail(runner, `${name} is not set (${what}); \`cargo xtask test\` sets it`);
+    return v;
+  };
+  const emulator = need('IMPORT_EMULATOR_URL', "the main emulator's base URL").replace(/\/+$/, '');
+  const expiring = need('IMPORT_EMULATOR_URL_EXPIRING', 'an emulator started with `--token-ttl 2`').replace(/\/+$/, '');
+  const client = need('IMPORT_BROKER_CLIENT', 'ID:SECRET of an OAuth client of both emulators');
+  const workspaceToken = need('IMPORT_BROKER_TOKEN', 'a static token of both emulators');
+  const [clientId, ...rest] = client.split(':');
+  const clientSecret = rest.join(':');
+  if (!clientId || !clientSecret) bail(runner, 'IMPORT_BROKER_CLIENT must be ID:SECRET');
+  let manifest;
+  try {
+    manifest = JSON.parse(readFileSync(join(pkgDir, 'package.json'), 'utf8'));
+  } catch (e) {
+    bail(runner, `cannot read the built package's package.json (${e.message}): build it with \`cargo xtask build\``);
+  }
+  const scratch = resolve(process.env.IMPORT_JS_SCRATCH ?? join(root, 'target', 'xtask', 'js'), 'broker');
+  return {
+    emulator,
+    expiring,
+    clientId,
+    clientSecret,
+    workspaceToken,
+    manifest,
+    scratch,
+    only: process.env.IMPORT_JS_ONLY ?? '',
+  };
+}
+
+/** The file `exports["."]` gives for `conditions` (first key in map order). */
+export function exportFor(manifest, conditions) {
+  let target = manifest.exports?.['.'] ?? manifest.exports;
+  while (target && typeof target === 'object') {
+    const key = Object.keys(target).find((k) => conditions.includes(k));
+    if (!key) return null;
+    target = target[key];
+  }
+  return typeof target === 'string' ? target.replace(/^\.\//, '') : null;
+}
+
+/** Every file the exports map names. */
+export function exportTargets(target, out = new Set()) {
+  if (typeof target === 'string') out.add(target.replace(/^\.\//, ''));
+  else if (target && typeof target === 'object') Object.values(target).forEach((t) => exportTargets(t, out));
+  return out;
+}
+
+const TYPES = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.mjs': 'text/javascript; charset=utf-8',
+  '.wasm': 'application/wasm',
+  '.json': 'application/json',
+  '.css': 'text/css; charset=utf-8',
+  '.ts': 'text/plain; charset=utf-8',
+};
+
+/** Serves `files` (URL path → file) and `dirs` (URL prefix → directory), GET only. */
+export function staticServer({ files = {}, dirs = {} }) {
+  const server = createServer((req, res) => {
+    const path = decodeURIComponent(new URL(req.url, 'http://x').pathname);
+    let file = files[path];
+    if (!file) {
+      for (const [prefix, dir] of Object.entries(dirs)) {
+        if (!path.startsWith(prefix)) continue;
+        const candidate = normalize(join(dir, path.slice(prefix.length)));
+        if (candidate.startsWith(dir + sep) && existsSync(candidate)) file = candidate;
+      }
+    }
+    if (req.method !== 'GET' || !file) {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
+      return;
+    }
+    try {
+      const body = readFileSync(file);
+      res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream', 'cache-control': 'no-store' });
+      res.end(body);
+    } catch {
+      res.writeHead(404).end();
+    }
+  });
+  return new Promise((ok) => {
+    server.listen(0, '127.0.0.1', () => {
+      ok({ port: server.address().port, close: () => new Promise((done) => server.close(done)) });
+    });
+  });
+}
+
+/** The test page: an import map sends `import-uploader` to the browser entry. */
+function pageHtml(browserEntry) {
+  return `<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><title>broker test page</title>
+<script type="importmap">${JSON.stringify({ imports: { 'import-uploader': `/pkg/${browserEntry}` } })}</script>
+</head>
+<body><script type="module" src="/page.mjs"></script></body>
+</html>
+`;
+}
+
+/**
+ * Reads `listening on URL` from a child's stdout and resolves to `{ url,
+ * entry }` (`entry` from an earlier `… resolved to ENTRY` line); other lines
+ * are echoed as `# ` comments. Rejects when the child exits first or after
+ * the timeout.
+ */
+export function listeningUrl(child, what) {
+  let entry = null;
+  return new Promise((ok, fail) => {
+    const timer = setTimeout(() => fail(new Error(`${what} did not print \`listening on\` within ${START_TIMEOUT_MS / 1000} s`)), START_TIMEOUT_MS);
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      const url = line.trim().match(/^listening on (\S+)/)?.[1];
+      entry = line.match(/resolved to (\S+)/)?.[1] ?? entry;
+      if (url) {
+        clearTimeout(timer);
+        ok({ url: url.replace(/\/+$/, ''), entry });
+      } else if (line.trim()) {
+        console.log(line.startsWith('#') ? line : `# ${line}`);
+      }
+    });
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      fail(new Error(`${what} exited (${signal ?? `code ${code}`}) before listening; its messages are above`));
+    });
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      fail(new Error(`cannot start ${what}: ${e.message}`));
+    });
+  });
+}
+
+/**
+ * Makes `dir` a project with the built package installed (as a link, so
+ * the runtime imports it by name through its `exports` map) and writes
+ * `dir/<name>` with `text`. Returns that file's path.
+ */
+export function scratchProject(dir, name, text) {
+  const link = join(dir, 'node_modules', 'import-uploader');
+  rmSync(link, { recursive: true, force: true });
+  mkdirSync(dirname(link), { recursive: true });
+  symlinkSync(pkgDir, link, process.platform === 'win32' ? 'junction' : 'dir');
+  writeFileSync(join(dir, 'package.json'), '{ "private": true, "type": "module" }\n');
+  const file = join(dir, name);
+  writeFileSync(file, text);
+  return file;
+}
+
+/** Stops a child process we started (SIGTERM, then waits for it). */
+export function stopChild(child) {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((done) => {
+    child.once('exit', done);
+    child.kill('SIGTERM');
+  });
+}
+
+/** Asks `emulator`'s token endpoint for a client-credentials token. */
+async function oauthToken(emulator, clientId, clientSecret) {
+  const response = await fetch(`${emulator}/oauth/token`, {
+    method: 'POST',
+    headers: {
+      authorization: `Basic ${Buffer.from(`${clientId}:${clientSecret}`).toString('base64')}`,
+      'content-type': 'application/x-www-form-urlencoded',
+    },
+    body: 'grant_type=client_credentials',
+  });
+  const body = await response.json();
+  if (!response.ok) throw new Error(`POST /oauth/token answered ${response.status}: ${JSON.stringify(body)}`);
+  return body.access_token;
+}
+
+/** Chromium's flags, from the workspace's `webdriver.json`. */
+function chromiumOptions() {
+  const wd = JSON.parse(readFileSync(join(root, 'webdriver.json'), 'utf8'))['goog:chromeOptions'];
+  return { executablePath: wd.binary, args: wd.args.filter((a) => a !== '--headless'), headless: true };
+}
+
+/**
+ * Runs the suite with the runtime server `start(env)` gives. `runtime` and
+ * `expectedEntry` name the runtime and the package entry it must resolve.
+ * Sets the exit code; the output ends with `N passed, M failed`.
+ */
+export async function runBrokerSuite({ runner, runtime, expectedEntry, start, extraCases = [] }) {
+  const s = settings(runner);
+  const cleanups = [];
+  const cleanup = async () => {
+    for (const f of cleanups.reverse()) await f().catch(() => {});
+    cleanups.length = 0;
+  };
+  let results = [];
+  try {
+    const expiredToken = await oauthToken(s.expiring, s.clientId, s.clientSecret);
+    const expiredTokenIssuedAt = Date.now();
+
+    const browserEntry = exportFor(s.manifest, ['browser', 'import', 'default']);
+    if (!browserEntry) throw new Error("the package's exports map has no browser entry");
+    mkdirSync(s.scratch, { recursive: true });
+    const htmlFile = join(s.scratch, 'page.html');
+    writeFileSync(htmlFile, pageHtml(browserEntry));
+    const page = await staticServer({
+      files: { '/': htmlFile, '/page.mjs': join(brokerDir, 'page.mjs') },
+      dirs: { '/pkg/': pkgDir },
+    });
+    cleanups.push(page.close);
+    const pageOrigin = `http://127.0.0.1:${page.port}`;
+
+    const ticketSecret = randomBytes(32).toString('base64url');
+    const env = {
+      [ENV.apiUrl]: `${s.emulator}/public/v1`,
+      [ENV.tokenUrl]: `${s.emulator}/oauth/token`,
+      [ENV.expiringApiUrl]: `${s.expiring}/public/v1`,
+      [ENV.expiringTokenUrl]: `${s.expiring}/oauth/token`,
+      [ENV.clientId]: s.clientId,
+      [ENV.pageOrigin]: pageOrigin,
+      [ENV.clientSecret]: s.clientSecret,
+      [ENV.workspaceToken]: s.workspaceToken,
+      [ENV.expiredToken]: expiredToken,
+      [ENV.ticketSecret]: ticketSecret,
+    };
+    const server = await start(env, s);
+    cleanups.push(server.stop);
+    console.log(`# ${runtime}: import-uploader resolved to ${server.entry}; broker at ${server.url}, test page at ${pageOrigin}`);
+
+    const { chromium } = await import('playwright-core');
+    const browser = await chromium.launch(chromiumOptions());
+    cleanups.push(() => browser.close());
+
+    const ctx = {
+      runtime,
+      broker: server.url,
+      pageOrigin,
+      pagePort: page.port,
+      browser,
+      secrets: { clientSecret: s.clientSecret, workspaceToken: s.workspaceToken, expiredToken, ticketSecret },
+      // When the broker's `token` has surely expired (a second of margin).
+      expiredTokenExpiredAt: expiredTokenIssuedAt + (EXPIRING_TTL_S + 1) * 1000,
+      emulator: s.emulator,
+      settings: s,
+    };
+    const entryCase = {
+      name: `the ${runtime} server imports the package's ${expectedEntry} by name`,
+      fn() {
+        if (!server.entry.endsWith(expectedEntry)) throw new Error(`resolved to ${server.entry}`);
+      },
+    };
+    results = await runTests([entryCase, ...cases, ...extraCases], ctx, {
+      only: s.only || undefined,
+      timeoutMs: 60_000,
+      onResult: (r) => console.log(resultLine(r)),
+    });
+    if (results.length === 0) results = [{ name: 'the suite ran no case', ok: false }];
+  } catch (e) {
+    console.error(`${runner}: ${e.stack ?? e}`);
+    results.push({ name: 'set-up', ok: false, error: String(e.message ?? e) });
+    console.log(resultLine(results.at(-1)));
+  } finally {
+    await cleanup();
+  }
+  console.log(summaryLine(results));
+  process.exitCode = results.every((r) => r.ok) ? 0 : 1;
+}
