@@ -431,16 +431,13 @@ export const cases = [
     async fn(ctx) {
       await withPage(ctx, async (p) => {
         const t = await p.ticket({ subject: unique('rob') });
-        // The broker refuses the preflight of a route or method it does not
-        // serve, so a page cannot even send these: asked from here.
-        const asked = async (path, method) => {
-          const r = await fetch(`${ctx.broker}${path}`, { method, headers: { origin: ctx.pageOrigin, authorization: `Bearer ${t}` } });
-          return { status: r.status, body: await r.json() };
-        };
-        assertRefusal(await asked('/api/lists', 'GET'), 404, 'BROKER.ROUTE.NOT_FOUND', 'GET /lists');
-        assertRefusal(await asked('/api/import-jobs/x/y/z', 'GET'), 404, 'BROKER.ROUTE.NOT_FOUND', 'GET /import-jobs/x/y/z');
-        const fromPage = await p.call('/api/lists', { ticket: t });
-        assert(fromPage.failed, `the browser cannot call a route the broker does not serve: ${JSON.stringify(fromPage).slice(0, 200)}`);
+        // Preflights pass for any path under the base path, so the page
+        // reads the broker's own codes.
+        assertRefusal(await p.call('/api/lists', { ticket: t }), 404, 'BROKER.ROUTE.NOT_FOUND', 'GET /lists from the page');
+        assertRefusal(await p.call('/api/import-jobs/x/y/z', { ticket: t }), 404, 'BROKER.ROUTE.NOT_FOUND', 'GET /import-jobs/x/y/z from the page');
+        assertRefusal(await p.call('/api/import-jobs', { method: 'GET', ticket: t }), 405, 'BROKER.ROUTE.METHOD_NOT_ALLOWED', 'GET /import-jobs from the page');
+        // A method a preflight does not list is still refused by the browser;
+        // asked from here, it gets 405 with the broker's code.
         const del = await fetch(`${ctx.broker}/api/import-jobs`, { method: 'DELETE', headers: { origin: ctx.pageOrigin, authorization: `Bearer ${t}` } });
         const body = await del.json();
         assertRefusal({ status: del.status, body }, 405, 'BROKER.ROUTE.METHOD_NOT_ALLOWED', 'DELETE /import-jobs');
