@@ -90,6 +90,25 @@ fn column_type(t: DataType) -> &'static str {
     }
 }
 
+/// Turns off SQLite's memory statistics, process-wide, before the first
+/// connection opens: with them on, every allocation SQLite makes (several
+/// per merged row) takes a global mutex; the emulator never reads them.
+/// Later calls, or a call after SQLite has started, do nothing.
+pub fn tune_sqlite() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // SAFETY: `sqlite3_config` is documented to be callable before
+        // `sqlite3_initialize`; after it, it returns SQLITE_MISUSE and
+        // changes nothing (the result is ignored on purpose).
+        unsafe {
+            rusqlite::ffi::sqlite3_config(
+                rusqlite::ffi::SQLITE_CONFIG_MEMSTATUS,
+                0 as std::os::raw::c_int,
+            );
+        }
+    });
+}
+
 /// The records database of one emulator.
 #[derive(Debug)]
 pub struct Records {
@@ -100,6 +119,7 @@ pub struct Records {
 impl Records {
     /// Opens (creating) `DIR/records.sqlite3` in WAL mode.
     pub fn open(data_dir: &Path) -> anyhow::Result<Records> {
+        tune_sqlite();
         let records = Records {
             path: data_dir.join(RECORDS_FILE),
             gate: Mutex::new(()),
