@@ -10,7 +10,8 @@
 //! 8601 text), plus bookkeeping columns whose names start with `_`:
 //! `_workspace` (records belong to the workspace of the job that wrote
 //! them), `_created_job`, `_updated_job`, `_created_at`, `_updated_at`
-//! (milliseconds since the Unix epoch). The table of an `upsert` object has
+//! (milliseconds since the Unix epoch); the job columns hold the job's
+//! number in table `_jobs` ([`job_number`]). The table of an `upsert` object has
 //! the primary key (`_workspace`, merge key) and no row id; an `append`
 //! object's table has a row id `_id`. Tables are created on first use and
 //! gain a column when the object's schema gains a field.
@@ -44,15 +45,21 @@
 //! Writing rows in the file's order would walk the table's B-tree at random
 //! (keys such as e-mail addresses arrive unordered), which is slow once the
 //! table outgrows the page cache and rewrites each page many times. So the
-//! rows of an `upsert` object are written in key order ([`Merger::push`]):
-//! a job of up to [`BATCH_ROWS`] valid rows is sorted in memory; a larger
-//! one is spilled, in file order, to a temporary table that SQLite sorts on
-//! disk before the merge walks the table once. Rows of one key keep their
+//! rows of an `upsert` object are written in key order ([`Merger::push_encoded`]).
+//! Rows arrive encoded by [`encode_row`] (a tag byte per value, texts as
+//! length and bytes) and queue in one buffer, up to [`BATCH_ROWS`] rows or
+//! [`BATCH_BYTES`]; a job that fits is sorted in memory; a larger one sorts
+//! each full batch and writes it as a run to a spill file (removed after the
+//! job), and the runs are merged at the end. Rows of one key keep their
 //! file order, so counting and "last row wins" are exactly those of a row by
-//! row merge. Statements are prepared once per job; the page cache is
-//! bounded (64 MiB) and the database uses 16 KiB pages. Peak memory is
-//! therefore bounded whatever the file's size (the batch, the page cache
-//! and SQLite's sorter), and the job stays one transaction.
+//! row merge. (Spilling to an SQLite temporary table sorted by SQLite, the
+//! earlier design, cost several times more per row.) Records name their job
+//! by a small number ([`job_number`]) rather than its id, which keeps rows
+//! narrow. Statements are prepared once per job, the job's own parameters
+//! bound once; the page cache is bounded (64 MiB) and the database uses
+//! 16 KiB pages. Peak memory is therefore bounded whatever the file's size
+//! (the batch, the page cache and a read buffer per run), and the job stays
+//! one transaction.
 
 use std::io::{BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};

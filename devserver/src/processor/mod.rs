@@ -65,7 +65,7 @@
 //! # Concurrency
 //!
 //! Within a job, a reader thread reads, parses and validates the file and
-//! hands rows in batches (a bounded queue of [`PIPELINE_DEPTH`] batches, so
+//! hands rows, encoded ([`merge::encode_row`]), in batches (a bounded queue of [`PIPELINE_DEPTH`] batches, so
 //! memory stays flat) to the job's thread, which writes them: validation of
 //! one chunk runs while the previous one is merged.
 //!
