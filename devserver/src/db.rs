@@ -349,6 +349,7 @@ impl Db {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("creating data directory {}", dir.display()))?;
         let path = dir.join(DB_FILE);
+        crate::processor::merge::tune_sqlite();
         let mut conn = Connection::open(&path)
             .with_context(|| format!("opening database {}", path.display()))?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;

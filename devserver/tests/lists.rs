@@ -7,7 +7,6 @@
 mod common;
 
 use std::collections::HashSet;
-use std::time::Duration;
 
 use common::Emu;
 use import_devserver::config::{all_scopes, StaticToken};
@@ -653,48 +652,15 @@ async fn audience_samples_carry_the_merged_record_fields() {
     let csv = b"email,first_name,loyalty_points,opted_in\n\
                 Ann@Example.com,Ann,10,true\n\
                 bob@example.com,Bob,,false\n";
-    let (s, b) = emu
-        .post(
-            "/import-jobs",
-            W,
-            &json!({"objectName": "profiles", "fileName": "p.csv", "fileSize": csv.len()}),
-        )
-        .await;
-    assert_eq!(s, 201, "{b}");
-    let d = &b["data"];
-    let job = d["jobId"].as_str().unwrap().to_string();
-    let mut put = emu.http.put(d["uploadUrl"].as_str().unwrap());
-    for (k, v) in d["headers"].as_object().unwrap() {
-        put = put.header(k, v.as_str().unwrap());
-    }
-    let r = put.body(csv.to_vec()).send().await.unwrap();
-    assert_eq!(r.status().as_u16(), 201);
     let mapping = json!({
         "sourceFields": {"email": "string", "first_name": "string",
                          "loyalty_points": "integer", "opted_in": "boolean"},
         "fieldMap": {"email": "email", "first_name": "first_name",
                      "loyalty_points": "loyalty_points", "opted_in": "opted_in"}
     });
-    let (s, b) = emu
-        .post(&format!("/import-jobs/{job}/mapping"), W, &mapping)
-        .await;
-    assert_eq!(s, 200, "{b}");
-    let (s, b) = emu
-        .post(&format!("/import-jobs/{job}/start"), W, &json!({}))
-        .await;
-    assert_eq!(s, 200, "{b}");
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        let (_, b) = emu.get(&format!("/import-jobs/{job}"), W).await;
-        let state = b["data"]["state"].as_str().unwrap_or("").to_string();
-        if state == "completed" {
-            assert_eq!(b["data"]["validRows"], 2, "{b}");
-            break;
-        }
-        assert_ne!(state, "failed", "{b}");
-        assert!(std::time::Instant::now() < deadline, "{b}");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    let (job, status) = common::run(&emu, W, "profiles", csv, mapping).await;
+    assert_eq!(status["state"], "completed", "{status}");
+    assert_eq!(status["validRows"], 2, "{status}");
 
     let id = audiences::create_audience(
         &emu.server.state.db,

@@ -8,7 +8,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::Emu;
+use common::{error_lines, errors, ready_job, records, run, start_job as start, wait, Emu};
 use import_devserver::config::{all_scopes, StaticToken};
 use import_devserver::processor;
 use rusqlite::OptionalExtension;
@@ -30,102 +30,6 @@ async fn emu() -> Emu {
     .await;
     processor::spawn(&emu.server.state).unwrap();
     emu
-}
-
-/// Creates a job for `object`, uploads `csv` with one Put Blob and sets the
-/// mapping; returns the job id and its landing path.
-async fn ready_job(
-    emu: &Emu,
-    token: &str,
-    object: &str,
-    csv: &[u8],
-    mapping: Value,
-) -> (String, String) {
-    let (s, b) = emu
-        .post(
-            "/import-jobs",
-            token,
-            &json!({"objectName": object, "fileName": "data.csv", "fileSize": csv.len()}),
-        )
-        .await;
-    assert_eq!(s, 201, "{b}");
-    let d = &b["data"];
-    let id = d["jobId"].as_str().unwrap().to_string();
-    let mut put = emu.http.put(d["uploadUrl"].as_str().unwrap());
-    for (k, v) in d["headers"].as_object().unwrap() {
-        put = put.header(k, v.as_str().unwrap());
-    }
-    let r = put.body(csv.to_vec()).send().await.unwrap();
-    assert_eq!(r.status().as_u16(), 201, "{}", r.text().await.unwrap());
-    let (s, b) = emu
-        .post(&format!("/import-jobs/{id}/mapping"), token, &mapping)
-        .await;
-    assert_eq!(s, 200, "{b}");
-    (id, d["landingPath"].as_str().unwrap().to_string())
-}
-
-async fn start(emu: &Emu, token: &str, id: &str) {
-    let (s, b) = emu
-        .post(&format!("/import-jobs/{id}/start"), token, &json!({}))
-        .await;
-    assert_eq!(s, 200, "{b}");
-}
-
-/// Polls the status until the job is `completed` or `failed`.
-async fn wait(emu: &Emu, token: &str, id: &str) -> Value {
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        let (s, b) = emu.get(&format!("/import-jobs/{id}"), token).await;
-        assert_eq!(s, 200, "{b}");
-        let state = b["data"]["state"].as_str().unwrap();
-        if state == "completed" || state == "failed" {
-            return b["data"].clone();
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "job still {state}: {b}"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
-
-/// A whole job: returns (job id, final status).
-async fn run(emu: &Emu, token: &str, object: &str, csv: &[u8], mapping: Value) -> (String, Value) {
-    let (id, _) = ready_job(emu, token, object, csv, mapping).await;
-    start(emu, token, &id).await;
-    let status = wait(emu, token, &id).await;
-    (id, status)
-}
-
-async fn errors(emu: &Emu, id: &str) -> Value {
-    let (s, b) = emu.get(&format!("/import-jobs/{id}/errors"), W).await;
-    assert_eq!(s, 200, "{b}");
-    b["data"].clone()
-}
-
-/// Downloads the error file through its signed URL (no bearer token).
-async fn error_lines(emu: &Emu, id: &str) -> Vec<Value> {
-    let e = errors(emu, id).await;
-    assert_eq!(e["hasErrors"], true, "{e}");
-    let r = emu
-        .http
-        .get(e["errorFileUrl"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 200);
-    let text = r.text().await.unwrap();
-    let lines: Vec<Value> = text
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    assert_eq!(lines.len() as u64, e["errorCount"].as_u64().unwrap());
-    lines
-}
-
-/// Reads the merged records (the test looks inside the emulator's data).
-fn records(emu: &Emu) -> rusqlite::Connection {
-    rusqlite::Connection::open(emu.dir.path().join(processor::merge::RECORDS_FILE)).unwrap()
 }
 
 fn profiles_mapping(mode: &str) -> Value {

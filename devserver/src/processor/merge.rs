@@ -10,7 +10,8 @@
 //! 8601 text), plus bookkeeping columns whose names start with `_`:
 //! `_workspace` (records belong to the workspace of the job that wrote
 //! them), `_created_job`, `_updated_job`, `_created_at`, `_updated_at`
-//! (milliseconds since the Unix epoch). The table of an `upsert` object has
+//! (milliseconds since the Unix epoch); the job columns hold the job's
+//! number in table `_jobs` ([`job_number`]). The table of an `upsert` object has
 //! the primary key (`_workspace`, merge key) and no row id; an `append`
 //! object's table has a row id `_id`. Tables are created on first use and
 //! gain a column when the object's schema gains a field.
@@ -44,16 +45,23 @@
 //! Writing rows in the file's order would walk the table's B-tree at random
 //! (keys such as e-mail addresses arrive unordered), which is slow once the
 //! table outgrows the page cache and rewrites each page many times. So the
-//! rows of an `upsert` object are written in key order ([`Merger::push`]):
-//! a job of up to [`BATCH_ROWS`] valid rows is sorted in memory; a larger
-//! one is spilled, in file order, to a temporary table that SQLite sorts on
-//! disk before the merge walks the table once. Rows of one key keep their
+//! rows of an `upsert` object are written in key order ([`Merger::push_encoded`]).
+//! Rows arrive encoded by [`encode_row`] (a tag byte per value, texts as
+//! length and bytes) and queue in one buffer, up to [`BATCH_ROWS`] rows or
+//! [`BATCH_BYTES`]; a job that fits is sorted in memory; a larger one sorts
+//! each full batch and writes it as a run to a spill file (removed after the
+//! job), and the runs are merged at the end. Rows of one key keep their
 //! file order, so counting and "last row wins" are exactly those of a row by
-//! row merge. Statements are prepared once per job; the page cache is
-//! bounded (64 MiB) and the database uses 16 KiB pages. Peak memory is
-//! therefore bounded whatever the file's size (the batch, the page cache
-//! and SQLite's sorter), and the job stays one transaction.
+//! row merge. (Spilling to an SQLite temporary table sorted by SQLite, the
+//! earlier design, cost several times more per row.) Records name their job
+//! by a small number ([`job_number`]) rather than its id, which keeps rows
+//! narrow. Statements are prepared once per job, the job's own parameters
+//! bound once; the page cache is bounded (64 MiB) and the database uses
+//! 16 KiB pages. Peak memory is therefore bounded whatever the file's size
+//! (the batch, the page cache and a read buffer per run), and the job stays
+//! one transaction.
 
+use std::io::{BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
@@ -62,7 +70,6 @@ use anyhow::Context;
 use import_core::rules::DataType;
 use import_core::validate::{MappedField, Value};
 use import_core::wire::{ObjectSchema, WriteMode};
-use rusqlite::types::ValueRef;
 use rusqlite::{params, Connection, Statement};
 
 /// Page size of the records database, bytes.
@@ -90,6 +97,25 @@ fn column_type(t: DataType) -> &'static str {
     }
 }
 
+/// Turns off SQLite's memory statistics, process-wide, before the first
+/// connection opens: with them on, every allocation SQLite makes (several
+/// per merged row) takes a global mutex; the emulator never reads them.
+/// Later calls, or a call after SQLite has started, do nothing.
+pub fn tune_sqlite() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // SAFETY: `sqlite3_config` is documented to be callable before
+        // `sqlite3_initialize`; after it, it returns SQLITE_MISUSE and
+        // changes nothing (the result is ignored on purpose).
+        unsafe {
+            rusqlite::ffi::sqlite3_config(
+                rusqlite::ffi::SQLITE_CONFIG_MEMSTATUS,
+                0 as std::os::raw::c_int,
+            );
+        }
+    });
+}
+
 /// The records database of one emulator.
 #[derive(Debug)]
 pub struct Records {
@@ -100,6 +126,7 @@ pub struct Records {
 impl Records {
     /// Opens (creating) `DIR/records.sqlite3` in WAL mode.
     pub fn open(data_dir: &Path) -> anyhow::Result<Records> {
+        tune_sqlite();
         let records = Records {
             path: data_dir.join(RECORDS_FILE),
             gate: Mutex::new(()),
@@ -122,7 +149,17 @@ impl Records {
             );",
         )
         .context("creating the records database")?;
+        // Spill files left by a process that stopped mid-job.
+        let _ = std::fs::remove_dir_all(records.spill_dir());
         Ok(records)
+    }
+
+    /// Where jobs spill sorted runs of rows (`DATA_DIR/spill`).
+    pub fn spill_dir(&self) -> PathBuf {
+        self.path
+            .parent()
+            .map(|d| d.join("spill"))
+            .unwrap_or_else(|| PathBuf::from("spill"))
     }
 
     /// The database file.
@@ -162,6 +199,23 @@ pub fn checkpoint(conn: &Connection) {
     }
 }
 
+/// The job numbers that records carry in `_created_job` / `_updated_job`
+/// (a small integer instead of the job's 30-character id in every row).
+const JOBS_TABLE: &str = "CREATE TABLE IF NOT EXISTS _jobs (
+    num    INTEGER PRIMARY KEY,
+    job_id TEXT NOT NULL UNIQUE
+)";
+
+/// The number of job `job_id` in `_jobs`, given on first use (inside the
+/// job's transaction, so a job that rolls back leaves no number behind).
+pub fn job_number(conn: &Connection, job_id: &str) -> rusqlite::Result<i64> {
+    conn.execute_batch(JOBS_TABLE)?;
+    conn.execute("INSERT OR IGNORE INTO _jobs (job_id) VALUES (?1)", [job_id])?;
+    conn.query_row("SELECT num FROM _jobs WHERE job_id = ?1", [job_id], |r| {
+        r.get(0)
+    })
+}
+
 /// Creates the object's table (and key index) if needed and adds columns for
 /// fields the schema has gained. Runs inside the job's transaction.
 pub fn ensure_table(conn: &Connection, schema: &ObjectSchema) -> rusqlite::Result<()> {
@@ -177,8 +231,8 @@ pub fn ensure_table(conn: &Connection, schema: &ObjectSchema) -> rusqlite::Resul
     columns.extend(
         [
             "_workspace TEXT NOT NULL",
-            "_created_job TEXT NOT NULL",
-            "_updated_job TEXT NOT NULL",
+            "_created_job INTEGER NOT NULL",
+            "_updated_job INTEGER NOT NULL",
             "_created_at INTEGER NOT NULL",
             "_updated_at INTEGER NOT NULL",
         ]
@@ -197,6 +251,7 @@ pub fn ensure_table(conn: &Connection, schema: &ObjectSchema) -> rusqlite::Resul
         }
         None => "",
     };
+    conn.execute_batch(JOBS_TABLE)?;
     conn.execute_batch(&format!(
         "CREATE TABLE IF NOT EXISTS {} ({}){suffix}",
         ident(&table),
@@ -258,23 +313,40 @@ pub struct Merger<'c> {
     /// Parameter count of `insert` before the field values.
     insert_fixed: usize,
     job_id: String,
-    conn: &'c Connection,
     /// Values per row.
     width: usize,
-    /// Rows waiting to be sorted (upsert objects).
-    batch: Vec<Vec<Value>>,
+    /// Queued rows (upsert objects), encoded ([`encode_row`]) one after
+    /// another…
+    arena: Vec<u8>,
+    /// …and where each one is, with its key's prefix.
+    index: Vec<Entry>,
     batch_rows: usize,
-    /// Emptied value vectors, reused for the next rows.
-    spare: Vec<Vec<Value>>,
-    /// Rows spilled to `temp._stage`.
-    staged: u64,
+    /// Where sorted runs are spilled (a file per job, created when needed).
+    spill_dir: PathBuf,
+    spill: Option<Spill>,
+    /// Scratch buffer of [`Merger::push`].
+    scratch: Vec<u8>,
     inserted: u64,
     updated: u64,
 }
 
-/// Rows a [`Merger`] sorts in memory before spilling to disk (a fixed
-/// bound: about 50 MB for a profile of ten short fields).
-pub const BATCH_ROWS: usize = 128 * 1024;
+/// A queued row: the first 16 bytes of its key (as a number that orders as
+/// the bytes do), and its place in the arena.
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    prefix: u128,
+    offset: usize,
+    len: usize,
+}
+
+/// Rows a [`Merger`] sorts in memory before spilling a sorted run to disk…
+pub const BATCH_ROWS: usize = 1024 * 1024;
+/// …or bytes of encoded rows, whichever comes first (memory stays bounded:
+/// this plus 32 bytes per row for the index).
+pub const BATCH_BYTES: usize = 48 * 1024 * 1024;
+
+/// Buffer of the spill file's writer and of each run's reader, bytes.
+const SPILL_BUFFER: usize = 64 * 1024;
 
 impl std::fmt::Debug for Merger<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -288,7 +360,8 @@ impl std::fmt::Debug for Merger<'_> {
 impl<'c> Merger<'c> {
     /// Prepares the statements for rows carrying `fields` (the validator's
     /// mapped fields, in value order). `key_field` is the merge key of an
-    /// `upsert` object, None for `append`.
+    /// `upsert` object, None for `append`. Gives the job its number
+    /// ([`job_number`]).
     pub fn new(
         conn: &'c Connection,
         object_name: &str,
@@ -298,6 +371,7 @@ impl<'c> Merger<'c> {
         job_id: &str,
         now_ms: i64,
     ) -> rusqlite::Result<Self> {
+        let job = job_number(conn, job_id)?;
         let table = ident(&table_name(object_name));
         let mut cols = vec![
             "_workspace",
@@ -350,13 +424,13 @@ impl<'c> Merger<'c> {
         // its values (each text binding is a copy).
         let mut insert = insert;
         insert.raw_bind_parameter(1, workspace)?;
-        insert.raw_bind_parameter(2, job_id)?;
-        insert.raw_bind_parameter(3, job_id)?;
+        insert.raw_bind_parameter(2, job)?;
+        insert.raw_bind_parameter(3, job)?;
         insert.raw_bind_parameter(4, now_ms)?;
         insert.raw_bind_parameter(5, now_ms)?;
         let mut update = update;
         if let Some(u) = update.as_mut() {
-            u.raw_bind_parameter(1, job_id)?;
+            u.raw_bind_parameter(1, job)?;
             u.raw_bind_parameter(2, now_ms)?;
             u.raw_bind_parameter(3, workspace)?;
         }
@@ -366,45 +440,71 @@ impl<'c> Merger<'c> {
             key,
             insert_fixed,
             job_id: job_id.to_string(),
-            conn,
             width: fields.len(),
-            batch: Vec::new(),
+            arena: Vec::new(),
+            index: Vec::new(),
             batch_rows: BATCH_ROWS,
-            spare: Vec::new(),
-            staged: 0,
+            spill_dir: std::env::temp_dir(),
+            spill: None,
+            scratch: Vec::new(),
             inserted: 0,
             updated: 0,
         })
     }
 
+    /// Sets the directory of the job's spill file (the system's temporary
+    /// directory by default).
+    pub fn set_spill_dir(&mut self, dir: &Path) {
+        self.spill_dir = dir.to_path_buf();
+    }
+
     /// Queues one valid row (values in the order of the fields given to
-    /// [`Merger::new`]); returns an empty vector to reuse for the next row.
+    /// [`Merger::new`]); see [`Merger::push_encoded`].
+    pub fn push(&mut self, values: Vec<Value>) -> anyhow::Result<()> {
+        let mut row = std::mem::take(&mut self.scratch);
+        row.clear();
+        encode_row(&values, &mut row);
+        let pushed = self.push_encoded(&row);
+        self.scratch = row;
+        pushed
+    }
+
+    /// Queues one valid row encoded by [`encode_row`] (the processor's
+    /// reader thread encodes rows as it validates them).
     ///
     /// An `append` object's rows are written as they come. An `upsert`
     /// object's rows are written in key order, so that the table's B-tree is
     /// walked once in order instead of at random (several times faster, and
-    /// each page is written once): up to [`Merger::batch_rows`] rows are
-    /// sorted in memory; a job with more spills them, in file order, to a
-    /// temporary table (`temp._stage`) that SQLite sorts on disk at
-    /// [`Merger::finish`]. Memory stays the same whatever the file's size.
-    /// Rows of one key keep their file order, so the last one wins and the
-    /// first one counts as the insert, exactly as row by row.
-    pub fn push(&mut self, values: Vec<Value>) -> rusqlite::Result<Vec<Value>> {
-        if self.key.is_none() {
-            let merged = self.merge(&values)?;
+    /// each page is written once): rows are queued in memory, encoded one
+    /// after another in one buffer (a few bytes more than their text, no
+    /// allocation per row), up to [`Merger::batch_rows`] rows or
+    /// [`BATCH_BYTES`]; a job with more writes each batch, sorted (a run),
+    /// to a spill file as soon as it is full (while the reader thread goes
+    /// on validating), and [`Merger::finish`] merges the runs. Memory stays
+    /// the same whatever the file's size. Rows of one key keep their file
+    /// order, so the last one wins and the first one counts as the insert,
+    /// exactly as row by row.
+    pub fn push_encoded(&mut self, row: &[u8]) -> anyhow::Result<()> {
+        let Some(k) = self.key else {
+            let merged = self.merge_encoded(row)?;
             self.count(merged);
-            let mut values = values;
-            values.clear();
-            return Ok(values);
+            return Ok(());
+        };
+        let prefix = field_at(row, k).map(|f| f.prefix()).unwrap_or(0);
+        let offset = self.arena.len();
+        self.arena.extend_from_slice(row);
+        self.index.push(Entry {
+            prefix,
+            offset,
+            len: row.len(),
+        });
+        if self.index.len() >= self.batch_rows || self.arena.len() >= BATCH_BYTES {
+            self.spill_run()?;
         }
-        self.batch.push(values);
-        if self.batch.len() >= self.batch_rows {
-            self.spill()?;
-        }
-        Ok(self.spare.pop().unwrap_or_default())
+        Ok(())
     }
 
-    /// Rows held in memory before spilling to the temporary table.
+    /// Rows held in memory before a sorted run is spilled.
     pub fn batch_rows(&self) -> usize {
         self.batch_rows
     }
@@ -414,66 +514,61 @@ impl<'c> Merger<'c> {
         self.batch_rows = rows.max(1);
     }
 
+    /// Sorts the queued rows in key order; equal keys keep their file order.
+    fn sort_batch(&mut self) {
+        let Some(k) = self.key else { return };
+        let arena = &self.arena;
+        let key = |e: &Entry| field_at(&arena[e.offset..e.offset + e.len], k);
+        // Most comparisons end on the prefix, without reading the key.
+        self.index.sort_unstable_by(|a, b| {
+            a.prefix
+                .cmp(&b.prefix)
+                .then_with(|| field_cmp(key(a), key(b)))
+                .then(a.offset.cmp(&b.offset))
+        });
+    }
+
     /// Writes every queued row (call once, after the last [`Merger::push`]).
-    pub fn finish(&mut self) -> rusqlite::Result<()> {
-        if self.staged == 0 {
-            let mut batch = std::mem::take(&mut self.batch);
-            // (prefix of the key, position): most comparisons end on the
-            // prefix, without reading the key's text.
-            let mut order: Vec<(u128, u32)> = match self.key {
-                Some(k) => batch
-                    .iter()
-                    .enumerate()
-                    .map(|(i, v)| (key_prefix(&v[k]), i as u32))
-                    .collect(),
-                None => Vec::new(),
-            };
-            let key = self.key.unwrap_or(0);
-            // Equal keys keep their file order (the position breaks ties).
-            order.sort_unstable_by(|a, b| {
-                a.0.cmp(&b.0)
-                    .then_with(|| key_cmp(&batch[a.1 as usize][key], &batch[b.1 as usize][key]))
-                    .then(a.1.cmp(&b.1))
-            });
-            let order: Vec<u32> = order.into_iter().map(|(_, i)| i).collect();
-            for &i in &order {
-                let merged = self.merge(&batch[i as usize])?;
+    pub fn finish(&mut self) -> anyhow::Result<()> {
+        if self.spill.is_none() {
+            self.sort_batch();
+            let index = std::mem::take(&mut self.index);
+            let arena = std::mem::take(&mut self.arena);
+            for e in &index {
+                let merged = self.merge_encoded(&arena[e.offset..e.offset + e.len])?;
                 self.count(merged);
             }
-            batch.clear();
             return Ok(());
         }
-        self.spill()?;
+        self.spill_run()?;
         let Some(k) = self.key else { return Ok(()) };
-        let width = self.width;
-        let mut values: Vec<Value> = Vec::with_capacity(width);
-        {
-            let mut read = self.conn.prepare(&format!(
-                "SELECT {} FROM temp._stage ORDER BY c{k}, seq",
-                (0..width)
-                    .map(|i| format!("c{i}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ))?;
-            let mut rows = read.query([])?;
-            while let Some(row) = rows.next()? {
-                values.clear();
-                for i in 0..width {
-                    values.push(match row.get_ref(i)? {
-                        ValueRef::Null => Value::Null,
-                        ValueRef::Integer(n) => Value::Integer(n),
-                        ValueRef::Real(x) => Value::Number(x),
-                        ValueRef::Text(t) | ValueRef::Blob(t) => {
-                            Value::String(String::from_utf8_lossy(t).into_owned())
-                        }
-                    });
-                }
-                let merged = self.merge(&values)?;
-                self.count(merged);
+        // The queue's memory is not needed any more.
+        self.arena = Vec::new();
+        self.index = Vec::new();
+        let spill = self.spill.take().expect("spill file");
+        let mut spill = spill;
+        spill.file.flush()?;
+        let mut heap = std::collections::BinaryHeap::with_capacity(spill.runs.len());
+        for (run, &(offset, rows)) in spill.runs.iter().enumerate() {
+            let mut f = std::fs::File::open(&spill.path)?;
+            f.seek(SeekFrom::Start(offset))?;
+            let mut source = RunReader {
+                reader: BufReader::with_capacity(SPILL_BUFFER, f),
+                left: rows,
+            };
+            let mut row = Vec::new();
+            if source.next(&mut row)? {
+                heap.push(Head::new(run, k, row, source));
             }
         }
-        self.conn.execute_batch("DROP TABLE temp._stage")?;
-        self.staged = 0;
+        while let Some(mut head) = heap.pop() {
+            let merged = self.merge_encoded(&head.row)?;
+            self.count(merged);
+            if head.source.next(&mut head.row)? {
+                head.prefix = field_at(&head.row, k).map(|f| f.prefix()).unwrap_or(0);
+                heap.push(head);
+            }
+        }
         Ok(())
     }
 
@@ -484,41 +579,28 @@ impl<'c> Merger<'c> {
         }
     }
 
-    /// Appends the queued rows, in file order, to `temp._stage`.
-    fn spill(&mut self) -> rusqlite::Result<()> {
-        if self.batch.is_empty() {
+    /// Sorts the queued rows and appends them to the spill file as a run
+    /// (each row as its length, 4 bytes little-endian, and its encoding).
+    fn spill_run(&mut self) -> anyhow::Result<()> {
+        if self.index.is_empty() {
             return Ok(());
         }
-        let width = self.width;
-        if self.staged == 0 {
-            let cols: Vec<String> = (0..width).map(|i| format!("c{i}")).collect();
-            self.conn.execute_batch(&format!(
-                "DROP TABLE IF EXISTS temp._stage; \
-                 CREATE TEMP TABLE _stage (seq INTEGER PRIMARY KEY, {})",
-                cols.join(", ")
-            ))?;
+        self.sort_batch();
+        if self.spill.is_none() {
+            self.spill = Some(Spill::create(&self.spill_dir, &self.job_id)?);
         }
-        let mut stage = self.conn.prepare_cached(&format!(
-            "INSERT INTO temp._stage VALUES (?1, {})",
-            (0..width)
-                .map(|i| format!("?{}", i + 2))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ))?;
-        let mut batch = std::mem::take(&mut self.batch);
-        for mut v in batch.drain(..) {
-            self.staged += 1;
-            stage.raw_bind_parameter(1, self.staged as i64)?;
-            for (i, x) in v.iter().enumerate() {
-                bind(&mut stage, i + 2, x)?;
-            }
-            stage.raw_execute()?;
-            if self.spare.len() < self.batch_rows {
-                v.clear();
-                self.spare.push(v);
-            }
+        let spill = self.spill.as_mut().expect("spill file");
+        let offset = spill.written;
+        for e in &self.index {
+            spill.file.write_all(&(e.len as u32).to_le_bytes())?;
+            spill
+                .file
+                .write_all(&self.arena[e.offset..e.offset + e.len])?;
+            spill.written += 4 + e.len as u64;
         }
-        self.batch = batch;
+        spill.runs.push((offset, self.index.len() as u64));
+        self.index.clear();
+        self.arena.clear();
         Ok(())
     }
 
@@ -528,12 +610,27 @@ impl<'c> Merger<'c> {
     }
 
     /// Merges one valid row (values in the order of the fields given to
-    /// [`Merger::new`]).
+    /// [`Merger::new`]) at once.
     pub fn merge(&mut self, values: &[Value]) -> rusqlite::Result<Merged> {
+        let mut row = std::mem::take(&mut self.scratch);
+        row.clear();
+        encode_row(values, &mut row);
+        let merged = self.merge_encoded(&row);
+        self.scratch = row;
+        merged
+    }
+
+    /// Merges one row encoded by [`encode_row`] at once.
+    fn merge_encoded(&mut self, row: &[u8]) -> rusqlite::Result<Merged> {
         let s = &mut self.insert;
         // ?1 to ?5 (workspace, job, time) stay bound from [`Merger::new`].
-        for (i, v) in values.iter().enumerate() {
-            bind(s, self.insert_fixed + 1 + i, v)?;
+        let mut n = 0;
+        for (i, f) in Fields(row).enumerate() {
+            bind(s, self.insert_fixed + 1 + i, f)?;
+            n += 1;
+        }
+        if n != self.width {
+            return Err(rusqlite::Error::InvalidParameterCount(n, self.width));
         }
         if s.raw_execute()? == 1 {
             return Ok(Merged::Inserted);
@@ -543,12 +640,10 @@ impl<'c> Merger<'c> {
         let (Some(u), Some(k)) = (self.update.as_mut(), self.key) else {
             return Err(rusqlite::Error::StatementChangedRows(0));
         };
-        // ?1 to ?3 (job, time, workspace) stay bound from [`Merger::new`].
-        bind(u, 4, &values[k])?;
-        for (i, v) in values.iter().enumerate() {
-            if i != k {
-                bind(u, i + 5, v)?;
-            }
+        // ?1 to ?3 (job, time, workspace) stay bound from [`Merger::new`];
+        // ?4 is the key.
+        for (i, f) in Fields(row).enumerate() {
+            bind(u, if i == k { 4 } else { i + 5 }, f)?;
         }
         match u.raw_execute()? {
             1 => Ok(Merged::Updated),
@@ -557,53 +652,261 @@ impl<'c> Merger<'c> {
     }
 }
 
+/// A job's spill file: sorted runs of rows, one after another, removed when
+/// the job's merger is done with it (and, after a crash, when the emulator
+/// next opens its records).
+struct Spill {
+    path: PathBuf,
+    file: BufWriter<std::fs::File>,
+    /// (byte offset, rows) of each run.
+    runs: Vec<(u64, u64)>,
+    written: u64,
+}
+
+impl Spill {
+    fn create(dir: &Path, job_id: &str) -> std::io::Result<Spill> {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        std::fs::create_dir_all(dir)?;
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let safe: String = job_id
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+            .collect();
+        let path = dir.join(format!("merge-{}-{n}-{safe}.runs", std::process::id()));
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(&path)?;
+        Ok(Spill {
+            path,
+            file: BufWriter::with_capacity(SPILL_BUFFER, file),
+            runs: Vec::new(),
+            written: 0,
+        })
+    }
+}
+
+impl Drop for Spill {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// Reads the rows of one run back.
+struct RunReader {
+    reader: BufReader<std::fs::File>,
+    left: u64,
+}
+
+impl RunReader {
+    /// Reads the next row into `row`; false at the end of the run.
+    fn next(&mut self, row: &mut Vec<u8>) -> std::io::Result<bool> {
+        if self.left == 0 {
+            return Ok(false);
+        }
+        self.left -= 1;
+        let mut len = [0u8; 4];
+        self.reader.read_exact(&mut len)?;
+        row.clear();
+        row.resize(u32::from_le_bytes(len) as usize, 0);
+        self.reader.read_exact(row)?;
+        Ok(true)
+    }
+}
+
+/// The head row of a run in the merge of runs: a min-heap entry ordered as
+/// [`Merger::sort_batch`] orders rows, earlier runs (earlier rows of the
+/// file) first among equal keys.
+struct Head {
+    prefix: u128,
+    run: usize,
+    key: usize,
+    row: Vec<u8>,
+    source: RunReader,
+}
+
+impl Head {
+    fn new(run: usize, key: usize, row: Vec<u8>, source: RunReader) -> Head {
+        Head {
+            prefix: field_at(&row, key).map(|f| f.prefix()).unwrap_or(0),
+            run,
+            key,
+            row,
+            source,
+        }
+    }
+}
+
+impl Ord for Head {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        // Reversed: `BinaryHeap` pops its greatest entry.
+        other
+            .prefix
+            .cmp(&self.prefix)
+            .then_with(|| {
+                field_cmp(
+                    field_at(&other.row, other.key),
+                    field_at(&self.row, self.key),
+                )
+            })
+            .then(other.run.cmp(&self.run))
+    }
+}
+
+impl PartialOrd for Head {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl PartialEq for Head {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == std::cmp::Ordering::Equal
+    }
+}
+
+impl Eq for Head {}
+
+/// Tags of [`encode_row`].
+const TAG_NULL: u8 = 0;
+const TAG_INTEGER: u8 = 1;
+const TAG_NUMBER: u8 = 2;
+const TAG_BOOLEAN: u8 = 3;
+const TAG_STRING: u8 = 4;
+const TAG_DATE: u8 = 5;
+const TAG_DATETIME: u8 = 6;
+
+/// Appends the compact encoding of a validated row to `out`: per value a
+/// tag byte, then 8 bytes (integer, number), 1 byte (boolean) or a 4-byte
+/// length and the UTF-8 bytes (texts), little-endian. Queued and spilled
+/// rows take this form: one buffer for many rows, no allocation per value.
+pub fn encode_row(row: &[Value], out: &mut Vec<u8>) {
+    for v in row {
+        match v {
+            Value::Null => out.push(TAG_NULL),
+            Value::Integer(n) => {
+                out.push(TAG_INTEGER);
+                out.extend_from_slice(&n.to_le_bytes());
+            }
+            Value::Number(x) => {
+                out.push(TAG_NUMBER);
+                out.extend_from_slice(&x.to_bits().to_le_bytes());
+            }
+            Value::Boolean(b) => {
+                out.push(TAG_BOOLEAN);
+                out.push(u8::from(*b));
+            }
+            Value::String(t) | Value::Date(t) | Value::Datetime(t) => {
+                out.push(match v {
+                    Value::String(_) => TAG_STRING,
+                    Value::Date(_) => TAG_DATE,
+                    _ => TAG_DATETIME,
+                });
+                out.extend_from_slice(&(t.len() as u32).to_le_bytes());
+                out.extend_from_slice(t.as_bytes());
+            }
+        }
+    }
+}
+
+/// One value of an encoded row.
+#[derive(Debug, Clone, Copy)]
+enum Field<'a> {
+    Null,
+    Integer(i64),
+    Number(f64),
+    Boolean(bool),
+    /// String, date or datetime.
+    Text(&'a [u8]),
+}
+
+impl Field<'_> {
+    /// The first 16 bytes of a text as a big-endian number (so that it
+    /// orders as the bytes do; shorter texts are padded with zeros, which
+    /// [`field_cmp`] then tells apart), 0 for other values.
+    fn prefix(&self) -> u128 {
+        match self {
+            Field::Text(t) => {
+                let mut b = [0u8; 16];
+                let n = t.len().min(16);
+                b[..n].copy_from_slice(&t[..n]);
+                u128::from_be_bytes(b)
+            }
+            _ => 0,
+        }
+    }
+
+    fn rank(&self) -> u8 {
+        match self {
+            Field::Null => 0,
+            Field::Integer(_) | Field::Number(_) | Field::Boolean(_) => 1,
+            Field::Text(_) => 2,
+        }
+    }
+}
+
+/// The values of an encoded row, in order (stops at a malformed end).
+struct Fields<'a>(&'a [u8]);
+
+impl<'a> Iterator for Fields<'a> {
+    type Item = Field<'a>;
+
+    fn next(&mut self) -> Option<Field<'a>> {
+        let (&tag, rest) = self.0.split_first()?;
+        let eight = |r: &[u8]| -> Option<[u8; 8]> { r.get(..8)?.try_into().ok() };
+        let (field, rest) = match tag {
+            TAG_NULL => (Field::Null, rest),
+            TAG_INTEGER => (Field::Integer(i64::from_le_bytes(eight(rest)?)), &rest[8..]),
+            TAG_NUMBER => (
+                Field::Number(f64::from_bits(u64::from_le_bytes(eight(rest)?))),
+                &rest[8..],
+            ),
+            TAG_BOOLEAN => (Field::Boolean(*rest.first()? != 0), &rest[1..]),
+            TAG_STRING | TAG_DATE | TAG_DATETIME => {
+                let len = u32::from_le_bytes(rest.get(..4)?.try_into().ok()?) as usize;
+                let text = rest.get(4..4 + len)?;
+                (Field::Text(text), &rest[4 + len..])
+            }
+            _ => return None,
+        };
+        self.0 = rest;
+        Some(field)
+    }
+}
+
+/// Value `k` of an encoded row.
+fn field_at(row: &[u8], k: usize) -> Option<Field<'_>> {
+    Fields(row).nth(k)
+}
+
 /// Orders key values as the table's B-tree roughly does (only locality
 /// depends on it: a key column's values all have the key field's type).
-fn key_cmp(a: &Value, b: &Value) -> std::cmp::Ordering {
+fn field_cmp(a: Option<Field<'_>>, b: Option<Field<'_>>) -> std::cmp::Ordering {
     use std::cmp::Ordering;
+    let (Some(a), Some(b)) = (a, b) else {
+        return a.is_some().cmp(&b.is_some());
+    };
     match (a, b) {
-        (
-            Value::String(x) | Value::Date(x) | Value::Datetime(x),
-            Value::String(y) | Value::Date(y) | Value::Datetime(y),
-        ) => x.as_bytes().cmp(y.as_bytes()),
-        (Value::Integer(x), Value::Integer(y)) => x.cmp(y),
-        (Value::Number(x), Value::Number(y)) => x.partial_cmp(y).unwrap_or(Ordering::Equal),
-        (Value::Boolean(x), Value::Boolean(y)) => x.cmp(y),
-        _ => rank(a).cmp(&rank(b)),
+        (Field::Text(x), Field::Text(y)) => x.cmp(y),
+        (Field::Integer(x), Field::Integer(y)) => x.cmp(&y),
+        (Field::Number(x), Field::Number(y)) => x.partial_cmp(&y).unwrap_or(Ordering::Equal),
+        (Field::Boolean(x), Field::Boolean(y)) => x.cmp(&y),
+        _ => a.rank().cmp(&b.rank()),
     }
 }
 
-/// The first 16 bytes of a text key as a big-endian number (so that it
-/// orders as the bytes do; shorter keys are padded with zeros, which
-/// [`key_cmp`] then tells apart), 0 for other keys.
-fn key_prefix(v: &Value) -> u128 {
-    match v {
-        Value::String(x) | Value::Date(x) | Value::Datetime(x) => {
-            let mut b = [0u8; 16];
-            let n = x.len().min(16);
-            b[..n].copy_from_slice(&x.as_bytes()[..n]);
-            u128::from_be_bytes(b)
-        }
-        _ => 0,
-    }
-}
-
-fn rank(v: &Value) -> u8 {
-    match v {
-        Value::Null => 0,
-        Value::Integer(_) | Value::Number(_) | Value::Boolean(_) => 1,
-        _ => 2,
-    }
-}
-
-/// Binds a typed value (booleans as 0/1).
-fn bind(s: &mut Statement<'_>, i: usize, v: &Value) -> rusqlite::Result<()> {
-    match v {
-        Value::Null => s.raw_bind_parameter(i, rusqlite::types::Null),
-        Value::String(t) | Value::Date(t) | Value::Datetime(t) => s.raw_bind_parameter(i, t),
-        Value::Integer(n) => s.raw_bind_parameter(i, n),
-        Value::Number(n) => s.raw_bind_parameter(i, n),
-        Value::Boolean(b) => s.raw_bind_parameter(i, i64::from(*b)),
+/// Binds an encoded value (booleans as 0/1).
+fn bind(s: &mut Statement<'_>, i: usize, f: Field<'_>) -> rusqlite::Result<()> {
+    match f {
+        Field::Null => s.raw_bind_parameter(i, rusqlite::types::Null),
+        Field::Text(t) => s.raw_bind_parameter(
+            i,
+            std::str::from_utf8(t).map_err(rusqlite::Error::Utf8Error)?,
+        ),
+        Field::Integer(n) => s.raw_bind_parameter(i, n),
+        Field::Number(n) => s.raw_bind_parameter(i, n),
+        Field::Boolean(b) => s.raw_bind_parameter(i, i64::from(b)),
     }
 }
 
@@ -646,7 +949,8 @@ pub fn job_keys(
     let col = ident(field);
     let mut stmt = conn.prepare(&format!(
         "SELECT DISTINCT CAST({col} AS TEXT) AS k FROM {} \
-         WHERE _workspace = ?1 AND _updated_job = ?2 AND {col} IS NOT NULL AND {col} != '' \
+         WHERE _workspace = ?1 AND _updated_job = (SELECT num FROM _jobs WHERE job_id = ?2) \
+         AND {col} IS NOT NULL AND {col} != '' \
          ORDER BY k",
         ident(&table_name(object_name))
     ))?;
@@ -746,8 +1050,10 @@ mod tests {
 
         let got: (String, Option<String>, i64, String, String) = conn
             .query_row(
-                "SELECT first_name, last_name, loyalty_points, _created_job, _updated_job \
-                 FROM obj_profiles WHERE _workspace = 'ws' AND email = 'a@x.io'",
+                "SELECT first_name, last_name, loyalty_points, c.job_id, u.job_id \
+                 FROM obj_profiles p JOIN _jobs c ON c.num = p._created_job \
+                 JOIN _jobs u ON u.num = p._updated_job \
+                 WHERE _workspace = 'ws' AND email = 'a@x.io'",
                 [],
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
             )
@@ -854,7 +1160,7 @@ mod tests {
         m.set_batch_rows(1);
         for _ in 0..2 {
             let values = v.validate(1, &["o-2", "1", "1"]).unwrap().values;
-            assert!(m.push(values).unwrap().is_empty());
+            m.push(values).unwrap();
         }
         m.finish().unwrap();
         assert_eq!(m.counts(), (2, 0));

@@ -65,7 +65,7 @@
 //! # Concurrency
 //!
 //! Within a job, a reader thread reads, parses and validates the file and
-//! hands rows in batches (a bounded queue of [`PIPELINE_DEPTH`] batches, so
+//! hands rows, encoded ([`merge::encode_row`]), in batches (a bounded queue of [`PIPELINE_DEPTH`] batches, so
 //! memory stays flat) to the job's thread, which writes them: validation of
 //! one chunk runs while the previous one is merged.
 //!
@@ -96,7 +96,7 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use import_core::csv::{CsvErrorKind, CsvOptions, CsvStream, RecordEvent};
 use import_core::rules::{DataType, ImportMode};
-use import_core::validate::{MappedField, Mapping, RowError, RowValidator, ValidRow, Value};
+use import_core::validate::{MappedField, Mapping, RowError, RowValidator, ValidRow};
 use import_core::wire::{ObjectSchema, ProfileUnification, WriteMode};
 use indexmap::IndexMap;
 use rusqlite::Connection;
@@ -361,9 +361,10 @@ fn consume(mut run: Run<'_>, rx: std::sync::mpsc::Receiver<Msg>) -> Result<(), F
     for msg in rx.iter() {
         match msg {
             Msg::Header { header, fields } => run.on_header(header, &fields)?,
-            Msg::Rows(items) => {
+            Msg::Rows(Rows { items, encoded }) => {
+                let mut at = 0;
                 for item in items {
-                    run.on_item(item)?;
+                    run.on_item(item, &encoded, &mut at)?;
                 }
                 run.maybe_report()?;
             }
@@ -387,6 +388,8 @@ fn consume(mut run: Run<'_>, rx: std::sync::mpsc::Receiver<Msg>) -> Result<(), F
 pub const PIPELINE_DEPTH: usize = 4;
 /// Rows per message at most (a message is also sent at each chunk's end).
 const ITEMS_PER_MSG: usize = 4096;
+/// Bytes reserved per row of a message's encoded rows.
+const ENCODED_ROW_GUESS: usize = 128;
 
 /// What the reader thread sends the job thread.
 enum Msg {
@@ -396,17 +399,25 @@ enum Msg {
         fields: Vec<MappedField>,
     },
     /// Rows in file order.
-    Rows(Vec<Item>),
+    Rows(Rows),
     /// The job cannot go on.
     Fail(Failure),
     /// The whole file has been read.
     End { has_header: bool },
 }
 
+/// Rows in file order: the valid ones encoded one after another
+/// ([`merge::encode_row`]: one buffer per message, no allocation per row).
+struct Rows {
+    items: Vec<Item>,
+    encoded: Vec<u8>,
+}
+
 /// One data row, validated.
 enum Item {
-    /// Its values, in the order of the mapped fields.
-    Valid(Vec<Value>),
+    /// Valid: the length of its encoding (the next bytes of
+    /// [`Rows::encoded`]).
+    Valid(usize),
     /// Rejected: why, and its fields as read.
     Rejected(RowError, Vec<String>),
 }
@@ -421,6 +432,7 @@ struct Reader<'a> {
     validator: Option<RowValidator>,
     row: ValidRow,
     items: Vec<Item>,
+    encoded: Vec<u8>,
     fatal: Option<Failure>,
     /// The job thread has stopped listening.
     closed: bool,
@@ -435,6 +447,7 @@ impl<'a> Reader<'a> {
             validator: None,
             row: ValidRow::default(),
             items: Vec::with_capacity(ITEMS_PER_MSG),
+            encoded: Vec::new(),
             fatal: None,
             closed: false,
         }
@@ -449,7 +462,11 @@ impl<'a> Reader<'a> {
     fn flush(&mut self) {
         if !self.items.is_empty() {
             let items = std::mem::replace(&mut self.items, Vec::with_capacity(ITEMS_PER_MSG));
-            self.send(Msg::Rows(items));
+            let encoded = std::mem::replace(
+                &mut self.encoded,
+                Vec::with_capacity(ITEMS_PER_MSG * ENCODED_ROW_GUESS),
+            );
+            self.send(Msg::Rows(Rows { items, encoded }));
         }
     }
 
@@ -525,10 +542,11 @@ impl<'a> Reader<'a> {
                 };
                 let item = match validator.validate_into(rec.row_number, rec.fields, &mut self.row)
                 {
-                    Ok(()) => Item::Valid(std::mem::replace(
-                        &mut self.row.values,
-                        Vec::with_capacity(validator.fields().len()),
-                    )),
+                    Ok(()) => {
+                        let start = self.encoded.len();
+                        merge::encode_row(&self.row.values, &mut self.encoded);
+                        Item::Valid(self.encoded.len() - start)
+                    }
                     Err(e) => {
                         Item::Rejected(e, rec.fields.iter().map(|f| (*f).to_string()).collect())
                     }
@@ -696,18 +714,27 @@ impl<'a> Run<'a> {
             &self.job.id,
             Utc::now().timestamp_millis(),
         )?);
+        if let Some(m) = self.merger.as_mut() {
+            m.set_spill_dir(&self.records.spill_dir());
+        }
         self.stage = STAGE_VALIDATE;
         self.report()
     }
 
-    fn on_item(&mut self, item: Item) -> Result<(), Failure> {
+    /// One row of a message; `at` is where the next valid row's encoding
+    /// starts in `encoded`.
+    fn on_item(&mut self, item: Item, encoded: &[u8], at: &mut usize) -> Result<(), Failure> {
         self.counters.read_rows += 1;
         match item {
-            Item::Valid(values) => {
+            Item::Valid(len) => {
                 let Some(merger) = self.merger.as_mut() else {
                     return Err(anyhow::anyhow!("a data row arrived before the header").into());
                 };
-                merger.push(values)?;
+                let row = encoded
+                    .get(*at..*at + len)
+                    .ok_or_else(|| anyhow::anyhow!("a row's encoding is missing"))?;
+                *at += len;
+                merger.push_encoded(row)?;
                 self.counters.valid_rows += 1;
                 Ok(())
             }
