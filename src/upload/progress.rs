@@ -11,7 +11,6 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 
 use js_sys::Function;
-use serde::Serialize;
 use wasm_bindgen::JsValue;
 use web_sys::EventTarget;
 
@@ -19,8 +18,7 @@ use crate::events::{call_callback, dispatch};
 use crate::runtime::monotonic_ms;
 
 /// Where the upload is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Phase {
     /// Sending the file's bytes.
     Upload,
@@ -31,8 +29,7 @@ pub enum Phase {
 }
 
 /// One progress report (`Progress` in TypeScript).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Progress {
     pub phase: Phase,
     /// Bytes storage has received (acknowledged parts plus the bytes of
@@ -47,6 +44,36 @@ pub struct Progress {
     pub bytes_per_second: f64,
     /// Seconds left at that rate; `null` until a rate is known.
     pub eta_seconds: Option<f64>,
+}
+
+impl Phase {
+    /// `upload`, `commit` or `complete`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Upload => "upload",
+            Phase::Commit => "commit",
+            Phase::Complete => "complete",
+        }
+    }
+}
+
+impl Progress {
+    /// The `UploadProgress` JavaScript sees.
+    pub fn to_js(&self) -> JsValue {
+        let o = js_sys::Object::new();
+        let set = |k: &str, v: JsValue| crate::shape::set(&o, k, &v);
+        set("phase", JsValue::from_str(self.phase.as_str()));
+        set("loaded", JsValue::from_f64(self.loaded as f64));
+        set("total", JsValue::from_f64(self.total as f64));
+        set("partsDone", JsValue::from_f64(self.parts_done as f64));
+        set("partsTotal", JsValue::from_f64(self.parts_total as f64));
+        set("bytesPerSecond", JsValue::from_f64(self.bytes_per_second));
+        set(
+            "etaSeconds",
+            self.eta_seconds.map_or(JsValue::NULL, JsValue::from_f64),
+        );
+        o.into()
+    }
 }
 
 #[derive(Debug)]
@@ -213,7 +240,7 @@ impl Tracker {
     fn emit(&self) {
         self.state.borrow_mut().last_emit_ms = monotonic_ms();
         let report = self.snapshot();
-        let detail = crate::js::to_js(&report).unwrap_or(JsValue::NULL);
+        let detail = report.to_js();
         call_callback(self.callback.as_ref(), &detail);
         dispatch(&self.target, "progress", &detail);
     }

@@ -262,7 +262,12 @@ pub fn fingerprint(blob: &web_sys::Blob) -> String {
     let name = get("name").as_string().unwrap_or_default();
     let modified = get("lastModified")
         .as_f64()
-        .map(|v| format!("{v}"))
+        .map(crate::js::whole_number)
         .unwrap_or_default();
-    format!("{}:{}:{}", name, blob.size(), modified)
+    format!(
+        "{}:{}:{}",
+        name,
+        crate::js::whole_number(blob.size()),
+        modified
+    )
 }
