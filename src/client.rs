@@ -351,7 +351,7 @@ impl Inner {
             )
         })?;
         let mapping = parse_mapping(&mapping_js, "importFile mapping")?;
-        rules::check_mapping(&mapping.request)?;
+        check_mapping(&mapping.request)?;
         let start = match get("start") {
             Some(b) => parse_start(&b, "importFile start")?,
             None => StartBody::default(),
@@ -505,7 +505,7 @@ impl Inner {
         mapping: &Parsed<MappingRequest>,
         opts: &CallOptions,
     ) -> Result<JsValue, ClientError> {
-        rules::check_mapping(&mapping.request)?;
+        check_mapping(&mapping.request)?;
         let path = format!("/import-jobs/{}/mapping", path_segment(job_id, "jobId")?);
         let body = Some(mapping.json.clone());
         self.call("POST", &path, body, &shape::MAPPING_RESPONSE, opts)
@@ -801,11 +801,13 @@ fn headers_option(options: &JsValue) -> Result<Vec<(String, String)>, ClientErro
     if !shape::is_plain_object(&v) {
         return Err(bad());
     }
-    let mut headers = Vec::new();
+    let mut headers: Vec<(String, String)> = Vec::new();
     for (name, value) in shape::entries(&v) {
-        headers.push((name, value.as_string().ok_or_else(bad)?));
+        let value = value.as_string().ok_or_else(bad)?;
+        // Insertion in order (names are unique): no sort routine linked.
+        let at = headers.partition_point(|(n, _)| *n < name);
+        headers.insert(at, (name, value));
     }
-    headers.sort_by(|a, b| a.0.cmp(&b.0));
     Ok(headers)
 }
 
@@ -957,6 +959,16 @@ fn parse_start(body: &JsValue, method: &str) -> Result<StartBody, ClientError> {
     Ok(StartBody(
         shape::stringify(&v).unwrap_or_else(|| "{}".into()),
     ))
+}
+
+/// The mapping rules, with hints lower-cased by the runtime
+/// (`String.prototype.toLowerCase`) rather than Rust's case tables.
+fn check_mapping(
+    request: &MappingRequest,
+) -> Result<import_core::rules::ValidMapping, import_core::rules::RuleViolation> {
+    rules::check_mapping_with(request, &|s| {
+        String::from(js_sys::JsString::from(s).to_lower_case())
+    })
 }
 
 /// A success response's envelope `data`, checked against `shape`.

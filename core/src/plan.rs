@@ -440,6 +440,8 @@ fn human_bytes(n: u64) -> String {
     if rem > half || (rem == half && tenths % 2 == 1) {
         tenths += 1;
     }
+    // At most u64::MAX * 10 / 1024: a u64 (no u128 formatting linked).
+    let tenths = tenths as u64;
     format!("{}.{} {}", tenths / 10, tenths % 10, UNITS[unit])
 }
 

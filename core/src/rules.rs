@@ -473,13 +473,27 @@ pub fn create_violations(req: &CreateJobRequest) -> Vec<RuleViolation> {
 /// Checks a mapping request: the request in checked form, or the first
 /// violation in the order of the module's table.
 pub fn check_mapping(req: &MappingRequest) -> Result<ValidMapping, RuleViolation> {
-    evaluate_mapping(req).map_err(first)
+    evaluate_mapping(req, &str::to_lowercase).map_err(first)
+}
+
+/// [`check_mapping`] with the lower-casing its "did you mean" hints use
+/// given by the caller: a WebAssembly client passes the runtime's
+/// `String.prototype.toLowerCase` (the same Unicode mapping) instead of
+/// linking Rust's case tables (about 16 KB). Only hint text depends on it,
+/// never which rule is broken.
+pub fn check_mapping_with(
+    req: &MappingRequest,
+    lowercase: &dyn Fn(&str) -> String,
+) -> Result<ValidMapping, RuleViolation> {
+    evaluate_mapping(req, lowercase).map_err(first)
 }
 
 /// Every rule a mapping request breaks, in the order of the module's table
 /// (empty when it passes).
 pub fn mapping_violations(req: &MappingRequest) -> Vec<RuleViolation> {
-    evaluate_mapping(req).err().unwrap_or_default()
+    evaluate_mapping(req, &str::to_lowercase)
+        .err()
+        .unwrap_or_default()
 }
 
 /// The first of a non-empty list of violations.
@@ -702,7 +716,10 @@ fn check_conditional_name(
     }
 }
 
-fn evaluate_mapping(req: &MappingRequest) -> Result<ValidMapping, Vec<RuleViolation>> {
+fn evaluate_mapping(
+    req: &MappingRequest,
+    lowercase: &dyn Fn(&str) -> String,
+) -> Result<ValidMapping, Vec<RuleViolation>> {
     let mut out = Vec::new();
 
     // Shape: a template, or both sourceFields and fieldMap.
@@ -810,7 +827,7 @@ fn evaluate_mapping(req: &MappingRequest) -> Result<ValidMapping, Vec<RuleViolat
                 if !declared.contains_key(column) {
                     let hint = declared
                         .keys()
-                        .find(|k| k.to_lowercase() == column.to_lowercase())
+                        .find(|k| lowercase(k) == lowercase(column))
                         .map(|k| format!(" (did you mean {}?)", quoted(k)))
                         .unwrap_or_default();
                     out.push(RuleViolation::new(

@@ -8,7 +8,6 @@
 //! `loaded` counts what storage received in requests still standing.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 
 use js_sys::Function;
 use wasm_bindgen::JsValue;
@@ -80,7 +79,9 @@ impl Progress {
 struct State {
     phase: Phase,
     acked_bytes: u64,
-    in_flight: HashMap<u64, u64>,
+    /// Bytes sent of each part in flight (a few: at most `concurrency`;
+    /// a list is smaller code than a hash map).
+    in_flight: Vec<(u64, u64)>,
     parts_done: u64,
     /// Bytes that were already stored when this session started.
     skipped_bytes: u64,
@@ -119,7 +120,7 @@ impl Tracker {
             state: RefCell::new(State {
                 phase: Phase::Upload,
                 acked_bytes: 0,
-                in_flight: HashMap::new(),
+                in_flight: Vec::new(),
                 parts_done: 0,
                 skipped_bytes: 0,
                 started_ms: now,
@@ -142,7 +143,10 @@ impl Tracker {
     pub fn part_bytes(&self, index: u64, sent: u64) {
         let due = {
             let mut s = self.state.borrow_mut();
-            s.in_flight.insert(index, sent);
+            match s.in_flight.iter_mut().find(|(i, _)| *i == index) {
+                Some(entry) => entry.1 = sent,
+                None => s.in_flight.push((index, sent)),
+            }
             monotonic_ms() - s.last_emit_ms >= self.interval_ms
         };
         if due {
@@ -153,14 +157,17 @@ impl Tracker {
     /// Part `index` was not stored (failed or cancelled): its bytes are
     /// taken back.
     pub fn part_reset(&self, index: u64) {
-        self.state.borrow_mut().in_flight.remove(&index);
+        self.state
+            .borrow_mut()
+            .in_flight
+            .retain(|(i, _)| *i != index);
     }
 
     /// Part `index` of `len` bytes was acknowledged: always reported.
     pub fn part_done(&self, index: u64, len: u64) {
         {
             let mut s = self.state.borrow_mut();
-            s.in_flight.remove(&index);
+            s.in_flight.retain(|(i, _)| *i != index);
             s.acked_bytes += len;
             s.parts_done += 1;
         }
@@ -211,7 +218,7 @@ impl Tracker {
     }
 
     fn loaded_of(s: &State) -> u64 {
-        s.acked_bytes + s.in_flight.values().sum::<u64>()
+        s.acked_bytes + s.in_flight.iter().map(|(_, n)| n).sum::<u64>()
     }
 
     /// The current report.
