@@ -29,14 +29,8 @@ use import_core::retry::{
     classify_network_error, classify_status, RetryDecision, RetryPolicy, Target,
 };
 use import_core::rules;
-use import_core::wire::{
-    CreateJobRequest, CreateJobResponse, ErrorEnvelope, ErrorsResponse, JobStatus, MappingRequest,
-    MappingResponse, ObjectSchema, ObjectSummary, Page, StartRequest, StartResponse,
-    SuccessEnvelope,
-};
+use import_core::wire::{CreateJobRequest, MappingRequest, SaveAsTemplate};
 use js_sys::{Function, Promise, Reflect};
-use serde::de::DeserializeOwned;
-use serde::Serialize;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
@@ -44,8 +38,9 @@ use web_sys::AbortSignal;
 
 use crate::error::ClientError;
 use crate::fetch::{redact, ApiRequest, Fetcher, HttpResponse};
-use crate::js::{describe, from_js_json, to_js};
+use crate::js::describe;
 use crate::runtime;
+use crate::shape::{self, Shape};
 
 /// Client of the Import Jobs API.
 ///
@@ -147,9 +142,8 @@ impl ImportClient {
         let inner = self.inner.clone();
         promise(async move {
             let opts = CallOptions::from_js(&options)?;
-            let request: CreateJobRequest = parse_request(&request, "createJob")?;
-            let job = inner.create_job(&request, &opts).await?;
-            js_value(&job)
+            let request = parse_create(&request, "createJob")?;
+            inner.create_job(&request, &opts).await
         })
     }
 
@@ -165,9 +159,8 @@ impl ImportClient {
         let inner = self.inner.clone();
         promise(async move {
             let opts = CallOptions::from_js(&options)?;
-            let mapping: MappingRequest = parse_request(&mapping, "setMapping")?;
-            let r = inner.set_mapping(&job_id, &mapping, &opts).await?;
-            js_value(&r)
+            let mapping = parse_mapping(&mapping, "setMapping")?;
+            inner.set_mapping(&job_id, &mapping, &opts).await
         })
     }
 
@@ -183,13 +176,12 @@ impl ImportClient {
         let inner = self.inner.clone();
         promise(async move {
             let opts = CallOptions::from_js(&options)?;
-            let body: StartRequest = if body.is_undefined() || body.is_null() {
-                StartRequest::default()
+            let body = if body.is_undefined() || body.is_null() {
+                StartBody::default()
             } else {
-                parse_request(&body, "start")?
+                parse_start(&body, "start")?
             };
-            let r = inner.start(&job_id, &body, &opts).await?;
-            js_value(&r)
+            inner.start(&job_id, &body, &opts).await
         })
     }
 
@@ -203,7 +195,7 @@ impl ImportClient {
         let inner = self.inner.clone();
         promise(async move {
             let opts = CallOptions::from_js(&options)?;
-            js_value(&inner.status(&job_id, &opts).await?)
+            inner.status(&job_id, &opts).await
         })
     }
 
@@ -218,7 +210,7 @@ impl ImportClient {
         let inner = self.inner.clone();
         promise(async move {
             let opts = CallOptions::from_js(&options)?;
-            js_value(&inner.errors(&job_id, &opts).await?)
+            inner.errors(&job_id, &opts).await
         })
     }
 
@@ -231,10 +223,9 @@ impl ImportClient {
         let inner = self.inner.clone();
         promise(async move {
             let opts = CallOptions::from_js(&options)?;
-            let page: Page<ObjectSummary> = inner
-                .call("GET", "/metadata/objects", None::<&()>, &opts)
-                .await?;
-            js_value(&page)
+            inner
+                .call("GET", "/metadata/objects", None, &shape::OBJECT_LIST, &opts)
+                .await
         })
     }
 
@@ -253,8 +244,9 @@ impl ImportClient {
                 "/metadata/objects/{}",
                 path_segment(&object_name, "objectName")?
             );
-            let schema: ObjectSchema = inner.call("GET", &path, None::<&()>, &opts).await?;
-            js_value(&schema)
+            inner
+                .call("GET", &path, None, &shape::OBJECT_SCHEMA, &opts)
+                .await
         })
     }
 }
@@ -279,7 +271,7 @@ impl ImportClient {
         let id = job_id.clone();
         wasm_bindgen_futures::future_to_promise(async move {
             match inner.import_file(&file, &options, &id).await {
-                Ok(status) => js_value(&status).map_err(JsValue::from),
+                Ok(status) => Ok(status),
                 Err(e) => {
                     let err = e.to_js();
                     if let Some(id) = job_id.borrow().as_deref() {
@@ -300,7 +292,7 @@ impl Inner {
         file: &web_sys::Blob,
         options: &JsValue,
         job_id: &RefCell<Option<String>>,
-    ) -> Result<JobStatus, ClientError> {
+    ) -> Result<JsValue, ClientError> {
         if !options.is_object() {
             return Err(ClientError::invalid(
                 None,
@@ -350,19 +342,19 @@ impl Inner {
         ] {
             let _ = Reflect::set(&create_js, &JsValue::from_str(k), &v);
         }
-        let create: CreateJobRequest = parse_request(&create_js, "importFile")?;
-        rules::check_create(&create)?;
+        let create = parse_create(&create_js, "importFile")?;
+        rules::check_create(&create.request)?;
         let mapping_js = get("mapping").ok_or_else(|| {
             ClientError::invalid(
                 Some("mapping"),
                 "`mapping` is required: { sourceFields, fieldMap } or { templateId }.",
             )
         })?;
-        let mapping: MappingRequest = parse_request(&mapping_js, "importFile mapping")?;
-        rules::check_mapping(&mapping)?;
-        let start: StartRequest = match get("start") {
-            Some(b) => parse_request(&b, "importFile start")?,
-            None => StartRequest::default(),
+        let mapping = parse_mapping(&mapping_js, "importFile mapping")?;
+        check_mapping(&mapping.request)?;
+        let start = match get("start") {
+            Some(b) => parse_start(&b, "importFile start")?,
+            None => StartBody::default(),
         };
         let signal = signal_option(options, "signal")?;
         let events = crate::events::event_target_option(options, "events")
@@ -393,9 +385,8 @@ impl Inner {
             idempotency_key: string_option(options, "idempotencyKey")?,
         };
 
-        let job = self.create_job(&create, &call).await?;
-        *job_id.borrow_mut() = Some(job.job_id.clone());
-        let job_js = js_value(&job)?;
+        let job_js = self.create_job(&create, &call).await?;
+        *job_id.borrow_mut() = shape::get_str(&job_js, "jobId");
         if let Some(target) = &events {
             crate::events::dispatch(target, "job", &job_js);
         }
@@ -487,57 +478,73 @@ impl Inner {
         })
     }
 
-    /// `POST /import-jobs`, checked with the create rules first.
+    /// `POST /import-jobs`, checked with the create rules first. Resolves
+    /// with the `CreateJobResponse`.
     pub(crate) async fn create_job(
         &self,
-        request: &CreateJobRequest,
+        request: &Parsed<CreateJobRequest>,
         opts: &CallOptions,
-    ) -> Result<CreateJobResponse, ClientError> {
-        rules::check_create(request)?;
-        self.call("POST", "/import-jobs", Some(request), opts).await
+    ) -> Result<JsValue, ClientError> {
+        rules::check_create(&request.request)?;
+        let body = Some(request.json.clone());
+        self.call(
+            "POST",
+            "/import-jobs",
+            body,
+            &shape::CREATE_JOB_RESPONSE,
+            opts,
+        )
+        .await
     }
 
-    /// `POST /import-jobs/{id}/mapping`, checked with the mapping rules first.
+    /// `POST /import-jobs/{id}/mapping`, checked with the mapping rules
+    /// first. Resolves with the `MappingResponse`.
     pub(crate) async fn set_mapping(
         &self,
         job_id: &str,
-        mapping: &MappingRequest,
+        mapping: &Parsed<MappingRequest>,
         opts: &CallOptions,
-    ) -> Result<MappingResponse, ClientError> {
-        rules::check_mapping(mapping)?;
+    ) -> Result<JsValue, ClientError> {
+        check_mapping(&mapping.request)?;
         let path = format!("/import-jobs/{}/mapping", path_segment(job_id, "jobId")?);
-        self.call("POST", &path, Some(mapping), opts).await
+        let body = Some(mapping.json.clone());
+        self.call("POST", &path, body, &shape::MAPPING_RESPONSE, opts)
+            .await
     }
 
-    /// `POST /import-jobs/{id}/start`.
+    /// `POST /import-jobs/{id}/start`. Resolves with the `StartResponse`.
     pub(crate) async fn start(
         &self,
         job_id: &str,
-        body: &StartRequest,
+        body: &StartBody,
         opts: &CallOptions,
-    ) -> Result<StartResponse, ClientError> {
+    ) -> Result<JsValue, ClientError> {
         let path = format!("/import-jobs/{}/start", path_segment(job_id, "jobId")?);
-        self.call("POST", &path, Some(body), opts).await
+        let body = Some(body.0.clone());
+        self.call("POST", &path, body, &shape::START_RESPONSE, opts)
+            .await
     }
 
-    /// `GET /import-jobs/{id}`.
+    /// `GET /import-jobs/{id}`: the `JobStatus`.
     pub(crate) async fn status(
         &self,
         job_id: &str,
         opts: &CallOptions,
-    ) -> Result<JobStatus, ClientError> {
+    ) -> Result<JsValue, ClientError> {
         let path = format!("/import-jobs/{}", path_segment(job_id, "jobId")?);
-        self.call("GET", &path, None::<&()>, opts).await
+        self.call("GET", &path, None, &shape::JOB_STATUS, opts)
+            .await
     }
 
-    /// `GET /import-jobs/{id}/errors`.
+    /// `GET /import-jobs/{id}/errors`: the `ErrorsResponse`.
     pub(crate) async fn errors(
         &self,
         job_id: &str,
         opts: &CallOptions,
-    ) -> Result<ErrorsResponse, ClientError> {
+    ) -> Result<JsValue, ClientError> {
         let path = format!("/import-jobs/{}/errors", path_segment(job_id, "jobId")?);
-        self.call("GET", &path, None::<&()>, opts).await
+        self.call("GET", &path, None, &shape::ERRORS_RESPONSE, opts)
+            .await
     }
 
     /// The token to send: the current one, or `getToken()`'s first answer.
@@ -576,19 +583,17 @@ impl Inner {
         Ok(token)
     }
 
-    /// Sends one API call with retries, unwraps the envelope and checks
-    /// `data` against its type `T`.
-    pub(crate) async fn call<B: Serialize, T: DeserializeOwned>(
+    /// Sends one API call with retries (`json_body`: the request's JSON
+    /// text), unwraps the envelope and checks `data` against `shape`.
+    /// Resolves with `data` as JavaScript sees it.
+    pub(crate) async fn call(
         &self,
         method: &str,
         path: &str,
-        body: Option<&B>,
+        json_body: Option<String>,
+        shape: &'static Shape,
         opts: &CallOptions,
-    ) -> Result<T, ClientError> {
-        let json_body = body
-            .map(serde_json::to_string)
-            .transpose()
-            .map_err(|e| ClientError::invalid(None, format!("Cannot encode the request: {e}")))?;
+    ) -> Result<JsValue, ClientError> {
         let url = format!("{}{}", self.base_url, path);
         let mut headers = self.headers.clone();
         if method == "POST" {
@@ -618,7 +623,7 @@ impl Inner {
                 .await;
             let (err, decision, retry_after) = match result {
                 Ok(response) if (200..300).contains(&response.status) => {
-                    return unwrap_success(response)
+                    return unwrap_success(response, shape)
                 }
                 Ok(response) => {
                     let retry_after = response.retry_after.as_deref().and_then(|v| {
@@ -699,15 +704,6 @@ where
     F: std::future::Future<Output = Result<JsValue, ClientError>> + 'static,
 {
     wasm_bindgen_futures::future_to_promise(async move { fut.await.map_err(JsValue::from) })
-}
-
-/// Hands a response to JS as plain objects.
-pub(crate) fn js_value<T: Serialize>(value: &T) -> Result<JsValue, ClientError> {
-    to_js(value).map_err(|e| ClientError::Protocol {
-        status: 200,
-        message: format!("The response cannot be handed to JavaScript: {e}."),
-        correlation_id: None,
-    })
 }
 
 /// Whether `v` is an object with a callable `then`.
@@ -800,8 +796,19 @@ fn headers_option(options: &JsValue) -> Result<Vec<(String, String)>, ClientErro
             "`headers` must be an object of string values, e.g. { \"x-request-source\": \"nightly\" }.",
         )
     };
-    let map: std::collections::BTreeMap<String, String> = from_js_json(&v).map_err(|_| bad())?;
-    Ok(map.into_iter().collect())
+    // As JSON carries it, sorted by name (the order headers were sent in).
+    let v = shape::json_copy(&v).map_err(|_| bad())?;
+    if !shape::is_plain_object(&v) {
+        return Err(bad());
+    }
+    let mut headers: Vec<(String, String)> = Vec::new();
+    for (name, value) in shape::entries(&v) {
+        let value = value.as_string().ok_or_else(bad)?;
+        // Insertion in order (names are unique): no sort routine linked.
+        let at = headers.partition_point(|(n, _)| *n < name);
+        headers.insert(at, (name, value));
+    }
+    Ok(headers)
 }
 
 /// `retry`: `{ maxAttempts?, baseDelayMs?, maxDelayMs? }`.
@@ -810,25 +817,12 @@ pub(crate) fn retry_option(options: &JsValue) -> Result<Option<RetryPolicy>, Cli
     if v.is_undefined() || v.is_null() {
         return Ok(None);
     }
-    #[derive(serde::Deserialize)]
-    #[serde(rename_all = "camelCase", deny_unknown_fields)]
-    struct RetryOptions {
-        max_attempts: Option<u32>,
-        base_delay_ms: Option<u64>,
-        max_delay_ms: Option<u64>,
-    }
-    let o: RetryOptions = from_js_json(&v).map_err(|e| {
+    let policy = retry_policy(&v, &shape::RETRY_OPTIONS).map_err(|e| {
         ClientError::invalid(
             Some("retry"),
             format!("`retry` must be {{ maxAttempts?, baseDelayMs?, maxDelayMs? }} of non-negative integers: {e}."),
         )
     })?;
-    let d = RetryPolicy::default();
-    let policy = RetryPolicy {
-        max_attempts: o.max_attempts.unwrap_or(d.max_attempts),
-        base_delay_ms: o.base_delay_ms.unwrap_or(d.base_delay_ms),
-        max_delay_ms: o.max_delay_ms.unwrap_or(d.max_delay_ms),
-    };
     if policy.max_attempts == 0 {
         return Err(ClientError::invalid(
             Some("retry.maxAttempts"),
@@ -838,43 +832,177 @@ pub(crate) fn retry_option(options: &JsValue) -> Result<Option<RetryPolicy>, Cli
     Ok(Some(policy))
 }
 
-/// Converts a JS request object, reporting shape errors (unknown fields,
-/// wrong types) as `validation` errors.
-pub(crate) fn parse_request<T: DeserializeOwned>(
+/// A [`RetryPolicy`] from a JS object of `shape` (`RETRY_OPTIONS` or
+/// `RETRY_POLICY`); missing fields take the defaults.
+pub(crate) fn retry_policy(value: &JsValue, shape: &'static Shape) -> Result<RetryPolicy, String> {
+    let v = shape::check(&shape::json_copy(value)?, shape)?;
+    let d = RetryPolicy::default();
+    Ok(RetryPolicy {
+        max_attempts: shape::get_f64(&v, "maxAttempts").map_or(d.max_attempts, |n| n as u32),
+        base_delay_ms: shape::get_f64(&v, "baseDelayMs").map_or(d.base_delay_ms, |n| n as u64),
+        max_delay_ms: shape::get_f64(&v, "maxDelayMs").map_or(d.max_delay_ms, |n| n as u64),
+    })
+}
+
+/// A request checked against its shape: the typed request (for the rules)
+/// and the JSON text to send.
+#[derive(Debug, Clone)]
+pub(crate) struct Parsed<T> {
+    pub request: T,
+    pub json: String,
+}
+
+/// A start body: any JSON object (`{}` by default).
+#[derive(Debug, Clone)]
+pub(crate) struct StartBody(String);
+
+impl Default for StartBody {
+    fn default() -> Self {
+        StartBody("{}".into())
+    }
+}
+
+/// Checks a JS request object against `shape` as the API would (through
+/// its JSON form: unknown fields and wrong types refused), reporting shape
+/// errors as `validation` errors. Returns the normalised copy.
+#[inline(never)]
+fn parse_request(
     request: &JsValue,
     method: &str,
-) -> Result<T, ClientError> {
+    shape: &'static Shape,
+) -> Result<(JsValue, String), ClientError> {
     if !request.is_object() {
         return Err(ClientError::invalid(
             None,
             format!("{method} needs a request object."),
         ));
     }
-    from_js_json(request)
-        .map_err(|e| ClientError::invalid(None, format!("Invalid {method} request: {e}.")))
+    let invalid = |e: String| ClientError::invalid(None, format!("Invalid {method} request: {e}."));
+    let value =
+        shape::check(&shape::json_copy(request).map_err(invalid)?, shape).map_err(invalid)?;
+    let json = shape::stringify(&value).unwrap_or_else(|| "{}".into());
+    Ok((value, json))
 }
 
-/// A success response's envelope `data`.
-fn unwrap_success<T: DeserializeOwned>(response: HttpResponse) -> Result<T, ClientError> {
+/// A string map member as an ordered map.
+fn string_map<M: FromIterator<(String, String)>>(value: &JsValue, key: &str) -> Option<M> {
+    let v = shape::get(value, key);
+    if v.is_undefined() {
+        return None;
+    }
+    Some(
+        shape::entries(&v)
+            .into_iter()
+            .map(|(k, v)| (k, v.as_string().unwrap_or_default()))
+            .collect(),
+    )
+}
+
+/// A `createJob` request.
+pub(crate) fn parse_create(
+    request: &JsValue,
+    method: &str,
+) -> Result<Parsed<CreateJobRequest>, ClientError> {
+    let (v, json) = parse_request(request, method, &shape::CREATE_JOB_REQUEST)?;
+    let s = |k: &str| shape::get_str(&v, k);
+    let b = |k: &str| shape::get_bool(&v, k);
+    Ok(Parsed {
+        request: CreateJobRequest {
+            object_name: s("objectName"),
+            file_name: s("fileName"),
+            file_size: shape::get_f64(&v, "fileSize").map(|n| n as u64),
+            create_list: b("createList"),
+            list_name: s("listName"),
+            target_list_id: s("targetListId"),
+            auto_profile_after_import: b("autoProfileAfterImport"),
+            create_audience: b("createAudience"),
+            audience_name: s("audienceName"),
+        },
+        json,
+    })
+}
+
+/// A `setMapping` request.
+pub(crate) fn parse_mapping(
+    request: &JsValue,
+    method: &str,
+) -> Result<Parsed<MappingRequest>, ClientError> {
+    let (v, json) = parse_request(request, method, &shape::MAPPING_REQUEST)?;
+    let save = shape::get(&v, "saveAsTemplate");
+    Ok(Parsed {
+        request: MappingRequest {
+            source_fields: string_map(&v, "sourceFields"),
+            field_map: string_map(&v, "fieldMap"),
+            import_mode: shape::get_str(&v, "importMode"),
+            template_id: shape::get_str(&v, "templateId"),
+            save_as_template: (!save.is_undefined()).then(|| SaveAsTemplate {
+                name: shape::get_str(&save, "name"),
+            }),
+        },
+        json,
+    })
+}
+
+/// A `start` body: any JSON object.
+fn parse_start(body: &JsValue, method: &str) -> Result<StartBody, ClientError> {
+    let invalid = |e: String| ClientError::invalid(None, format!("Invalid {method} request: {e}."));
+    if !body.is_object() {
+        return Err(ClientError::invalid(
+            None,
+            format!("{method} needs a request object."),
+        ));
+    }
+    let v = shape::json_copy(body).map_err(invalid)?;
+    if !shape::is_plain_object(&v) {
+        return Err(invalid("invalid type: sequence, expected a map".into()));
+    }
+    Ok(StartBody(
+        shape::stringify(&v).unwrap_or_else(|| "{}".into()),
+    ))
+}
+
+/// The mapping rules, with hints lower-cased by the runtime
+/// (`String.prototype.toLowerCase`) rather than Rust's case tables.
+fn check_mapping(
+    request: &MappingRequest,
+) -> Result<import_core::rules::ValidMapping, import_core::rules::RuleViolation> {
+    rules::check_mapping_with(request, &|s| {
+        String::from(js_sys::JsString::from(s).to_lower_case())
+    })
+}
+
+/// A success response's envelope `data`, checked against `shape`.
+#[inline(never)]
+fn unwrap_success(response: HttpResponse, shape: &'static Shape) -> Result<JsValue, ClientError> {
     let HttpResponse {
         status,
         correlation_id,
         body,
         ..
     } = response;
-    serde_json::from_str::<SuccessEnvelope<T>>(&body)
-        .map(|env| env.data)
-        .map_err(|e| ClientError::Protocol {
-            status,
-            message: format!(
-                "The API answered {status} with a body that is not the documented success envelope: {e}."
-            ),
-            correlation_id,
-        })
+    let checked = match shape::parse_json(&body) {
+        None => Err("it is not JSON".to_string()),
+        Some(env) if !shape::is_plain_object(&env) => Err("it is not a JSON object".to_string()),
+        Some(env) => match shape::get(&env, "success") {
+            s if s.as_bool().is_none() => Err("missing field `success`".to_string()),
+            _ => match shape::get(&env, "data") {
+                d if d.is_undefined() => Err("missing field `data`".to_string()),
+                d => shape::check(&d, shape),
+            },
+        },
+    };
+    checked.map_err(|e| ClientError::Protocol {
+        status,
+        message: format!(
+            "The API answered {status} with a body that is not the documented success envelope: {e}."
+        ),
+        correlation_id,
+    })
 }
 
 /// The error of an error response: the envelope's, or a description of the
 /// status without one.
+#[inline(never)]
 fn error_of(response: HttpResponse) -> ClientError {
     let HttpResponse {
         status,
@@ -883,15 +1011,21 @@ fn error_of(response: HttpResponse) -> ClientError {
         body,
         ..
     } = response;
-    match serde_json::from_str::<ErrorEnvelope>(&body) {
-        Ok(env) => ClientError::Api {
-            status,
-            code: env.error.code,
-            message: env.error.message,
-            correlation_id: env.correlation_id.or(correlation_id),
-            details: env.error.details,
-        },
-        Err(_) => ClientError::Api {
+    let envelope =
+        shape::parse_json(&body).and_then(|v| shape::check(&v, &shape::ERROR_ENVELOPE).ok());
+    match envelope {
+        Some(env) => {
+            let error = shape::get(&env, "error");
+            let details = shape::get(&error, "details");
+            ClientError::Api {
+                status,
+                code: shape::get_str(&error, "code").unwrap_or_default(),
+                message: shape::get_str(&error, "message").unwrap_or_default(),
+                correlation_id: shape::get_str(&env, "correlationId").or(correlation_id),
+                details: (!details.is_undefined()).then_some(details),
+            }
+        }
+        None => ClientError::Api {
             status,
             code: format!("HTTP_{status}"),
             message: format!(

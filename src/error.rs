@@ -68,8 +68,8 @@ pub enum ClientError {
         message: String,
         /// From the envelope or the `x-correlation-id` header.
         correlation_id: Option<String>,
-        /// The envelope's `error.details`.
-        details: Option<serde_json::Value>,
+        /// The envelope's `error.details` (any JSON value, as parsed).
+        details: Option<JsValue>,
     },
     /// The storage behind a pre-signed URL failed (an error status, or no
     /// response at all).
@@ -258,11 +258,7 @@ impl ClientError {
             ClientError::Api {
                 details: Some(details),
                 ..
-            } => {
-                if let Ok(v) = crate::js::to_js(details) {
-                    set("details", v);
-                }
-            }
+            } => set("details", details.clone()),
             _ => {}
         }
         err.into()

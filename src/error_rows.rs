@@ -31,18 +31,25 @@ use std::collections::VecDeque;
 use std::rc::Rc;
 
 use import_core::retry::{classify_status, RetryDecision, Target};
-use import_core::wire::ErrorRow;
 use js_sys::{Object, Promise, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{AbortSignal, ReadableStreamDefaultReader};
 
-use crate::client::{js_value, promise, signal_option, CallOptions, ImportClient, Inner};
+use crate::client::{promise, signal_option, CallOptions, ImportClient, Inner};
 use crate::error::{ClientError, ERROR_FILE_URL_EXPIRED_CODE};
 use crate::fetch::redact;
 use crate::js::describe;
 use crate::runtime;
+use crate::shape;
+
+/// One line of the error file as an `ErrorRow` (checked).
+fn parse_row(line: &[u8]) -> Result<JsValue, String> {
+    let text = std::str::from_utf8(line).map_err(|_| "it is not UTF-8".to_string())?;
+    let value = shape::parse_json(text).ok_or_else(|| "it is not JSON".to_string())?;
+    shape::check(&value, &shape::ERROR_ROW)
+}
 
 #[wasm_bindgen]
 impl ImportClient {
@@ -136,12 +143,9 @@ impl ErrorRows {
 }
 
 /// `{ value, done }`.
-fn iterator_result(row: Option<&ErrorRow>) -> Result<JsValue, ClientError> {
+fn iterator_result(row: Option<&JsValue>) -> Result<JsValue, ClientError> {
     let obj = Object::new();
-    let value = match row {
-        Some(r) => js_value(r)?,
-        None => JsValue::UNDEFINED,
-    };
+    let value = row.cloned().unwrap_or(JsValue::UNDEFINED);
     let _ = Reflect::set(&obj, &JsValue::from_str("value"), &value);
     let _ = Reflect::set(
         &obj,
@@ -209,7 +213,7 @@ impl RowStream {
         }
     }
 
-    async fn next_row(&mut self) -> Result<Option<ErrorRow>, ClientError> {
+    async fn next_row(&mut self) -> Result<Option<JsValue>, ClientError> {
         loop {
             self.check_signal()?;
             if let Some(line) = self.lines.pop_front() {
@@ -221,16 +225,15 @@ impl RowStream {
                     self.skip -= 1;
                     continue;
                 }
-                let row: ErrorRow =
-                    serde_json::from_slice(line).map_err(|e| ClientError::Protocol {
-                        status: 200,
-                        message: format!(
-                            "Line {} of the error file of job {} is not an error row: {e}.",
-                            self.delivered + 1,
-                            self.job_id
-                        ),
-                        correlation_id: None,
-                    })?;
+                let row = parse_row(line).map_err(|e| ClientError::Protocol {
+                    status: 200,
+                    message: format!(
+                        "Line {} of the error file of job {} is not an error row: {e}.",
+                        self.delivered + 1,
+                        self.job_id
+                    ),
+                    correlation_id: None,
+                })?;
                 self.delivered += 1;
                 self.failures = 0;
                 return Ok(Some(row));
@@ -322,19 +325,20 @@ impl RowStream {
                     idempotency_key: None,
                 };
                 let answer = self.inner.errors(&self.job_id, &call).await?;
-                if !answer.has_errors {
+                if shape::get_bool(&answer, "hasErrors") != Some(true) {
                     return Ok(false);
                 }
-                let url = answer.error_file_url.ok_or_else(|| ClientError::Protocol {
-                    status: 200,
-                    message: format!(
-                        "errors() of job {} says hasErrors but gives no errorFileUrl.",
-                        self.job_id
-                    ),
-                    correlation_id: None,
+                let url = shape::get_str(&answer, "errorFileUrl").ok_or_else(|| {
+                    ClientError::Protocol {
+                        status: 200,
+                        message: format!(
+                            "errors() of job {} says hasErrors but gives no errorFileUrl.",
+                            self.job_id
+                        ),
+                        correlation_id: None,
+                    }
                 })?;
-                let expires = answer
-                    .expires_at
+                let expires = shape::get_str(&answer, "expiresAt")
                     .map(|s| js_sys::Date::parse(&s))
                     .filter(|t| t.is_finite());
                 self.url = Some((url, expires));

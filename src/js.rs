@@ -1,32 +1,6 @@
 //! Small helpers for moving values across the JS boundary.
 
-use serde::de::DeserializeOwned;
-use serde::Serialize;
 use wasm_bindgen::JsValue;
-
-/// Serialises `value` as plain JS objects (not `Map`s), as `JSON.parse` would.
-pub fn to_js<T: Serialize + ?Sized>(value: &T) -> Result<JsValue, serde_wasm_bindgen::Error> {
-    value.serialize(&serde_wasm_bindgen::Serializer::json_compatible())
-}
-
-/// Deserialises a JS value the way the API parses a request body: through
-/// its JSON text, so unknown fields and wrong types are refused exactly as
-/// the server refuses them (a direct JS-object deserialiser would skip
-/// unknown fields). Fails with a message for people.
-pub fn from_js_json<T: DeserializeOwned>(value: &JsValue) -> Result<T, String> {
-    let text = js_sys::JSON::stringify(value)
-        .map_err(|e| format!("it cannot be written as JSON ({})", describe(&e)))?
-        .as_string()
-        .ok_or_else(|| "it cannot be written as JSON".to_string())?;
-    serde_json::from_str(&text).map_err(|e| {
-        // serde_json appends " at line 1 column N", meaningless for an object.
-        let msg = e.to_string();
-        match msg.rfind(" at line ") {
-            Some(i) => msg[..i].to_string(),
-            None => msg,
-        }
-    })
-}
 
 /// `String(value)` of any JS value (for messages).
 pub fn describe(value: &JsValue) -> String {
@@ -49,4 +23,17 @@ pub fn describe(value: &JsValue) -> String {
         .ok()
         .and_then(|s| s.as_string())
         .unwrap_or_else(|| "unknown error".to_string())
+}
+
+/// A whole number as Rust prints an integral `f64` (`1700000000000`,
+/// never `1.7e12`), without linking the float formatter: integers up to
+/// 2^53 as integers, others as JavaScript's `String(n)`.
+pub fn whole_number(n: f64) -> String {
+    if n.fract() == 0.0 && n.abs() < 9_007_199_254_740_992.0 {
+        return (n as i64).to_string();
+    }
+    js_sys::Number::from(n)
+        .to_string_with_radix(10)
+        .map(String::from)
+        .unwrap_or_default()
 }

@@ -26,6 +26,7 @@ pub mod error;
 mod fetch;
 mod js;
 pub mod runtime;
+mod shape;
 
 pub use client::ImportClient;
 pub use error::ClientError;

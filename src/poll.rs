@@ -13,14 +13,12 @@
 //!   job itself is unaffected and can be waited for again.
 
 use import_core::retry::PollSchedule;
-use import_core::wire::JobStatus;
 use js_sys::{Function, Promise};
 use wasm_bindgen::prelude::*;
 use web_sys::{AbortSignal, EventTarget};
 
 use crate::client::{
-    function_option, js_value, number_option, promise, signal_option, CallOptions, ImportClient,
-    Inner,
+    function_option, number_option, promise, signal_option, CallOptions, ImportClient, Inner,
 };
 use crate::error::ClientError;
 use crate::events;
@@ -92,8 +90,7 @@ impl ImportClient {
         let inner = self.inner.clone();
         promise(async move {
             let opts = WaitOptions::from_js(&options)?;
-            let status = inner.wait_for_completion(&job_id, &opts).await?;
-            js_value(&status)
+            inner.wait_for_completion(&job_id, &opts).await
         })
     }
 }
@@ -104,7 +101,7 @@ impl Inner {
         &self,
         job_id: &str,
         opts: &WaitOptions,
-    ) -> Result<JobStatus, ClientError> {
+    ) -> Result<JsValue, ClientError> {
         let call = CallOptions {
             signal: opts.signal.clone(),
             idempotency_key: None,
@@ -113,7 +110,8 @@ impl Inner {
         loop {
             let status = self.status(job_id, &call).await?;
             report(opts, &status);
-            if status.state.is_terminal() {
+            let state = crate::shape::get_str(&status, "state").unwrap_or_default();
+            if state == "completed" || state == "failed" {
                 return Ok(status);
             }
             let wait = opts.schedule.next_delay(poll);
@@ -126,16 +124,10 @@ impl Inner {
 }
 
 /// Hands a status to `onStatus` and the `status` event.
-fn report(opts: &WaitOptions, status: &JobStatus) {
-    if opts.on_status.is_none() && opts.events.is_none() {
-        return;
-    }
-    let Ok(detail) = js_value(status) else {
-        return;
-    };
-    events::call_callback(opts.on_status.as_ref(), &detail);
+fn report(opts: &WaitOptions, status: &JsValue) {
+    events::call_callback(opts.on_status.as_ref(), status);
     if let Some(target) = &opts.events {
-        events::dispatch(target, "status", &detail);
+        events::dispatch(target, "status", status);
     }
 }
 

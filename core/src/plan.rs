@@ -428,8 +428,21 @@ fn human_bytes(n: u64) -> String {
             return format!("{} {}", n / scale, UNITS[u]);
         }
     }
-    let scale = (1u64 << (10 * unit)) as f64;
-    format!("{:.1} {}", n as f64 / scale, UNITS[unit])
+    // One decimal of `n as f64 / 2^(10 unit)`, as `{:.1}` would print it
+    // (round half to even on the exact value), in integer arithmetic: the
+    // client's wasm build then links no float formatter.
+    let k = 10 * unit as u32;
+    let m = (n as f64) as u128; // what the float holds
+    let ten = m * 10;
+    let mut tenths = ten >> k;
+    let rem = ten & ((1u128 << k) - 1);
+    let half = 1u128 << (k - 1);
+    if rem > half || (rem == half && tenths % 2 == 1) {
+        tenths += 1;
+    }
+    // At most u64::MAX * 10 / 1024: a u64 (no u128 formatting linked).
+    let tenths = tenths as u64;
+    format!("{}.{} {}", tenths / 10, tenths % 10, UNITS[unit])
 }
 
 // ---------------------------------------------------------------------------
@@ -1149,5 +1162,43 @@ mod base64 {
             return None;
         }
         Some(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::human_bytes;
+
+    /// The integer rounding matches `{:.1}` of the float it replaced.
+    #[test]
+    fn human_bytes_rounds_as_the_float_formatter() {
+        let float = |n: u64| {
+            let mut unit = 0;
+            while unit + 1 < 6 && n >> (10 * (unit + 1)) > 0 {
+                unit += 1;
+            }
+            (
+                unit,
+                format!("{:.1}", n as f64 / (1u64 << (10 * unit)) as f64),
+            )
+        };
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut samples = vec![1536, 2560, 3584, 1024 + 51, 1024 + 52, u64::MAX, 1 << 63];
+        for i in 0..20_000u64 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            samples.push(x >> (x % 64));
+            // Exact ties of one decimal (x.x5 in binary) in every unit.
+            samples.push(((i + 1) << (10 * (i % 5 + 1))) / 20);
+        }
+        for n in samples {
+            let (unit, expected) = float(n);
+            let got = human_bytes(n);
+            if unit == 0 || got.split(' ').next().is_some_and(|g| !g.contains('.')) {
+                continue; // exact figures are printed without a decimal
+            }
+            assert_eq!(got.split(' ').next().unwrap(), expected, "{n}");
+        }
     }
 }

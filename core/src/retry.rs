@@ -231,11 +231,65 @@ pub fn parse_retry_after(value: &str, now_epoch_ms: u64) -> Option<f64> {
         return None;
     }
     if value.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
-        let secs: f64 = value.parse().ok()?;
-        return secs.is_finite().then_some(secs);
+        return parse_seconds(value);
     }
     let at_ms = parse_http_date(value, now_epoch_ms)?;
     Some(((at_ms - now_epoch_ms as i64).max(0)) as f64 / 1000.0)
+}
+
+/// Digits with at most one `.` (and at least one digit) as seconds.
+///
+/// Exact (the correctly rounded `f64`, as `str::parse` gives) for up to 15
+/// significant digits and 22 decimals, within a few units in the last place
+/// beyond: hand-written so that the client's wasm build links no general
+/// float parser (its tables alone are 17 KB).
+fn parse_seconds(value: &str) -> Option<f64> {
+    const POW10: [f64; 23] = [
+        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+        1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+    ];
+    let (int, frac) = value.split_once('.').unwrap_or((value, ""));
+    if frac.contains('.') || (int.is_empty() && frac.is_empty()) {
+        return None;
+    }
+    // The significant digits as an integer (the first 19), and the power of
+    // ten that scales it.
+    let mut mantissa: u64 = 0;
+    let mut digits = 0u32;
+    let mut scale: i32 = 0;
+    for (i, b) in int.bytes().chain(frac.bytes()).enumerate() {
+        let in_frac = i >= int.len();
+        if digits < 19 {
+            mantissa = mantissa * 10 + u64::from(b - b'0');
+            if mantissa > 0 {
+                digits += 1;
+            }
+            if in_frac {
+                scale -= 1;
+            }
+        } else if !in_frac {
+            scale += 1;
+        }
+    }
+    let m = mantissa as f64;
+    let secs = if scale >= 0 {
+        let mut v = m;
+        for _ in 0..scale / 22 {
+            v *= POW10[22];
+        }
+        v * POW10[(scale % 22) as usize]
+    } else if -scale <= 22 {
+        m / POW10[(-scale) as usize]
+    } else {
+        let mut v = m;
+        let mut left = -scale;
+        while left > 22 {
+            v /= POW10[22];
+            left -= 22;
+        }
+        v / POW10[left as usize]
+    };
+    secs.is_finite().then_some(secs)
 }
 
 /// Parses an HTTP-date into milliseconds since the epoch.
@@ -394,6 +448,64 @@ impl PollSchedule {
             self.cap_ms
         } else {
             delay.round() as u64
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_seconds;
+
+    /// Equal to `str::parse` up to 15 significant digits, close beyond.
+    #[test]
+    fn parse_seconds_matches_the_float_parser() {
+        let mut cases: Vec<String> = [
+            "0",
+            "120",
+            "1.5",
+            ".5",
+            "5.",
+            "0.1",
+            "0.3",
+            "007",
+            "1.000",
+            "123456789012345",
+            "0.000000000000000000000000123",
+            "99999999999999999999999",
+            "1e3",
+            ".",
+            "",
+            "1.2.3",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        for _ in 0..50_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let digits = format!("{}", x >> (x % 50));
+            let dot = (x >> 50) as usize % (digits.len() + 2);
+            let mut s = digits.clone();
+            if dot <= digits.len() {
+                s.insert(dot, '.');
+            }
+            cases.push(s);
+        }
+        for s in cases {
+            // The caller hands over digits and dots only.
+            let (ours, std) = if s.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+                (parse_seconds(&s), s.parse::<f64>().ok())
+            } else {
+                (None, None)
+            };
+            let significant = s.trim_start_matches(['0', '.']).replace('.', "").len();
+            match (ours, std) {
+                (Some(a), Some(b)) if significant <= 15 => assert_eq!(a, b, "{s}"),
+                (Some(a), Some(b)) => assert!((a - b).abs() <= b * 1e-15, "{s}: {a} {b}"),
+                (a, b) => assert_eq!(a, b, "{s}"),
+            }
         }
     }
 }

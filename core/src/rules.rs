@@ -473,13 +473,27 @@ pub fn create_violations(req: &CreateJobRequest) -> Vec<RuleViolation> {
 /// Checks a mapping request: the request in checked form, or the first
 /// violation in the order of the module's table.
 pub fn check_mapping(req: &MappingRequest) -> Result<ValidMapping, RuleViolation> {
-    evaluate_mapping(req).map_err(first)
+    evaluate_mapping(req, &str::to_lowercase).map_err(first)
+}
+
+/// [`check_mapping`] with the lower-casing its "did you mean" hints use
+/// given by the caller: a WebAssembly client passes the runtime's
+/// `String.prototype.toLowerCase` (the same Unicode mapping) instead of
+/// linking Rust's case tables (about 16 KB). Only hint text depends on it,
+/// never which rule is broken.
+pub fn check_mapping_with(
+    req: &MappingRequest,
+    lowercase: &dyn Fn(&str) -> String,
+) -> Result<ValidMapping, RuleViolation> {
+    evaluate_mapping(req, lowercase).map_err(first)
 }
 
 /// Every rule a mapping request breaks, in the order of the module's table
 /// (empty when it passes).
 pub fn mapping_violations(req: &MappingRequest) -> Vec<RuleViolation> {
-    evaluate_mapping(req).err().unwrap_or_default()
+    evaluate_mapping(req, &str::to_lowercase)
+        .err()
+        .unwrap_or_default()
 }
 
 /// The first of a non-empty list of violations.
@@ -702,7 +716,10 @@ fn check_conditional_name(
     }
 }
 
-fn evaluate_mapping(req: &MappingRequest) -> Result<ValidMapping, Vec<RuleViolation>> {
+fn evaluate_mapping(
+    req: &MappingRequest,
+    lowercase: &dyn Fn(&str) -> String,
+) -> Result<ValidMapping, Vec<RuleViolation>> {
     let mut out = Vec::new();
 
     // Shape: a template, or both sourceFields and fieldMap.
@@ -810,7 +827,7 @@ fn evaluate_mapping(req: &MappingRequest) -> Result<ValidMapping, Vec<RuleViolat
                 if !declared.contains_key(column) {
                     let hint = declared
                         .keys()
-                        .find(|k| k.to_lowercase() == column.to_lowercase())
+                        .find(|k| lowercase(k) == lowercase(column))
                         .map(|k| format!(" (did you mean {}?)", quoted(k)))
                         .unwrap_or_default();
                     out.push(RuleViolation::new(
@@ -954,8 +971,37 @@ fn member_path(parent: &str, key: &str) -> String {
     if !key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
         format!("{parent}.{key}")
     } else {
-        format!("{parent}[{}]", Value::from(key))
+        format!("{parent}[{}]", json_string(key))
     }
+}
+
+/// `s` as a JSON string literal, escaped exactly as `serde_json` writes it
+/// (`"`, `\\`, and control characters as `\n`-style or `\u00xx` escapes).
+/// Hand-written so that the client's wasm build, which quotes values in
+/// its rule messages, links no JSON serialiser for it.
+fn json_string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            c if (c as u32) < 0x20 => {
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                out.push_str("\\u00");
+                out.push(HEX[(c as usize) >> 4] as char);
+                out.push(HEX[(c as usize) & 15] as char);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
 }
 
 /// A value for a message: JSON-quoted (control characters escaped) and cut
@@ -963,9 +1009,31 @@ fn member_path(parent: &str, key: &str) -> String {
 fn quoted(s: &str) -> String {
     const LIMIT: usize = 64;
     if s.chars().count() <= LIMIT {
-        Value::from(s).to_string()
+        json_string(s)
     } else {
         let cut: String = s.chars().take(LIMIT).collect();
-        format!("{}…", Value::from(cut))
+        format!("{}…", json_string(&cut))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::json_string;
+
+    #[test]
+    fn json_string_escapes_as_serde_json_does() {
+        let mut all: String = (0u32..0x250).filter_map(char::from_u32).collect();
+        all.push_str("\u{2028}\u{feff}é😀\"\\/");
+        for c in all.chars() {
+            let s = format!("a{c}b");
+            assert_eq!(
+                json_string(&s),
+                serde_json::Value::from(s.as_str()).to_string()
+            );
+        }
+        assert_eq!(
+            json_string(&all),
+            serde_json::Value::from(all.as_str()).to_string()
+        );
     }
 }

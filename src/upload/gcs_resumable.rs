@@ -147,13 +147,8 @@ fn finish(
     resp: &StorageResponse,
     hasher: Option<Md5>,
 ) -> Result<Committed, ClientError> {
-    let meta: Option<serde_json::Value> = serde_json::from_str(&resp.body).ok();
-    let field = |k: &str| {
-        meta.as_ref()
-            .and_then(|m| m.get(k))
-            .and_then(|v| v.as_str())
-            .map(str::to_string)
-    };
+    let meta = crate::shape::parse_json(&resp.body).filter(|m| m.is_object());
+    let field = |k: &str| meta.as_ref().and_then(|m| crate::shape::get_str(m, k));
     let storage_md5 = field("md5Hash");
     if let (Some(h), Some(theirs)) = (hasher, &storage_md5) {
         let ours = b64(&h.finalize());

@@ -13,7 +13,6 @@ use super::{resume_store, upload_to_target, UploadTarget};
 use crate::client::ImportClient;
 use crate::error::ClientError;
 use crate::events::new_event_target;
-use crate::js::to_js;
 
 /// A running upload: `done`, `pause()`, `resume()`, `abort(reason?)`,
 /// `paused`, `events`.
@@ -71,7 +70,7 @@ impl Upload {
         let c = control.clone();
         let done = wasm_bindgen_futures::future_to_promise(async move {
             let result = upload_to_target(&blob, &target, &opts, &c).await?;
-            to_js(&result).map_err(|e| JsValue::from_str(&e.to_string()))
+            Ok(result.to_js())
         });
         Upload {
             control,

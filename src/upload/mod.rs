@@ -45,7 +45,6 @@ use import_core::retry::{
 };
 use js_sys::{Reflect, Uint8Array};
 use md5::{Digest, Md5};
-use serde::Serialize;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{Blob, EventTarget};
@@ -95,8 +94,7 @@ pub struct UploadTarget {
 }
 
 /// What a finished upload reports (`UploadResult` in TypeScript).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq)]
 pub struct UploadResult {
     /// The protocol used.
     pub protocol: Protocol,
@@ -124,6 +122,30 @@ pub struct UploadResult {
     pub transport: &'static str,
     /// Milliseconds from start to finish.
     pub duration_ms: f64,
+}
+
+impl UploadResult {
+    /// The `UploadResult` JavaScript sees (camelCase, `null` for absent
+    /// strings).
+    pub fn to_js(&self) -> JsValue {
+        let o = js_sys::Object::new();
+        let set = |k: &str, v: JsValue| crate::shape::set(&o, k, &v);
+        let num = |n: f64| JsValue::from_f64(n);
+        let opt = |s: &Option<String>| s.as_deref().map_or(JsValue::NULL, JsValue::from_str);
+        set("protocol", JsValue::from_str(self.protocol.as_str()));
+        set("size", num(self.size as f64));
+        set("partSize", num(self.part_size as f64));
+        set("parts", num(self.parts as f64));
+        set("partsSkipped", num(self.parts_skipped as f64));
+        set("requests", num(self.requests.into()));
+        set("retries", num(self.retries.into()));
+        set("etag", opt(&self.etag));
+        set("storageMd5", opt(&self.storage_md5));
+        set("resumeStore", JsValue::from_str(self.resume_store));
+        set("transport", JsValue::from_str(self.transport));
+        set("durationMs", num(self.duration_ms));
+        o.into()
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -310,12 +332,15 @@ pub(crate) struct Committed {
     pub storage_md5: Option<String>,
 }
 
+/// `s` with an upper-case first letter and a full stop. The messages are
+/// the plan's own, which begin with an ASCII letter or an option name.
 fn capitalise(s: &str) -> String {
-    let mut c = s.chars();
-    match c.next() {
-        Some(f) => f.to_uppercase().chain(c).collect::<String>() + ".",
-        None => String::new(),
+    if s.is_empty() {
+        return String::new();
     }
+    let mut out = s.to_string();
+    out[..1].make_ascii_uppercase();
+    out + "."
 }
 
 impl Ctx {
@@ -378,8 +403,8 @@ impl Ctx {
             "message",
             JsValue::from_str(&format!(
                 "At the expected rate the upload needs about {} s more, but its URL expires in {} s: it will probably fail with kind `expired`. Upload from a faster connection, or create the job closer to the upload.",
-                seconds_left.ceil(),
-                ((at - now_ms()) / 1000.0).max(0.0).floor()
+                crate::js::whole_number(seconds_left.ceil()),
+                crate::js::whole_number(((at - now_ms()) / 1000.0).max(0.0).floor())
             )),
         );
         set("expiresAt", JsValue::from_f64(at));
@@ -732,31 +757,36 @@ fn storage_error_details(resp: &StorageResponse) -> (Option<String>, Option<Stri
         let end = resp.body[start..].find(&close)? + start;
         Some(resp.body[start..end].trim().to_string())
     };
-    let json: Option<serde_json::Value> = serde_json::from_str(&resp.body).ok();
-    let from_json = |ptr: &str| {
-        json.as_ref()
-            .and_then(|j| j.pointer(ptr))
-            .and_then(|v| v.as_str())
-            .map(str::to_string)
+    // GCS answers JSON: `{"error": {"errors": [{"reason"}], "message"}}`.
+    let json = crate::shape::parse_json(&resp.body);
+    let error = json.as_ref().map(|j| crate::shape::get(j, "error"));
+    let from_json = |key: &str| {
+        let error = error.as_ref().filter(|e| e.is_object())?;
+        match key {
+            "reason" => {
+                let errors = crate::shape::get(error, "errors");
+                let first = js_sys::Reflect::get_u32(&errors, 0).ok()?;
+                crate::shape::get_str(&first, "reason")
+            }
+            _ => crate::shape::get_str(error, key),
+        }
     };
     let code = resp
         .header("x-ms-error-code")
         .map(str::to_string)
         .or_else(|| xml("Code"))
-        .or_else(|| from_json("/error/errors/0/reason"));
-    let message = xml("Message")
-        .or_else(|| from_json("/error/message"))
-        .map(|m| {
-            let m = m.lines().next().unwrap_or_default().to_string();
-            if m.len() > 300 {
-                format!(
-                    "{}…",
-                    &m[..m.char_indices().nth(300).map(|(i, _)| i).unwrap_or(m.len())]
-                )
-            } else {
-                m
-            }
-        });
+        .or_else(|| from_json("reason"));
+    let message = xml("Message").or_else(|| from_json("message")).map(|m| {
+        let m = m.lines().next().unwrap_or_default().to_string();
+        if m.len() > 300 {
+            format!(
+                "{}…",
+                &m[..m.char_indices().nth(300).map(|(i, _)| i).unwrap_or(m.len())]
+            )
+        } else {
+            m
+        }
+    });
     (code, message)
 }
 

@@ -126,9 +126,10 @@ impl UploadOptions {
         o.events = crate::events::event_target_option(options, "events")
             .map_err(|m| ClientError::invalid(Some("events"), m))?;
         if let Some(v) = get("retry") {
-            o.retry = crate::js::from_js_json(&v).map_err(|m| {
-                ClientError::invalid(Some("retry"), format!("`retry` is invalid: {m}."))
-            })?;
+            o.retry =
+                crate::client::retry_policy(&v, &crate::shape::RETRY_POLICY).map_err(|m| {
+                    ClientError::invalid(Some("retry"), format!("`retry` is invalid: {m}."))
+                })?;
             if o.retry.max_attempts == 0 {
                 return Err(ClientError::invalid(
                     Some("retry.maxAttempts"),

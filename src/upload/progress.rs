@@ -8,10 +8,8 @@
 //! `loaded` counts what storage received in requests still standing.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 
 use js_sys::Function;
-use serde::Serialize;
 use wasm_bindgen::JsValue;
 use web_sys::EventTarget;
 
@@ -19,8 +17,7 @@ use crate::events::{call_callback, dispatch};
 use crate::runtime::monotonic_ms;
 
 /// Where the upload is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Phase {
     /// Sending the file's bytes.
     Upload,
@@ -31,8 +28,7 @@ pub enum Phase {
 }
 
 /// One progress report (`Progress` in TypeScript).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Progress {
     pub phase: Phase,
     /// Bytes storage has received (acknowledged parts plus the bytes of
@@ -49,11 +45,43 @@ pub struct Progress {
     pub eta_seconds: Option<f64>,
 }
 
+impl Phase {
+    /// `upload`, `commit` or `complete`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Upload => "upload",
+            Phase::Commit => "commit",
+            Phase::Complete => "complete",
+        }
+    }
+}
+
+impl Progress {
+    /// The `UploadProgress` JavaScript sees.
+    pub fn to_js(&self) -> JsValue {
+        let o = js_sys::Object::new();
+        let set = |k: &str, v: JsValue| crate::shape::set(&o, k, &v);
+        set("phase", JsValue::from_str(self.phase.as_str()));
+        set("loaded", JsValue::from_f64(self.loaded as f64));
+        set("total", JsValue::from_f64(self.total as f64));
+        set("partsDone", JsValue::from_f64(self.parts_done as f64));
+        set("partsTotal", JsValue::from_f64(self.parts_total as f64));
+        set("bytesPerSecond", JsValue::from_f64(self.bytes_per_second));
+        set(
+            "etaSeconds",
+            self.eta_seconds.map_or(JsValue::NULL, JsValue::from_f64),
+        );
+        o.into()
+    }
+}
+
 #[derive(Debug)]
 struct State {
     phase: Phase,
     acked_bytes: u64,
-    in_flight: HashMap<u64, u64>,
+    /// Bytes sent of each part in flight (a few: at most `concurrency`;
+    /// a list is smaller code than a hash map).
+    in_flight: Vec<(u64, u64)>,
     parts_done: u64,
     /// Bytes that were already stored when this session started.
     skipped_bytes: u64,
@@ -92,7 +120,7 @@ impl Tracker {
             state: RefCell::new(State {
                 phase: Phase::Upload,
                 acked_bytes: 0,
-                in_flight: HashMap::new(),
+                in_flight: Vec::new(),
                 parts_done: 0,
                 skipped_bytes: 0,
                 started_ms: now,
@@ -115,7 +143,10 @@ impl Tracker {
     pub fn part_bytes(&self, index: u64, sent: u64) {
         let due = {
             let mut s = self.state.borrow_mut();
-            s.in_flight.insert(index, sent);
+            match s.in_flight.iter_mut().find(|(i, _)| *i == index) {
+                Some(entry) => entry.1 = sent,
+                None => s.in_flight.push((index, sent)),
+            }
             monotonic_ms() - s.last_emit_ms >= self.interval_ms
         };
         if due {
@@ -126,14 +157,17 @@ impl Tracker {
     /// Part `index` was not stored (failed or cancelled): its bytes are
     /// taken back.
     pub fn part_reset(&self, index: u64) {
-        self.state.borrow_mut().in_flight.remove(&index);
+        self.state
+            .borrow_mut()
+            .in_flight
+            .retain(|(i, _)| *i != index);
     }
 
     /// Part `index` of `len` bytes was acknowledged: always reported.
     pub fn part_done(&self, index: u64, len: u64) {
         {
             let mut s = self.state.borrow_mut();
-            s.in_flight.remove(&index);
+            s.in_flight.retain(|(i, _)| *i != index);
             s.acked_bytes += len;
             s.parts_done += 1;
         }
@@ -184,7 +218,7 @@ impl Tracker {
     }
 
     fn loaded_of(s: &State) -> u64 {
-        s.acked_bytes + s.in_flight.values().sum::<u64>()
+        s.acked_bytes + s.in_flight.iter().map(|(_, n)| n).sum::<u64>()
     }
 
     /// The current report.
@@ -213,7 +247,7 @@ impl Tracker {
     fn emit(&self) {
         self.state.borrow_mut().last_emit_ms = monotonic_ms();
         let report = self.snapshot();
-        let detail = crate::js::to_js(&report).unwrap_or(JsValue::NULL);
+        let detail = report.to_js();
         call_callback(self.callback.as_ref(), &detail);
         dispatch(&self.target, "progress", &detail);
     }

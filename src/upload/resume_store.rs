@@ -22,7 +22,6 @@
 //! is a convenience, and losing it only means sending parts again.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 
 use import_core::plan::{PartSet, Protocol};
 use js_sys::{Function, Promise, Reflect};
@@ -38,7 +37,9 @@ const IDB_NAME: &str = "import-uploader";
 const IDB_STORE: &str = "uploads";
 
 thread_local! {
-    static MEMORY: RefCell<HashMap<String, String>> = RefCell::new(HashMap::new());
+    /// The in-memory records: `(key, record)` pairs (few: one per unfinished
+    /// upload; a list is smaller code than a hash map).
+    static MEMORY: RefCell<Vec<(String, String)>> = const { RefCell::new(Vec::new()) };
     /// The opened IndexedDB database (opened once per module).
     static IDB: RefCell<Option<JsValue>> = const { RefCell::new(None) };
 }
@@ -123,7 +124,12 @@ impl ResumeStore {
             ResumeStore::IndexedDb(db) => idb_op(db, "readonly", "get", &[JsValue::from_str(&key)])
                 .await
                 .and_then(|v| v.as_string()),
-            ResumeStore::Memory => MEMORY.with(|m| m.borrow().get(&key).cloned()),
+            ResumeStore::Memory => MEMORY.with(|m| {
+                m.borrow()
+                    .iter()
+                    .find(|(k, _)| *k == key)
+                    .map(|(_, v)| v.clone())
+            }),
         }?;
         Record::decode(&text)
     }
@@ -154,7 +160,11 @@ impl ResumeStore {
                 .await;
             }
             ResumeStore::Memory => MEMORY.with(|m| {
-                m.borrow_mut().insert(key, value);
+                let mut m = m.borrow_mut();
+                match m.iter_mut().find(|(k, _)| *k == key) {
+                    Some(entry) => entry.1 = value,
+                    None => m.push((key, value)),
+                }
             }),
         }
     }
@@ -173,7 +183,7 @@ impl ResumeStore {
                 idb_op(db, "readwrite", "delete", &[JsValue::from_str(&key)]).await;
             }
             ResumeStore::Memory => MEMORY.with(|m| {
-                m.borrow_mut().remove(&key);
+                m.borrow_mut().retain(|(k, _)| *k != key);
             }),
         }
     }
@@ -262,7 +272,12 @@ pub fn fingerprint(blob: &web_sys::Blob) -> String {
     let name = get("name").as_string().unwrap_or_default();
     let modified = get("lastModified")
         .as_f64()
-        .map(|v| format!("{v}"))
+        .map(crate::js::whole_number)
         .unwrap_or_default();
-    format!("{}:{}:{}", name, blob.size(), modified)
+    format!(
+        "{}:{}:{}",
+        name,
+        crate::js::whole_number(blob.size()),
+        modified
+    )
 }

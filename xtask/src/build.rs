@@ -1,11 +1,14 @@
 //! `cargo xtask build`: the npm package in `pkg/`.
 //!
-//! 1. `cargo build --target wasm32-unknown-unknown --profile wasm -p import-uploader`
-//! 2. `wasm-bindgen --target web` (name and producers sections removed)
+//! 1. `cargo build --target wasm32-unknown-unknown --profile wasm -p import-uploader`,
+//!    twice: with `--no-default-features` for browsers (no edge broker) and
+//!    with the default features for servers (Node, Deno, workerd)
+//! 2. `wasm-bindgen --target web` of each (name and producers sections
+//!    removed): `import_uploader` (browser) and `import_uploader_server`
 //! 3. `wasm-opt -Oz` from npm's binaryen, when installed
 //! 4. `package.json`, per-runtime entry files, `index.d.ts`, README
-//! 5. a smoke test: the package loads in Node and reports its version
-//! 6. a table of raw and gzip sizes of the .wasm and the JS glue
+//! 5. a smoke test: both builds load in Node and report their version
+//! 6. a table of raw and gzip sizes of the .wasm and the JS glue of each
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -14,7 +17,7 @@ use anyhow::{bail, Context, Result};
 use flate2::write::GzEncoder;
 use flate2::Compression;
 
-use crate::package::{self, OUT_NAME};
+use crate::package::{self, OUT_NAME, SERVER_OUT_NAME};
 use crate::process;
 use crate::setup::{fingerprint, Workspace, WASM_TARGET};
 
@@ -48,41 +51,79 @@ fn remap_rustflags(ws: &Workspace) -> String {
     flags.join("\x1f")
 }
 
+/// One wasm-bindgen output in `pkg/`: the crate built with `features`, as
+/// `<out_name>.js` and `<out_name>_bg.wasm`.
+struct Flavour {
+    /// What the size table calls it.
+    label: &'static str,
+    out_name: &'static str,
+    /// `cargo build` feature arguments.
+    features: &'static [&'static str],
+}
+
+/// The browser build leaves the edge broker out (`--no-default-features`):
+/// it is the one whose size matters. Node, Deno and workerd load the full
+/// build with the default features.
+const FLAVOURS: [Flavour; 2] = [
+    Flavour {
+        label: "browser",
+        out_name: OUT_NAME,
+        features: &["--no-default-features"],
+    },
+    Flavour {
+        label: "server (node, deno, workerd)",
+        out_name: SERVER_OUT_NAME,
+        features: &[],
+    },
+];
+
 /// Builds `pkg/`.
 pub fn run(ws: &Workspace) -> Result<()> {
-    process::run(
-        ws.cargo()
-            .args([
-                "build",
-                "--target",
-                WASM_TARGET,
-                "--profile",
-                "wasm",
-                "-p",
-                "import-uploader",
-            ])
-            .env("CARGO_ENCODED_RUSTFLAGS", remap_rustflags(ws)),
-    )?;
-    let input = ws
-        .target_dir
-        .join(WASM_TARGET)
-        .join("wasm")
-        .join(format!("{OUT_NAME}.wasm"));
     let pkg = ws.pkg_dir();
-    let wasm = pkg.join(format!("{OUT_NAME}_bg.wasm"));
-    let glue = pkg.join(format!("{OUT_NAME}.js"));
     let manifest = ws.root_manifest()?;
     let meta = package::read_meta(&manifest)?;
+    let built = ws.target_dir.join(WASM_TARGET).join("wasm");
+    let scratch = ws.scratch_dir();
+    std::fs::create_dir_all(&scratch)?;
+
+    // Both builds write the same artifact: keep a copy of each.
+    let mut modules = Vec::new();
+    for f in &FLAVOURS {
+        process::run(
+            ws.cargo()
+                .args([
+                    "build",
+                    "--target",
+                    WASM_TARGET,
+                    "--profile",
+                    "wasm",
+                    "-p",
+                    "import-uploader",
+                ])
+                .args(f.features)
+                .env("CARGO_ENCODED_RUSTFLAGS", remap_rustflags(ws)),
+        )?;
+        let copy = scratch.join(format!("{}.wasm", f.out_name));
+        std::fs::copy(built.join(format!("{OUT_NAME}.wasm")), &copy)
+            .with_context(|| format!("copying the {} module", f.label))?;
+        modules.push(copy);
+    }
+    let outputs = |f: &Flavour| {
+        (
+            pkg.join(format!("{}_bg.wasm", f.out_name)),
+            pkg.join(format!("{}.js", f.out_name)),
+        )
+    };
 
     // Skip wasm-bindgen and wasm-opt when nothing changed since the last build.
-    let stamp = ws.scratch_dir().join("pkg-stamp");
-    let inputs = inputs_fingerprint(&input, &manifest)?;
+    let stamp = scratch.join("pkg-stamp");
+    let inputs = inputs_fingerprint(&modules, &manifest)?;
     if std::fs::read_to_string(&stamp).ok().as_deref() == Some(inputs.as_str())
         && pkg.join("package.json").exists()
-        && wasm.exists()
+        && FLAVOURS.iter().all(|f| outputs(f).0.exists())
     {
         println!("build: pkg/ is up to date");
-        print_sizes(&[&wasm, &glue])?;
+        print_all_sizes(&outputs)?;
         return Ok(());
     }
     let _ = std::fs::remove_file(&stamp);
@@ -90,51 +131,66 @@ pub fn run(ws: &Workspace) -> Result<()> {
         std::fs::remove_dir_all(&pkg).with_context(|| format!("clearing {}", pkg.display()))?;
     }
     std::fs::create_dir_all(&pkg)?;
-    process::run(
-        ws.cmd("wasm-bindgen")
-            .args([
-                "--target",
-                "web",
-                "--out-dir",
-                "pkg",
-                "--out-name",
-                OUT_NAME,
-                "--remove-name-section",
-                "--remove-producers-section",
-            ])
-            .arg(&input),
-    )?;
-
     let wasm_opt = ws.root.join("node_modules").join(".bin").join("wasm-opt");
-    if wasm_opt.exists() {
+    for (f, module) in FLAVOURS.iter().zip(&modules) {
         process::run(
-            ws.cmd(&wasm_opt)
-                .arg("-Oz")
-                .args(WASM_OPT_FEATURES)
-                .arg(&wasm)
-                .arg("-o")
-                .arg(&wasm),
+            ws.cmd("wasm-bindgen")
+                .args([
+                    "--target",
+                    "web",
+                    "--out-dir",
+                    "pkg",
+                    "--out-name",
+                    f.out_name,
+                    "--remove-name-section",
+                    "--remove-producers-section",
+                ])
+                .arg(module),
         )?;
-    } else {
-        println!(
-            "build: {} not found (npm install); the .wasm is not optimised",
-            wasm_opt.display()
-        );
+        let (wasm, _) = outputs(f);
+        if wasm_opt.exists() {
+            process::run(
+                ws.cmd(&wasm_opt)
+                    .arg("-Oz")
+                    .args(WASM_OPT_FEATURES)
+                    .arg(&wasm)
+                    .arg("-o")
+                    .arg(&wasm),
+            )?;
+        } else {
+            println!(
+                "build: {} not found (npm install); the .wasm is not optimised",
+                wasm_opt.display()
+            );
+        }
     }
 
     package::write(&pkg, &meta)?;
     smoke_test(ws, &pkg, &meta.version)?;
-    std::fs::create_dir_all(ws.scratch_dir())?;
     std::fs::write(&stamp, &inputs)?;
-    print_sizes(&[&wasm, &glue])?;
+    print_all_sizes(&outputs)?;
     println!("build: npm package {} {} in pkg/", meta.name, meta.version);
+    Ok(())
+}
+
+/// The size table of each build.
+fn print_all_sizes(outputs: &dyn Fn(&Flavour) -> (PathBuf, PathBuf)) -> Result<()> {
+    for f in &FLAVOURS {
+        let (wasm, glue) = outputs(f);
+        println!("\n{} build:", f.label);
+        print_sizes(&[&wasm, &glue])?;
+    }
     Ok(())
 }
 
 /// What the package is made from: the compiled module, the manifest, and
 /// this xtask itself (its code writes the package files).
-fn inputs_fingerprint(module: &Path, manifest: &str) -> Result<String> {
-    let module = std::fs::read(module).with_context(|| format!("reading {}", module.display()))?;
+fn inputs_fingerprint(modules: &[PathBuf], manifest: &str) -> Result<String> {
+    let mut prints = Vec::new();
+    for m in modules {
+        let bytes = std::fs::read(m).with_context(|| format!("reading {}", m.display()))?;
+        prints.push(fingerprint(&bytes));
+    }
     let xtask_built = std::env::current_exe()
         .and_then(|p| p.metadata())
         .and_then(|m| m.modified())
@@ -144,21 +200,32 @@ fn inputs_fingerprint(module: &Path, manifest: &str) -> Result<String> {
         .unwrap_or_default();
     Ok(format!(
         "{} {} {xtask_built}",
-        fingerprint(&module),
+        prints.join(" "),
         fingerprint(manifest.as_bytes())
     ))
 }
 
-/// Loads the package in Node through its `node` entry and checks `version()`.
+/// Loads the package in Node through its `node` entry and checks
+/// `version()`; loads the browser build too (Node can instantiate it with
+/// `initSync`), so a browser module that fails to link is caught here.
 fn smoke_test(ws: &Workspace, pkg: &Path, version: &str) -> Result<()> {
     let entry = pkg.join("entry-node.js");
+    let browser_glue = pkg.join(format!("{OUT_NAME}.js"));
+    let browser_wasm = pkg.join(format!("{OUT_NAME}_bg.wasm"));
     let script = format!(
-        "const m = await import({});\n\
+        "import {{ readFileSync }} from 'node:fs';\n\
+         const m = await import({});\n\
          const v = m.version();\n\
-         if (v !== {}) {{ console.error(`version() is ${{v}}`); process.exit(1); }}\n\
-         if (typeof m.ImportClient !== 'function') {{ console.error('no ImportClient'); process.exit(1); }}",
+         if (v !== {version}) {{ console.error(`version() is ${{v}}`); process.exit(1); }}\n\
+         if (typeof m.ImportClient !== 'function') {{ console.error('no ImportClient'); process.exit(1); }}\n\
+         const b = await import({});\n\
+         b.initSync({{ module: readFileSync(new URL({})) }});\n\
+         if (b.version() !== {version}) {{ console.error('the browser build does not load'); process.exit(1); }}\n\
+         if (typeof b.ImportClient !== 'function') {{ console.error('no ImportClient in the browser build'); process.exit(1); }}",
         serde_json::to_string(&file_url(&entry)?)?,
-        serde_json::to_string(version)?,
+        serde_json::to_string(&file_url(&browser_glue)?)?,
+        serde_json::to_string(&file_url(&browser_wasm)?)?,
+        version = serde_json::to_string(version)?,
     );
     let out = ws
         .cmd("node")
@@ -171,7 +238,7 @@ fn smoke_test(ws: &Workspace, pkg: &Path, version: &str) -> Result<()> {
             String::from_utf8_lossy(&out.stderr).trim()
         );
     }
-    println!("build: pkg/ loads in Node, version() = {version}");
+    println!("build: both builds load in Node, version() = {version}");
     Ok(())
 }
 

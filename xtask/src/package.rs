@@ -7,8 +7,13 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 
-/// Base name of wasm-bindgen's output (`<name>.js`, `<name>_bg.wasm`).
+/// Base name of wasm-bindgen's output of the browser build (`<name>.js`,
+/// `<name>_bg.wasm`): built without the default features, so without the
+/// edge broker, which only servers run.
 pub const OUT_NAME: &str = "import_uploader";
+/// Base name of the server build (Node, Deno, workerd): every feature.
+/// Its types are the package's (`index.d.ts`), being the fuller ones.
+pub const SERVER_OUT_NAME: &str = "import_uploader_server";
 
 /// What `package.json` takes from the root manifest.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,9 +72,11 @@ pub fn read_meta(manifest: &str) -> Result<Meta> {
 
 /// Entry files: (file, contents). Each initialises the module the way its
 /// runtime can, then re-exports the API.
+/// Node, Deno and workerd load the server build; browsers the browser one.
 fn entries() -> Vec<(&'static str, String)> {
-    let glue = format!("./{OUT_NAME}.js");
-    let wasm = format!("./{OUT_NAME}_bg.wasm");
+    let glue = format!("./{SERVER_OUT_NAME}.js");
+    let wasm = format!("./{SERVER_OUT_NAME}_bg.wasm");
+    let browser_glue = format!("./{OUT_NAME}.js");
     vec![
         (
             "entry-node.js",
@@ -105,9 +112,9 @@ fn entries() -> Vec<(&'static str, String)> {
             "entry-browser.js",
             format!(
                 "// Browsers and bundlers: fetch and instantiate the module next to this file.\n\
-                 import init from '{glue}';\n\n\
+                 import init from '{browser_glue}';\n\n\
                  await init();\n\n\
-                 export * from '{glue}';\n"
+                 export * from '{browser_glue}';\n"
             ),
         ),
     ]
@@ -120,13 +127,14 @@ fn json_str(s: &str) -> String {
 /// `package.json`, keys in a deliberate order (conditions are matched in
 /// order: `types` first, `deno` before `node`).
 pub fn package_json(meta: &Meta) -> String {
-    let mut files: Vec<String> = vec![
-        format!("{OUT_NAME}.js"),
-        format!("{OUT_NAME}.d.ts"),
-        format!("{OUT_NAME}_bg.wasm"),
-        format!("{OUT_NAME}_bg.wasm.d.ts"),
-        "index.d.ts".into(),
-    ];
+    let mut files: Vec<String> = Vec::new();
+    for name in [OUT_NAME, SERVER_OUT_NAME] {
+        files.push(format!("{name}.js"));
+        files.push(format!("{name}.d.ts"));
+        files.push(format!("{name}_bg.wasm"));
+        files.push(format!("{name}_bg.wasm.d.ts"));
+    }
+    files.push("index.d.ts".into());
     let entry_names: Vec<&str> = entries().iter().map(|(n, _)| *n).collect();
     files.extend(entry_names.iter().map(|n| n.to_string()));
     files.push("README.md".into());
@@ -197,7 +205,11 @@ pub fn write(pkg: &Path, meta: &Meta) -> Result<()> {
     }
     write(
         "index.d.ts",
-        &format!("// Types shared by every entry file.\nexport * from './{OUT_NAME}.js';\n"),
+        &format!(
+            "// Types shared by every entry file (the server build's: the browser\n\
+             // build has the same API less the edge broker).\n\
+             export * from './{SERVER_OUT_NAME}.js';\n"
+        ),
     )?;
     write("package.json", &package_json(meta))?;
     write("README.md", include_str!("pkg_readme.md"))?;
@@ -250,5 +262,9 @@ version = "not this one"
             .as_array()
             .unwrap()
             .contains(&serde_json::json!("import_uploader_bg.wasm")));
+        assert!(v["files"]
+            .as_array()
+            .unwrap()
+            .contains(&serde_json::json!("import_uploader_server_bg.wasm")));
     }
 }
