@@ -27,7 +27,7 @@ import { createServer } from 'node:http';
 import { dirname, extname, join, normalize, resolve, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
-import { toNodeListener } from '../tests/broker/node-adapter.mjs';
+import { toNodeListener } from '../pkg/node-adapter.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const api = process.env.DEMO_API?.replace(/\/+$/, '');

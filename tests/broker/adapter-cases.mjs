@@ -1,4 +1,4 @@
-// Cases of the Node adapter (`node-adapter.mjs`) on its own, run by the
+// Cases of the Node adapter (`js/node-adapter.js`, shipped as `import-uploader/node`) on its own, run by the
 // Node broker suite: a real `http` server around small fetch-style handlers,
 // called with Node's fetch and raw sockets.
 
@@ -6,7 +6,7 @@ import { createServer, request as httpRequest } from 'node:http';
 import { createHash } from 'node:crypto';
 
 import { assert, assertEqual } from '../js/harness.mjs';
-import { toNodeListener } from './node-adapter.mjs';
+import { toNodeListener } from '../../js/node-adapter.js';
 
 /** Serves `handler` on 127.0.0.1:0 for the duration of `fn(baseUrl)`. */
 async function serving(handler, fn, options) {

@@ -1,7 +1,7 @@
 // The broker suite with the broker served by Node: a scratch project whose
 // `node_modules/import-uploader` links to the built package, and a main
 // module there that imports the package by name (the `node` condition must
-// give `entry-node.js`) and serves `app.mjs` through `node-adapter.mjs`.
+// give `entry-node.js`) and serves `app.mjs` through the package's Node adapter (`import-uploader/node`).
 // Settings and secrets reach it as environment variables. Also runs the
 // Node adapter's own cases and the demo page's smoke test. See `runner.mjs`.
 //
@@ -31,7 +31,7 @@ await runBrokerSuite({
         "import { createServer } from 'node:http';\n" +
         "import * as pkg from 'import-uploader';\n" +
         `import { createApp, readSettings } from ${url('app.mjs')};\n` +
-        `import { toNodeListener } from ${url('node-adapter.mjs')};\n\n` +
+        "import { toNodeListener } from 'import-uploader/node';\n\n" +
         "console.log(`# node ${process.versions.node}: import-uploader resolved to ${import.meta.resolve('import-uploader')}`);\n" +
         'const app = createApp(pkg, readSettings((name) => process.env[name]));\n' +
         'const server = createServer(toNodeListener(app, { onError: (e) => console.error(e) }));\n' +

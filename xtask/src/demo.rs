@@ -10,7 +10,7 @@
 //!   `target/xtask/`;
 //! * in front of it, in the foreground, `node www/server.mjs`: the package's
 //!   broker (`createBroker`, through the Node adapter of
-//!   `tests/broker/node-adapter.mjs`) on 127.0.0.1:8787 under `/api`, which
+//!   `import-uploader/node`) on 127.0.0.1:8787 under `/api`, which
 //!   gets the workspace token itself from the emulator's OAuth endpoint
 //!   (client `dev-client`), plus the demo page (`www/`), the package
 //!   (`/pkg/`) and a ticket endpoint standing in for an app's backend

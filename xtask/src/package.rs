@@ -70,6 +70,12 @@ pub fn read_meta(manifest: &str) -> Result<Meta> {
     })
 }
 
+/// `import-uploader/node`: serves a fetch-style handler (the broker) with
+/// Node's `http` module (source: `js/node-adapter.js`).
+const NODE_ADAPTER: &str = "node-adapter.js";
+/// Its types.
+const NODE_ADAPTER_TYPES: &str = "node-adapter.d.ts";
+
 /// Entry files: (file, contents). Each initialises the module the way its
 /// runtime can, then re-exports the API.
 /// Node, Deno and workerd load the server build; browsers the browser one.
@@ -135,6 +141,8 @@ pub fn package_json(meta: &Meta) -> String {
         files.push(format!("{name}_bg.wasm.d.ts"));
     }
     files.push("index.d.ts".into());
+    files.push(NODE_ADAPTER.into());
+    files.push(NODE_ADAPTER_TYPES.into());
     let entry_names: Vec<&str> = entries().iter().map(|(n, _)| *n).collect();
     files.extend(entry_names.iter().map(|n| n.to_string()));
     files.push("README.md".into());
@@ -172,6 +180,10 @@ pub fn package_json(meta: &Meta) -> String {
       "node": "./entry-node.js",
       "browser": "./entry-browser.js",
       "default": "./entry-browser.js"
+    }},
+    "./node": {{
+      "types": "./{NODE_ADAPTER_TYPES}",
+      "default": "./{NODE_ADAPTER}"
     }},
     "./package.json": "./package.json"
   }},
@@ -213,6 +225,8 @@ pub fn write(pkg: &Path, meta: &Meta) -> Result<()> {
     )?;
     write("package.json", &package_json(meta))?;
     write("README.md", include_str!("pkg_readme.md"))?;
+    write(NODE_ADAPTER, include_str!("../../js/node-adapter.js"))?;
+    write(NODE_ADAPTER_TYPES, include_str!("../../js/node-adapter.d.ts"))?;
     Ok(())
 }
 
@@ -252,6 +266,7 @@ version = "not this one"
         assert_eq!(v["version"], "1.2.3");
         assert_eq!(v["type"], "module");
         assert_eq!(v["exports"]["."]["node"], "./entry-node.js");
+        assert_eq!(v["exports"]["./node"]["default"], "./node-adapter.js");
         let order = ["types", "workerd", "deno", "node", "browser", "default"];
         let pos: Vec<usize> = order
             .iter()

@@ -16,12 +16,12 @@
 //
 // A handler that throws answers 500 with a JSON body that says nothing about
 // the error (the handler's own refusals are its business; a crash must not
-// leak details). It depends on nothing but Node's standard library, so it can
-// be copied as is into an application:
+// leak details). The package ships it as `import-uploader/node`; it depends on
+// nothing but Node's standard library:
 //
 //   import { createServer } from 'node:http';
 //   import { createBroker } from 'import-uploader';
-//   import { toNodeListener } from './node-adapter.mjs';
+//   import { toNodeListener } from 'import-uploader/node';
 //
 //   const handle = createBroker({ apiBaseUrl, token, ticketSecret, allowedOrigins });
 //   createServer(toNodeListener(handle)).listen(8788, '127.0.0.1');
