@@ -296,13 +296,17 @@ async fn send_xhr(
             "XMLHttpRequest ended without a status (connection or CORS failure)".to_string(),
         ));
     }
-    let headers = KEPT_HEADERS
-        .iter()
-        .filter_map(|name| {
-            xhr.get_response_header(name)
-                .ok()
-                .flatten()
-                .map(|v| (name.to_string(), v))
+    // All the headers the page may read, in one string: asking for a header
+    // CORS does not expose (`getResponseHeader`) logs an error in the console.
+    let all = xhr.get_all_response_headers().unwrap_or_default();
+    let headers = all
+        .split("\r\n")
+        .filter_map(|line| line.split_once(':'))
+        .filter_map(|(name, value)| {
+            let name = name.trim().to_ascii_lowercase();
+            KEPT_HEADERS
+                .contains(&name.as_str())
+                .then(|| (name, value.trim().to_string()))
         })
         .collect();
     let body = xhr.response_text().ok().flatten().unwrap_or_default();

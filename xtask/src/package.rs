@@ -226,7 +226,10 @@ pub fn write(pkg: &Path, meta: &Meta) -> Result<()> {
     write("package.json", &package_json(meta))?;
     write("README.md", include_str!("pkg_readme.md"))?;
     write(NODE_ADAPTER, include_str!("../../js/node-adapter.js"))?;
-    write(NODE_ADAPTER_TYPES, include_str!("../../js/node-adapter.d.ts"))?;
+    write(
+        NODE_ADAPTER_TYPES,
+        include_str!("../../js/node-adapter.d.ts"),
+    )?;
     Ok(())
 }
 
