@@ -53,6 +53,9 @@ const methods = {
     client.upload(job, blob, { partSize: o.partSize, concurrency: o.concurrency, checksum: false }).done,
   /** Hand-written Put Block + Put Block List with fetch. */
   'raw-blocks': (job, o) => rawBlockUpload(blob, job.uploadUrl, { partSize: o.partSize, concurrency: o.concurrency, headers: job.headers }),
+  /** The same, each part read into an ArrayBuffer and sent as bytes. */
+  'raw-blocks-read': (job, o) =>
+    rawBlockUpload(blob, job.uploadUrl, { partSize: o.partSize, concurrency: o.concurrency, headers: job.headers, readParts: true }),
   /** One fetch PUT of the whole file (Put Blob). */
   'raw-put': (job) => rawSinglePut(blob, job.uploadUrl, job.headers),
   /** @azure/storage-blob's uploadData with its defaults. */

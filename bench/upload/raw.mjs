@@ -5,14 +5,17 @@
 // gzip size is reported as this approach's code size.
 
 /** Uploads `blob` to the blob SAS `url`; `headers` go on every Put Block. */
-export async function rawBlockUpload(blob, url, { partSize, concurrency, headers = {} }) {
+export async function rawBlockUpload(blob, url, { partSize, concurrency, headers = {}, readParts = false }) {
   const count = Math.max(1, Math.ceil(blob.size / partSize));
   const ids = Array.from({ length: count }, (_, i) => btoa(String(i).padStart(6, '0')));
   let next = 0;
   async function worker() {
     while (next < count) {
       const i = next++;
-      const body = blob.slice(i * partSize, Math.min(blob.size, (i + 1) * partSize));
+      const slice = blob.slice(i * partSize, Math.min(blob.size, (i + 1) * partSize));
+      // `readParts`: send the part's bytes, read into memory first (as code
+      // that checksums a part must), instead of the Blob slice.
+      const body = readParts ? await slice.arrayBuffer() : slice;
       const r = await fetch(`${url}&comp=block&blockid=${encodeURIComponent(ids[i])}`, { method: 'PUT', headers, body });
       if (!r.ok) throw new Error(`Put Block ${i}: HTTP ${r.status}`);
     }

@@ -18,6 +18,7 @@
 //! | `engine` | this package: `client.upload(job, blob, {partSize, concurrency})` (Content-MD5 per part, XMLHttpRequest progress) |
 //! | `engine-no-md5` | the same with `checksum: false` |
 //! | `raw-blocks` | `bench/upload/raw.mjs`: `fetch` Put Block of `Blob.slice()` parts, same part size and concurrency, then Put Block List; no checksum, retry or progress |
+//! | `raw-blocks-read` | the same, each part first read into an `ArrayBuffer` (as code that checksums parts must) and sent as bytes (files up to 256 MiB only) |
 //! | `raw-put` | one `fetch` PUT of the whole Blob (Put Blob) |
 //! | `sdk` | `@azure/storage-blob` `BlockBlobClient.uploadData(blob)` with its defaults (bundled for the browser by esbuild) |
 //! | `sdk-tuned` | the same with our part size and concurrency |
@@ -64,10 +65,11 @@ const DEFAULT_CONCURRENCY: u32 = 4;
 /// whole upload back into memory to digest it).
 const SHA_LIMIT: u64 = 256 * MIB;
 /// The method rows, in table order.
-const METHODS: [&str; 6] = [
+const METHODS: [&str; 7] = [
     "engine",
     "engine-no-md5",
     "raw-blocks",
+    "raw-blocks-read",
     "raw-put",
     "sdk",
     "sdk-tuned",
@@ -75,6 +77,9 @@ const METHODS: [&str; 6] = [
 /// The grid runs on the first size when it is no larger than this (nine
 /// uploads: at the engine's checksummed speed a larger file takes too long).
 const GRID_MAX: u64 = 256 * MIB;
+/// The engine's configurations measured in the grid: with and without
+/// per-part Content-MD5.
+const GRID_METHODS: [&str; 2] = ["engine", "engine-no-md5"];
 /// The grid of the engine's part size (MiB) × concurrency.
 const GRID_PARTS: [u64; 3] = [4, 8, 16];
 const GRID_CONCURRENCY: [u32; 3] = [2, 4, 8];
@@ -92,6 +97,8 @@ struct Row {
     idle_rss: f64,
     committed: Option<u64>,
     sha_ok: Option<bool>,
+    /// Why the measurement failed, when it did.
+    error: Option<String>,
 }
 
 impl Row {
@@ -100,6 +107,9 @@ impl Row {
     }
 
     fn check(&self) -> &'static str {
+        if self.error.is_some() {
+            return "FAILED (see above)";
+        }
         match (self.committed == Some(self.size), self.sha_ok) {
             (false, _) => "LENGTH MISMATCH",
             (true, Some(false)) => "SHA-256 MISMATCH",
@@ -137,7 +147,12 @@ pub fn run(args: &[String]) -> Result<()> {
     let mut grid = Vec::new();
     for (i, &size) in sizes.iter().enumerate() {
         for method in METHODS {
-            let row = measure(
+            // A diagnostic row (as slow as the checksummed engine): small
+            // files only.
+            if method == "raw-blocks-read" && size > GRID_MAX {
+                continue;
+            }
+            rows.push(measure_or_record(
                 &ws,
                 &emulator_bin,
                 &www,
@@ -145,21 +160,31 @@ pub fn run(args: &[String]) -> Result<()> {
                 size,
                 DEFAULT_PART,
                 DEFAULT_CONCURRENCY,
-            )?;
-            rows.push(row);
+            ));
         }
         if i == 0 && size <= GRID_MAX {
-            for part in GRID_PARTS {
-                for conc in GRID_CONCURRENCY {
-                    let row = if part * MIB == DEFAULT_PART && conc == DEFAULT_CONCURRENCY {
-                        rows.iter()
-                            .find(|r| r.method == "engine" && r.size == size)
-                            .cloned()
-                            .context("the engine row")?
-                    } else {
-                        measure(&ws, &emulator_bin, &www, "engine", size, part * MIB, conc)?
-                    };
-                    grid.push(row);
+            for method in GRID_METHODS {
+                for part in GRID_PARTS {
+                    for conc in GRID_CONCURRENCY {
+                        let row = match rows.iter().find(|r| {
+                            r.method == method
+                                && r.size == size
+                                && r.part == part * MIB
+                                && r.concurrency == conc
+                        }) {
+                            Some(r) => r.clone(),
+                            None => measure_or_record(
+                                &ws,
+                                &emulator_bin,
+                                &www,
+                                method,
+                                size,
+                                part * MIB,
+                                conc,
+                            ),
+                        };
+                        grid.push(row);
+                    }
                 }
             }
         }
@@ -266,6 +291,35 @@ fn code_sizes(ws: &Workspace, www: &Path) -> Result<CodeSizes> {
     })
 }
 
+/// [`measure`], a failure recorded as a row (so one failed upload does not
+/// lose the others' numbers).
+fn measure_or_record(
+    ws: &Workspace,
+    emulator_bin: &Path,
+    www: &Path,
+    method: &str,
+    size: u64,
+    part: u64,
+    concurrency: u32,
+) -> Row {
+    measure(ws, emulator_bin, www, method, size, part, concurrency).unwrap_or_else(|e| {
+        println!("   FAILED: {e:#}");
+        Row {
+            method: method.to_string(),
+            size,
+            part,
+            concurrency,
+            seconds: f64::NAN,
+            peak_heap: f64::NAN,
+            peak_rss: f64::NAN,
+            idle_rss: f64::NAN,
+            committed: None,
+            sha_ok: None,
+            error: Some(format!("{e:#}")),
+        }
+    })
+}
+
 /// One upload with a fresh Azurite and emulator (both removed afterwards).
 fn measure(
     ws: &Workspace,
@@ -332,6 +386,7 @@ fn measure(
         idle_rss: num("idleRss"),
         committed: v["committed"].as_u64(),
         sha_ok: v["shaOk"].as_bool(),
+        error: None,
     };
     println!(
         "   {:.2} s, {:.1} MiB/s, heap peak {:.1} MiB, renderer RSS peak {:.0} MiB (+{:.0}), {}",
@@ -375,10 +430,12 @@ fn print_tables(rows: &[Row], grid: &[Row], code: &CodeSizes) {
             r.check()
         );
     }
-    if let Some(first) = grid.first() {
+    for method in GRID_METHODS {
+        let cells: Vec<&Row> = grid.iter().filter(|r| r.method == method).collect();
+        let Some(first) = cells.first() else { continue };
         println!();
         println!(
-            "engine, {}: MiB/s by part size (rows) × concurrency (columns)",
+            "{method}, {}: MiB/s by part size (rows) × concurrency (columns)",
             human(first.size)
         );
         println!();
@@ -391,7 +448,7 @@ fn print_tables(rows: &[Row], grid: &[Row], code: &CodeSizes) {
         for p in GRID_PARTS {
             print!("| {p} MiB |");
             for c in GRID_CONCURRENCY {
-                match grid
+                match cells
                     .iter()
                     .find(|r| r.part == p * MIB && r.concurrency == c)
                 {
