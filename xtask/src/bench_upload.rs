@@ -39,7 +39,8 @@
 //! -9 of what each approach loads (the package's `.wasm` + JS glue + entry;
 //! `raw.mjs`; the minified SDK bundle).
 //!
-//! Sizes: `quick` is 64 MiB; otherwise sizes such as `1GiB 4GiB 512MiB` or
+//! `--methods=engine,sdk,…` measures only those rows. Sizes: `quick` is
+//! 64 MiB; otherwise sizes such as `1GiB 4GiB 512MiB` or
 //! bytes (default `1GiB 4GiB`). Part size × concurrency of the engine
 //! (4/8/16 MiB × 2/4/8) is measured on the first size when it is at most
 //! 256 MiB (so with `quick`).
@@ -130,7 +131,25 @@ impl Row {
 
 /// Runs the benchmark.
 pub fn run(args: &[String]) -> Result<()> {
-    let sizes = parse_sizes(args)?;
+    let (method_args, size_args): (Vec<String>, Vec<String>) = args
+        .iter()
+        .cloned()
+        .partition(|a| a.starts_with("--methods="));
+    let methods: Vec<&str> = match method_args.last() {
+        None => METHODS.to_vec(),
+        Some(a) => {
+            let wanted: Vec<&str> = a["--methods=".len()..].split(',').collect();
+            if let Some(bad) = wanted.iter().find(|m| !METHODS.contains(m)) {
+                bail!("unknown method `{bad}`; methods: {}", METHODS.join(", "));
+            }
+            METHODS
+                .iter()
+                .copied()
+                .filter(|m| wanted.contains(m))
+                .collect()
+        }
+    };
+    let sizes = parse_sizes(&size_args)?;
     let ws = Workspace::locate()?;
     setup::ensure(&ws)?;
     setup::ensure_chromium(&ws)?;
@@ -146,7 +165,7 @@ pub fn run(args: &[String]) -> Result<()> {
     let mut rows = Vec::new();
     let mut grid = Vec::new();
     for (i, &size) in sizes.iter().enumerate() {
-        for method in METHODS {
+        for &method in &methods {
             // A diagnostic row (as slow as the checksummed engine): small
             // files only.
             if method == "raw-blocks-read" && size > GRID_MAX {
@@ -401,7 +420,7 @@ fn measure(
 }
 
 fn human(bytes: u64) -> String {
-    if bytes >= GIB && bytes % GIB == 0 {
+    if bytes >= GIB && bytes.is_multiple_of(GIB) {
         format!("{} GiB", bytes / GIB)
     } else {
         format!("{} MiB", bytes as f64 / MIB as f64)

@@ -35,7 +35,7 @@ commands:
   test            install what is missing, build pkg/, run every test suite
   build           install what is missing, build the npm package into pkg/
   bench [NAME]    run a benchmark (`processing`, `upload`); no NAME lists them
-  bench upload [quick|SIZE…]
+  bench upload [quick|SIZE…] [--methods=M,…]
                   upload speed and page memory in headless Chromium to Azurite:
                   this package vs raw fetch vs @azure/storage-blob (default
                   1GiB 4GiB; `quick` is 64 MiB)
