@@ -12,42 +12,20 @@
 //!   after 2 s, and a token of its own for the rate-limit test).
 #![cfg(target_arch = "wasm32")]
 
+mod common;
+
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
+use common::{api_base, get, get_str, global_fetch, json, ok, set, stringify};
 use import_uploader::runtime::{monotonic_ms, sleep};
 use import_uploader::{version, ImportClient};
-use js_sys::{Promise, Reflect, JSON};
+use js_sys::Promise;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::{future_to_promise, JsFuture};
 use wasm_bindgen_test::wasm_bindgen_test;
 use web_sys::{AbortController, Request, Response, ResponseInit};
-
-/// `globalThis.fetch(request)`.
-fn global_fetch(request: &Request) -> Promise {
-    let global = js_sys::global();
-    let fetch: js_sys::Function = Reflect::get(&global, &JsValue::from_str("fetch"))
-        .expect("globalThis.fetch")
-        .dyn_into()
-        .expect("fetch is a function");
-    fetch
-        .call1(&global, request)
-        .expect("fetch returns a promise")
-        .unchecked_into()
-}
-
-/// `{emulator}/public/v1`.
-fn api_base() -> String {
-    // A test run without the emulator must fail loudly, not skip.
-    let Some(url) = option_env!("IMPORT_EMULATOR_URL") else {
-        panic!(
-            "IMPORT_EMULATOR_URL was not set when these tests were compiled; \
-             run them with `cargo xtask test`"
-        );
-    };
-    format!("{}/public/v1", url.trim_end_matches('/'))
-}
 
 /// The fault-injecting, rate-limited emulator (see the module docs).
 fn flaky_root() -> String {
@@ -58,29 +36,6 @@ fn flaky_root() -> String {
         );
     };
     url.trim_end_matches('/').to_string()
-}
-
-fn json(text: &str) -> JsValue {
-    JSON::parse(text).expect("test JSON parses")
-}
-
-fn get(obj: &JsValue, key: &str) -> JsValue {
-    Reflect::get(obj, &JsValue::from_str(key)).expect("property read")
-}
-
-fn get_str(obj: &JsValue, key: &str) -> Option<String> {
-    get(obj, key).as_string()
-}
-
-fn set(obj: &JsValue, key: &str, value: &JsValue) {
-    Reflect::set(obj, &JsValue::from_str(key), value).expect("property set");
-}
-
-fn stringify(v: &JsValue) -> String {
-    JSON::stringify(v)
-        .ok()
-        .and_then(|s| s.as_string())
-        .unwrap_or_default()
 }
 
 /// What a test `fetch` saw of one request.
@@ -178,20 +133,6 @@ fn client(token: &str) -> ImportClient {
 
 /// Small, fast retries for the tests (the defaults wait up to 30 s).
 const FAST_RETRY: &str = r#"{"maxAttempts": 10, "baseDelayMs": 10, "maxDelayMs": 100}"#;
-
-/// Awaits a promise expected to resolve; panics with the ImportError's
-/// fields otherwise.
-async fn ok(p: Promise) -> JsValue {
-    JsFuture::from(p).await.unwrap_or_else(|e| {
-        panic!(
-            "expected success, got {:?} {:?} {:?} {:?}",
-            get_str(&e, "kind"),
-            get_str(&e, "code"),
-            get(&e, "status").as_f64(),
-            get_str(&e, "message")
-        )
-    })
-}
 
 /// Awaits a promise expected to reject and returns the rejection.
 async fn rejection(p: Promise) -> JsValue {

@@ -9,75 +9,19 @@
 //! `IMPORT_EMULATOR_URL`.
 #![cfg(target_arch = "wasm32")]
 
+mod common;
+
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
+use common::{api_base, get, get_str, global_fetch, json, ok, set, stringify};
 use import_uploader::ImportClient;
-use js_sys::{Function, Object, Promise, Reflect, Uint8Array, JSON};
+use js_sys::{Function, Object, Promise, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::{future_to_promise, JsFuture};
 use wasm_bindgen_test::wasm_bindgen_test;
 use web_sys::{AbortController, ReadableStream, Request, RequestInit, Response, ResponseInit};
-
-fn api_base() -> String {
-    // A test run without the emulator must fail loudly, not skip.
-    let Some(url) = option_env!("IMPORT_EMULATOR_URL") else {
-        panic!(
-            "IMPORT_EMULATOR_URL was not set when these tests were compiled; \
-             run them with `cargo xtask test`"
-        );
-    };
-    format!("{}/public/v1", url.trim_end_matches('/'))
-}
-
-/// `globalThis.fetch(request)`.
-fn global_fetch(request: &Request) -> Promise {
-    let global = js_sys::global();
-    let fetch: Function = Reflect::get(&global, &JsValue::from_str("fetch"))
-        .expect("globalThis.fetch")
-        .dyn_into()
-        .expect("fetch is a function");
-    fetch
-        .call1(&global, request)
-        .expect("fetch returns a promise")
-        .unchecked_into()
-}
-
-fn json(text: &str) -> JsValue {
-    JSON::parse(text).expect("test JSON parses")
-}
-
-fn get(obj: &JsValue, key: &str) -> JsValue {
-    Reflect::get(obj, &JsValue::from_str(key)).expect("property read")
-}
-
-fn get_str(obj: &JsValue, key: &str) -> Option<String> {
-    get(obj, key).as_string()
-}
-
-fn set(obj: &JsValue, key: &str, value: &JsValue) {
-    Reflect::set(obj, &JsValue::from_str(key), value).expect("property set");
-}
-
-fn stringify(v: &JsValue) -> String {
-    JSON::stringify(v)
-        .ok()
-        .and_then(|s| s.as_string())
-        .unwrap_or_default()
-}
-
-async fn ok(p: Promise) -> JsValue {
-    JsFuture::from(p).await.unwrap_or_else(|e| {
-        panic!(
-            "expected success, got {:?} {:?} {:?} {:?}",
-            get_str(&e, "kind"),
-            get_str(&e, "code"),
-            get(&e, "status").as_f64(),
-            get_str(&e, "message")
-        )
-    })
-}
 
 /// The file: five rows, three valid, two rejected (row 2: a malformed
 /// e-mail; row 4: points that are not an integer), with non-ASCII text in
@@ -117,6 +61,9 @@ async fn put_file(job: &JsValue, body: &str) {
         "upload status {}",
         resp.status()
     );
+    // What storage holds is what was sent (SHA-256 of both).
+    let id = get_str(job, "jobId").unwrap();
+    common::assert_read_back(&api_base(), &id, &common::blob(body.as_bytes())).await;
 }
 
 /// Runs a job on `CSV` to completion through `c`; returns its id and final
@@ -555,6 +502,7 @@ async fn import_file_runs_the_whole_lifecycle_in_one_call() {
     assert_eq!(get(&status, "readRows").as_f64(), Some(5.0));
     assert_eq!(get(&status, "invalidRows").as_f64(), Some(2.0));
     let id = get_str(&status, "jobId").expect("jobId");
+    common::assert_read_back(&api_base(), &id, &csv_blob()).await;
     assert!(progress.get() >= 1, "upload progress reported");
     assert!(statuses.get() >= 1, "statuses reported");
     let seen = seen.borrow().clone();
@@ -611,10 +559,9 @@ async fn import_file_checks_everything_before_sending() {
         .await
         .expect_err("aborted");
     assert_eq!(get_str(&err, "kind").as_deref(), Some("aborted"));
-    assert!(
-        get_str(&err, "jobId").is_some_and(|j| j.starts_with("imp_")),
-        "the created job is named"
-    );
+    let id = get_str(&err, "jobId").unwrap_or_default();
+    assert!(id.starts_with("imp_"), "the created job is named");
+    common::assert_nothing_committed(&api_base(), &id).await;
 }
 
 #[wasm_bindgen_test]

@@ -11,20 +11,30 @@
 //! of an Azurite, which checks signatures, `Content-MD5` and block lists
 //! itself).
 //!
-//! Committed bytes are checked through what the emulator reports about the
-//! committed object (the MD5 it computed over the stored bytes: GCS
-//! `md5Hash`, S3 and Put Blob MD5s, and the emulator's Azure ETag, `0x` +
-//! the first 8 bytes of that MD5), and through `start`, which the API
-//! refuses with 409 `CDP_ETL.JOB.UPLOAD_INCOMPLETE` unless the committed
-//! size equals the declared one; and a CSV uploaded in many parts is
+//! Committed bytes are checked three ways: every upload is read back
+//! through the emulator's `GET /public/v1/import-jobs/{jobId}/upload`
+//! (an emulator extension that streams what storage holds, from Azurite
+//! too) and compared with the source Blob by length and SHA-256
+//! (`crypto.subtle.digest`); what the emulator reports about the committed
+//! object (the MD5 it computed: GCS `md5Hash`, S3 and Put Blob MD5s, and
+//! the emulator's Azure ETag, `0x` + the first 8 bytes of that MD5) must
+//! match; and `start`, which the API refuses with 409
+//! `CDP_ETL.JOB.UPLOAD_INCOMPLETE` unless the committed size equals the
+//! declared one, must succeed. A CSV uploaded in many parts is also
 //! imported row for row. Every storage request goes through a
 //! `fetch` wrapper that fails the test if it carries an `Authorization`
 //! header.
 #![cfg(target_arch = "wasm32")]
 
+mod common;
+
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
+use common::{
+    assert_nothing_committed, assert_read_back, blob, get, get_num, get_str, global_fetch, json,
+    set, stringify, TOKEN,
+};
 use import_uploader::upload::upload_js;
 use import_uploader::{ImportClient, Upload};
 use js_sys::{Array, Function, Promise, Reflect, Uint8Array, JSON};
@@ -35,17 +45,10 @@ use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::wasm_bindgen_test;
 use web_sys::{Blob, Request, RequestInit, Response};
 
-#[wasm_bindgen]
-extern "C" {
-    #[wasm_bindgen(js_name = fetch)]
-    fn global_fetch(input: &Request) -> Promise;
-}
-
 const KIB: usize = 1024;
 /// The part size of these tests: the smallest GCS chunk, so "many parts"
 /// stays small.
 const PART: usize = 256 * KIB;
-const TOKEN: &str = "dev-write";
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Mode {
@@ -79,35 +82,6 @@ fn api(mode: Mode) -> String {
     format!("{}/public/v1", root(mode))
 }
 
-fn get(obj: &JsValue, key: &str) -> JsValue {
-    Reflect::get(obj, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
-}
-
-fn get_str(obj: &JsValue, key: &str) -> Option<String> {
-    get(obj, key).as_string()
-}
-
-fn get_num(obj: &JsValue, key: &str) -> f64 {
-    get(obj, key)
-        .as_f64()
-        .unwrap_or_else(|| panic!("`{key}` is a number in {}", stringify(obj)))
-}
-
-fn set(obj: &JsValue, key: &str, value: &JsValue) {
-    Reflect::set(obj, &JsValue::from_str(key), value).expect("set property");
-}
-
-fn stringify(v: &JsValue) -> String {
-    JSON::stringify(v)
-        .ok()
-        .and_then(|s| s.as_string())
-        .unwrap_or_else(|| format!("{v:?}"))
-}
-
-fn json(text: &str) -> JsValue {
-    JSON::parse(text).expect("test JSON parses")
-}
-
 /// Deterministic pseudo-random bytes (xorshift), different per `seed`.
 fn bytes(len: usize, seed: u64) -> Vec<u8> {
     let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
@@ -119,11 +93,6 @@ fn bytes(len: usize, seed: u64) -> Vec<u8> {
             (x >> 24) as u8
         })
         .collect()
-}
-
-fn blob(data: &[u8]) -> Blob {
-    let parts = Array::of1(&Uint8Array::from(data));
-    Blob::new_with_u8_array_sequence(&parts).expect("a Blob")
 }
 
 fn md5(data: &[u8]) -> [u8; 16] {
@@ -291,6 +260,10 @@ async fn done(upload: &Upload) -> Result<JsValue, JsValue> {
     JsFuture::from(upload.done()).await
 }
 
+fn job_id(job: &JsValue) -> String {
+    get_str(job, "jobId").expect("a jobId")
+}
+
 fn describe_err(e: &JsValue) -> String {
     format!(
         "{:?} {:?} {:?}",
@@ -322,25 +295,35 @@ fn assert_committed(mode: Mode, result: &JsValue, data: &[u8]) {
 
 /// Uploads `size` bytes with the standalone engine and checks them.
 async fn round_trip(mode: Mode, size: usize, seed: u64) -> JsValue {
+    round_trip_with(mode, size, seed, PART).await
+}
+
+/// [`round_trip`] asking for parts of `part_size` bytes (the plan may raise
+/// it); the plan's part size is the result's `partSize`.
+async fn round_trip_with(mode: Mode, size: usize, seed: u64, part_size: usize) -> JsValue {
     let data = bytes(size, seed);
+    let source = blob(&data);
     let job = create_job(mode, size).await;
     let fetch = StorageFetch::new();
     let progress: Rc<RefCell<Vec<JsValue>>> = Rc::default();
     let p = progress.clone();
     let on_progress = Closure::<dyn FnMut(JsValue)>::new(move |v: JsValue| p.borrow_mut().push(v));
-    let opts = standalone_options(&job, &fetch, "{}");
+    let opts = standalone_options(&job, &fetch, &format!(r#"{{"partSize": {part_size}}}"#));
     set(&opts, "onProgress", on_progress.as_ref());
-    let up = upload_js(blob(&data), opts).expect("valid options");
+    let up = upload_js(source.clone(), opts).expect("valid options");
     let result = done(&up)
         .await
         .unwrap_or_else(|e| panic!("{mode:?} upload of {size} B failed: {}", describe_err(&e)));
     fetch.assert_no_token();
     assert_committed(mode, &result, &data);
+    assert_read_back(&api(mode), &job_id(&job), &source).await;
 
     let parts = get_num(&result, "parts") as usize;
+    let planned_part = get_num(&result, "partSize") as usize;
     let expected_parts = match mode {
         Mode::S3 => 1,
-        _ => size.div_ceil(PART).max(1),
+        _ if size <= planned_part => 1,
+        _ => size.div_ceil(planned_part),
     };
     assert_eq!(parts, expected_parts, "parts of {size} B");
     // Requests: one per part, plus the block list for Azure blocks.
@@ -348,7 +331,14 @@ async fn round_trip(mode: Mode, size: usize, seed: u64) -> JsValue {
         Mode::Azure | Mode::Azurite if parts > 1 => parts + 1,
         _ => parts,
     };
-    assert_eq!(fetch.count(), expected_requests, "requests for {size} B");
+    if mode == Mode::Faults {
+        // Injected 503s and resets add attempts; the engine counts them all.
+        assert_eq!(get_num(&result, "requests") as usize, fetch.count());
+        assert!(fetch.count() >= expected_requests, "requests for {size} B");
+    } else {
+        assert_eq!(get_num(&result, "retries"), 0.0, "{mode:?} retries");
+        assert_eq!(fetch.count(), expected_requests, "requests for {size} B");
+    }
     if matches!(mode, Mode::Azure | Mode::Azurite) && parts > 1 {
         let log = fetch.log.borrow();
         let (_, last_url, last_type) = log.last().unwrap();
@@ -422,6 +412,36 @@ async fn gcs_resumable_every_size() {
 }
 
 #[wasm_bindgen_test]
+async fn faulty_storage_every_size() {
+    for (i, size) in SIZES.into_iter().enumerate() {
+        let r = round_trip(Mode::Faults, size, i as u64 + 231).await;
+        assert_eq!(get_str(&r, "protocol").as_deref(), Some("azure-blocks"));
+    }
+}
+
+/// A file for which 64-byte parts would be more than 50,000.
+const RAISED_SIZE: usize = 50_000 * 64 + 1;
+
+#[wasm_bindgen_test]
+async fn a_part_size_too_small_is_raised_in_every_mode() {
+    // Asked for 64-byte parts: past 50,000 parts the plan raises the part
+    // size to whole MiB; GCS chunks are first rounded up to 256 KiB, which
+    // already fits; a single PUT is one request whatever the part size.
+    let cases = [
+        (Mode::Azure, 1024 * KIB, 4),
+        (Mode::Azurite, 1024 * KIB, 4),
+        (Mode::Faults, 1024 * KIB, 4),
+        (Mode::Gcs, 256 * KIB, RAISED_SIZE.div_ceil(256 * KIB)),
+        (Mode::S3, RAISED_SIZE, 1),
+    ];
+    for (i, (mode, part, parts)) in cases.into_iter().enumerate() {
+        let r = round_trip_with(mode, RAISED_SIZE, 301 + i as u64, 64).await;
+        assert_eq!(get_num(&r, "partSize") as usize, part, "{mode:?} partSize");
+        assert_eq!(get_num(&r, "parts") as usize, parts, "{mode:?} parts");
+    }
+}
+
+#[wasm_bindgen_test]
 async fn many_parts_survive_storage_faults() {
     let mut retries = 0.0;
     // About 75 requests: with 10 % answered 503 (which no runtime hides,
@@ -437,12 +457,14 @@ async fn many_parts_survive_storage_faults() {
             &fetch,
             r#"{"retry": {"maxAttempts": 10, "baseDelayMs": 20, "maxDelayMs": 200}}"#,
         );
-        let up = upload_js(blob(&data), opts).expect("valid options");
+        let source = blob(&data);
+        let up = upload_js(source.clone(), opts).expect("valid options");
         let result = done(&up)
             .await
             .unwrap_or_else(|e| panic!("upload under faults failed: {}", describe_err(&e)));
         fetch.assert_no_token();
         assert_committed(Mode::Faults, &result, &data);
+        assert_read_back(&api(Mode::Faults), &job_id(&job), &source).await;
         assert_eq!(get_num(&result, "requests") as usize, fetch.count());
         retries += get_num(&result, "retries");
         assert_eq!(start_job(Mode::Faults, &job).await, (200, None));
@@ -531,6 +553,7 @@ async fn abort_mid_upload_commits_nothing() {
         "nothing is sent after abort"
     );
     fetch.assert_no_token();
+    assert_nothing_committed(&api(Mode::Azure), &job_id(&job)).await;
     assert_eq!(
         start_job(Mode::Azure, &job).await,
         (409, Some("CDP_ETL.JOB.UPLOAD_INCOMPLETE".to_string()))
@@ -572,6 +595,7 @@ async fn pause_holds_requests_and_resume_finishes() {
         .unwrap_or_else(|e| panic!("resumed upload failed: {}", describe_err(&e)));
     fetch.assert_no_token();
     assert_committed(Mode::Azure, &result, &data);
+    assert_read_back(&api(Mode::Azure), &job_id(&job), &blob(&data)).await;
     assert_eq!(start_job(Mode::Azure, &job).await, (200, None));
 }
 
@@ -622,6 +646,7 @@ async fn resume_in_a_fresh_client_skips_stored_parts() {
     fetch.assert_no_token();
     fetch2.assert_no_token();
     assert_committed(Mode::Azure, &result, &data);
+    assert_read_back(&api(Mode::Azure), &job_id(&job), &blob(&data)).await;
     assert_eq!(map.size(), 0, "the record is removed once committed");
     assert_eq!(start_job(Mode::Azure, &job).await, (200, None));
 }
@@ -663,6 +688,7 @@ async fn gcs_resume_asks_the_session_where_it_stands() {
     fetch.assert_no_token();
     fetch2.assert_no_token();
     assert_eq!(get_str(&result, "storageMd5"), Some(b64(&md5(&data))));
+    assert_read_back(&api(Mode::Gcs), &job_id(&job), &blob(&data)).await;
     assert_eq!(start_job(Mode::Gcs, &job).await, (200, None));
 }
 
@@ -830,6 +856,7 @@ async fn client_upload_uses_the_job_and_never_the_token() {
     assert_eq!(fetch.count(), 4);
     fetch.assert_no_token();
     assert_committed(Mode::Azure, &result, &data);
+    assert_read_back(&api(Mode::Azure), &job_id(&job), &blob(&data)).await;
     assert_eq!(start_job(Mode::Azure, &job).await, (200, None));
 }
 
@@ -860,6 +887,7 @@ async fn the_runtime_transport_uploads_in_every_mode() {
                 Some(if has_xhr { "xhr" } else { "fetch" })
             );
             assert_committed(mode, &result, &data);
+            assert_read_back(&api(mode), &job_id(&job), &blob(&data)).await;
             assert!(progress.get() as f64 >= get_num(&result, "parts"));
             assert_eq!(start_job(mode, &job).await, (200, None));
         }
@@ -972,6 +1000,7 @@ async fn resume_after_reload_uses_the_runtime_store() {
     assert_eq!(fetch.count(), 10 - skipped + 1);
     fetch.assert_no_token();
     assert_committed(Mode::Azure, &result, &data);
+    assert_read_back(&api(Mode::Azure), &job_id(&job), &blob(&data)).await;
     assert_eq!(start_job(Mode::Azure, &job).await, (200, None));
 
     // A different file (another lastModified) resumes nothing.
@@ -980,11 +1009,12 @@ async fn resume_after_reload_uses_the_runtime_store() {
     let opts = json(r#"{"partSize": 262144}"#);
     set(&opts, "fetch", fetch.function());
     let third = client(Mode::Azure)
-        .resume_upload(job2, file(&data, "spring.csv", 1.0), Some(opts))
+        .resume_upload(job2.clone(), file(&data, "spring.csv", 1.0), Some(opts))
         .unwrap();
     let result = done(&third).await.expect("a fresh upload");
     assert_eq!(get_num(&result, "partsSkipped"), 0.0);
     assert_eq!(fetch.count(), 10 + 1);
+    assert_read_back(&api(Mode::Azure), &job_id(&job2), &blob(&data)).await;
 }
 
 /// A profiles CSV of `rows` rows.
@@ -1009,12 +1039,14 @@ async fn a_csv_in_many_parts_is_imported_row_for_row_in_every_mode() {
     ] {
         let job = create_job(mode, data.len()).await;
         let fetch = StorageFetch::new();
-        let up = upload_js(blob(&data), standalone_options(&job, &fetch, "{}")).unwrap();
+        let source = blob(&data);
+        let up = upload_js(source.clone(), standalone_options(&job, &fetch, "{}")).unwrap();
         done(&up)
             .await
             .unwrap_or_else(|e| panic!("{mode:?} upload failed: {}", describe_err(&e)));
         fetch.assert_no_token();
         let id = get_str(&job, "jobId").unwrap();
+        assert_read_back(&api(mode), &id, &source).await;
         let mapping = r#"{"sourceFields": {"email": "string", "first_name": "string"},
             "fieldMap": {"email": "email", "first_name": "first_name"}}"#;
         let (s, b) = api_call(

@@ -142,6 +142,10 @@ pub fn router(state: AppState) -> Router {
         .route("/import-jobs/{job_id}/mapping", post(jobs::set_mapping))
         .route("/import-jobs/{job_id}/start", post(jobs::start))
         .route("/import-jobs/{job_id}/errors", get(jobs::errors))
+        .route(
+            "/import-jobs/{job_id}/upload",
+            get(storage::readback::job_upload),
+        )
         .route("/metadata/objects", get(metadata::list_objects))
         .route("/metadata/objects/{object_name}", get(metadata::get_object))
         .route("/lists", get(lists::list).post(lists::create))

@@ -518,3 +518,67 @@ mod url {
             .collect()
     }
 }
+
+/// `GET /public/v1/import-jobs/{id}/upload` (emulator extension):
+/// (status, `Content-Length`, body).
+async fn job_upload(emu: &Emu, id: &str, token: &str) -> (u16, Option<u64>, Vec<u8>) {
+    let r = emu
+        .http
+        .get(emu.api(&format!("/import-jobs/{id}/upload")))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    let len = r
+        .headers()
+        .get("content-length")
+        .and_then(|v| v.to_str().ok()?.parse().ok());
+    (status, len, r.bytes().await.unwrap().to_vec())
+}
+
+#[tokio::test]
+async fn the_upload_read_back_endpoint_streams_the_azurite_blob() {
+    use sha2::{Digest, Sha256};
+    let az = start_azurite();
+    let emu = emu(&az).await;
+    // Several MiB of non-CSV bytes: many streamed chunks.
+    let data: Vec<u8> = (0..3 * 1024 * 1024 + 5)
+        .map(|i: u32| (i.wrapping_mul(2_654_435_761) >> 11) as u8)
+        .collect();
+    let target = ready_job(&emu, &data).await;
+    let id = target["jobId"].as_str().unwrap();
+
+    // Staged blocks only: nothing is committed, 404 in the API's envelope.
+    let parts: Vec<&[u8]> = data.chunks(1024 * 1024).collect();
+    let ids = put_blocks(&emu, &target, &parts).await;
+    let (s, _, body) = job_upload(&emu, id, W).await;
+    assert_eq!(s, 404);
+    let v: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(v["error"]["code"], "CDP_ETL.NOT_FOUND", "{v}");
+
+    let r = put_block_list(&emu, &target, &ids).await;
+    assert_eq!(r.status().as_u16(), 201, "{}", r.text().await.unwrap());
+    let (s, len, body) = job_upload(&emu, id, "dev-read").await;
+    assert_eq!(s, 200);
+    assert_eq!(len, Some(data.len() as u64));
+    assert_eq!(body.len(), data.len());
+    assert_eq!(
+        Sha256::digest(&body),
+        Sha256::digest(&data),
+        "SHA-256 of the blob read back from Azurite"
+    );
+    let r = emu
+        .http
+        .head(emu.api(&format!("/import-jobs/{id}/upload")))
+        .bearer_auth(W)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(
+        r.headers()["content-length"].to_str().unwrap(),
+        data.len().to_string()
+    );
+    emu.server.stop().await;
+}

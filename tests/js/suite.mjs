@@ -10,6 +10,11 @@
 // when not given) and `token` one of the emulators' dev tokens (made by
 // `suiteContext`). Cases use only web-standard APIs (fetch, Request, Blob,
 // EventTarget, AbortSignal, crypto), so the same file runs everywhere.
+//
+// Every upload is read back through the emulator's read-back extension
+// (`GET /public/v1/import-jobs/{jobId}/upload`) and compared with its
+// source by length and SHA-256 (`crypto.subtle.digest`); an aborted upload
+// must leave nothing to read back.
 
 import { assert, assertEqual, rejection, thrown } from './harness.mjs';
 import { base64, hex, md5 } from './md5.mjs';
@@ -21,6 +26,7 @@ export const EMULATORS = {
   s3: 'IMPORT_EMULATOR_URL_S3',
   gcs: 'IMPORT_EMULATOR_URL_GCS',
   faults: 'IMPORT_EMULATOR_URL_FAULTS',
+  azurite: 'IMPORT_EMULATOR_URL_AZURITE',
 };
 
 /** The `ctx` of every case, from the emulators' base URLs by mode. */
@@ -43,6 +49,37 @@ function apiOf(ctx, mode) {
     );
   }
   return url;
+}
+
+/** Lower-case hex SHA-256 of `data` (a Blob, an ArrayBuffer or a view) by
+ * Web Crypto. */
+async function sha256Hex(data) {
+  const bytes = data instanceof Blob ? await data.arrayBuffer() : data;
+  return hex(new Uint8Array(await crypto.subtle.digest('SHA-256', bytes)));
+}
+
+/** `GET {api}/import-jobs/{jobId}/upload` (the emulator's read-back
+ * extension: the bytes committed for the job, in every storage mode). */
+function readBack(api, token, jobId) {
+  return fetch(`${api}/import-jobs/${jobId}/upload`, { headers: { authorization: `Bearer ${token}` } });
+}
+
+/** Downloads what the emulator at `api` holds for `jobId` and asserts it is
+ * `source`: the same length and the same SHA-256. */
+async function assertReadBack(api, token, jobId, source) {
+  const resp = await readBack(api, token, jobId);
+  const got = new Uint8Array(await resp.arrayBuffer());
+  assertEqual(resp.status, 200, `read-back status of ${jobId} (${new TextDecoder().decode(got.slice(0, 200))})`);
+  assertEqual(got.length, source.size, 'length read back');
+  assertEqual(await sha256Hex(got), await sha256Hex(source), `SHA-256 of the ${source.size} bytes read back`);
+}
+
+/** Asserts that nothing is committed for `jobId` (a 404 in the API's envelope). */
+async function assertNothingCommitted(api, token, jobId) {
+  const resp = await readBack(api, token, jobId);
+  const body = await resp.text();
+  assertEqual(resp.status, 404, `read-back status of ${jobId} (${body.slice(0, 200)})`);
+  assertEqual(JSON.parse(body).error?.code, 'CDP_ETL.NOT_FOUND', 'read-back error code');
 }
 
 /** A `fetch` for `ImportClient({ fetch })` that records every request and
@@ -177,6 +214,7 @@ async function importThrough(ctx, mode, rows, uploadOptions) {
   const result = await client.upload(job, blob, { ...uploadOptions, fetch: storage.fn }).done;
   assertNoToken(storage.requests, ctx.token);
   assertCommitted(result, bytes);
+  await assertReadBack(apiOf(ctx, mode), ctx.token, job.jobId, blob);
   assertImported(await finishImport(client, job.jobId), rows, 0);
   return result;
 }
@@ -398,6 +436,7 @@ export const tests = [
       for (const r of blocks) {
         assert(/^[A-Za-z0-9+/]{22}==$/.test(r.headers.get('content-md5') ?? ''), 'each part carries its Content-MD5');
       }
+      await assertReadBack(ctx.apiUrl, ctx.token, job.jobId, blob);
 
       const events = new EventTarget();
       const dispatched = [];
@@ -423,6 +462,7 @@ export const tests = [
       const blob = new Blob([text]);
       const job = await client.createJob({ objectName: 'profiles', fileName: 'people.csv', fileSize: blob.size });
       await client.upload(job, blob).done;
+      await assertReadBack(ctx.apiUrl, ctx.token, job.jobId, blob);
       assertImported(await finishImport(client, job.jobId), 3, 2);
 
       const errors = await client.errors(job.jobId);
@@ -448,6 +488,7 @@ export const tests = [
       const blob = new Blob([peopleCsv(2).text]);
       const job = await client.createJob({ objectName: 'profiles', fileName: 'people.csv', fileSize: blob.size });
       await client.upload(job, blob).done;
+      await assertReadBack(ctx.apiUrl, ctx.token, job.jobId, blob);
       assertImported(await finishImport(client, job.jobId), 2, 0);
       assertEqual((await client.errors(job.jobId)).hasErrors, false, 'hasErrors');
       const rows = [];
@@ -484,6 +525,7 @@ export const tests = [
       const job = seen[0].detail;
       assert(job.jobId.startsWith('imp_'), 'the job event carries the created job');
       assertEqual(final.jobId, job.jobId, 'final status jobId');
+      await assertReadBack(ctx.apiUrl, ctx.token, job.jobId, file);
       const parts = Math.ceil(file.size / 512);
       assertEqual(types.filter((t) => t === 'part').length, parts, "'part' events");
       assert(types.lastIndexOf('progress') < types.indexOf('status'), 'upload events come before status events');
@@ -540,6 +582,7 @@ export const tests = [
       assert(typeof err.jobId === 'string' && err.jobId.startsWith('imp_'), `the error names the job, got ${err.jobId}`);
       assertEqual((await client.status(err.jobId)).state, 'pending', 'the job was not started');
       assert(storage.requests.every((r) => !/comp=blocklist/.test(r.url)), 'nothing was committed');
+      await assertNothingCommitted(ctx.apiUrl, ctx.token, err.jobId);
     },
   },
   {
@@ -564,6 +607,7 @@ export const tests = [
       const blob = new Blob([peopleCsv(1).text]);
       const job = await client.createJob({ objectName: 'profiles', fileName: 'people.csv', fileSize: blob.size });
       await client.upload(job, blob).done;
+      await assertReadBack(ctx.apiUrl, ctx.token, job.jobId, blob);
       await client.setMapping(job.jobId, PEOPLE_MAPPING);
       await client.start(job.jobId);
       const before = rec.requests.length;
@@ -596,6 +640,7 @@ export const tests = [
       for (const [k, v] of Object.entries(job.headers)) {
         assertEqual(storage.requests[0].headers.get(k), v, `job header ${k}`);
       }
+      await assertReadBack(ctx.apiUrl, ctx.token, job.jobId, blob);
       assertImported(await finishImport(client, job.jobId), 5, 0);
     },
   },
@@ -641,6 +686,7 @@ export const tests = [
       const result = await client.upload(job, blob, { partSize: 64, checksum: false, fetch: storage.fn }).done;
       assert(result.parts > 1, 'several parts');
       assert(storage.requests.every((r) => r.headers.get('content-md5') === null), 'no Content-MD5');
+      await assertReadBack(ctx.apiUrl, ctx.token, job.jobId, blob);
       assertImported(await finishImport(client, job.jobId), 4, 0);
     },
   },
@@ -679,6 +725,7 @@ export const tests = [
       const commits = storage.requests.filter((r) => /comp=blocklist/.test(r.url));
       assertEqual(commits.length, 0, 'block list commits');
       assert(storage.requests.length < Math.ceil(blob.size / 128), 'not every part was sent');
+      await assertNothingCommitted(ctx.apiUrl, ctx.token, job.jobId);
     },
   },
   {
@@ -700,6 +747,7 @@ export const tests = [
       assertEqual(up.paused, false, 'paused after resume()');
       const result = await up.done;
       assertEqual(result.parts, Math.ceil(blob.size / 128), 'parts');
+      await assertReadBack(ctx.apiUrl, ctx.token, job.jobId, blob);
       assertImported(await finishImport(client, job.jobId), 20, 0);
     },
   },
@@ -731,7 +779,49 @@ export const tests = [
       assert(result.partsSkipped >= 3, `at least the 3 stored parts were skipped, got ${result.partsSkipped}`);
       assert(result.partsSkipped < parts, 'not every part was skipped');
       assertEqual(result.parts, parts, 'parts');
+      await assertReadBack(ctx.apiUrl, ctx.token, job.jobId, blob);
       assertImported(await finishImport(second, job.jobId), 20, 0);
+    },
+  },
+  {
+    name: 'every size in every storage mode reads back byte-identical (SHA-256)',
+    timeoutMs: 180_000,
+    async fn(ctx) {
+      const KIB = 1024;
+      const PART = 256 * KIB;
+      // 64-byte parts of RAISED would be more than 50,000: the plan raises
+      // the part size (to whole MiB; GCS chunks round up to 256 KiB first).
+      const RAISED = 50_000 * 64 + 1;
+      const cases = [
+        [0, PART], [1, PART], [PART, PART], [PART + 1, PART], [5 * PART + 17, PART], [RAISED, 64],
+      ];
+      const expectedPartSize = { azure: 1024 * KIB, faults: 1024 * KIB, azurite: 1024 * KIB, gcs: PART };
+      const protocols = { azure: 'azure-blocks', faults: 'azure-blocks', azurite: 'azure-blocks', s3: 'single-put', gcs: 'gcs-resumable' };
+      for (const mode of ['azure', 's3', 'gcs', 'faults', 'azurite']) {
+        const api = apiOf(ctx, mode);
+        const client = newClient(ctx, { baseUrl: api });
+        for (const [size, partSize] of cases) {
+          const bytes = new Uint8Array(size);
+          for (let i = 0; i < size; i++) bytes[i] = Math.imul(i, 2654435761) >>> 24;
+          const blob = new Blob([bytes]);
+          const job = await client.createJob({ objectName: 'profiles', fileName: 'sizes.bin', fileSize: Math.max(size, 1) });
+          const storage = recordingFetch();
+          const what = `${mode} ${size} B`;
+          const result = await client
+            .upload(job, blob, { partSize, fetch: storage.fn, retry: { maxAttempts: 10, baseDelayMs: 10, maxDelayMs: 100 } })
+            .done.catch((e) => {
+              throw new Error(`${what}: ${e.message}`);
+            });
+          assertNoToken(storage.requests, ctx.token);
+          assertEqual(result.protocol, protocols[mode], `${what}: protocol`);
+          assertEqual(result.size, size, `${what}: size`);
+          if (size === RAISED && expectedPartSize[mode]) {
+            assertEqual(result.partSize, expectedPartSize[mode], `${what}: raised partSize`);
+            assertEqual(result.parts, Math.ceil(size / expectedPartSize[mode]), `${what}: parts`);
+          }
+          await assertReadBack(api, ctx.token, job.jobId, blob);
+        }
+      }
     },
   },
 ];

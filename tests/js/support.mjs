@@ -7,9 +7,11 @@
 //
 // Environment read here:
 //   IMPORT_EMULATOR_URL  the emulator's base URL (required), e.g. http://127.0.0.1:PORT
-//   IMPORT_EMULATOR_URL_S3, IMPORT_EMULATOR_URL_GCS, IMPORT_EMULATOR_URL_FAULTS
-//                        emulators with `--storage local-s3`, `--storage local-gcs`
-//                        and storage faults (the cases using them fail without them)
+//   IMPORT_EMULATOR_URL_S3, IMPORT_EMULATOR_URL_GCS, IMPORT_EMULATOR_URL_FAULTS,
+//   IMPORT_EMULATOR_URL_AZURITE
+//                        emulators with `--storage local-s3`, `--storage local-gcs`,
+//                        storage faults and `--storage azurite=URL` (the cases
+//                        using them fail without them)
 //   IMPORT_JS_SCRATCH    scratch directory (default: target/xtask/js in the workspace)
 //   IMPORT_JS_ONLY       run only the cases whose name contains this text
 

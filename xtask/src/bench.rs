@@ -28,7 +28,7 @@ use serde_json::{json, Value};
 use crate::setup::Workspace;
 
 /// Benchmarks that exist, by name.
-const BENCHMARKS: &[&str] = &["processing"];
+const BENCHMARKS: &[&str] = &["processing", "upload"];
 
 /// Runs the named benchmark, or lists them.
 pub fn run(args: &[String]) -> Result<()> {
@@ -38,6 +38,7 @@ pub fn run(args: &[String]) -> Result<()> {
             Ok(())
         }
         Some("processing") => processing(&args[1..]),
+        Some("upload") => crate::bench_upload::run(&args[1..]),
         Some(name) => bail!(
             "unknown benchmark `{name}`; available: {}",
             BENCHMARKS.join(", ")

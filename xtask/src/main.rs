@@ -14,6 +14,7 @@
 //! starts in seconds.
 
 mod bench;
+mod bench_upload;
 mod build;
 mod demo;
 mod emulator;
@@ -34,7 +35,11 @@ commands:
                   the broker on http://127.0.0.1:8787 serving the demo page
   test            install what is missing, build pkg/, run every test suite
   build           install what is missing, build the npm package into pkg/
-  bench [NAME]    run a benchmark (`processing`); no NAME lists them
+  bench [NAME]    run a benchmark (`processing`, `upload`); no NAME lists them
+  bench upload [quick|SIZE…] [--methods=M,…]
+                  upload speed and page memory in headless Chromium to Azurite:
+                  this package vs raw fetch vs @azure/storage-blob (default
+                  1GiB 4GiB; `quick` is 64 MiB)
 ";
 
 fn main() {

@@ -94,6 +94,10 @@ fn wasm_suites(ws: &Workspace, chromium: &Chromium) -> Vec<Outcome> {
             .env_remove("WASM_BINDGEN_USE_DEDICATED_WORKER")
             .env_remove("WASM_BINDGEN_USE_SHARED_WORKER")
             .env_remove("WASM_BINDGEN_USE_SERVICE_WORKER");
+        // The headless runner gives a whole test file 20 s by default; the
+        // upload suite (every size in every storage mode, each read back)
+        // needs more on a busy machine.
+        c.env("WASM_BINDGEN_TEST_TIMEOUT", "300");
         if let Some((var, chromium)) = mode {
             c.env(var, "1").env("CHROMEDRIVER", &chromium.chromedriver);
         }

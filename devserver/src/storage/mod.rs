@@ -24,6 +24,10 @@
 //! error files with [`Storage::write_path`] / [`Storage::blob_writer`],
 //! served back through [`Storage::signed_download_url`].
 //!
+//! [`readback`] serves a job's committed upload back through the API
+//! (`GET /public/v1/import-jobs/{jobId}/upload`, an emulator extension for
+//! tests and benchmarks).
+//!
 //! Fault injection (`--faults storage:…`) happens first, before the request
 //! has any effect: a request answered with an injected 503 stores nothing.
 
@@ -33,6 +37,7 @@ pub mod blob_store;
 pub mod download;
 pub mod errors;
 pub mod gcs_resumable;
+pub mod readback;
 pub mod s3_put;
 pub mod signing;
 
