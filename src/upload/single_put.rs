@@ -7,7 +7,7 @@
 //! (S3 refuses a body that does not match); an S3 `ETag` that is a plain
 //! MD5 is checked against it too.
 
-use super::transport::{Body, StorageRequest};
+use super::transport::StorageRequest;
 use super::{Committed, Ctx};
 use crate::error::ClientError;
 
@@ -26,7 +26,7 @@ pub(crate) async fn upload(ctx: &Ctx) -> Result<Committed, ClientError> {
         method: ctx.target.method.clone(),
         url: ctx.target.url.clone(),
         headers: ctx.headers(&extra, &[]),
-        body: Body::Blob(ctx.slice(0, size)?),
+        body: ctx.blob_body(0, size)?,
     };
     let (resp, attempts) = ctx.send(&req, Some((0, size))).await?;
     let etag = resp.header("etag").map(str::to_string);
