@@ -24,23 +24,23 @@
 //   IMPORT_JS_ONLY                run only the cases whose name contains this text
 
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { dirname, extname, join, normalize, resolve, sep } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
 import { resultLine, runTests, summaryLine } from '../js/harness.mjs';
+import { pkgDir, root, scratchProject } from '../js/support.mjs';
 import { ENV } from './app.mjs';
 import { cases } from './cases.mjs';
 
+// The workspace root, the built package, and a scratch project that links
+// it: the same as the JS suite's.
+export { pkgDir, root, scratchProject };
+
 /** This directory (`tests/broker`). */
 export const brokerDir = dirname(fileURLToPath(import.meta.url));
-/** The workspace root. */
-export const root = resolve(brokerDir, '..', '..');
-/** The built npm package. */
-export const pkgDir = join(root, 'pkg');
-
 /** How long a runtime's server may take to listen. */
 const START_TIMEOUT_MS = 30_000;
 /** Lifetime of the expiring emulator's tokens (its `--token-ttl`), seconds. */
@@ -188,21 +188,6 @@ export function listeningUrl(child, what) {
   });
 }
 
-/**
- * Makes `dir` a project with the built package installed (as a link, so
- * the runtime imports it by name through its `exports` map) and writes
- * `dir/<name>` with `text`. Returns that file's path.
- */
-export function scratchProject(dir, name, text) {
-  const link = join(dir, 'node_modules', 'import-uploader');
-  rmSync(link, { recursive: true, force: true });
-  mkdirSync(dirname(link), { recursive: true });
-  symlinkSync(pkgDir, link, process.platform === 'win32' ? 'junction' : 'dir');
-  writeFileSync(join(dir, 'package.json'), '{ "private": true, "type": "module" }\n');
-  const file = join(dir, name);
-  writeFileSync(file, text);
-  return file;
-}
 
 /** Stops a child process we started (SIGTERM, then waits for it). */
 export function stopChild(child) {
