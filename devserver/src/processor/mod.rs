@@ -84,6 +84,7 @@
 //! * `successRate` is `validRows / readRows` rounded down to 4 decimals, computed
 //!   by the status endpoint from the published counters.
 
+pub mod bulk;
 pub mod error_file;
 pub mod merge;
 pub mod profile;
