@@ -1407,7 +1407,8 @@ mod tests {
                 .unwrap()
                 .values
         };
-        let table = |conn: &Connection| -> Vec<(String, Option<String>, Option<i64>, i64, i64)> {
+        type Record = (String, Option<String>, Option<i64>, i64, i64);
+        let table = |conn: &Connection| -> Vec<Record> {
             conn.prepare(
                 "SELECT email, first_name, loyalty_points, _created_job, _updated_job \
                  FROM obj_profiles ORDER BY email",
