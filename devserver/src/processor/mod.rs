@@ -95,7 +95,7 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use import_core::csv::{CsvErrorKind, CsvOptions, CsvStream, RecordEvent};
+use import_core::csv::{CsvErrorKind, CsvOptions, CsvRowError, CsvStream, RecordEvent};
 use import_core::rules::{DataType, ImportMode};
 use import_core::validate::{MappedField, Mapping, RowError, RowValidator, ValidRow};
 use import_core::wire::{ObjectSchema, ProfileUnification, WriteMode};
@@ -348,11 +348,14 @@ fn process(state: &App, records: &Records, job: &Job) -> Result<(), Failure> {
     };
     let conn = records.connect()?;
     let run = Run::new(state, records, &conn, job, &plan);
+    let (parsed_tx, parsed_rx) = std::sync::mpsc::sync_channel::<Parsed>(PIPELINE_DEPTH);
     let (tx, rx) = std::sync::mpsc::sync_channel::<Msg>(PIPELINE_DEPTH);
     std::thread::scope(|scope| {
         let plan = &plan;
-        scope.spawn(move || Reader::new(plan, tx).run(file));
-        // `rx` is dropped when `consume` returns, which stops the reader.
+        scope.spawn(move || Parser::new(parsed_tx).run(file));
+        scope.spawn(move || Reader::new(plan, tx).run(parsed_rx));
+        // `rx` is dropped when `consume` returns, which stops the reader,
+        // whose end stops the parser.
         consume(run, rx)
     })
 }
@@ -483,6 +486,194 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// Validates what the parser sends, in order, until the end of the
+    /// file or a failure.
+    fn run(mut self, rx: std::sync::mpsc::Receiver<Parsed>) {
+        // Field texts of one record, borrowed from its message (allocated
+        // once per message).
+        for msg in rx.iter() {
+            match msg {
+                Parsed::Header(header) => {
+                    let fields: Vec<&str> = header.iter().map(String::as_str).collect();
+                    if let Err(f) = self.on_header(&fields) {
+                        self.fatal = Some(f);
+                    }
+                }
+                Parsed::Records(records) => self.on_records(&records),
+                Parsed::Fail(f) => self.fatal = Some(f),
+                Parsed::End { has_header } => {
+                    if self.stop_on_failure() {
+                        return;
+                    }
+                    self.flush();
+                    self.send(Msg::End { has_header });
+                    return;
+                }
+            }
+            if self.stop_on_failure() {
+                return;
+            }
+            self.flush();
+        }
+        // The parser stopped without an end: it has sent its failure, or
+        // the job is being abandoned.
+    }
+
+    fn on_records(&mut self, records: &RawRecords) {
+        let mut fields: Vec<&str> = Vec::new();
+        let mut at = 0;
+        let mut start = 0;
+        for item in &records.items {
+            if self.fatal.is_some() || self.closed {
+                return;
+            }
+            match item {
+                RawItem::Row {
+                    row_number,
+                    fields: n,
+                } => {
+                    fields.clear();
+                    for &end in &records.ends[at..at + n] {
+                        fields.push(&records.text[start..end]);
+                        start = end;
+                    }
+                    at += n;
+                    self.on_row(*row_number, &fields);
+                }
+                RawItem::Unreadable(err) => {
+                    let row_err = RowError::from_csv(err, &self.header);
+                    self.push(Item::Rejected(row_err, err.fields.clone()));
+                }
+            }
+        }
+    }
+
+    fn on_row(&mut self, row_number: u64, fields: &[&str]) {
+        let Some(validator) = self.validator.as_ref() else {
+            self.fatal = Some(anyhow::anyhow!("a data row arrived before the header").into());
+            return;
+        };
+        let item = match validator.validate_into(row_number, fields, &mut self.row) {
+            Ok(()) => {
+                let start = self.encoded.len();
+                merge::encode_row(&self.row.values, &mut self.encoded);
+                Item::Valid(self.encoded.len() - start)
+            }
+            Err(e) => Item::Rejected(e, fields.iter().map(|f| (*f).to_string()).collect()),
+        };
+        self.push(item);
+    }
+
+    fn push(&mut self, item: Item) {
+        self.items.push(item);
+        if self.items.len() >= ITEMS_PER_MSG {
+            self.flush();
+        }
+    }
+
+    fn on_header(&mut self, fields: &[&str]) -> Result<(), Failure> {
+        self.header = fields.iter().map(|f| (*f).to_string()).collect();
+        let plan = self.plan;
+        let mapping = Mapping::new(&plan.source_fields, &plan.field_map)
+            .with_destination_types(&plan.destination_types);
+        let keys: Vec<&str> = plan.key_field.iter().map(String::as_str).collect();
+        let validator =
+            RowValidator::new(&self.header, mapping, plan.mode, &keys).map_err(|e| {
+                Failure::User(format!(
+                    "The file's header does not fit the mapping: {e}. Fix the file's header or \
+                     set a mapping that matches it on a new job."
+                ))
+            })?;
+        self.send(Msg::Header {
+            header: self.header.clone(),
+            fields: validator.fields().to_vec(),
+        });
+        self.validator = Some(validator);
+        Ok(())
+    }
+}
+
+/// What the parse thread sends the validation thread ([`Reader`]).
+enum Parsed {
+    /// The header record's fields.
+    Header(Vec<String>),
+    /// Data records in file order.
+    Records(RawRecords),
+    /// The job cannot go on (the upload cannot be read, or is not CSV).
+    Fail(Failure),
+    /// The whole file has been read.
+    End { has_header: bool },
+}
+
+/// Data records as read: their fields' texts one after another in one
+/// string (no allocation per field).
+#[derive(Default)]
+struct RawRecords {
+    text: String,
+    /// Where each field ends in `text`.
+    ends: Vec<usize>,
+    items: Vec<RawItem>,
+}
+
+enum RawItem {
+    /// A record of `fields` fields (the next ones of [`RawRecords::ends`]).
+    Row { row_number: u64, fields: usize },
+    /// A record the CSV reader could not read.
+    Unreadable(CsvRowError),
+}
+
+/// The parse thread's part: streams the blob through the CSV reader and
+/// sends the records on; the validation thread ([`Reader`]) checks them
+/// meanwhile, so reading and validating a file take two cores.
+struct Parser {
+    tx: std::sync::mpsc::SyncSender<Parsed>,
+    records: RawRecords,
+    fatal: Option<Failure>,
+    /// The validation thread has stopped listening.
+    closed: bool,
+}
+
+impl Parser {
+    fn new(tx: std::sync::mpsc::SyncSender<Parsed>) -> Self {
+        Parser {
+            tx,
+            records: RawRecords::default(),
+            fatal: None,
+            closed: false,
+        }
+    }
+
+    fn send(&mut self, msg: Parsed) {
+        if !self.closed && self.tx.send(msg).is_err() {
+            self.closed = true;
+        }
+    }
+
+    fn flush(&mut self) {
+        if !self.records.items.is_empty() {
+            let records = RawRecords {
+                text: String::with_capacity(self.records.text.capacity()),
+                ends: Vec::with_capacity(self.records.ends.capacity()),
+                items: Vec::with_capacity(ITEMS_PER_MSG),
+            };
+            let records = std::mem::replace(&mut self.records, records);
+            self.send(Parsed::Records(records));
+        }
+    }
+
+    /// Sends the pending records, then the failure; true when the job is
+    /// over.
+    fn stop_on_failure(&mut self) -> bool {
+        match self.fatal.take() {
+            Some(f) => {
+                self.flush();
+                self.send(Parsed::Fail(f));
+                true
+            }
+            None => self.closed,
+        }
+    }
+
     fn run(mut self, mut file: Box<dyn Read + Send>) {
         let mut stream = CsvStream::new(CsvOptions::default());
         let mut buf = vec![0u8; CHUNK_SIZE];
@@ -520,7 +711,7 @@ impl<'a> Reader<'a> {
             return;
         }
         self.flush();
-        self.send(Msg::End {
+        self.send(Parsed::End {
             has_header: summary.has_header,
         });
     }
@@ -531,65 +722,33 @@ impl<'a> Reader<'a> {
         }
         match ev {
             RecordEvent::Header(rec) => {
-                if let Err(f) = self.on_header(rec.fields) {
-                    self.fatal = Some(f);
-                }
+                let header = rec.fields.iter().map(|f| (*f).to_string()).collect();
+                self.send(Parsed::Header(header));
             }
             RecordEvent::Row(rec) => {
-                let Some(validator) = self.validator.as_ref() else {
-                    self.fatal =
-                        Some(anyhow::anyhow!("a data row arrived before the header").into());
-                    return;
-                };
-                let item = match validator.validate_into(rec.row_number, rec.fields, &mut self.row)
-                {
-                    Ok(()) => {
-                        let start = self.encoded.len();
-                        merge::encode_row(&self.row.values, &mut self.encoded);
-                        Item::Valid(self.encoded.len() - start)
-                    }
-                    Err(e) => {
-                        Item::Rejected(e, rec.fields.iter().map(|f| (*f).to_string()).collect())
-                    }
-                };
-                self.push(item);
+                let r = &mut self.records;
+                for f in rec.fields {
+                    r.text.push_str(f);
+                    r.ends.push(r.text.len());
+                }
+                r.items.push(RawItem::Row {
+                    row_number: rec.row_number,
+                    fields: rec.fields.len(),
+                });
+                if r.items.len() >= ITEMS_PER_MSG {
+                    self.flush();
+                }
             }
             RecordEvent::Error(err) if err.row_number == 0 => {
                 self.fatal = Some(header_unreadable(&err.kind));
             }
             RecordEvent::Error(err) => {
-                let row_err = RowError::from_csv(&err, &self.header);
-                self.push(Item::Rejected(row_err, err.fields));
+                self.records.items.push(RawItem::Unreadable(err));
+                if self.records.items.len() >= ITEMS_PER_MSG {
+                    self.flush();
+                }
             }
         }
-    }
-
-    fn push(&mut self, item: Item) {
-        self.items.push(item);
-        if self.items.len() >= ITEMS_PER_MSG {
-            self.flush();
-        }
-    }
-
-    fn on_header(&mut self, fields: &[&str]) -> Result<(), Failure> {
-        self.header = fields.iter().map(|f| (*f).to_string()).collect();
-        let plan = self.plan;
-        let mapping = Mapping::new(&plan.source_fields, &plan.field_map)
-            .with_destination_types(&plan.destination_types);
-        let keys: Vec<&str> = plan.key_field.iter().map(String::as_str).collect();
-        let validator =
-            RowValidator::new(&self.header, mapping, plan.mode, &keys).map_err(|e| {
-                Failure::User(format!(
-                    "The file's header does not fit the mapping: {e}. Fix the file's header or \
-                     set a mapping that matches it on a new job."
-                ))
-            })?;
-        self.send(Msg::Header {
-            header: self.header.clone(),
-            fields: validator.fields().to_vec(),
-        });
-        self.validator = Some(validator);
-        Ok(())
     }
 }
 
