@@ -73,7 +73,7 @@ pub const EXPIRY_WARNING_CODE: &str = "URL_EXPIRES_BEFORE_FINISH";
 /// `code` of a whole-object checksum that storage reported differently.
 pub const CHECKSUM_MISMATCH_CODE: &str = "CHECKSUM_MISMATCH";
 /// Bytes hashed per step when computing an MD5 of a large part or file.
-const HASH_STEP: u64 = 4 * 1024 * 1024;
+const HASH_STEP: u64 = 1024 * 1024;
 
 // ---------------------------------------------------------------------------
 // Public types
@@ -489,17 +489,34 @@ impl Ctx {
         // sent several times slower (measured in Chromium, see the README's
         // Performance section). A file changed in between fails the
         // storage's Content-MD5 check instead of uploading other bytes.
-        let bytes = self.read(start, end).await?;
-        let mut h = Md5::new();
-        hash_into(&mut h, &bytes);
-        drop(bytes);
-        Ok((self.blob_body(start, end)?, Some(b64(&h.finalize()))))
+        // The part is read a MiB at a time: the parts in flight then hold a
+        // MiB of bytes each while hashing, not their whole length.
+        let md5 = self.md5_of_range(start, end).await?;
+        Ok((self.blob_body(start, end)?, Some(md5)))
     }
 
     /// Base64 MD5 of bytes `[start, end)` of the file, read a few MiB at a
     /// time (for single requests too large to hold).
     pub async fn md5_of_range(&self, start: u64, end: u64) -> Result<String, ClientError> {
         let mut h = Md5::new();
+        if let Some(reader) = byob_reader(&self.slice(start, end)?) {
+            // One buffer, filled again and again: reading a file through
+            // `arrayBuffer()` leaves a new buffer per read for the garbage
+            // collector, and Chromium's renderer grew with the file (+173
+            // MiB at 256 MiB) before collecting them.
+            let mut view = Uint8Array::new_with_length(HASH_STEP as u32);
+            loop {
+                if let Some(e) = self.control.stop_error() {
+                    return Err(e);
+                }
+                let Some(filled) = byob_read(&reader, &view).await? else {
+                    break;
+                };
+                hash_into(&mut h, &filled);
+                view = Uint8Array::new(&filled.buffer());
+            }
+            return Ok(b64(&h.finalize()));
+        }
         let mut at = start;
         while at < end {
             if let Some(e) = self.control.stop_error() {
@@ -741,6 +758,52 @@ pub(crate) fn hash_into(h: &mut Md5, bytes: &Uint8Array) {
         h.update(&buf[..n]);
         at = to;
     }
+}
+
+/// A BYOB ("bring your own buffer") reader of `blob`'s bytes, where the
+/// runtime's `Blob.stream()` is a byte stream (browsers, Deno, workerd);
+/// None elsewhere.
+fn byob_reader(blob: &Blob) -> Option<JsValue> {
+    let stream = blob.stream();
+    let get_reader = Reflect::get(&stream, &JsValue::from_str("getReader")).ok()?;
+    let get_reader: &js_sys::Function = get_reader.dyn_ref()?;
+    let options = js_sys::Object::new();
+    Reflect::set(
+        &options,
+        &JsValue::from_str("mode"),
+        &JsValue::from_str("byob"),
+    )
+    .ok()?;
+    get_reader.call1(&stream, &options).ok()
+}
+
+/// Reads the next bytes into `view`'s buffer (which the stream takes and
+/// hands back); the bytes read, or None at the end.
+async fn byob_read(reader: &JsValue, view: &Uint8Array) -> Result<Option<Uint8Array>, ClientError> {
+    let failed = |e: &JsValue| {
+        ClientError::invalid(
+            Some("blob"),
+            format!(
+                "Cannot read the file (was it changed or removed while uploading?): {}",
+                describe(e)
+            ),
+        )
+    };
+    let read: js_sys::Function = Reflect::get(reader, &JsValue::from_str("read"))
+        .and_then(|f| f.dyn_into().map_err(|v| v))
+        .map_err(|e| failed(&e))?;
+    let promise = read.call1(reader, view).map_err(|e| failed(&e))?;
+    let result = JsFuture::from(js_sys::Promise::from(promise))
+        .await
+        .map_err(|e| failed(&e))?;
+    if Reflect::get(&result, &JsValue::from_str("done"))
+        .map(|d| d.is_truthy())
+        .unwrap_or(true)
+    {
+        return Ok(None);
+    }
+    let value = Reflect::get(&result, &JsValue::from_str("value")).map_err(|e| failed(&e))?;
+    Ok(Some(value.unchecked_into()))
 }
 
 /// Standard base64 with padding (Content-MD5).
