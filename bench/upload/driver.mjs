@@ -1,11 +1,13 @@
 // One measurement of `cargo xtask bench upload`: launches Debian's
 // Chromium headless through playwright-core (the binary and flags of the
 // repository's webdriver.json), opens the benchmark page the emulator
-// serves, builds the file in the page, samples memory while one upload
+// serves, puts the generated file in the page's file input (or, with no
+// `file`, builds one in memory in the page), samples memory while one upload
 // runs, and prints one line `RESULT {json}`.
 //
 //   node bench/upload/driver.mjs '{"url": "http://127.0.0.1:PORT/", "method": "engine",
-//     "size": 67108864, "partSize": 8388608, "concurrency": 4, "verifySha": true}'
+//     "size": 67108864, "partSize": 8388608, "concurrency": 4, "verifySha": true,
+//     "file": "/path/to/bench-67108864.bin"}'
 //
 // Memory, sampled every 100 ms from just before the upload to its end:
 // the page's JS heap (CDP `Performance.getMetrics` → JSHeapUsedSize) and
@@ -46,7 +48,14 @@ try {
   const browserCdp = await browser.newBrowserCDPSession();
   await page.goto(opts.url, { waitUntil: 'load' });
   await page.waitForFunction(() => window.bench, null, { timeout: 30_000 });
-  await page.evaluate((size) => window.bench.makeBlob(size), opts.size);
+  if (opts.file) {
+    // A file on disk, through the file input (Chromium reads it from disk).
+    await page.setInputFiles('#file', opts.file);
+    const { size } = await page.evaluate(() => window.bench.useFile());
+    if (size !== opts.size) throw new Error(`the page sees ${size} bytes, not ${opts.size}`);
+  } else {
+    await page.evaluate((size) => window.bench.makeBlob(size), opts.size);
+  }
 
   async function sample() {
     const { metrics } = await cdp.send('Performance.getMetrics');

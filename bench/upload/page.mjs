@@ -3,7 +3,10 @@
 // `/pkg/`), so the API is same-origin; uploads go to Azurite, whose CORS
 // rules the emulator sets at start.
 //
-// `window.bench.makeBlob(size)` builds the file: a Blob of `size` bytes made
+// The file is either a real file on disk, chosen through the page's file
+// input as a user would (`window.bench.useFile()` after the driver sets the
+// input; what a File from disk costs to slice and send is what users get),
+// or `window.bench.makeBlob(size)` builds one in memory: a Blob of `size` bytes made
 // of references to ONE random chunk of 1 MiB + 7 B (the odd length makes
 // every part's bytes differ), so the page holds about 1 MiB of distinct data
 // whatever the size — a 4 GiB file costs no 4 GiB of memory.
@@ -40,6 +43,14 @@ function makeBlob(size) {
   const rest = size % CHUNK;
   if (rest) parts.push(one.slice(0, rest));
   blob = new Blob(parts, { type: 'application/octet-stream' });
+  return { size: blob.size };
+}
+
+/** The file the driver put in the page's file input. */
+function useFile() {
+  const f = document.getElementById('file').files[0];
+  if (!f) throw new Error('no file in the file input');
+  blob = f;
   return { size: blob.size };
 }
 
@@ -90,5 +101,5 @@ async function verify(jobId, sha) {
   return { committed, shaOk };
 }
 
-window.bench = { makeBlob, run, verify };
+window.bench = { makeBlob, useFile, run, verify };
 document.getElementById('state').textContent = 'ready';

@@ -131,6 +131,15 @@ impl Row {
 
 /// Runs the benchmark.
 pub fn run(args: &[String]) -> Result<()> {
+    let (source_args, args): (Vec<String>, Vec<String>) = args
+        .iter()
+        .cloned()
+        .partition(|a| a.starts_with("--source="));
+    let source = match source_args.last().map(|a| &a["--source=".len()..]) {
+        None | Some("file") => Source::File,
+        Some("memory") => Source::Memory,
+        Some(other) => bail!("unknown source `{other}`: use --source=file or --source=memory"),
+    };
     let (method_args, size_args): (Vec<String>, Vec<String>) = args
         .iter()
         .cloned()
@@ -165,6 +174,11 @@ pub fn run(args: &[String]) -> Result<()> {
     let mut rows = Vec::new();
     let mut grid = Vec::new();
     for (i, &size) in sizes.iter().enumerate() {
+        let file = match source {
+            Source::File => Some(ensure_file(&ws, size)?),
+            Source::Memory => None,
+        };
+        let file = file.as_deref();
         for &method in &methods {
             // A diagnostic row (as slow as the checksummed engine): small
             // files only.
@@ -175,6 +189,7 @@ pub fn run(args: &[String]) -> Result<()> {
                 &ws,
                 &emulator_bin,
                 &www,
+                file,
                 method,
                 size,
                 DEFAULT_PART,
@@ -196,6 +211,7 @@ pub fn run(args: &[String]) -> Result<()> {
                                 &ws,
                                 &emulator_bin,
                                 &www,
+                                file,
                                 method,
                                 size,
                                 part * MIB,
@@ -213,6 +229,54 @@ pub fn run(args: &[String]) -> Result<()> {
         bail!("an upload did not commit the file it was given (see the check column)");
     }
     Ok(())
+}
+
+/// Where the uploaded file comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Source {
+    /// A generated file on disk, chosen through the page's file input (the
+    /// default: what users upload).
+    File,
+    /// A Blob built in the page from references to one random chunk.
+    Memory,
+}
+
+/// `target/bench-upload/files/bench-SIZE.bin`: `size` pseudo-random bytes
+/// (xorshift64*, so they do not compress), generated once and kept.
+fn ensure_file(ws: &Workspace, size: u64) -> Result<PathBuf> {
+    let dir = ws.target_dir.join("bench-upload/files");
+    fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let path = dir.join(format!("bench-{size}.bin"));
+    if fs::metadata(&path)
+        .map(|m| m.len() == size)
+        .unwrap_or(false)
+    {
+        return Ok(path);
+    }
+    println!("generating {} ({})", path.display(), human(size));
+    let tmp = path.with_extension("part");
+    let mut out = std::io::BufWriter::with_capacity(
+        MIB as usize,
+        fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?,
+    );
+    let mut state: u64 = 0x9E37_79B9_7F4A_7C15 ^ size;
+    let mut left = size;
+    let mut buf = vec![0u8; MIB as usize];
+    while left > 0 {
+        for word in buf.chunks_exact_mut(8) {
+            state ^= state >> 12;
+            state ^= state << 25;
+            state ^= state >> 27;
+            word.copy_from_slice(&state.wrapping_mul(0x2545_F491_4F6C_DD1D).to_le_bytes());
+        }
+        let n = left.min(MIB) as usize;
+        out.write_all(&buf[..n])?;
+        left -= n as u64;
+    }
+    out.flush()?;
+    drop(out);
+    fs::rename(&tmp, &path).with_context(|| format!("renaming {}", tmp.display()))?;
+    Ok(path)
 }
 
 fn parse_sizes(args: &[String]) -> Result<Vec<u64>> {
@@ -316,12 +380,13 @@ fn measure_or_record(
     ws: &Workspace,
     emulator_bin: &Path,
     www: &Path,
+    file: Option<&Path>,
     method: &str,
     size: u64,
     part: u64,
     concurrency: u32,
 ) -> Row {
-    measure(ws, emulator_bin, www, method, size, part, concurrency).unwrap_or_else(|e| {
+    measure(ws, emulator_bin, www, file, method, size, part, concurrency).unwrap_or_else(|e| {
         println!("   FAILED: {e:#}");
         Row {
             method: method.to_string(),
@@ -340,10 +405,12 @@ fn measure_or_record(
 }
 
 /// One upload with a fresh Azurite and emulator (both removed afterwards).
+#[allow(clippy::too_many_arguments)]
 fn measure(
     ws: &Workspace,
     emulator_bin: &Path,
     www: &Path,
+    file: Option<&Path>,
     method: &str,
     size: u64,
     part: u64,
@@ -368,7 +435,7 @@ fn measure(
         "0",
     ];
     let emulator = Emulator::start_named(ws, emulator_bin, "bench-upload-emulator", &args)?;
-    let opts = json!({
+    let mut opts = json!({
         "url": format!("{}/index.html", emulator.url),
         "method": method,
         "size": size,
@@ -376,6 +443,9 @@ fn measure(
         "concurrency": concurrency,
         "verifySha": size <= SHA_LIMIT,
     });
+    if let Some(f) = file {
+        opts["file"] = json!(f.to_str().context("a UTF-8 path")?);
+    }
     let out = ws
         .cmd("node")
         .arg(ws.root.join("bench/upload/driver.mjs"))
