@@ -545,7 +545,7 @@ impl<'c> Merger<'c> {
     }
 
     /// Queues one valid row encoded by [`encode_row`] (the processor's
-    /// reader thread encodes rows as it validates them).
+    /// validation thread encodes rows as it checks them).
     ///
     /// An `append` object's rows are written as they come. An `upsert`
     /// object's rows are written in key order, so that the table's B-tree is
@@ -554,7 +554,7 @@ impl<'c> Merger<'c> {
     /// after another in one buffer (a few bytes more than their text, no
     /// allocation per row), up to [`Merger::batch_rows`] rows or
     /// [`BATCH_BYTES`]; a job with more writes each batch, sorted (a run),
-    /// to a spill file as soon as it is full (while the reader thread goes
+    /// to a spill file as soon as it is full (while the validation thread goes
     /// on validating), and [`Merger::finish`] merges the runs. Memory stays
     /// the same whatever the file's size. Rows of one key keep their file
     /// order, so the last one wins and the first one counts as the insert,

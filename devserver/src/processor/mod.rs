@@ -64,10 +64,12 @@
 //!
 //! # Concurrency
 //!
-//! Within a job, a reader thread reads, parses and validates the file and
-//! hands rows, encoded ([`merge::encode_row`]), in batches (a bounded queue of [`PIPELINE_DEPTH`] batches, so
-//! memory stays flat) to the job's thread, which writes them: validation of
-//! one chunk runs while the previous one is merged.
+//! Within a job, a parse thread ([`Parser`]) reads the file and parses its
+//! records, a validation thread ([`Reader`]) checks them and hands valid
+//! rows, encoded ([`merge::encode_row`]), to the job's thread, which queues
+//! and writes them. Each hand-over is a bounded queue of [`PIPELINE_DEPTH`]
+//! batches, so memory stays flat; parsing, validating and queueing run at
+//! the same time.
 //!
 //! Up to [`WORKERS`] jobs are claimed at once and read their headers in
 //! parallel; their merges take turns (one SQLite writer), so a job waiting
@@ -395,7 +397,7 @@ const ITEMS_PER_MSG: usize = 4096;
 /// Bytes reserved per row of a message's encoded rows.
 const ENCODED_ROW_GUESS: usize = 128;
 
-/// What the reader thread sends the job thread.
+/// What the validation thread ([`Reader`]) sends the job thread.
 enum Msg {
     /// The header fits the mapping: its columns and the mapped fields.
     Header {
@@ -426,9 +428,8 @@ enum Item {
     Rejected(RowError, Vec<String>),
 }
 
-/// The reader thread's half: streams the blob through the CSV reader and
-/// the validator, sending rows to the job thread (validation of a chunk
-/// runs while the previous one is merged).
+/// The validation thread's part: checks the records the [`Parser`] sends
+/// and sends the job thread the rows, valid ones encoded, in file order.
 struct Reader<'a> {
     plan: &'a Plan<'a>,
     tx: std::sync::mpsc::SyncSender<Msg>,
