@@ -64,8 +64,8 @@
 //!
 //! # Concurrency
 //!
-//! Within a job, a parse thread ([`Parser`]) reads the file and parses its
-//! records, a validation thread ([`Reader`]) checks them and hands valid
+//! Within a job, a parse thread (`Parser`) reads the file and parses its
+//! records, a validation thread (`Reader`) checks them and hands valid
 //! rows, encoded ([`merge::encode_row`]), to the job's thread, which queues
 //! and writes them. Each hand-over is a bounded queue of [`PIPELINE_DEPTH`]
 //! batches, so memory stays flat; parsing, validating and queueing run at
