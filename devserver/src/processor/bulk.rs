@@ -59,35 +59,39 @@ impl<'c> BulkStatement<'c> {
     /// reset by [`BulkStatement::execute`] for the last time with it bound
     /// (SQLite reads bound values only while stepping).
     pub unsafe fn bind_text(&mut self, i: usize, text: &[u8]) -> rusqlite::Result<()> {
-        let len = c_int::try_from(text.len()).map_err(|_| {
-            rusqlite::Error::ToSqlConversionFailure("a text of 2 GiB or more".into())
-        })?;
         // SAFETY: the caller keeps `text` alive as documented above.
-        let rc = unsafe {
-            ffi::sqlite3_bind_text(
-                self.stmt.as_ptr(),
-                index(i)?,
-                text.as_ptr().cast(),
-                len,
-                ffi::SQLITE_STATIC(),
-            )
-        };
-        check(self.db, rc)
+        unsafe { self.bind_text_with(i, text, ffi::SQLITE_STATIC()) }
     }
 
     /// Binds a text that SQLite copies (`SQLITE_TRANSIENT`).
     pub fn bind_text_copy(&mut self, i: usize, text: &str) -> rusqlite::Result<()> {
+        // SAFETY: SQLite copies the text before returning.
+        unsafe { self.bind_text_with(i, text.as_bytes(), ffi::SQLITE_TRANSIENT()) }
+    }
+
+    /// `sqlite3_bind_text` with `destructor` (`SQLITE_STATIC` or
+    /// `SQLITE_TRANSIENT`).
+    ///
+    /// # Safety
+    /// With `SQLITE_STATIC`, as [`BulkStatement::bind_text`].
+    unsafe fn bind_text_with(
+        &mut self,
+        i: usize,
+        text: &[u8],
+        destructor: ffi::sqlite3_destructor_type,
+    ) -> rusqlite::Result<()> {
         let len = c_int::try_from(text.len()).map_err(|_| {
             rusqlite::Error::ToSqlConversionFailure("a text of 2 GiB or more".into())
         })?;
-        // SAFETY: SQLite copies the text before returning.
+        // SAFETY: a valid statement; the text's lifetime is the caller's
+        // part (see above).
         let rc = unsafe {
             ffi::sqlite3_bind_text(
                 self.stmt.as_ptr(),
                 index(i)?,
                 text.as_ptr().cast(),
                 len,
-                ffi::SQLITE_TRANSIENT(),
+                destructor,
             )
         };
         check(self.db, rc)

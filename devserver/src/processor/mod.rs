@@ -397,6 +397,25 @@ const ITEMS_PER_MSG: usize = 4096;
 /// Bytes reserved per row of a message's encoded rows.
 const ENCODED_ROW_GUESS: usize = 128;
 
+/// The sending end of a hand-over between threads, which notes when the
+/// other side has stopped listening (the job is over: stop working).
+struct Outbox<T> {
+    tx: std::sync::mpsc::SyncSender<T>,
+    closed: bool,
+}
+
+impl<T> Outbox<T> {
+    fn new(tx: std::sync::mpsc::SyncSender<T>) -> Self {
+        Outbox { tx, closed: false }
+    }
+
+    fn send(&mut self, msg: T) {
+        if !self.closed && self.tx.send(msg).is_err() {
+            self.closed = true;
+        }
+    }
+}
+
 /// What the validation thread ([`Reader`]) sends the job thread.
 enum Msg {
     /// The header fits the mapping: its columns and the mapped fields.
@@ -432,36 +451,31 @@ enum Item {
 /// and sends the job thread the rows, valid ones encoded, in file order.
 struct Reader<'a> {
     plan: &'a Plan<'a>,
-    tx: std::sync::mpsc::SyncSender<Msg>,
+    out: Outbox<Msg>,
     header: Vec<String>,
     validator: Option<RowValidator>,
     row: ValidRow,
     items: Vec<Item>,
     encoded: Vec<u8>,
     fatal: Option<Failure>,
-    /// The job thread has stopped listening.
-    closed: bool,
 }
 
 impl<'a> Reader<'a> {
     fn new(plan: &'a Plan<'a>, tx: std::sync::mpsc::SyncSender<Msg>) -> Self {
         Reader {
             plan,
-            tx,
+            out: Outbox::new(tx),
             header: Vec::new(),
             validator: None,
             row: ValidRow::default(),
             items: Vec::with_capacity(ITEMS_PER_MSG),
             encoded: Vec::new(),
             fatal: None,
-            closed: false,
         }
     }
 
     fn send(&mut self, msg: Msg) {
-        if !self.closed && self.tx.send(msg).is_err() {
-            self.closed = true;
-        }
+        self.out.send(msg);
     }
 
     fn flush(&mut self) {
@@ -483,7 +497,7 @@ impl<'a> Reader<'a> {
                 self.send(Msg::Fail(f));
                 true
             }
-            None => self.closed,
+            None => self.out.closed,
         }
     }
 
@@ -525,7 +539,7 @@ impl<'a> Reader<'a> {
         let mut at = 0;
         let mut start = 0;
         for item in &records.items {
-            if self.fatal.is_some() || self.closed {
+            if self.fatal.is_some() || self.out.closed {
                 return;
             }
             match item {
@@ -627,27 +641,22 @@ enum RawItem {
 /// sends the records on; the validation thread ([`Reader`]) checks them
 /// meanwhile, so reading and validating a file take two cores.
 struct Parser {
-    tx: std::sync::mpsc::SyncSender<Parsed>,
+    out: Outbox<Parsed>,
     records: RawRecords,
     fatal: Option<Failure>,
-    /// The validation thread has stopped listening.
-    closed: bool,
 }
 
 impl Parser {
     fn new(tx: std::sync::mpsc::SyncSender<Parsed>) -> Self {
         Parser {
-            tx,
+            out: Outbox::new(tx),
             records: RawRecords::default(),
             fatal: None,
-            closed: false,
         }
     }
 
     fn send(&mut self, msg: Parsed) {
-        if !self.closed && self.tx.send(msg).is_err() {
-            self.closed = true;
-        }
+        self.out.send(msg);
     }
 
     fn flush(&mut self) {
@@ -671,7 +680,7 @@ impl Parser {
                 self.send(Parsed::Fail(f));
                 true
             }
-            None => self.closed,
+            None => self.out.closed,
         }
     }
 
@@ -718,7 +727,7 @@ impl Parser {
     }
 
     fn on_event(&mut self, ev: RecordEvent<'_>) {
-        if self.fatal.is_some() || self.closed {
+        if self.fatal.is_some() || self.out.closed {
             return;
         }
         match ev {
