@@ -140,6 +140,27 @@ pub fn run(args: &[String]) -> Result<()> {
         Some("memory") => Source::Memory,
         Some(other) => bail!("unknown source `{other}`: use --source=file or --source=memory"),
     };
+    let (shape_args, args): (Vec<String>, Vec<String>) = args
+        .iter()
+        .cloned()
+        .partition(|a| a.starts_with("--part=") || a.starts_with("--concurrency="));
+    let mut part = DEFAULT_PART;
+    let mut concurrency = DEFAULT_CONCURRENCY;
+    for a in &shape_args {
+        if let Some(v) = a.strip_prefix("--part=") {
+            part = v
+                .trim_end_matches("MiB")
+                .parse::<u64>()
+                .ok()
+                .filter(|n| *n > 0)
+                .with_context(|| format!("`--part=` takes MiB, such as --part=16; got `{a}`"))?
+                * MIB;
+        } else if let Some(v) = a.strip_prefix("--concurrency=") {
+            concurrency = v.parse().ok().filter(|n| *n > 0).with_context(|| {
+                format!("`--concurrency=` takes a number, such as --concurrency=4; got `{a}`")
+            })?;
+        }
+    }
     let (method_args, size_args): (Vec<String>, Vec<String>) = args
         .iter()
         .cloned()
@@ -192,8 +213,8 @@ pub fn run(args: &[String]) -> Result<()> {
                 file,
                 method,
                 size,
-                DEFAULT_PART,
-                DEFAULT_CONCURRENCY,
+                part,
+                concurrency,
             ));
         }
         if i == 0 && size <= GRID_MAX {
