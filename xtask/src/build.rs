@@ -5,7 +5,8 @@
 //!    with the default features for servers (Node, Deno, workerd)
 //! 2. `wasm-bindgen --target web` of each (name and producers sections
 //!    removed): `import_uploader` (browser) and `import_uploader_server`
-//! 3. `wasm-opt -Oz` from npm's binaryen, when installed
+//! 3. `wasm-opt -Oz` from npm's binaryen, and the JS glue minified with
+//!    npm's esbuild (see [`minify_glue`]), when installed
 //! 4. `package.json`, per-runtime entry files, `index.d.ts`, README
 //! 5. a smoke test: both builds load in Node and report their version
 //! 6. a table of raw and gzip sizes of the .wasm and the JS glue of each
@@ -132,6 +133,7 @@ pub fn run(ws: &Workspace) -> Result<()> {
     }
     std::fs::create_dir_all(&pkg)?;
     let wasm_opt = ws.root.join("node_modules").join(".bin").join("wasm-opt");
+    let esbuild = ws.root.join("node_modules").join(".bin").join("esbuild");
     for (f, module) in FLAVOURS.iter().zip(&modules) {
         process::run(
             ws.cmd("wasm-bindgen")
@@ -147,7 +149,15 @@ pub fn run(ws: &Workspace) -> Result<()> {
                 ])
                 .arg(module),
         )?;
-        let (wasm, _) = outputs(f);
+        let (wasm, glue) = outputs(f);
+        if esbuild.exists() {
+            minify_glue(ws, &esbuild, &glue, f.out_name)?;
+        } else {
+            println!(
+                "build: {} not found (npm install); the JS glue is not minified",
+                esbuild.display()
+            );
+        }
         if wasm_opt.exists() {
             process::run(
                 ws.cmd(&wasm_opt)
@@ -170,6 +180,52 @@ pub fn run(ws: &Workspace) -> Result<()> {
     std::fs::write(&stamp, &inputs)?;
     print_all_sizes(&outputs)?;
     println!("build: npm package {} {} in pkg/", meta.name, meta.version);
+    Ok(())
+}
+
+/// Minifies wasm-bindgen's JS glue in place (`esbuild --minify`): the glue
+/// counts toward the package's size as much as the `.wasm` does, and half
+/// of it is doc comments (the same docs are in `index.d.ts`) and long
+/// local names. Exported classes and functions keep their `name` (what
+/// consoles show for `ImportClient` objects) although their bindings are
+/// renamed; the `@ts-self-types` header that points Deno at the types goes
+/// back on top.
+fn minify_glue(ws: &Workspace, esbuild: &Path, glue: &Path, out_name: &str) -> Result<()> {
+    let mut source =
+        std::fs::read_to_string(glue).with_context(|| format!("reading {}", glue.display()))?;
+    let exported: Vec<&str> = source
+        .lines()
+        .filter_map(|l| {
+            l.strip_prefix("export class ")
+                .or_else(|| l.strip_prefix("export function "))
+        })
+        .filter_map(|rest| {
+            let end = rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '$'))?;
+            Some(&rest[..end])
+        })
+        .filter(|name| !name.is_empty())
+        .collect();
+    let names = exported
+        .iter()
+        .map(|n| format!("[{n},\"{n}\"]"))
+        .collect::<Vec<_>>()
+        .join(",");
+    source.push_str(&format!(
+        "\nfor(const[f,n]of[{names}])Object.defineProperty(f,\"name\",{{value:n}});\n"
+    ));
+    let input = ws.scratch_dir().join(format!("{out_name}.full.js"));
+    std::fs::write(&input, source)?;
+    process::run(
+        ws.cmd(esbuild)
+            .arg(&input)
+            .args(["--minify", "--format=esm", "--log-level=warning"])
+            .arg(format!("--outfile={}", glue.display())),
+    )?;
+    let minified = std::fs::read_to_string(glue)?;
+    std::fs::write(
+        glue,
+        format!("/* @ts-self-types=\"./{out_name}.d.ts\" */\n{minified}"),
+    )?;
     Ok(())
 }
 
