@@ -7,9 +7,11 @@
 //!    removed): `import_uploader` (browser) and `import_uploader_server`
 //! 3. `wasm-opt -Oz` from npm's binaryen, and the JS glue minified with
 //!    npm's esbuild (see [`minify_glue`]), when installed
-//! 4. `package.json`, per-runtime entry files, `index.d.ts`, README
-//! 5. a smoke test: both builds load in Node and report their version
-//! 6. a table of raw and gzip sizes of the .wasm and the JS glue of each
+//! 4. the module's import names shortened, in the `.wasm` and the glue
+//!    alike (see [`shorten_imports`])
+//! 5. `package.json`, per-runtime entry files, `index.d.ts`, README
+//! 6. a smoke test: both builds load in Node and report their version
+//! 7. a table of raw and gzip sizes of the .wasm and the JS glue of each
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -173,6 +175,7 @@ pub fn run(ws: &Workspace) -> Result<()> {
                 wasm_opt.display()
             );
         }
+        shorten_imports(&wasm, &glue, f.out_name)?;
     }
 
     package::write(&pkg, &meta)?;
@@ -227,6 +230,218 @@ fn minify_glue(ws: &Workspace, esbuild: &Path, glue: &Path, out_name: &str) -> R
         format!("/* @ts-self-types=\"./{out_name}.d.ts\" */\n{minified}"),
     )?;
     Ok(())
+}
+
+/// Renames the module's imports to short names (`a`, `b`, …, `ba`, …) in
+/// the `.wasm` and in the JS glue that provides them, and their module
+/// (`./<out_name>_bg.js`) to `a`. wasm-bindgen names each import after its
+/// JS function plus a 16-digit hash (`__wbg_fetch_5920647b8c3d1f12`), and
+/// those ~130 names appear twice, in the import section and as the glue's
+/// keys: shortening them saves ~4 KB gzip. Nothing else refers to an import
+/// by name; each old name must appear exactly once in the glue, or the
+/// build fails rather than ship a module the glue cannot link.
+fn shorten_imports(wasm: &Path, glue: &Path, out_name: &str) -> Result<()> {
+    let bytes = std::fs::read(wasm).with_context(|| format!("reading {}", wasm.display()))?;
+    let (bytes, renamed) = wasm_imports::rename(&bytes, short_name)
+        .with_context(|| format!("rewriting the imports of {}", wasm.display()))?;
+    let mut js = std::fs::read_to_string(glue)?;
+    let module = format!("./{out_name}_bg.js");
+    for r in &renamed {
+        if r.module != module {
+            bail!(
+                "import {} comes from module {}, not {module}",
+                r.old,
+                r.module
+            );
+        }
+        js = replace_word_once(&js, &r.old, &r.new)
+            .with_context(|| format!("the glue's import {}", r.old))?;
+    }
+    let quoted = [format!("\"{module}\""), format!("'{module}'")];
+    let found: Vec<&String> = quoted.iter().filter(|q| js.contains(q.as_str())).collect();
+    match found.as_slice() {
+        [q] if js.matches(q.as_str()).count() == 1 => js = js.replace(q.as_str(), "a"),
+        _ => bail!("the glue does not name the import module {module} exactly once"),
+    }
+    std::fs::write(wasm, bytes)?;
+    std::fs::write(glue, js)?;
+    Ok(())
+}
+
+/// The `n`-th short name: `a`…`z`, `A`…`Z`, then two letters, and so on.
+fn short_name(mut n: usize) -> String {
+    const LETTERS: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+    let mut out = Vec::new();
+    loop {
+        out.push(LETTERS[n % LETTERS.len()]);
+        n /= LETTERS.len();
+        if n == 0 {
+            break;
+        }
+        n -= 1;
+    }
+    out.reverse();
+    String::from_utf8(out).expect("ASCII letters")
+}
+
+/// `text` with the one whole-word occurrence of `word` replaced by `with`.
+fn replace_word_once(text: &str, word: &str, with: &str) -> Result<String> {
+    let is_ident = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '$';
+    let hits: Vec<usize> = text
+        .match_indices(word)
+        .map(|(i, _)| i)
+        .filter(|&i| {
+            !text[..i].ends_with(is_ident) && !text[i + word.len()..].starts_with(is_ident)
+        })
+        .collect();
+    match hits.as_slice() {
+        [i] => Ok(format!("{}{with}{}", &text[..*i], &text[i + word.len()..])),
+        _ => bail!("expected exactly one occurrence, found {}", hits.len()),
+    }
+}
+
+/// Just enough of the WebAssembly binary format to rename imports.
+mod wasm_imports {
+    use anyhow::{bail, Result};
+
+    fn leb(b: &[u8], at: &mut usize) -> Result<u32> {
+        let (mut value, mut shift) = (0u64, 0);
+        loop {
+            let Some(&byte) = b.get(*at) else {
+                bail!("truncated module");
+            };
+            *at += 1;
+            value |= u64::from(byte & 0x7f) << shift;
+            if byte & 0x80 == 0 {
+                return u32::try_from(value).map_err(|_| anyhow::anyhow!("LEB128 too large"));
+            }
+            shift += 7;
+            if shift > 35 {
+                bail!("LEB128 too long");
+            }
+        }
+    }
+
+    fn put_leb(out: &mut Vec<u8>, mut n: u32) {
+        loop {
+            let byte = (n & 0x7f) as u8;
+            n >>= 7;
+            if n == 0 {
+                out.push(byte);
+                return;
+            }
+            out.push(byte | 0x80);
+        }
+    }
+
+    fn name<'a>(b: &'a [u8], at: &mut usize) -> Result<&'a str> {
+        let len = leb(b, at)? as usize;
+        let Some(bytes) = b.get(*at..*at + len) else {
+            bail!("truncated name");
+        };
+        *at += len;
+        Ok(std::str::from_utf8(bytes)?)
+    }
+
+    fn put_name(out: &mut Vec<u8>, s: &str) {
+        put_leb(out, s.len() as u32);
+        out.extend_from_slice(s.as_bytes());
+    }
+
+    /// Skips a `limits` (table and memory types).
+    fn limits(b: &[u8], at: &mut usize) -> Result<()> {
+        let flags = *b
+            .get(*at)
+            .ok_or_else(|| anyhow::anyhow!("truncated limits"))?;
+        *at += 1;
+        leb(b, at)?;
+        if flags & 1 != 0 {
+            leb(b, at)?;
+        }
+        Ok(())
+    }
+
+    /// One renamed import.
+    pub struct Renamed {
+        /// Its module before (now `a`).
+        pub module: String,
+        pub old: String,
+        pub new: String,
+    }
+
+    /// The module with its `i`-th import renamed to `new_name(i)` and its
+    /// module to `a`; and what was renamed.
+    pub fn rename(
+        module: &[u8],
+        new_name: impl Fn(usize) -> String,
+    ) -> Result<(Vec<u8>, Vec<Renamed>)> {
+        if module.get(..8) != Some(b"\0asm\x01\0\0\0".as_slice()) {
+            bail!("not a WebAssembly module");
+        }
+        let mut out = module[..8].to_vec();
+        let mut renamed = Vec::new();
+        let mut at = 8;
+        while at < module.len() {
+            let id = module[at];
+            at += 1;
+            let len = leb(module, &mut at)? as usize;
+            let Some(body) = module.get(at..at + len) else {
+                bail!("truncated section");
+            };
+            at += len;
+            if id != 2 {
+                out.push(id);
+                put_leb(&mut out, len as u32);
+                out.extend_from_slice(body);
+                continue;
+            }
+            let mut i = 0;
+            let count = leb(body, &mut i)?;
+            let mut section = Vec::new();
+            put_leb(&mut section, count);
+            for n in 0..count as usize {
+                let old_module = name(body, &mut i)?.to_string();
+                let old = name(body, &mut i)?.to_string();
+                let desc_start = i;
+                let kind = *body
+                    .get(i)
+                    .ok_or_else(|| anyhow::anyhow!("truncated import"))?;
+                i += 1;
+                match kind {
+                    0 => {
+                        leb(body, &mut i)?;
+                    }
+                    1 => {
+                        i += 1;
+                        limits(body, &mut i)?;
+                    }
+                    2 => limits(body, &mut i)?,
+                    3 => i += 2,
+                    4 => {
+                        i += 1;
+                        leb(body, &mut i)?;
+                    }
+                    k => bail!("unknown import kind {k}"),
+                }
+                let new = new_name(n);
+                put_name(&mut section, "a");
+                put_name(&mut section, &new);
+                section.extend_from_slice(&body[desc_start..i]);
+                renamed.push(Renamed {
+                    module: old_module,
+                    old,
+                    new,
+                });
+            }
+            if i != body.len() {
+                bail!("unexpected bytes after the imports");
+            }
+            out.push(2);
+            put_leb(&mut out, section.len() as u32);
+            out.extend_from_slice(&section);
+        }
+        Ok((out, renamed))
+    }
 }
 
 /// The size table of each build.
