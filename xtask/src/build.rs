@@ -5,8 +5,9 @@
 //!    with the default features for servers (Node, Deno, workerd)
 //! 2. `wasm-bindgen --target web` of each (name and producers sections
 //!    removed): `import_uploader` (browser) and `import_uploader_server`
-//! 3. `wasm-opt -Oz` from npm's binaryen, and the JS glue minified with
-//!    npm's esbuild (see [`minify_glue`]), when installed
+//! 3. the JS glue bundled with its snippets (`js/*.js` that Rust code
+//!    imports) and minified by npm's esbuild (see [`bundle_glue`]);
+//!    `wasm-opt -Oz` from npm's binaryen, when installed
 //! 4. the module's import names shortened, in the `.wasm` and the glue
 //!    alike (see [`shorten_imports`])
 //! 5. `package.json`, per-runtime entry files, `index.d.ts`, README
@@ -152,14 +153,13 @@ pub fn run(ws: &Workspace) -> Result<()> {
                 .arg(module),
         )?;
         let (wasm, glue) = outputs(f);
-        if esbuild.exists() {
-            minify_glue(ws, &esbuild, &glue, f.out_name)?;
-        } else {
-            println!(
-                "build: {} not found (npm install); the JS glue is not minified",
+        if !esbuild.exists() {
+            bail!(
+                "{} not found (npm ci): it bundles the package's JS snippets into the glue",
                 esbuild.display()
             );
         }
+        bundle_glue(ws, &esbuild, &glue, f.out_name)?;
         if wasm_opt.exists() {
             process::run(
                 ws.cmd(&wasm_opt)
@@ -178,6 +178,11 @@ pub fn run(ws: &Workspace) -> Result<()> {
         shorten_imports(&wasm, &glue, f.out_name)?;
     }
 
+    // The snippets (`js/storage-transport.js`) are bundled into each glue.
+    let snippets = pkg.join("snippets");
+    if snippets.exists() {
+        std::fs::remove_dir_all(&snippets)?;
+    }
     package::write(&pkg, &meta)?;
     smoke_test(ws, &pkg, &meta.version)?;
     std::fs::write(&stamp, &inputs)?;
@@ -186,14 +191,16 @@ pub fn run(ws: &Workspace) -> Result<()> {
     Ok(())
 }
 
-/// Minifies wasm-bindgen's JS glue in place (`esbuild --minify`): the glue
-/// counts toward the package's size as much as the `.wasm` does, and half
-/// of it is doc comments (the same docs are in `index.d.ts`) and long
-/// local names. Exported classes and functions keep their `name` (what
-/// consoles show for `ImportClient` objects) although their bindings are
-/// renamed; the `@ts-self-types` header that points Deno at the types goes
-/// back on top.
-fn minify_glue(ws: &Workspace, esbuild: &Path, glue: &Path, out_name: &str) -> Result<()> {
+/// Bundles wasm-bindgen's JS glue with the snippets it imports (the
+/// crate's `#[wasm_bindgen(module = "/js/…")]` files, which wasm-bindgen
+/// copies under `snippets/`) and minifies it, in place
+/// (`esbuild --bundle --minify`). The glue counts toward the package's size
+/// as much as the `.wasm` does, and half of it is doc comments (the same
+/// docs are in `index.d.ts`) and long local names. Exported classes and
+/// functions keep their `name` (what consoles show for `ImportClient`
+/// objects) although their bindings are renamed; the `@ts-self-types`
+/// header that points Deno at the types goes back on top.
+fn bundle_glue(ws: &Workspace, esbuild: &Path, glue: &Path, out_name: &str) -> Result<()> {
     let mut source =
         std::fs::read_to_string(glue).with_context(|| format!("reading {}", glue.display()))?;
     let exported: Vec<&str> = source
@@ -216,14 +223,24 @@ fn minify_glue(ws: &Workspace, esbuild: &Path, glue: &Path, out_name: &str) -> R
     source.push_str(&format!(
         "\nfor(const[f,n]of[{names}])Object.defineProperty(f,\"name\",{{value:n}});\n"
     ));
-    let input = ws.scratch_dir().join(format!("{out_name}.full.js"));
+    // Next to the glue, so that its `./snippets/…` imports resolve.
+    let input = glue.with_file_name(format!("{out_name}.full.js"));
     std::fs::write(&input, source)?;
-    process::run(
+    let bundled = process::run(
         ws.cmd(esbuild)
             .arg(&input)
-            .args(["--minify", "--format=esm", "--log-level=warning"])
-            .arg(format!("--outfile={}", glue.display())),
-    )?;
+            .args([
+                "--bundle",
+                "--minify",
+                "--format=esm",
+                "--platform=neutral",
+                "--log-level=warning",
+            ])
+            .arg(format!("--outfile={}", glue.display()))
+            .arg("--allow-overwrite"),
+    );
+    std::fs::remove_file(&input)?;
+    bundled?;
     let minified = std::fs::read_to_string(glue)?;
     std::fs::write(
         glue,
