@@ -235,6 +235,8 @@ fn bundle_glue(ws: &Workspace, esbuild: &Path, glue: &Path, out_name: &str) -> R
                 "--format=esm",
                 "--platform=neutral",
                 "--log-level=warning",
+                // wasm-bindgen's import object may name a snippet twice.
+                "--log-override:duplicate-object-key=silent",
             ])
             .arg(format!("--outfile={}", glue.display()))
             .arg("--allow-overwrite"),
@@ -249,36 +251,45 @@ fn bundle_glue(ws: &Workspace, esbuild: &Path, glue: &Path, out_name: &str) -> R
     Ok(())
 }
 
-/// Renames the module's imports to short names (`a`, `b`, …, `ba`, …) in
-/// the `.wasm` and in the JS glue that provides them, and their module
-/// (`./<out_name>_bg.js`) to `a`. wasm-bindgen names each import after its
-/// JS function plus a 16-digit hash (`__wbg_fetch_5920647b8c3d1f12`), and
+/// Renames the module's imports to short names in the `.wasm` and in the
+/// JS glue that provides them. wasm-bindgen names each import after its JS
+/// function plus a 16-digit hash (`__wbg_fetch_5920647b8c3d1f12`), and
 /// those ~130 names appear twice, in the import section and as the glue's
-/// keys: shortening them saves ~4 KB gzip. Nothing else refers to an import
-/// by name; each old name must appear exactly once in the glue, or the
-/// build fails rather than ship a module the glue cannot link.
+/// keys: shortening them saves ~4 KB gzip.
+///
+/// * Imports of the glue's own module (`./<out_name>_bg.js`) become `a`,
+///   `b`, …, `ba`, … and their module `a`; each old name must appear
+///   exactly once in the glue (as its key), or the build fails rather than
+///   ship a module the glue cannot link.
+/// * Imports wasm-bindgen takes straight from a snippet module (`js/*.js`,
+///   bundled into the glue, which passes the module's namespace) keep their
+///   names, which are the snippet's exports; only the module is renamed
+///   (`b`, `c`, …) where the glue names it.
 fn shorten_imports(wasm: &Path, glue: &Path, out_name: &str) -> Result<()> {
     let bytes = std::fs::read(wasm).with_context(|| format!("reading {}", wasm.display()))?;
-    let (bytes, renamed) = wasm_imports::rename(&bytes, short_name)
+    let main = format!("./{out_name}_bg.js");
+    let (bytes, renamed) = wasm_imports::rename(&bytes, &main, short_name)
         .with_context(|| format!("rewriting the imports of {}", wasm.display()))?;
     let mut js = std::fs::read_to_string(glue)?;
-    let module = format!("./{out_name}_bg.js");
+    let mut modules: Vec<(&str, &str)> = Vec::new();
     for r in &renamed {
-        if r.module != module {
-            bail!(
-                "import {} comes from module {}, not {module}",
-                r.old,
-                r.module
-            );
+        if r.module == main {
+            js = replace_word_once(&js, &r.old, &r.new)
+                .with_context(|| format!("the glue's import {}", r.old))?;
         }
-        js = replace_word_once(&js, &r.old, &r.new)
-            .with_context(|| format!("the glue's import {}", r.old))?;
+        if !modules.iter().any(|(old, _)| *old == r.module) {
+            modules.push((&r.module, &r.new_module));
+        }
     }
-    let quoted = [format!("\"{module}\""), format!("'{module}'")];
-    let found: Vec<&String> = quoted.iter().filter(|q| js.contains(q.as_str())).collect();
-    match found.as_slice() {
-        [q] if js.matches(q.as_str()).count() == 1 => js = js.replace(q.as_str(), "a"),
-        _ => bail!("the glue does not name the import module {module} exactly once"),
+    for (old, new) in modules {
+        let mut found = 0;
+        for quoted in [format!("\"{old}\""), format!("'{old}'")] {
+            found += js.matches(quoted.as_str()).count();
+            js = js.replace(quoted.as_str(), new);
+        }
+        if found == 0 || (old == main && found != 1) {
+            bail!("the glue names the import module {old} {found} times");
+        }
     }
     std::fs::write(wasm, bytes)?;
     std::fs::write(glue, js)?;
@@ -378,19 +389,21 @@ mod wasm_imports {
         Ok(())
     }
 
-    /// One renamed import.
+    /// One import: its module and name before and after.
     pub struct Renamed {
-        /// Its module before (now `a`).
         pub module: String,
+        pub new_module: String,
         pub old: String,
         pub new: String,
     }
 
-    /// The module with its `i`-th import renamed to `new_name(i)` and its
-    /// module to `a`; and what was renamed.
+    /// The module with the imports of module `main` renamed `short(0)`,
+    /// `short(1)`, … and `main` itself `short(0)`; the other modules
+    /// renamed `short(1)`, `short(2)`, … with their imports' names kept.
     pub fn rename(
         module: &[u8],
-        new_name: impl Fn(usize) -> String,
+        main: &str,
+        short: impl Fn(usize) -> String,
     ) -> Result<(Vec<u8>, Vec<Renamed>)> {
         if module.get(..8) != Some(b"\0asm\x01\0\0\0".as_slice()) {
             bail!("not a WebAssembly module");
@@ -413,10 +426,12 @@ mod wasm_imports {
                 continue;
             }
             let mut i = 0;
+            let mut modules: Vec<String> = vec![main.to_string()];
+            let mut main_imports = 0;
             let count = leb(body, &mut i)?;
             let mut section = Vec::new();
             put_leb(&mut section, count);
-            for n in 0..count as usize {
+            for _ in 0..count {
                 let old_module = name(body, &mut i)?.to_string();
                 let old = name(body, &mut i)?.to_string();
                 let desc_start = i;
@@ -440,12 +455,26 @@ mod wasm_imports {
                     }
                     k => bail!("unknown import kind {k}"),
                 }
-                let new = new_name(n);
-                put_name(&mut section, "a");
+                let m = match modules.iter().position(|m| *m == old_module) {
+                    Some(m) => m,
+                    None => {
+                        modules.push(old_module.clone());
+                        modules.len() - 1
+                    }
+                };
+                let new_module = short(m);
+                let new = if m == 0 {
+                    main_imports += 1;
+                    short(main_imports - 1)
+                } else {
+                    old.clone()
+                };
+                put_name(&mut section, &new_module);
                 put_name(&mut section, &new);
                 section.extend_from_slice(&body[desc_start..i]);
                 renamed.push(Renamed {
                     module: old_module,
+                    new_module,
                     old,
                     new,
                 });
