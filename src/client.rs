@@ -269,7 +269,7 @@ impl ImportClient {
         let inner = self.inner.clone();
         let job_id: Rc<RefCell<Option<String>>> = Rc::new(RefCell::new(None));
         let id = job_id.clone();
-        wasm_bindgen_futures::future_to_promise(async move {
+        js_promise(Box::pin(async move {
             match inner.import_file(&file, &options, &id).await {
                 Ok(status) => Ok(status),
                 Err(e) => {
@@ -281,7 +281,7 @@ impl ImportClient {
                     Err(err)
                 }
             }
-        })
+        }))
     }
 }
 
@@ -699,10 +699,31 @@ fn gave_up(err: ClientError, attempts: u32) -> ClientError {
 }
 
 /// Runs `fut` as a JS `Promise`, rejecting with the JS `ImportError`.
+///
+/// The future is boxed so that every method shares one instance of
+/// `future_to_promise` (its task, waker and drop glue) instead of one per
+/// method's future type.
 pub(crate) fn promise<F>(fut: F) -> Promise
 where
     F: std::future::Future<Output = Result<JsValue, ClientError>> + 'static,
 {
+    boxed_promise(Box::pin(fut))
+}
+
+/// A boxed future as a JS `Promise` (one `future_to_promise` instance for
+/// all such futures).
+#[inline(never)]
+fn js_promise(
+    fut: std::pin::Pin<Box<dyn std::future::Future<Output = Result<JsValue, JsValue>>>>,
+) -> Promise {
+    wasm_bindgen_futures::future_to_promise(fut)
+}
+
+/// [`promise`] of a boxed future.
+#[inline(never)]
+fn boxed_promise(
+    fut: std::pin::Pin<Box<dyn std::future::Future<Output = Result<JsValue, ClientError>>>>,
+) -> Promise {
     wasm_bindgen_futures::future_to_promise(async move { fut.await.map_err(JsValue::from) })
 }
 

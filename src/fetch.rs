@@ -13,21 +13,38 @@
 //! Both pass the caller's `AbortSignal` to `fetch`, so aborting cancels the
 //! request in flight; a fetch rejected because its signal fired is reported
 //! as kind `aborted`, any other rejection as a missing response.
+//!
+//! The requests themselves are made by `js/api-fetch.js` (calls into
+//! `Headers`, `Request` and `fetch` only, far smaller as JavaScript than as
+//! compiled bindings); this module turns its answers and failures into the
+//! client's types and errors.
 
 use js_sys::{Function, Promise};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{AbortSignal, Headers, Request, RequestInit, Response};
+use web_sys::{AbortSignal, Response};
 
 use crate::error::ClientError;
 use crate::js::describe;
 
-#[wasm_bindgen]
+#[wasm_bindgen(module = "/js/api-fetch.js")]
 extern "C" {
-    /// The global `fetch` of whatever runtime this runs in.
-    #[wasm_bindgen(js_name = fetch)]
-    fn fetch_with_request(input: &Request) -> Promise;
+    /// `js/api-fetch.js`: an API call, read whole.
+    #[allow(clippy::too_many_arguments)]
+    #[wasm_bindgen(js_name = apiFetch)]
+    fn api_fetch(
+        method: &str,
+        url: &str,
+        headers: &js_sys::Array,
+        token: &str,
+        body: Option<&str>,
+        signal: Option<&AbortSignal>,
+        custom_fetch: &JsValue,
+    ) -> Promise;
+    /// `js/api-fetch.js`: a plain GET, the `Response` unread.
+    #[wasm_bindgen(js_name = getFetch)]
+    fn get_fetch(url: &str, signal: Option<&AbortSignal>, custom_fetch: &JsValue) -> Promise;
 }
 
 /// Which `fetch` to call.
@@ -82,146 +99,134 @@ impl std::fmt::Debug for ApiRequest<'_> {
 }
 
 impl Fetcher {
-    /// Sends `req` and reads the whole response. Only a missing response is
-    /// an error here (kind `network`, or `aborted` when `req.signal` fired);
-    /// statuses are the caller's business.
+    /// The custom `fetch`, or `undefined` for the global one.
+    fn custom(&self) -> JsValue {
+        match self {
+            Fetcher::Global => JsValue::UNDEFINED,
+            Fetcher::Custom(f) => f.clone().into(),
+        }
+    }
+
+    /// Sends an API request and reads the whole response.
     pub async fn send(&self, req: ApiRequest<'_>) -> Result<HttpResponse, ClientError> {
-        let request = build_request(&req)?;
-        let what = || format!("{} {}", req.method, redact(&req.url));
-        let response = self.fetch(&request, req.signal, &what).await?;
-        let status = response.status();
-        let header = |name: &str| response.headers().get(name).ok().flatten();
-        let correlation_id = header("x-correlation-id");
-        let retry_after = header("retry-after");
-        let text = response
-            .text()
-            .map_err(|e| failure(req.signal, &what(), &e))?;
-        let body = JsFuture::from(text)
-            .await
-            .map_err(|e| failure(req.signal, &what(), &e))?
-            .as_string()
-            .unwrap_or_default();
+        let headers = js_sys::Array::new();
+        for (name, value) in &req.headers {
+            headers.push(&JsValue::from_str(name));
+            headers.push(&JsValue::from_str(value));
+        }
+        let answer = JsFuture::from(api_fetch(
+            req.method,
+            &req.url,
+            &headers,
+            req.token,
+            req.json_body.as_deref(),
+            req.signal,
+            &self.custom(),
+        ))
+        .await
+        .map_err(|e| {
+            let what = || format!("{} {}", req.method, redact(&req.url));
+            match failure_code(&e) {
+                (2, detail) => ClientError::invalid(
+                    Some("baseUrl"),
+                    format!(
+                        "Cannot build a request to {}: {}",
+                        redact(&req.url),
+                        describe(&detail)
+                    ),
+                ),
+                (5, detail) => failure(req.signal, redact(&req.url), &detail),
+                (code, detail) => fetch_error(code, &detail, req.signal, &what),
+            }
+        })?;
+        let answer: js_sys::Array = answer.unchecked_into();
+        let text = |i: u32| answer.get(i).as_string();
         Ok(HttpResponse {
-            status,
-            status_text: response.status_text(),
-            correlation_id,
-            retry_after,
-            body,
+            status: answer.get(0).as_f64().unwrap_or(0.0) as u16,
+            status_text: text(1).unwrap_or_default(),
+            correlation_id: text(2),
+            retry_after: text(3),
+            body: text(4).unwrap_or_default(),
         })
     }
 
-    /// `GET url` without any credentials, for pre-signed URLs. Resolves with
-    /// the unread `Response` whatever its status. A missing response is
-    /// kind `storage` (code `STORAGE_NETWORK_ERROR`), or `aborted`.
+    /// A plain GET of a pre-signed URL: no bearer token, the `Response`
+    /// handed back unread. A missing response is reported as a storage
+    /// failure (code `STORAGE_NETWORK_ERROR`).
     pub async fn get_stream(
         &self,
         url: &str,
         signal: Option<&AbortSignal>,
     ) -> Result<Response, ClientError> {
-        let init = RequestInit::new();
-        init.set_method("GET");
-        if let Some(signal) = signal {
-            init.set_signal(Some(signal));
-        }
-        let request =
-            Request::new_with_str_and_init(url, &init).map_err(|e| ClientError::Protocol {
-                status: 200,
-                message: format!(
-                    "The API returned a URL that cannot be requested ({}): {}",
-                    redact(url),
-                    describe(&e)
-                ),
-                correlation_id: None,
-            })?;
         let what = || format!("GET {}", redact(url));
-        self.fetch(&request, signal, &what)
+        let response = JsFuture::from(get_fetch(url, signal, &self.custom()))
             .await
-            .map_err(|e| match e {
-                ClientError::Network { message } => ClientError::Storage {
-                    status: None,
-                    code: crate::error::STORAGE_NETWORK_CODE.to_string(),
-                    message,
-                    request_id: None,
+            .map_err(|e| match failure_code(&e) {
+                (2, detail) => ClientError::Protocol {
+                    status: 200,
+                    message: format!(
+                        "The API returned a URL that cannot be requested ({}): {}",
+                        redact(url),
+                        describe(&detail)
+                    ),
+                    correlation_id: None,
                 },
-                other => other,
-            })
+                (code, detail) => match fetch_error(code, &detail, signal, &what) {
+                    ClientError::Network { message } => ClientError::Storage {
+                        status: None,
+                        code: crate::error::STORAGE_NETWORK_CODE.to_string(),
+                        message,
+                        request_id: None,
+                    },
+                    other => other,
+                },
+            })?;
+        Ok(response.unchecked_into())
     }
+}
 
-    /// Calls `fetch(request)` and waits for the `Response`.
-    async fn fetch(
-        &self,
-        request: &Request,
-        signal: Option<&AbortSignal>,
-        what: &dyn Fn() -> String,
-    ) -> Result<Response, ClientError> {
-        if let Some(s) = signal.filter(|s| s.aborted()) {
-            return Err(ClientError::aborted(&s.reason()));
+/// The `[code, detail]` a request of `js/api-fetch.js` rejected with
+/// (code 3, no response, for anything else thrown).
+fn failure_code(e: &JsValue) -> (u32, JsValue) {
+    if js_sys::Array::is_array(e) {
+        let a: &js_sys::Array = e.unchecked_ref();
+        if let Some(code) = a.get(0).as_f64() {
+            return (code as u32, a.get(1));
         }
-        let promise = match self {
-            Fetcher::Global => fetch_with_request(request),
-            Fetcher::Custom(f) => match f.call1(&JsValue::UNDEFINED, request) {
-                Ok(v) => Promise::resolve(&v),
-                Err(e) => return Err(failure(signal, &what(), &e)),
-            },
-        };
-        let response = JsFuture::from(promise)
-            .await
-            .map_err(|e| failure(signal, &what(), &e))?;
-        response.dyn_into().map_err(|_| ClientError::Network {
-            message: format!("{}: fetch did not resolve to a Response", what()),
-        })
     }
+    (3, e.clone())
 }
 
-fn build_request(req: &ApiRequest<'_>) -> Result<Request, ClientError> {
-    let headers = Headers::new().map_err(|e| failure(req.signal, redact(&req.url), &e))?;
-    for (name, value) in &req.headers {
-        headers.set(name, value).map_err(|_| {
-            ClientError::invalid(
-                Some("headers"),
-                format!("The header `{name}` has a name or value not allowed in HTTP."),
-            )
-        })?;
-    }
-    headers
-        .set("Authorization", &format!("Bearer {}", req.token))
-        .map_err(|_| {
-            ClientError::invalid(
-                Some("token"),
-                "The token contains characters not allowed in an HTTP header.",
-            )
-        })?;
-    if !req
-        .headers
-        .iter()
-        .any(|(n, _)| n.eq_ignore_ascii_case("accept"))
-    {
-        let _ = headers.set("Accept", "application/json");
-    }
-    let init = RequestInit::new();
-    init.set_method(req.method);
-    if let Some(body) = &req.json_body {
-        let _ = headers.set("Content-Type", "application/json");
-        init.set_body(&JsValue::from_str(body));
-    }
-    init.set_headers(&headers);
-    if let Some(signal) = req.signal {
-        init.set_signal(Some(signal));
-    }
-    Request::new_with_str_and_init(&req.url, &init).map_err(|e| {
-        ClientError::invalid(
-            Some("baseUrl"),
+/// The client's error for failure `code` (see `js/api-fetch.js`) of the
+/// request `what` names.
+fn fetch_error(
+    code: u32,
+    detail: &JsValue,
+    signal: Option<&AbortSignal>,
+    what: &dyn Fn() -> String,
+) -> ClientError {
+    match code {
+        0 => ClientError::invalid(
+            Some("headers"),
             format!(
-                "Cannot build a request to {}: {}",
-                redact(&req.url),
-                describe(&e)
+                "The header `{}` has a name or value not allowed in HTTP.",
+                detail.as_string().unwrap_or_default()
             ),
-        )
-    })
+        ),
+        1 => ClientError::invalid(
+            Some("token"),
+            "The token contains characters not allowed in an HTTP header.",
+        ),
+        4 => ClientError::Network {
+            message: format!("{}: fetch did not resolve to a Response", what()),
+        },
+        6 => ClientError::aborted(&signal.map(|s| s.reason()).unwrap_or_default()),
+        _ => failure(signal, &what(), detail),
+    }
 }
 
-/// A rejected `fetch` (or body read): `aborted` when the signal fired,
-/// otherwise `network`.
+/// A request that got no response: kind `aborted` when its signal fired,
+/// else a network failure.
 fn failure(signal: Option<&AbortSignal>, what: &str, e: &JsValue) -> ClientError {
     if let Some(s) = signal.filter(|s| s.aborted()) {
         return ClientError::aborted(&s.reason());

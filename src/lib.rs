@@ -24,11 +24,19 @@ pub mod broker;
 pub mod client;
 pub mod error;
 mod fetch;
+#[cfg(target_arch = "wasm32")]
+mod heap;
 mod js;
 pub mod runtime;
 mod shape;
 
 pub use client::ImportClient;
+
+/// A small allocator instead of Rust's default (see [`heap`]): this crate
+/// keeps file bytes in JS objects, not in wasm memory.
+#[cfg(target_arch = "wasm32")]
+#[global_allocator]
+static ALLOCATOR: heap::Allocator = heap::Allocator::new();
 pub use error::ClientError;
 
 /// The package version (the crate's, which is also the npm package's).

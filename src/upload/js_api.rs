@@ -68,7 +68,7 @@ impl Upload {
         let events = opts.events.clone().unwrap_or_else(new_event_target);
         opts.events = Some(events.clone());
         let c = control.clone();
-        let done = wasm_bindgen_futures::future_to_promise(async move {
+        let done = crate::client::promise(async move {
             let result = upload_to_target(&blob, &target, &opts, &c).await?;
             Ok(result.to_js())
         });

@@ -21,30 +21,32 @@
 //! Storage failures (quota, privacy modes) never fail an upload: the record
 //! is a convenience, and losing it only means sending parts again.
 
-use std::cell::RefCell;
-
 use import_core::plan::{PartSet, Protocol};
-use js_sys::{Function, Promise, Reflect};
+use js_sys::{Promise, Reflect};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 
-/// Prefix of every key.
-const KEY_PREFIX: &str = "import-uploader:upload:";
-
-/// IndexedDB database and object store names.
-const IDB_NAME: &str = "import-uploader";
-const IDB_STORE: &str = "uploads";
-
-thread_local! {
-    /// The in-memory records: `(key, record)` pairs (few: one per unfinished
-    /// upload; a list is smaller code than a hash map).
-    static MEMORY: RefCell<Vec<(String, String)>> = const { RefCell::new(Vec::new()) };
-    /// The opened IndexedDB database (opened once per module).
-    static IDB: RefCell<Option<JsValue>> = const { RefCell::new(None) };
+#[wasm_bindgen(module = "/js/resume-store.js")]
+extern "C" {
+    /// A backend of `js/resume-store.js`: `name`, and `get`/`set`/`remove`
+    /// returning promises that never reject.
+    #[derive(Debug, Clone)]
+    pub type JsStore;
+    #[wasm_bindgen(js_name = openResumeStore)]
+    fn open_resume_store(custom: &JsValue) -> Promise;
+    #[wasm_bindgen(method, getter)]
+    fn name(this: &JsStore) -> JsValue;
+    #[wasm_bindgen(method)]
+    fn get(this: &JsStore, key: &str) -> Promise;
+    #[wasm_bindgen(method)]
+    fn set(this: &JsStore, key: &str, value: &str) -> Promise;
+    #[wasm_bindgen(method)]
+    fn remove(this: &JsStore, key: &str) -> Promise;
 }
 
-/// A resume record: the protocol and the acknowledged parts.
+/// What is stored: the protocol and the acknowledged parts, as
+/// `<protocol>|<PartSet>`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Record {
     pub protocol: Protocol,
@@ -65,204 +67,55 @@ impl Record {
     }
 }
 
-/// One of the backends above.
+/// The backend chosen for an upload (see the module docs); the calls into
+/// storage are `js/resume-store.js`'s.
 #[derive(Debug, Clone)]
-pub enum ResumeStore {
-    /// The caller's `resumeStore` object.
-    Custom(JsValue),
-    /// `globalThis.localStorage`.
-    Local(web_sys::Storage),
-    /// An IndexedDB database (`IDBDatabase`).
-    IndexedDb(JsValue),
-    /// The module-wide in-memory map.
-    Memory,
+pub struct ResumeStore {
+    store: JsStore,
+    name: &'static str,
 }
 
 impl ResumeStore {
-    /// The caller's store if given, else `localStorage` if usable, else
-    /// IndexedDB if it opens, else memory.
+    /// The caller's store, else the first backend that works here.
     pub async fn choose(custom: Option<JsValue>) -> ResumeStore {
-        if let Some(c) = custom {
-            return ResumeStore::Custom(c);
-        }
-        // Reading `localStorage` throws in some contexts (opaque origins,
-        // disabled storage); Node 22+ may expose a broken one: probe it.
-        let local = Reflect::get(&js_sys::global(), &JsValue::from_str("localStorage"))
-            .ok()
-            .and_then(|v| v.dyn_into::<web_sys::Storage>().ok())
-            .filter(|s| {
-                let probe = format!("{KEY_PREFIX}probe");
-                s.set_item(&probe, "1").is_ok() && s.remove_item(&probe).is_ok()
-            });
-        if let Some(s) = local {
-            return ResumeStore::Local(s);
-        }
-        match open_idb().await {
-            Some(db) => ResumeStore::IndexedDb(db),
-            None => ResumeStore::Memory,
-        }
+        let store: JsStore = JsFuture::from(open_resume_store(
+            custom.as_ref().unwrap_or(&JsValue::UNDEFINED),
+        ))
+        .await
+        .unwrap_or_else(|e| e)
+        .unchecked_into();
+        let name = match store.name().as_string().as_deref() {
+            Some("custom") => "custom",
+            Some("localStorage") => "localStorage",
+            Some("indexedDB") => "indexedDB",
+            _ => "memory",
+        };
+        ResumeStore { store, name }
     }
 
-    /// Which backend, for results and diagnostics.
+    /// `custom`, `localStorage`, `indexedDB` or `memory`.
     pub fn name(&self) -> &'static str {
-        match self {
-            ResumeStore::Custom(_) => "custom",
-            ResumeStore::Local(_) => "localStorage",
-            ResumeStore::IndexedDb(_) => "indexedDB",
-            ResumeStore::Memory => "memory",
-        }
+        self.name
     }
 
     /// The record under `key`, if any and readable.
     pub async fn load(&self, key: &str) -> Option<Record> {
-        let key = format!("{KEY_PREFIX}{key}");
-        let text = match self {
-            ResumeStore::Custom(obj) => call(obj, "getItem", &[JsValue::from_str(&key)])
-                .await
-                .and_then(|v| v.as_string()),
-            ResumeStore::Local(s) => s.get_item(&key).ok().flatten(),
-            ResumeStore::IndexedDb(db) => idb_op(db, "readonly", "get", &[JsValue::from_str(&key)])
-                .await
-                .and_then(|v| v.as_string()),
-            ResumeStore::Memory => MEMORY.with(|m| {
-                m.borrow()
-                    .iter()
-                    .find(|(k, _)| *k == key)
-                    .map(|(_, v)| v.clone())
-            }),
-        }?;
+        let text = JsFuture::from(self.store.get(key))
+            .await
+            .ok()?
+            .as_string()?;
         Record::decode(&text)
     }
 
     /// Saves `record` under `key` (failures ignored).
     pub async fn save(&self, key: &str, record: &Record) {
-        let key = format!("{KEY_PREFIX}{key}");
-        let value = record.encode();
-        match self {
-            ResumeStore::Custom(obj) => {
-                call(
-                    obj,
-                    "setItem",
-                    &[JsValue::from_str(&key), JsValue::from_str(&value)],
-                )
-                .await;
-            }
-            ResumeStore::Local(s) => {
-                let _ = s.set_item(&key, &value);
-            }
-            ResumeStore::IndexedDb(db) => {
-                idb_op(
-                    db,
-                    "readwrite",
-                    "put",
-                    &[JsValue::from_str(&value), JsValue::from_str(&key)],
-                )
-                .await;
-            }
-            ResumeStore::Memory => MEMORY.with(|m| {
-                let mut m = m.borrow_mut();
-                match m.iter_mut().find(|(k, _)| *k == key) {
-                    Some(entry) => entry.1 = value,
-                    None => m.push((key, value)),
-                }
-            }),
-        }
+        let _ = JsFuture::from(self.store.set(key, &record.encode())).await;
     }
 
-    /// Removes the record under `key` (the upload finished or was replaced).
+    /// Forgets `key` (failures ignored).
     pub async fn remove(&self, key: &str) {
-        let key = format!("{KEY_PREFIX}{key}");
-        match self {
-            ResumeStore::Custom(obj) => {
-                call(obj, "removeItem", &[JsValue::from_str(&key)]).await;
-            }
-            ResumeStore::Local(s) => {
-                let _ = s.remove_item(&key);
-            }
-            ResumeStore::IndexedDb(db) => {
-                idb_op(db, "readwrite", "delete", &[JsValue::from_str(&key)]).await;
-            }
-            ResumeStore::Memory => MEMORY.with(|m| {
-                m.borrow_mut().retain(|(k, _)| *k != key);
-            }),
-        }
+        let _ = JsFuture::from(self.store.remove(key)).await;
     }
-}
-
-/// Calls `obj[method](...args)`, awaiting a returned promise; `None` on any
-/// failure.
-async fn call(obj: &JsValue, method: &str, args: &[JsValue]) -> Option<JsValue> {
-    let f = Reflect::get(obj, &JsValue::from_str(method))
-        .ok()?
-        .dyn_into::<Function>()
-        .ok()?;
-    let array: js_sys::Array = args.iter().collect();
-    let v = f.apply(obj, &array).ok()?;
-    if v.is_instance_of::<Promise>() {
-        JsFuture::from(v.unchecked_into::<Promise>()).await.ok()
-    } else {
-        Some(v)
-    }
-}
-
-/// Waits for an `IDBRequest` (its `onsuccess` / `onerror` are the
-/// promise's own resolve / reject: no Rust closure to keep alive) and
-/// returns its `result`.
-async fn idb_request(req: &JsValue) -> Option<JsValue> {
-    let promise = Promise::new(&mut |resolve: Function, reject: Function| {
-        let _ = Reflect::set(req, &JsValue::from_str("onsuccess"), &resolve);
-        let _ = Reflect::set(req, &JsValue::from_str("onerror"), &reject);
-    });
-    JsFuture::from(promise).await.ok()?;
-    Reflect::get(req, &JsValue::from_str("result")).ok()
-}
-
-/// Calls `obj[method](...args)` synchronously; `None` if it is missing or
-/// throws.
-fn call_sync(obj: &JsValue, method: &str, args: &[JsValue]) -> Option<JsValue> {
-    let f = Reflect::get(obj, &JsValue::from_str(method))
-        .ok()?
-        .dyn_into::<Function>()
-        .ok()?;
-    let array: js_sys::Array = args.iter().collect();
-    f.apply(obj, &array).ok()
-}
-
-/// Opens (once) the `import-uploader` database, creating its store.
-async fn open_idb() -> Option<JsValue> {
-    if let Some(db) = IDB.with(|d| d.borrow().clone()) {
-        return Some(db);
-    }
-    let factory = Reflect::get(&js_sys::global(), &JsValue::from_str("indexedDB"))
-        .ok()
-        .filter(|f| f.is_object())?;
-    let req = call_sync(
-        &factory,
-        "open",
-        &[JsValue::from_str(IDB_NAME), JsValue::from_f64(1.0)],
-    )?;
-    let r = req.clone();
-    let upgrade = Closure::once_into_js(move |_: JsValue| {
-        if let Ok(db) = Reflect::get(&r, &JsValue::from_str("result")) {
-            let _ = call_sync(&db, "createObjectStore", &[JsValue::from_str(IDB_STORE)]);
-        }
-    });
-    let _ = Reflect::set(&req, &JsValue::from_str("onupgradeneeded"), &upgrade);
-    let db = idb_request(&req).await.filter(|d| d.is_object())?;
-    IDB.with(|d| *d.borrow_mut() = Some(db.clone()));
-    Some(db)
-}
-
-/// One request on the `uploads` store in its own transaction.
-async fn idb_op(db: &JsValue, mode: &str, method: &str, args: &[JsValue]) -> Option<JsValue> {
-    let tx = call_sync(
-        db,
-        "transaction",
-        &[JsValue::from_str(IDB_STORE), JsValue::from_str(mode)],
-    )?;
-    let store = call_sync(&tx, "objectStore", &[JsValue::from_str(IDB_STORE)])?;
-    let req = call_sync(&store, method, args)?;
-    idb_request(&req).await
 }
 
 /// The file part of a resume key: `name:size:lastModified` of a `File`

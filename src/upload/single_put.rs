@@ -43,7 +43,11 @@ pub(crate) async fn upload(ctx: &Ctx) -> Result<Committed, ClientError> {
 
 /// `"9e107d9d372bb6826bd81d3542a419d6"` → base64 of those 16 bytes.
 fn hex_md5_to_b64(etag: &str) -> Option<String> {
-    let hex = etag.trim().trim_start_matches("W/").trim_matches('"');
+    let mut hex = etag.trim();
+    while let Some(rest) = hex.strip_prefix("W/") {
+        hex = rest;
+    }
+    let hex = hex.trim_matches('"');
     if hex.len() != 32 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
         return None;
     }

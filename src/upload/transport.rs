@@ -3,26 +3,43 @@
 //! upload events give byte-level progress, else `fetch` (Node, Deno,
 //! workerd), or a `fetch` the caller supplied.
 //!
+//! The request itself is made by `js/storage-transport.js` (`sendStorage`):
+//! it is only calls into XHR and `fetch`, which as JavaScript take a sixth
+//! of the package size they took compiled from Rust (event closures,
+//! promise plumbing, header handling). It keeps the response headers the
+//! drivers read (`retry-after`, `range`, `etag`, `content-md5` and the
+//! storages' error codes and request ids).
+//!
 //! Storage requests carry only the pre-signed URL, the job's `headers` and
 //! the protocol's own headers: no `Authorization`, no cookies (`fetch`'s
 //! default `same-origin` credentials send none cross-origin, and XHR is used
 //! without `withCredentials`).
 
-use std::cell::RefCell;
 use std::rc::Rc;
 
-use js_sys::{Function, Promise, Reflect, Uint8Array};
+use js_sys::{Array, Function, Promise, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{AbortSignal, Blob, Headers, Request, RequestInit, Response, XmlHttpRequest};
+use web_sys::{AbortSignal, Blob};
 
 use crate::js::describe;
 
-#[wasm_bindgen]
+#[wasm_bindgen(module = "/js/storage-transport.js")]
 extern "C" {
-    #[wasm_bindgen(js_name = fetch)]
-    fn fetch_storage_request(input: &Request) -> Promise;
+    /// `js/storage-transport.js`: one request through XHR or `fetch`.
+    #[allow(clippy::too_many_arguments)]
+    #[wasm_bindgen(js_name = sendStorage)]
+    fn send_storage(
+        method: &str,
+        url: &str,
+        headers: &Array,
+        body: &JsValue,
+        signal: &AbortSignal,
+        on_bytes: &JsValue,
+        use_xhr: bool,
+        custom_fetch: &JsValue,
+    ) -> Promise;
 }
 
 /// A request body.
@@ -73,18 +90,6 @@ impl StorageResponse {
             .map(|(_, v)| v.as_str())
     }
 }
-
-/// Response headers worth keeping.
-const KEPT_HEADERS: [&str; 8] = [
-    "retry-after",
-    "range",
-    "etag",
-    "content-md5",
-    "x-ms-error-code",
-    "x-ms-request-id",
-    "x-amz-request-id",
-    "x-guploader-uploadid",
-];
 
 /// Why a request got no response.
 #[derive(Debug, Clone)]
@@ -150,169 +155,61 @@ impl Transport {
         if signal.aborted() {
             return Err(SendError::Aborted);
         }
-        let result = match self {
-            Transport::Xhr => send_xhr(req, signal, on_bytes).await,
-            Transport::Fetch => send_fetch(req, signal, None).await,
-            Transport::CustomFetch(f) => send_fetch(req, signal, Some(f)).await,
-        };
-        match result {
-            Err(_) if signal.aborted() => Err(SendError::Aborted),
-            other => other,
+        let headers = Array::new();
+        for (k, v) in &req.headers {
+            headers.push(&JsValue::from_str(k));
+            headers.push(&JsValue::from_str(v));
         }
-    }
-}
-
-async fn send_fetch(
-    req: &StorageRequest,
-    signal: &AbortSignal,
-    custom: Option<&Function>,
-) -> Result<StorageResponse, SendError> {
-    let net = |e: &JsValue| SendError::Network(describe(e));
-    let headers = Headers::new().map_err(|e| net(&e))?;
-    for (k, v) in &req.headers {
-        headers
-            .set(k, v)
-            .map_err(|e| SendError::Network(format!("header `{k}`: {}", describe(&e))))?;
-    }
-    let init = RequestInit::new();
-    init.set_method(&req.method);
-    init.set_headers(&headers);
-    init.set_body(&req.body.to_js());
-    init.set_signal(Some(signal));
-    let request = Request::new_with_str_and_init(&req.url, &init).map_err(|e| net(&e))?;
-    let promise = match custom {
-        None => fetch_storage_request(&request),
-        Some(f) => match f.call1(&JsValue::UNDEFINED, &request) {
-            Ok(v) => Promise::resolve(&v),
-            Err(e) => return Err(net(&e)),
-        },
-    };
-    let response = JsFuture::from(promise).await.map_err(|e| net(&e))?;
-    let response: Response = response
-        .dyn_into()
-        .map_err(|_| SendError::Network("fetch did not resolve to a Response".to_string()))?;
-    let status = response.status();
-    let h = response.headers();
-    let headers = KEPT_HEADERS
-        .iter()
-        .filter_map(|name| h.get(name).ok().flatten().map(|v| (name.to_string(), v)))
-        .collect();
-    let text = response.text().map_err(|e| net(&e))?;
-    let body = JsFuture::from(text)
-        .await
-        .map_err(|e| net(&e))?
-        .as_string()
-        .unwrap_or_default();
-    Ok(StorageResponse {
-        status,
-        headers,
-        body,
-    })
-}
-
-/// An XHR event handler kept alive while its request runs.
-type Listener = Closure<dyn FnMut(JsValue)>;
-
-async fn send_xhr(
-    req: &StorageRequest,
-    signal: &AbortSignal,
-    on_bytes: Option<OnBytes>,
-) -> Result<StorageResponse, SendError> {
-    let net = |e: &JsValue| SendError::Network(describe(e));
-    let xhr = XmlHttpRequest::new().map_err(|e| net(&e))?;
-    xhr.open_with_async(&req.method, &req.url, true)
-        .map_err(|e| net(&e))?;
-    for (k, v) in &req.headers {
-        xhr.set_request_header(k, v)
-            .map_err(|e| SendError::Network(format!("header `{k}`: {}", describe(&e))))?;
-    }
-    // Listeners live until the request settles; dropped with this frame.
-    let keep: Rc<RefCell<Vec<Listener>>> = Rc::default();
-    let xhr2 = xhr.clone();
-    let keep2 = keep.clone();
-    let promise = Promise::new(&mut |resolve: Function, reject: Function| {
-        let mut closures = keep2.borrow_mut();
-        let r = resolve.clone();
-        let on_load = Closure::<dyn FnMut(JsValue)>::new(move |_| {
-            let _ = r.call0(&JsValue::UNDEFINED);
-        });
-        xhr2.set_onload(Some(on_load.as_ref().unchecked_ref()));
-        closures.push(on_load);
-        for (name, what) in [
-            ("onerror", "the connection failed"),
-            ("onabort", "aborted"),
-            ("ontimeout", "timed out"),
-        ] {
-            let rej = reject.clone();
-            let c = Closure::<dyn FnMut(JsValue)>::new(move |_| {
-                let _ = rej.call1(&JsValue::UNDEFINED, &JsValue::from_str(what));
-            });
-            let _ = Reflect::set(&xhr2, &JsValue::from_str(name), c.as_ref());
-            closures.push(c);
-        }
-        if let (Some(cb), Ok(upload)) = (on_bytes.clone(), xhr2.upload()) {
-            let c = Closure::<dyn FnMut(JsValue)>::new(move |e: JsValue| {
-                if let Some(loaded) = Reflect::get(&e, &JsValue::from_str("loaded"))
-                    .ok()
-                    .and_then(|v| v.as_f64())
-                {
-                    cb(loaded);
+        // Lives until the request settles (the XHR's upload progress).
+        let progress = on_bytes.map(|cb| {
+            Closure::<dyn FnMut(JsValue)>::new(move |sent: JsValue| {
+                if let Some(sent) = sent.as_f64() {
+                    cb(sent);
                 }
-            });
-            upload.set_onprogress(Some(c.as_ref().unchecked_ref()));
-            closures.push(c);
+            })
+        });
+        let custom = match self {
+            Transport::CustomFetch(f) => f.clone().into(),
+            _ => JsValue::UNDEFINED,
+        };
+        let promise = send_storage(
+            &req.method,
+            &req.url,
+            &headers,
+            &req.body.to_js(),
+            signal,
+            progress
+                .as_ref()
+                .map_or(&JsValue::UNDEFINED, |c| c.as_ref()),
+            self.has_byte_progress(),
+            &custom,
+        );
+        let answer = JsFuture::from(promise).await;
+        drop(progress);
+        match answer {
+            Ok(answer) => {
+                let answer: Array = answer.unchecked_into();
+                let kept: Array = answer.get(1).unchecked_into();
+                let text = |v: JsValue| v.as_string().unwrap_or_default();
+                Ok(StorageResponse {
+                    status: answer.get(0).as_f64().unwrap_or(0.0) as u16,
+                    headers: (0..kept.length() / 2)
+                        .map(|i| (text(kept.get(2 * i)), text(kept.get(2 * i + 1))))
+                        .collect(),
+                    body: text(answer.get(2)),
+                })
+            }
+            Err(_) if signal.aborted() => Err(SendError::Aborted),
+            Err(e) if Array::is_array(&e) => {
+                // `[message]`, or `[prefix, error]`.
+                let e: Array = e.unchecked_into();
+                let mut message = e.get(0).as_string().unwrap_or_default();
+                if e.length() > 1 {
+                    message.push_str(&describe(&e.get(1)));
+                }
+                Err(SendError::Network(message))
+            }
+            Err(e) => Err(SendError::Network(describe(&e))),
         }
-    });
-
-    let x = xhr.clone();
-    let on_signal = Closure::<dyn FnMut(JsValue)>::new(move |_: JsValue| {
-        let _ = x.abort();
-    });
-    let _ = signal.add_event_listener_with_callback("abort", on_signal.as_ref().unchecked_ref());
-    let sent = match &req.body {
-        Body::Bytes(b) => xhr.send_with_opt_buffer_source(Some(b)),
-        Body::Blob(b) => xhr.send_with_opt_blob(Some(b)),
-        Body::Text(t) => xhr.send_with_opt_str(Some(t)),
-    };
-    let outcome = match sent {
-        Ok(()) => JsFuture::from(promise).await,
-        Err(e) => Err(e),
-    };
-    // Detach every listener before the closures drop.
-    let _ = signal.remove_event_listener_with_callback("abort", on_signal.as_ref().unchecked_ref());
-    if let Ok(upload) = xhr.upload() {
-        upload.set_onprogress(None);
     }
-    xhr.set_onload(None);
-    for name in ["onerror", "onabort", "ontimeout"] {
-        let _ = Reflect::set(&xhr, &JsValue::from_str(name), &JsValue::NULL);
-    }
-    drop(keep);
-    drop(on_signal);
-    outcome.map_err(|e| SendError::Network(format!("XMLHttpRequest: {}", describe(&e))))?;
-    let status = xhr.status().map_err(|e| net(&e))?;
-    if status == 0 {
-        return Err(SendError::Network(
-            "XMLHttpRequest ended without a status (connection or CORS failure)".to_string(),
-        ));
-    }
-    // All the headers the page may read, in one string: asking for a header
-    // CORS does not expose (`getResponseHeader`) logs an error in the console.
-    let all = xhr.get_all_response_headers().unwrap_or_default();
-    let headers = all
-        .split("\r\n")
-        .filter_map(|line| line.split_once(':'))
-        .filter_map(|(name, value)| {
-            let name = name.trim().to_ascii_lowercase();
-            KEPT_HEADERS
-                .contains(&name.as_str())
-                .then(|| (name, value.trim().to_string()))
-        })
-        .collect();
-    let body = xhr.response_text().ok().flatten().unwrap_or_default();
-    Ok(StorageResponse {
-        status,
-        headers,
-        body,
-    })
 }
