@@ -265,6 +265,30 @@ fn many_parts_with_a_short_last_part() {
 }
 
 #[test]
+fn default_parts_grow_with_files_over_one_gib() {
+    // Up to 1 GiB: 8 MiB parts; one byte more: 9 MiB (about 128 parts).
+    let gib = 1024 * MIB;
+    assert_eq!(
+        plan(gib, Protocol::AzureBlocks).part_size(),
+        DEFAULT_PART_SIZE
+    );
+    assert_eq!(plan(gib, Protocol::AzureBlocks).part_count(), 128);
+    let over = plan(gib + 1, Protocol::AzureBlocks);
+    assert_eq!(over.part_size(), 9 * MIB);
+    assert_eq!(over.part_count(), 114);
+    check_layout(&over);
+    // 4 GiB and more: 32 MiB, whatever the protocol of parts.
+    for p in [Protocol::AzureBlocks, Protocol::GcsResumable] {
+        let four = plan(4 * gib, p);
+        assert_eq!((four.part_size(), four.part_count()), (32 * MIB, 128));
+        check_layout(&four);
+    }
+    // A part size given is kept.
+    let given = UploadPlan::new(4 * gib, Protocol::AzureBlocks, &with_part_size(8 * MIB)).unwrap();
+    assert_eq!((given.part_size(), given.part_count()), (8 * MIB, 512));
+}
+
+#[test]
 fn part_size_is_raised_to_stay_within_50000_parts() {
     // 1 MiB parts: exactly 50,000 fit; one byte more forces a raise.
     let opts = with_part_size(MIB);
@@ -299,7 +323,11 @@ fn part_size_is_raised_to_stay_within_50000_parts() {
         max_file_size: Some(u64::MAX),
         ..PlanOptions::default()
     };
-    let big = UploadPlan::new(size, Protocol::AzureBlocks, &lifted).unwrap();
+    let eight = PlanOptions {
+        part_size: Some(DEFAULT_PART_SIZE),
+        ..lifted.clone()
+    };
+    let big = UploadPlan::new(size, Protocol::AzureBlocks, &eight).unwrap();
     assert!(big.part_size_raised());
     assert_eq!(big.part_size(), 9 * MIB);
     assert!(big.part_count() <= MAX_PARTS);
@@ -323,8 +351,19 @@ fn fifty_gb_plans_for_every_protocol() {
             }
         }
     }
+    // By default the largest file (50 GiB) goes in 32 MiB parts
+    // (default_part_size); in 8 MiB parts when asked.
+    let fifty = plan(MAX_FILE_SIZE, Protocol::AzureBlocks);
+    assert_eq!(fifty.part_size(), 32 * MIB);
+    assert_eq!(fifty.part_count(), 1_600);
     assert_eq!(
-        plan(MAX_FILE_SIZE, Protocol::AzureBlocks).part_count(),
+        UploadPlan::new(
+            MAX_FILE_SIZE,
+            Protocol::AzureBlocks,
+            &with_part_size(DEFAULT_PART_SIZE)
+        )
+        .unwrap()
+        .part_count(),
         6_400
     );
 

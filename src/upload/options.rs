@@ -19,7 +19,7 @@ use crate::error::ClientError;
 pub struct UploadOptions {
     /// Overrides [`Protocol::detect`].
     pub protocol: Option<Protocol>,
-    /// Bytes per part (default 8 MiB; raised past 50,000 parts).
+    /// Bytes per part (default `import_core::plan::default_part_size`: 8 MiB, larger over 1 GiB; raised past 50,000 parts).
     pub part_size: Option<u64>,
     /// Parts in flight (default 4).
     pub concurrency: Option<u32>,

@@ -39,7 +39,10 @@
 //! -9 of what each approach loads (the package's `.wasm` + JS glue + entry;
 //! `raw.mjs`; the minified SDK bundle).
 //!
-//! `--methods=engine,sdk,…` measures only those rows. Sizes: `quick` is
+//! `--methods=engine,sdk,…` measures only those rows; `--part=MiB` and
+//! `--concurrency=N` set the part size and parts in flight of the engine,
+//! `raw-blocks` and `sdk-tuned` rows (default: the engine's own defaults,
+//! `import_core::plan::default_part_size` and 4). Sizes: `quick` is
 //! 64 MiB; otherwise sizes such as `1GiB 4GiB 512MiB` or
 //! bytes (default `1GiB 4GiB`). Part size × concurrency of the engine
 //! (4/8/16 MiB × 2/4/8) is measured on the first size when it is at most
@@ -54,13 +57,16 @@ use flate2::write::GzEncoder;
 use flate2::Compression;
 use serde_json::{json, Value};
 
+use import_core::plan::default_part_size;
+
 use crate::emulator::{Azurite, Emulator};
 use crate::setup::{self, Workspace};
 
 const MIB: u64 = 1024 * 1024;
 const GIB: u64 = 1024 * MIB;
-/// The engine's defaults (`import_core::plan`): 8 MiB parts, 4 in flight.
-const DEFAULT_PART: u64 = 8 * MIB;
+/// The engine's defaults (`import_core::plan`): 4 parts in flight, of
+/// [`default_part_size`] (8 MiB up to 1 GiB, about a 128th of larger files,
+/// at most 32 MiB).
 const DEFAULT_CONCURRENCY: u32 = 4;
 /// Files up to this size are also checked by SHA-256 (the page reads the
 /// whole upload back into memory to digest it).
@@ -144,17 +150,20 @@ pub fn run(args: &[String]) -> Result<()> {
         .iter()
         .cloned()
         .partition(|a| a.starts_with("--part=") || a.starts_with("--concurrency="));
-    let mut part = DEFAULT_PART;
+    let mut part = None;
     let mut concurrency = DEFAULT_CONCURRENCY;
     for a in &shape_args {
         if let Some(v) = a.strip_prefix("--part=") {
-            part = v
-                .trim_end_matches("MiB")
-                .parse::<u64>()
-                .ok()
-                .filter(|n| *n > 0)
-                .with_context(|| format!("`--part=` takes MiB, such as --part=16; got `{a}`"))?
-                * MIB;
+            part = Some(
+                v.trim_end_matches("MiB")
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .with_context(|| {
+                        format!("`--part=` takes MiB, such as --part=16; got `{a}`")
+                    })?
+                    * MIB,
+            );
         } else if let Some(v) = a.strip_prefix("--concurrency=") {
             concurrency = v.parse().ok().filter(|n| *n > 0).with_context(|| {
                 format!("`--concurrency=` takes a number, such as --concurrency=4; got `{a}`")
@@ -213,7 +222,7 @@ pub fn run(args: &[String]) -> Result<()> {
                 file,
                 method,
                 size,
-                part,
+                part.unwrap_or_else(|| default_part_size(size)),
                 concurrency,
             ));
         }
