@@ -406,6 +406,7 @@ fn code_sizes(ws: &Workspace, www: &Path) -> Result<CodeSizes> {
 
 /// [`measure`], a failure recorded as a row (so one failed upload does not
 /// lose the others' numbers).
+#[allow(clippy::too_many_arguments)]
 fn measure_or_record(
     ws: &Workspace,
     emulator_bin: &Path,
