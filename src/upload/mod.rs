@@ -495,8 +495,8 @@ impl Ctx {
         Ok((self.blob_body(start, end)?, Some(md5)))
     }
 
-    /// Base64 MD5 of bytes `[start, end)` of the file, read a few MiB at a
-    /// time (for single requests too large to hold).
+    /// Base64 MD5 of bytes `[start, end)` of the file, read a MiB at a time
+    /// (parts, and single requests too large to hold).
     pub async fn md5_of_range(&self, start: u64, end: u64) -> Result<String, ClientError> {
         let mut h = Md5::new();
         if let Some(reader) = byob_reader(&self.slice(start, end)?) {
