@@ -8,7 +8,9 @@ mod common;
 
 use std::time::Duration;
 
-use common::{error_lines, errors, ready_job, records, run, start_job as start, wait, Emu};
+use common::{
+    error_lines, errors, ready_job, ready_job_with, records, run, start_job as start, wait, Emu,
+};
 use import_devserver::config::{all_scopes, StaticToken};
 use import_devserver::processor;
 use rusqlite::OptionalExtension;
@@ -631,28 +633,11 @@ async fn a_restart_mid_job_fails_it_and_merges_nothing() {
 
 /// Creates a job with extra create options, uploads, maps and runs it.
 async fn run_with_options(emu: &Emu, csv: &[u8], options: Value) -> Value {
-    let mut body = json!({"objectName": "profiles", "fileName": "data.csv", "fileSize": csv.len()});
-    for (k, v) in options.as_object().unwrap() {
-        body[k] = v.clone();
-    }
-    let (s, b) = emu.post("/import-jobs", W, &body).await;
-    assert_eq!(s, 201, "{b}");
-    let d = &b["data"];
-    let id = d["jobId"].as_str().unwrap().to_string();
-    let mut put = emu.http.put(d["uploadUrl"].as_str().unwrap());
-    for (k, v) in d["headers"].as_object().unwrap() {
-        put = put.header(k, v.as_str().unwrap());
-    }
-    let r = put.body(csv.to_vec()).send().await.unwrap();
-    assert_eq!(r.status().as_u16(), 201);
     let mapping = json!({
         "sourceFields": {"email": "email", "first_name": "string"},
         "fieldMap": {"email": "email", "first_name": "first_name"}
     });
-    let (s, b) = emu
-        .post(&format!("/import-jobs/{id}/mapping"), W, &mapping)
-        .await;
-    assert_eq!(s, 200, "{b}");
+    let (id, _) = ready_job_with(emu, W, "profiles", csv, mapping, options).await;
     start(emu, W, &id).await;
     wait(emu, W, &id).await
 }

@@ -95,13 +95,24 @@ pub async fn ready_job(
     csv: &[u8],
     mapping: Value,
 ) -> (String, String) {
-    let (s, b) = emu
-        .post(
-            "/import-jobs",
-            token,
-            &json!({"objectName": object, "fileName": "data.csv", "fileSize": csv.len()}),
-        )
-        .await;
+    ready_job_with(emu, token, object, csv, mapping, json!({})).await
+}
+
+/// [`ready_job`] with extra create options (`createList`, `listName`, …)
+/// merged into the create request.
+pub async fn ready_job_with(
+    emu: &Emu,
+    token: &str,
+    object: &str,
+    csv: &[u8],
+    mapping: Value,
+    options: Value,
+) -> (String, String) {
+    let mut create = json!({"objectName": object, "fileName": "data.csv", "fileSize": csv.len()});
+    for (k, v) in options.as_object().expect("create options are an object") {
+        create[k] = v.clone();
+    }
+    let (s, b) = emu.post("/import-jobs", token, &create).await;
     assert_eq!(s, 201, "{b}");
     let d = &b["data"];
     let id = d["jobId"].as_str().unwrap().to_string();
