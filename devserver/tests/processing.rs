@@ -847,28 +847,9 @@ fn identity_mapping() -> Value {
 
 /// Runs a profiles job with `identity_mapping` and the given create options.
 async fn run_identity_job(emu: &Emu, csv: &[u8], options: Value) -> (String, Value) {
-    let mut body = json!({"objectName": "profiles", "fileName": "ids.csv", "fileSize": csv.len()});
-    for (k, v) in options.as_object().unwrap() {
-        body[k] = v.clone();
-    }
-    let (s, b) = emu.post("/import-jobs", W, &body).await;
-    assert_eq!(s, 201, "{b}");
-    let d = &b["data"];
-    let id = d["jobId"].as_str().unwrap().to_string();
-    let mut put = emu.http.put(d["uploadUrl"].as_str().unwrap());
-    for (k, v) in d["headers"].as_object().unwrap() {
-        put = put.header(k, v.as_str().unwrap());
-    }
-    let r = put.body(csv.to_vec()).send().await.unwrap();
-    assert_eq!(r.status().as_u16(), 201);
-    let (s, b) = emu
-        .post(
-            &format!("/import-jobs/{id}/mapping"),
-            W,
-            &identity_mapping(),
-        )
-        .await;
-    assert_eq!(s, 200, "{b}");
+    let mut options = options;
+    options["fileName"] = json!("ids.csv");
+    let (id, _) = ready_job_with(emu, W, "profiles", csv, identity_mapping(), options).await;
     start(emu, W, &id).await;
     let st = wait(emu, W, &id).await;
     (id, st)
