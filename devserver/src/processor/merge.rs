@@ -48,18 +48,21 @@
 //! rows of an `upsert` object are written in key order ([`Merger::push_encoded`]).
 //! Rows arrive encoded by [`encode_row`] (a tag byte per value, texts as
 //! length and bytes) and queue in one buffer, up to [`BATCH_ROWS`] rows or
-//! [`BATCH_BYTES`]; a job that fits is sorted in memory; a larger one sorts
-//! each full batch and writes it as a run to a spill file (removed after the
-//! job), and the runs are merged at the end. Rows of one key keep their
-//! file order, so counting and "last row wins" are exactly those of a row by
-//! row merge. (Spilling to an SQLite temporary table sorted by SQLite, the
-//! earlier design, cost several times more per row.) Records name their job
-//! by a small number ([`job_number`]) rather than its id, which keeps rows
-//! narrow. Statements are prepared once per job, the job's own parameters
-//! bound once; the page cache is bounded (64 MiB) and the database uses
-//! 16 KiB pages. Peak memory is therefore bounded whatever the file's size
-//! (the batch, the page cache and a read buffer per run), and the job stays
-//! one transaction.
+//! [`BATCH_BYTES`]. A full batch goes to a spilling thread, which sorts it
+//! and writes it as a run to a spill file (removed after the job) while the
+//! job thread queues the next batch. At the end ([`Merger::finish`]) a
+//! sorting thread sorts the last batch, merges it with the runs and
+//! combines the rows of each key, and the job thread writes what it hands
+//! over: the SQLite writes, the slowest part, run beside the merge instead
+//! of after it. Rows of one key keep their file order, so counting and
+//! "last row wins" are exactly those of a row by row merge. (Spilling to an
+//! SQLite temporary table sorted by SQLite, an earlier design, cost several
+//! times more per row.) Records name their job by a small number
+//! ([`job_number`]) rather than its id, which keeps rows narrow. Statements
+//! are prepared once per job, the job's own parameters bound once; the page
+//! cache is bounded (64 MiB) and the database uses 16 KiB pages. Peak memory
+//! is therefore bounded whatever the file's size (two batches, the page
+//! cache and a read buffer per run), and the job stays one transaction.
 
 use std::io::{BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -322,9 +325,6 @@ pub struct Merger<'c> {
     /// another, and where each one is.
     pending: Vec<u8>,
     pending_rows: Vec<(usize, usize)>,
-    /// `upsert` objects: the rows so far of the key being written, merged
-    /// into one ([`combine`]); empty when none.
-    group: Vec<u8>,
     /// Index (into the row's values) of the merge key.
     key: Option<usize>,
     /// Parameter count of `insert` before the field values.
@@ -340,7 +340,9 @@ pub struct Merger<'c> {
     batch_rows: usize,
     /// Where sorted runs are spilled (a file per job, created when needed).
     spill_dir: PathBuf,
-    spill: Option<Spill>,
+    /// The thread that sorts full batches and spills them, started with
+    /// the first full batch.
+    spiller: Option<Spiller>,
     /// Scratch buffer of [`Merger::push`].
     scratch: Vec<u8>,
     inserted: u64,
@@ -357,10 +359,10 @@ struct Entry {
 }
 
 /// Rows a [`Merger`] sorts in memory before spilling a sorted run to disk…
-pub const BATCH_ROWS: usize = 1024 * 1024;
+pub const BATCH_ROWS: usize = 512 * 1024;
 /// …or bytes of encoded rows, whichever comes first (memory stays bounded:
 /// this plus 32 bytes per row for the index).
-pub const BATCH_BYTES: usize = 48 * 1024 * 1024;
+pub const BATCH_BYTES: usize = 24 * 1024 * 1024;
 
 /// Rows written by one `INSERT` statement. One row per statement costs
 /// SQLite a statement step, a reset and a copy of every text; measured on a
@@ -375,6 +377,12 @@ const MAX_PARAMETERS: usize = 32_000;
 
 /// Buffer of the spill file's writer and of each run's reader, bytes.
 const SPILL_BUFFER: usize = 64 * 1024;
+
+/// Multi-row `INSERT`s per block of sorted rows that the sorting thread of
+/// [`Merger::finish`] hands over…
+const BLOCK_INSERTS: usize = 64;
+/// …and blocks waiting at most (memory: a few MiB).
+const BLOCKS_IN_FLIGHT: usize = 4;
 
 impl std::fmt::Debug for Merger<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -511,7 +519,6 @@ impl<'c> Merger<'c> {
             update_older,
             pending: Vec::new(),
             pending_rows: Vec::new(),
-            group: Vec::new(),
             key,
             insert_fixed,
             job_id: job_id.to_string(),
@@ -520,7 +527,7 @@ impl<'c> Merger<'c> {
             index: Vec::new(),
             batch_rows: BATCH_ROWS,
             spill_dir: std::env::temp_dir(),
-            spill: None,
+            spiller: None,
             scratch: Vec::new(),
             inserted: 0,
             updated: 0,
@@ -553,12 +560,12 @@ impl<'c> Merger<'c> {
     /// each page is written once): rows are queued in memory, encoded one
     /// after another in one buffer (a few bytes more than their text, no
     /// allocation per row), up to [`Merger::batch_rows`] rows or
-    /// [`BATCH_BYTES`]; a job with more writes each batch, sorted (a run),
-    /// to a spill file as soon as it is full (while the validation thread goes
-    /// on validating), and [`Merger::finish`] merges the runs. Memory stays
-    /// the same whatever the file's size. Rows of one key keep their file
-    /// order, so the last one wins and the first one counts as the insert,
-    /// exactly as row by row.
+    /// [`BATCH_BYTES`]; a job with more hands each full batch to a thread
+    /// that sorts it and writes it to a spill file as a run (while this
+    /// thread queues the next one), and [`Merger::finish`] merges the runs.
+    /// Memory stays the same whatever the file's size. Rows of one key keep
+    /// their file order, so the last one wins and the first one counts as
+    /// the insert, exactly as row by row.
     pub fn push_encoded(&mut self, row: &[u8]) -> anyhow::Result<()> {
         let Some(k) = self.key else {
             return self.enqueue(row);
@@ -572,7 +579,7 @@ impl<'c> Merger<'c> {
             len: row.len(),
         });
         if self.index.len() >= self.batch_rows || self.arena.len() >= BATCH_BYTES {
-            self.spill_run()?;
+            self.spill_batch()?;
         }
         Ok(())
     }
@@ -587,101 +594,60 @@ impl<'c> Merger<'c> {
         self.batch_rows = rows.max(1);
     }
 
-    /// Sorts the queued rows in key order; equal keys keep their file order.
-    fn sort_batch(&mut self) {
-        let Some(k) = self.key else { return };
-        let arena = &self.arena;
-        let key = |e: &Entry| field_at(&arena[e.offset..e.offset + e.len], k);
-        // Most comparisons end on the prefix, without reading the key.
-        self.index.sort_unstable_by(|a, b| {
-            a.prefix
-                .cmp(&b.prefix)
-                .then_with(|| field_cmp(key(a), key(b)))
-                .then(a.offset.cmp(&b.offset))
-        });
-    }
-
     /// Writes every queued row (call once, after the last [`Merger::push`]).
+    ///
+    /// An `upsert` object's rows are written in key order, in two threads
+    /// side by side: a sorting thread ([`sorted_groups`]) sorts the rows
+    /// still in memory, merges them with the runs spilled to disk, combines
+    /// the rows of each key ([`combine`]) and hands them over in blocks of
+    /// [`BLOCK_INSERTS`] multi-row `INSERT`s; this thread writes the blocks
+    /// meanwhile (SQLite's half is the slower one).
     pub fn finish(&mut self) -> anyhow::Result<()> {
-        if self.spill.is_none() {
-            self.sort_batch();
-            let index = std::mem::take(&mut self.index);
-            let arena = std::mem::take(&mut self.arena);
-            for e in &index {
-                self.write_sorted(&arena[e.offset..e.offset + e.len])?;
-            }
-            self.flush_group()?;
-            return self.write_pending();
-        }
-        self.spill_run()?;
         let Some(k) = self.key else {
             return self.write_pending();
         };
-        // The queue's memory is not needed any more.
-        self.arena = Vec::new();
-        self.index = Vec::new();
-        let spill = self.spill.take().expect("spill file");
-        let mut spill = spill;
-        spill.file.flush()?;
-        let mut heap = std::collections::BinaryHeap::with_capacity(spill.runs.len());
-        for (run, &(offset, rows)) in spill.runs.iter().enumerate() {
-            let mut f = std::fs::File::open(&spill.path)?;
-            f.seek(SeekFrom::Start(offset))?;
-            let mut source = RunReader {
-                reader: BufReader::with_capacity(SPILL_BUFFER, f),
-                left: rows,
-            };
-            let mut row = Vec::new();
-            if source.next(&mut row)? {
-                heap.push(Head::new(run, k, row, source));
-            }
-        }
-        while let Some(mut head) = heap.pop() {
-            self.write_sorted(&head.row)?;
-            if head.source.next(&mut head.row)? {
-                head.prefix = field_at(&head.row, k).map(|f| f.prefix()).unwrap_or(0);
-                heap.push(head);
-            }
-        }
-        self.flush_group()?;
-        self.write_pending()
-    }
-
-    /// Writes the next row of an `upsert` object, rows coming in key order.
-    /// The rows of one key are combined first ([`combine`]: the last
-    /// non-empty value of each field wins, as writing them one by one
-    /// would leave it), and all but the first count as updates; so each key
-    /// is written once, which lets [`Merger::write_multi`] tell inserts
-    /// from updates.
-    fn write_sorted(&mut self, row: &[u8]) -> anyhow::Result<()> {
-        let Some(k) = self.key else {
-            return self.enqueue(row);
+        let arena = std::mem::take(&mut self.arena);
+        let index = std::mem::take(&mut self.index);
+        let spill = match self.spiller.take() {
+            Some(spiller) => spiller.finish()?,
+            None => None,
         };
-        if !self.group.is_empty() {
-            if field_cmp(field_at(&self.group, k), field_at(row, k)) == std::cmp::Ordering::Equal {
-                let mut combined = std::mem::take(&mut self.scratch);
-                combined.clear();
-                combine(&self.group, row, &mut combined);
-                self.scratch = std::mem::replace(&mut self.group, combined);
-                self.updated += 1;
-                return Ok(());
-            }
-            self.flush_group()?;
-        }
-        self.group.extend_from_slice(row);
+        let block_rows = self.rows_per_insert * BLOCK_INSERTS;
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Block>(BLOCKS_IN_FLIGHT);
+        let (recycle, reuse) = std::sync::mpsc::channel::<Block>();
+        let sorter = std::thread::Builder::new()
+            .name("merge-sort".into())
+            .spawn(move || sorted_groups(k, arena, index, spill, block_rows, &tx, &reuse))
+            .context("starting the merge's sorting thread")?;
+        let written = rx.iter().try_for_each(|block| {
+            self.write_block(&block)?;
+            let _ = recycle.send(block);
+            anyhow::Ok(())
+        });
+        // After a failed write, this stops the sorting thread.
+        drop(rx);
+        let combined = sorter
+            .join()
+            .map_err(|_| anyhow::anyhow!("the merge's sorting thread panicked"))?;
+        written?;
+        self.updated += combined?;
         Ok(())
     }
 
-    /// Queues the combined rows of the current key for writing.
-    fn flush_group(&mut self) -> anyhow::Result<()> {
-        if self.group.is_empty() {
-            return Ok(());
+    /// Writes a block of rows of distinct keys in key order: full batches by
+    /// one multi-row `INSERT` each, the last few rows one at a time.
+    fn write_block(&mut self, block: &Block) -> anyhow::Result<()> {
+        for rows in block.rows.chunks(self.rows_per_insert) {
+            if rows.len() == self.rows_per_insert {
+                self.write_multi(&block.bytes, rows)?;
+            } else {
+                for &(at, len) in rows {
+                    let merged = self.merge_encoded(&block.bytes[at..at + len])?;
+                    self.count(merged);
+                }
+            }
         }
-        let group = std::mem::take(&mut self.group);
-        let queued = self.enqueue(&group);
-        self.group = group;
-        self.group.clear();
-        queued
+        Ok(())
     }
 
     /// Queues a row for the next multi-row `INSERT`, which runs once
@@ -782,29 +748,25 @@ impl<'c> Merger<'c> {
         }
     }
 
-    /// Sorts the queued rows and appends them to the spill file as a run
-    /// (each row as its length, 4 bytes little-endian, and its encoding).
-    fn spill_run(&mut self) -> anyhow::Result<()> {
+    /// Hands the full batch to the spilling thread ([`Spiller`]), which
+    /// sorts it and appends it to the job's spill file as a run while this
+    /// thread queues the next batch in a buffer the spiller has finished
+    /// with (at most two batches are in memory).
+    fn spill_batch(&mut self) -> anyhow::Result<()> {
+        let Some(k) = self.key else { return Ok(()) };
         if self.index.is_empty() {
             return Ok(());
         }
-        self.sort_batch();
-        if self.spill.is_none() {
-            self.spill = Some(Spill::create(&self.spill_dir, &self.job_id)?);
+        if self.spiller.is_none() {
+            self.spiller = Some(Spiller::start(k, &self.spill_dir, &self.job_id)?);
         }
-        let spill = self.spill.as_mut().expect("spill file");
-        let offset = spill.written;
-        for e in &self.index {
-            spill.file.write_all(&(e.len as u32).to_le_bytes())?;
-            spill
-                .file
-                .write_all(&self.arena[e.offset..e.offset + e.len])?;
-            spill.written += 4 + e.len as u64;
-        }
-        spill.runs.push((offset, self.index.len() as u64));
-        self.index.clear();
-        self.arena.clear();
-        Ok(())
+        let spiller = self.spiller.as_mut().expect("spiller");
+        let next = spiller.spare()?;
+        let full = Batch {
+            arena: std::mem::replace(&mut self.arena, next.arena),
+            index: std::mem::replace(&mut self.index, next.index),
+        };
+        spiller.send(full)
     }
 
     /// (inserted, updated) rows written so far.
@@ -890,9 +852,117 @@ impl Spill {
     }
 }
 
+impl Spill {
+    /// Appends a sorted batch as a run (each row as its length, 4 bytes
+    /// little-endian, and its encoding).
+    fn append_run(&mut self, batch: &Batch) -> std::io::Result<()> {
+        let offset = self.written;
+        for e in &batch.index {
+            self.file.write_all(&(e.len as u32).to_le_bytes())?;
+            self.file
+                .write_all(&batch.arena[e.offset..e.offset + e.len])?;
+            self.written += 4 + e.len as u64;
+        }
+        self.runs.push((offset, batch.index.len() as u64));
+        Ok(())
+    }
+}
+
 impl Drop for Spill {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// Queued rows of an `upsert` object: encoded one after another, and where
+/// each one is.
+#[derive(Debug, Default)]
+struct Batch {
+    arena: Vec<u8>,
+    index: Vec<Entry>,
+}
+
+/// The spilling thread of a [`Merger`]: sorts each full batch it is sent
+/// and appends it, as a run, to the job's spill file; sends the emptied
+/// buffers back for the next batch. Batches are spilled in the order they
+/// were sent, so runs stay in file order.
+struct Spiller {
+    tx: Option<std::sync::mpsc::SyncSender<Batch>>,
+    back: std::sync::mpsc::Receiver<Batch>,
+    /// Batches sent and not yet sent back.
+    out: usize,
+    thread: Option<std::thread::JoinHandle<anyhow::Result<Spill>>>,
+}
+
+impl Spiller {
+    fn start(k: usize, dir: &Path, job_id: &str) -> anyhow::Result<Spiller> {
+        let mut spill = Spill::create(dir, job_id)?;
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Batch>(1);
+        let (back_tx, back) = std::sync::mpsc::channel::<Batch>();
+        let thread = std::thread::Builder::new()
+            .name("merge-spill".into())
+            .spawn(move || {
+                for mut batch in rx {
+                    sort_entries(&mut batch.index, &batch.arena, k);
+                    spill.append_run(&batch)?;
+                    batch.arena.clear();
+                    batch.index.clear();
+                    let _ = back_tx.send(batch);
+                }
+                spill.file.flush()?;
+                Ok(spill)
+            })
+            .context("starting the merge's spilling thread")?;
+        Ok(Spiller {
+            tx: Some(tx),
+            back,
+            out: 0,
+            thread: Some(thread),
+        })
+    }
+
+    /// Buffers for the next batch: new ones while only one batch is out,
+    /// else the ones the thread sends back (waiting for it).
+    fn spare(&mut self) -> anyhow::Result<Batch> {
+        if self.out == 0 {
+            return Ok(Batch::default());
+        }
+        match self.back.recv() {
+            Ok(b) => {
+                self.out -= 1;
+                Ok(b)
+            }
+            Err(_) => Err(self.failure()),
+        }
+    }
+
+    fn send(&mut self, batch: Batch) -> anyhow::Result<()> {
+        let sent = self.tx.as_ref().map(|tx| tx.send(batch).is_ok());
+        if sent != Some(true) {
+            return Err(self.failure());
+        }
+        self.out += 1;
+        Ok(())
+    }
+
+    /// The thread's error, once it has stopped early.
+    fn failure(&mut self) -> anyhow::Error {
+        self.tx = None;
+        match self.thread.take().map(std::thread::JoinHandle::join) {
+            Some(Ok(Err(e))) => e.context("spilling sorted rows"),
+            Some(Err(_)) => anyhow::anyhow!("the merge's spilling thread panicked"),
+            _ => anyhow::anyhow!("the merge's spilling thread stopped"),
+        }
+    }
+
+    /// Waits for every batch to be spilled; the spill file.
+    fn finish(mut self) -> anyhow::Result<Option<Spill>> {
+        self.tx = None;
+        match self.thread.take().map(std::thread::JoinHandle::join) {
+            Some(Ok(spilled)) => spilled.map(Some),
+            Some(Err(_)) => Err(anyhow::anyhow!("the merge's spilling thread panicked")),
+            None => Ok(None),
+        }
     }
 }
 
@@ -918,6 +988,155 @@ impl RunReader {
     }
 }
 
+/// Rows of distinct keys in key order, encoded one after another, and
+/// where each one is: what the sorting thread of [`Merger::finish`] hands
+/// over.
+#[derive(Debug, Default)]
+struct Block {
+    bytes: Vec<u8>,
+    rows: Vec<(usize, usize)>,
+}
+
+impl Block {
+    fn push(&mut self, row: &[u8]) {
+        self.rows.push((self.bytes.len(), row.len()));
+        self.bytes.extend_from_slice(row);
+    }
+}
+
+/// The sorting thread of [`Merger::finish`]: sorts the rows in memory,
+/// merges them with the sorted runs of `spill` (rows of one key in file
+/// order: runs were spilled in file order, and the rows in memory came
+/// last), combines the rows of each key into one ([`combine`]: the last
+/// non-empty value of each field wins, as writing them one by one would
+/// leave it) and sends the combined rows in blocks of `block_rows` on `tx`,
+/// taking spent blocks back from `reuse`. Returns how many rows were
+/// combined into an earlier row of their key (each one an update); stops
+/// early, without error, when the writer has stopped listening.
+fn sorted_groups(
+    k: usize,
+    arena: Vec<u8>,
+    mut index: Vec<Entry>,
+    spill: Option<Spill>,
+    block_rows: usize,
+    tx: &std::sync::mpsc::SyncSender<Block>,
+    reuse: &std::sync::mpsc::Receiver<Block>,
+) -> anyhow::Result<u64> {
+    sort_entries(&mut index, &arena, k);
+    let mut sources = Vec::new();
+    // Removed (on drop) once the merge is over.
+    let mut spill = spill;
+    if let Some(spill) = spill.as_mut() {
+        spill.file.flush()?;
+        for &(offset, rows) in &spill.runs {
+            let mut f = std::fs::File::open(&spill.path)?;
+            f.seek(SeekFrom::Start(offset))?;
+            sources.push(Source::Run(RunReader {
+                reader: BufReader::with_capacity(SPILL_BUFFER, f),
+                left: rows,
+            }));
+        }
+    }
+    sources.push(Source::Memory {
+        arena,
+        index: index.into_iter(),
+    });
+    let mut heap = std::collections::BinaryHeap::with_capacity(sources.len());
+    for (run, mut source) in sources.into_iter().enumerate() {
+        let mut row = Vec::new();
+        if source.next(&mut row)? {
+            heap.push(Head::new(run, k, row, source));
+        }
+    }
+    let mut combined = 0u64;
+    let mut group: Vec<u8> = Vec::new();
+    let mut scratch: Vec<u8> = Vec::new();
+    let mut block = Block::default();
+    // The next block is one the writer has finished with when there is one
+    // (no allocation, and no fresh memory for the system to clear): when
+    // there is none, every other block is on its way or being written, so
+    // there are never more than `BLOCKS_IN_FLIGHT + 2`.
+    let send = |block: &mut Block| -> bool {
+        if tx.send(std::mem::take(block)).is_err() {
+            return false;
+        }
+        *block = reuse.try_recv().unwrap_or_default();
+        block.bytes.clear();
+        block.rows.clear();
+        true
+    };
+    while let Some(mut head) = heap.pop() {
+        if !group.is_empty()
+            && field_cmp(field_at(&group, k), field_at(&head.row, k)) == std::cmp::Ordering::Equal
+        {
+            scratch.clear();
+            combine(&group, &head.row, &mut scratch);
+            std::mem::swap(&mut group, &mut scratch);
+            combined += 1;
+        } else {
+            if !group.is_empty() {
+                block.push(&group);
+                if block.rows.len() >= block_rows && !send(&mut block) {
+                    return Ok(combined);
+                }
+            }
+            group.clear();
+            group.extend_from_slice(&head.row);
+        }
+        if head.source.next(&mut head.row)? {
+            head.prefix = field_at(&head.row, k).map(|f| f.prefix()).unwrap_or(0);
+            heap.push(head);
+        }
+    }
+    if !group.is_empty() {
+        block.push(&group);
+    }
+    if !block.rows.is_empty() {
+        send(&mut block);
+    }
+    Ok(combined)
+}
+
+/// Sorts queued rows in key order; equal keys keep their file order.
+fn sort_entries(index: &mut [Entry], arena: &[u8], k: usize) {
+    let key = |e: &Entry| field_at(&arena[e.offset..e.offset + e.len], k);
+    // Most comparisons end on the prefix, without reading the key.
+    index.sort_unstable_by(|a, b| {
+        a.prefix
+            .cmp(&b.prefix)
+            .then_with(|| field_cmp(key(a), key(b)))
+            .then(a.offset.cmp(&b.offset))
+    });
+}
+
+/// Where the merge of [`sorted_groups`] reads sorted rows from.
+enum Source {
+    /// A run spilled to disk.
+    Run(RunReader),
+    /// The rows still in memory, sorted.
+    Memory {
+        arena: Vec<u8>,
+        index: std::vec::IntoIter<Entry>,
+    },
+}
+
+impl Source {
+    /// Reads the next row into `row`; false at the end.
+    fn next(&mut self, row: &mut Vec<u8>) -> std::io::Result<bool> {
+        match self {
+            Source::Run(r) => r.next(row),
+            Source::Memory { arena, index } => {
+                let Some(e) = index.next() else {
+                    return Ok(false);
+                };
+                row.clear();
+                row.extend_from_slice(&arena[e.offset..e.offset + e.len]);
+                Ok(true)
+            }
+        }
+    }
+}
+
 /// The head row of a run in the merge of runs: a min-heap entry ordered as
 /// [`Merger::sort_batch`] orders rows, earlier runs (earlier rows of the
 /// file) first among equal keys.
@@ -926,11 +1145,11 @@ struct Head {
     run: usize,
     key: usize,
     row: Vec<u8>,
-    source: RunReader,
+    source: Source,
 }
 
 impl Head {
-    fn new(run: usize, key: usize, row: Vec<u8>, source: RunReader) -> Head {
+    fn new(run: usize, key: usize, row: Vec<u8>, source: Source) -> Head {
         Head {
             prefix: field_at(&row, key).map(|f| f.prefix()).unwrap_or(0),
             run,
@@ -1469,6 +1688,47 @@ mod tests {
             drop(m);
             assert_eq!(table(&conn), want, "batch of {batch_rows}");
         }
+    }
+
+    #[test]
+    fn a_failed_write_ends_the_merge_with_its_error_and_removes_the_spill() {
+        let catalog = Catalog::defaults();
+        let profiles = catalog.get("profiles").unwrap();
+        let v = validator(
+            &[
+                ("e", DataType::Email, "email"),
+                ("n", DataType::String, "first_name"),
+            ],
+            Some("email"),
+        );
+        let conn = Connection::open_in_memory().unwrap();
+        ensure_table(&conn, profiles).unwrap();
+        // The write of a key in the third of ten blocks fails.
+        conn.execute_batch(
+            "CREATE TRIGGER fail BEFORE INSERT ON obj_profiles \
+             WHEN NEW.email = 'k06000@x.io' BEGIN SELECT RAISE(ABORT, 'disk on fire'); END",
+        )
+        .unwrap();
+        let spill = std::env::temp_dir().join(format!("merge-fail-{}", std::process::id()));
+        let mut m =
+            Merger::new(&conn, "profiles", v.fields(), Some("email"), "ws", "j1", 1).unwrap();
+        m.set_spill_dir(&spill);
+        m.set_batch_rows(5000);
+        for i in (0..20_000u64).rev() {
+            let r = [format!("k{i:05}@x.io"), format!("n{i}")];
+            m.push(
+                v.validate(1, &r.each_ref().map(String::as_str))
+                    .unwrap()
+                    .values,
+            )
+            .unwrap();
+        }
+        let err = m.finish().unwrap_err();
+        assert!(format!("{err:#}").contains("disk on fire"), "{err:#}");
+        drop(m);
+        let left: Vec<_> = std::fs::read_dir(&spill).unwrap().collect();
+        assert!(left.is_empty(), "spill files left: {left:?}");
+        std::fs::remove_dir(&spill).unwrap();
     }
 
     #[test]
