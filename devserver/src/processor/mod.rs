@@ -65,11 +65,14 @@
 //! # Concurrency
 //!
 //! Within a job, a parse thread (`Parser`) reads the file and parses its
-//! records, a validation thread (`Reader`) checks them and hands valid
-//! rows, encoded ([`merge::encode_row`]), to the job's thread, which queues
-//! and writes them. Each hand-over is a bounded queue of [`PIPELINE_DEPTH`]
-//! batches, so memory stays flat; parsing, validating and queueing run at
-//! the same time.
+//! records in batches, [`VALIDATORS`] validation threads (`Reader`) check
+//! the batches in turn (the first batch to the first thread, the second to
+//! the second, and so on) and hand valid rows, encoded
+//! ([`merge::encode_row`]), to the job's thread, which takes the batches
+//! back in the same turns, so in file order, and queues and writes them.
+//! Each hand-over is a bounded queue of [`PIPELINE_DEPTH`] batches, so
+//! memory stays flat; parsing, validating and queueing run at the same
+//! time. (Validating is the slowest of the three, hence two threads.)
 //!
 //! Up to [`WORKERS`] jobs are claimed at once and read their headers in
 //! parallel; their merges take turns (one SQLite writer), so a job waiting
@@ -350,21 +353,30 @@ fn process(state: &App, records: &Records, job: &Job) -> Result<(), Failure> {
     };
     let conn = records.connect()?;
     let run = Run::new(state, records, &conn, job, &plan);
-    let (parsed_tx, parsed_rx) = std::sync::mpsc::sync_channel::<Parsed>(PIPELINE_DEPTH);
-    let (tx, rx) = std::sync::mpsc::sync_channel::<Msg>(PIPELINE_DEPTH);
     std::thread::scope(|scope| {
         let plan = &plan;
-        scope.spawn(move || Parser::new(parsed_tx).run(file));
-        scope.spawn(move || Reader::new(plan, tx).run(parsed_rx));
-        // `rx` is dropped when `consume` returns, which stops the reader,
-        // whose end stops the parser.
-        consume(run, rx)
+        let mut parsed = Vec::new();
+        let mut validated = Vec::new();
+        for i in 0..VALIDATORS {
+            let (parsed_tx, parsed_rx) = std::sync::mpsc::sync_channel::<Parsed>(PIPELINE_DEPTH);
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Msg>(PIPELINE_DEPTH);
+            parsed.push(parsed_tx);
+            validated.push(rx);
+            // The first validator announces the header.
+            scope.spawn(move || Reader::new(plan, tx, i == 0).run(parsed_rx));
+        }
+        scope.spawn(move || Parser::new(parsed).run(file));
+        // The receivers are dropped when `consume` returns, which stops the
+        // validators, whose end stops the parser.
+        consume(run, &validated)
     })
 }
 
-/// The job thread's half: merges what the reader sends, in order.
-fn consume(mut run: Run<'_>, rx: std::sync::mpsc::Receiver<Msg>) -> Result<(), Failure> {
-    for msg in rx.iter() {
+/// The job thread's half: merges what the validators send, taking their
+/// batches in turns (the parser's order).
+fn consume(mut run: Run<'_>, validated: &[std::sync::mpsc::Receiver<Msg>]) -> Result<(), Failure> {
+    let mut turn = 0;
+    while let Ok(msg) = validated[turn].recv() {
         match msg {
             Msg::Header { header, fields } => run.on_header(header, &fields)?,
             Msg::Rows(Rows { items, encoded }) => {
@@ -373,6 +385,7 @@ fn consume(mut run: Run<'_>, rx: std::sync::mpsc::Receiver<Msg>) -> Result<(), F
                     run.on_item(item, &encoded, &mut at)?;
                 }
                 run.maybe_report()?;
+                turn = (turn + 1) % validated.len();
             }
             Msg::Fail(f) => return Err(f),
             Msg::End { has_header } => {
@@ -390,9 +403,12 @@ fn consume(mut run: Run<'_>, rx: std::sync::mpsc::Receiver<Msg>) -> Result<(), F
     Err(anyhow::anyhow!("the file reader stopped before the end of the file").into())
 }
 
-/// Batches of rows in flight between the reader and the job thread.
+/// Batches in flight between each pair of threads.
 pub const PIPELINE_DEPTH: usize = 4;
-/// Rows per message at most (a message is also sent at each chunk's end).
+/// Validation threads per job.
+pub const VALIDATORS: usize = 2;
+/// Rows per batch at most (the parser also ends a batch at each chunk's
+/// end); a validator turns each batch into one message.
 const ITEMS_PER_MSG: usize = 4096;
 /// Bytes reserved per row of a message's encoded rows.
 const ENCODED_ROW_GUESS: usize = 128;
@@ -452,6 +468,8 @@ enum Item {
 struct Reader<'a> {
     plan: &'a Plan<'a>,
     out: Outbox<Msg>,
+    /// Whether this validator sends the job thread the header (one does).
+    announce: bool,
     header: Vec<String>,
     validator: Option<RowValidator>,
     row: ValidRow,
@@ -461,10 +479,11 @@ struct Reader<'a> {
 }
 
 impl<'a> Reader<'a> {
-    fn new(plan: &'a Plan<'a>, tx: std::sync::mpsc::SyncSender<Msg>) -> Self {
+    fn new(plan: &'a Plan<'a>, tx: std::sync::mpsc::SyncSender<Msg>, announce: bool) -> Self {
         Reader {
             plan,
             out: Outbox::new(tx),
+            announce,
             header: Vec::new(),
             validator: None,
             row: ValidRow::default(),
@@ -579,11 +598,10 @@ impl<'a> Reader<'a> {
         self.push(item);
     }
 
+    /// Adds a row to the message of the batch (sent once the batch is done:
+    /// one message per batch keeps the validators' turns).
     fn push(&mut self, item: Item) {
         self.items.push(item);
-        if self.items.len() >= ITEMS_PER_MSG {
-            self.flush();
-        }
     }
 
     fn on_header(&mut self, fields: &[&str]) -> Result<(), Failure> {
@@ -599,10 +617,12 @@ impl<'a> Reader<'a> {
                      set a mapping that matches it on a new job."
                 ))
             })?;
-        self.send(Msg::Header {
-            header: self.header.clone(),
-            fields: validator.fields().to_vec(),
-        });
+        if self.announce {
+            self.send(Msg::Header {
+                header: self.header.clone(),
+                fields: validator.fields().to_vec(),
+            });
+        }
         self.validator = Some(validator);
         Ok(())
     }
@@ -641,22 +661,33 @@ enum RawItem {
 /// sends the records on; the validation thread ([`Reader`]) checks them
 /// meanwhile, so reading and validating a file take two cores.
 struct Parser {
-    out: Outbox<Parsed>,
+    /// One per validator, which take the batches in turns.
+    outs: Vec<Outbox<Parsed>>,
+    /// Whose turn the next batch is.
+    next: usize,
     records: RawRecords,
     fatal: Option<Failure>,
 }
 
 impl Parser {
-    fn new(tx: std::sync::mpsc::SyncSender<Parsed>) -> Self {
+    fn new(validators: Vec<std::sync::mpsc::SyncSender<Parsed>>) -> Self {
         Parser {
-            out: Outbox::new(tx),
+            outs: validators.into_iter().map(Outbox::new).collect(),
+            next: 0,
             records: RawRecords::default(),
             fatal: None,
         }
     }
 
+    /// Sends to the validator whose turn it is (the job thread reads that
+    /// one next: a failure or the end must go there).
     fn send(&mut self, msg: Parsed) {
-        self.out.send(msg);
+        self.outs[self.next].send(msg);
+    }
+
+    /// Whether a validator has stopped (the job is over).
+    fn closed(&self) -> bool {
+        self.outs.iter().any(|o| o.closed)
     }
 
     fn flush(&mut self) {
@@ -668,6 +699,7 @@ impl Parser {
             };
             let records = std::mem::replace(&mut self.records, records);
             self.send(Parsed::Records(records));
+            self.next = (self.next + 1) % self.outs.len();
         }
     }
 
@@ -680,7 +712,7 @@ impl Parser {
                 self.send(Parsed::Fail(f));
                 true
             }
-            None => self.out.closed,
+            None => self.closed(),
         }
     }
 
@@ -727,13 +759,16 @@ impl Parser {
     }
 
     fn on_event(&mut self, ev: RecordEvent<'_>) {
-        if self.fatal.is_some() || self.out.closed {
+        if self.fatal.is_some() || self.closed() {
             return;
         }
         match ev {
             RecordEvent::Header(rec) => {
-                let header = rec.fields.iter().map(|f| (*f).to_string()).collect();
-                self.send(Parsed::Header(header));
+                let header: Vec<String> = rec.fields.iter().map(|f| (*f).to_string()).collect();
+                // Every validator checks rows against the header.
+                for out in &mut self.outs {
+                    out.send(Parsed::Header(header.clone()));
+                }
             }
             RecordEvent::Row(rec) => {
                 let r = &mut self.records;
