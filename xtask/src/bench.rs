@@ -6,7 +6,7 @@
 //!   example size), 1,000,000 and 10,000,000 rows under
 //!   `target/bench/` (streamed to disk; kept, and reused while their size
 //!   matches), and for each file starts a fresh emulator on an ephemeral
-//!   port, then runs create → upload → mapping → start → poll every 50 ms
+//!   port, then runs create → upload → mapping → start → poll every 10 ms
 //!   over HTTP as a client would. It prints rows, file size, seconds from
 //!   the start request to the poll that sees `completed`, rows per second,
 //!   and the emulator's peak resident memory (`VmHWM`) while processing
@@ -50,8 +50,8 @@ pub fn run(args: &[String]) -> Result<()> {
 const EXAMPLE_ROWS: u64 = 124_532;
 /// Upload block size for files larger than one block.
 const BLOCK_SIZE: usize = 64 * 1024 * 1024;
-/// Status poll interval.
-const POLL: Duration = Duration::from_millis(50);
+/// Status poll interval (the finish is known to within it).
+const POLL: Duration = Duration::from_millis(10);
 /// Every this-many-th row has an invalid integer (rejected in `balanced`).
 const BAD_EVERY: u64 = 1000;
 /// The dev token every emulator accepts (imports write + read).

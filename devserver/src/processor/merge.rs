@@ -1022,7 +1022,15 @@ fn sorted_groups(
     tx: &std::sync::mpsc::SyncSender<Block>,
     reuse: &std::sync::mpsc::Receiver<Block>,
 ) -> anyhow::Result<u64> {
-    sort_entries(&mut index, &arena, k);
+    // The rows in memory are sorted in two halves side by side (the job
+    // thread waits for them meanwhile): two sources, the earlier rows first.
+    let arena = std::sync::Arc::new(arena);
+    let mut later = index.split_off(index.len() / 2);
+    std::thread::scope(|scope| {
+        let arena = &arena;
+        scope.spawn(|| sort_entries(&mut later, arena, k));
+        sort_entries(&mut index, arena, k);
+    });
     let mut sources = Vec::new();
     // Removed (on drop) once the merge is over.
     let mut spill = spill;
@@ -1037,10 +1045,12 @@ fn sorted_groups(
             }));
         }
     }
-    sources.push(Source::Memory {
-        arena,
-        index: index.into_iter(),
-    });
+    for half in [index, later] {
+        sources.push(Source::Memory {
+            arena: arena.clone(),
+            index: half.into_iter(),
+        });
+    }
     let mut heap = std::collections::BinaryHeap::with_capacity(sources.len());
     for (run, mut source) in sources.into_iter().enumerate() {
         let mut row = Vec::new();
@@ -1113,9 +1123,9 @@ fn sort_entries(index: &mut [Entry], arena: &[u8], k: usize) {
 enum Source {
     /// A run spilled to disk.
     Run(RunReader),
-    /// The rows still in memory, sorted.
+    /// Rows still in memory, sorted.
     Memory {
-        arena: Vec<u8>,
+        arena: std::sync::Arc<Vec<u8>>,
         index: std::vec::IntoIter<Entry>,
     },
 }
