@@ -29,7 +29,7 @@ use import_core::retry::{
     classify_network_error, classify_status, RetryDecision, RetryPolicy, Target,
 };
 use import_core::rules;
-use import_core::wire::{CreateJobRequest, MappingRequest, SaveAsTemplate};
+use import_core::wire::CreateJobRequest;
 use js_sys::{Function, Promise, Reflect};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -502,7 +502,7 @@ impl Inner {
     pub(crate) async fn set_mapping(
         &self,
         job_id: &str,
-        mapping: &Parsed<MappingRequest>,
+        mapping: &Parsed<MappingInput>,
         opts: &CallOptions,
     ) -> Result<JsValue, ClientError> {
         check_mapping(&mapping.request)?;
@@ -905,8 +905,8 @@ fn parse_request(
     Ok((value, json))
 }
 
-/// A string map member as an ordered map.
-fn string_map<M: FromIterator<(String, String)>>(value: &JsValue, key: &str) -> Option<M> {
+/// A string map member as its entries in order.
+fn string_map(value: &JsValue, key: &str) -> Option<Vec<(String, String)>> {
     let v = shape::get(value, key);
     if v.is_undefined() {
         return None;
@@ -943,22 +943,47 @@ pub(crate) fn parse_create(
     })
 }
 
+/// A `setMapping` request (`MappingRequest`) as the mapping rules read it:
+/// its maps as entries in order, not the wire type's hash maps.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct MappingInput {
+    source_fields: Option<Vec<(String, String)>>,
+    field_map: Option<Vec<(String, String)>>,
+    import_mode: Option<String>,
+    template_id: Option<String>,
+    /// `saveAsTemplate`, when given, with its `name`.
+    save_as_template: Option<Option<String>>,
+}
+
+impl MappingInput {
+    fn view(&self) -> rules::MappingView<'_> {
+        fn entries(m: &[(String, String)]) -> Vec<(&str, &str)> {
+            m.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
+        }
+        rules::MappingView {
+            source_fields: self.source_fields.as_deref().map(entries),
+            field_map: self.field_map.as_deref().map(entries),
+            import_mode: self.import_mode.as_deref(),
+            template_id: self.template_id.as_deref(),
+            save_as_template: self.save_as_template.as_ref().map(Option::as_deref),
+        }
+    }
+}
+
 /// A `setMapping` request.
 pub(crate) fn parse_mapping(
     request: &JsValue,
     method: &str,
-) -> Result<Parsed<MappingRequest>, ClientError> {
+) -> Result<Parsed<MappingInput>, ClientError> {
     let (v, json) = parse_request(request, method, &shape::MAPPING_REQUEST)?;
     let save = shape::get(&v, "saveAsTemplate");
     Ok(Parsed {
-        request: MappingRequest {
+        request: MappingInput {
             source_fields: string_map(&v, "sourceFields"),
             field_map: string_map(&v, "fieldMap"),
             import_mode: shape::get_str(&v, "importMode"),
             template_id: shape::get_str(&v, "templateId"),
-            save_as_template: (!save.is_undefined()).then(|| SaveAsTemplate {
-                name: shape::get_str(&save, "name"),
-            }),
+            save_as_template: (!save.is_undefined()).then(|| shape::get_str(&save, "name")),
         },
         json,
     })
@@ -984,10 +1009,8 @@ fn parse_start(body: &JsValue, method: &str) -> Result<StartBody, ClientError> {
 
 /// The mapping rules, with hints lower-cased by the runtime
 /// (`String.prototype.toLowerCase`) rather than Rust's case tables.
-fn check_mapping(
-    request: &MappingRequest,
-) -> Result<import_core::rules::ValidMapping, import_core::rules::RuleViolation> {
-    rules::check_mapping_with(request, &|s| {
+fn check_mapping(request: &MappingInput) -> Result<(), import_core::rules::RuleViolation> {
+    rules::check_mapping_with(&request.view(), &|s| {
         String::from(js_sys::JsString::from(s).to_lower_case())
     })
 }

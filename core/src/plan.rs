@@ -325,9 +325,13 @@ impl<'a> UrlParts<'a> {
         let url = url.trim();
         let url = url.split('#').next().unwrap_or("");
         let (before_query, query) = url.split_once('?').unwrap_or((url, ""));
-        let (authority, path) = match before_query.split_once("://") {
-            Some((_, rest)) => match rest.find('/') {
-                Some(i) => (&rest[..i], &rest[i..]),
+        // A byte scan for `://` (`split_once` with a string pattern links
+        // a two-way searcher into the browser build), and `get` for the
+        // slices: every index is next to an ASCII byte.
+        let scheme_end = before_query.as_bytes().windows(3).position(|w| w == b"://");
+        let (authority, path) = match scheme_end.and_then(|i| before_query.get(i + 3..)) {
+            Some(rest) => match rest.find('/') {
+                Some(i) => (rest.get(..i).unwrap_or(""), rest.get(i..).unwrap_or("")),
                 None => (rest, ""),
             },
             None => ("", before_query),
@@ -336,7 +340,7 @@ impl<'a> UrlParts<'a> {
         let host = if host_port.starts_with('[') {
             host_port
                 .split_once(']')
-                .map(|(h, _)| &h[1..])
+                .map(|(h, _)| h.strip_prefix('[').unwrap_or(h))
                 .unwrap_or(host_port)
         } else {
             host_port.split(':').next().unwrap_or("")

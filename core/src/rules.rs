@@ -458,6 +458,42 @@ pub struct ValidMapping {
     pub save_as_template: Option<String>,
 }
 
+/// A mapping request as the rules read it, borrowed: each map as its
+/// entries in order (keys unique, as in a JSON object).
+/// [`MappingView::of`] reads a [`MappingRequest`]; a client holding the
+/// request in another form builds one directly.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MappingView<'a> {
+    /// `sourceFields`: (column, data type name).
+    pub source_fields: Option<Vec<(&'a str, &'a str)>>,
+    /// `fieldMap`: (column, destination).
+    pub field_map: Option<Vec<(&'a str, &'a str)>>,
+    /// `importMode`.
+    pub import_mode: Option<&'a str>,
+    /// `templateId`.
+    pub template_id: Option<&'a str>,
+    /// `saveAsTemplate`, when given, with its `name`.
+    pub save_as_template: Option<Option<&'a str>>,
+}
+
+impl<'a> MappingView<'a> {
+    /// The view of a parsed request.
+    pub fn of(req: &'a MappingRequest) -> Self {
+        let entries = |m: &'a IndexMap<String, String>| {
+            m.iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect::<Vec<_>>()
+        };
+        MappingView {
+            source_fields: req.source_fields.as_ref().map(entries),
+            field_map: req.field_map.as_ref().map(entries),
+            import_mode: req.import_mode.as_deref(),
+            template_id: req.template_id.as_deref(),
+            save_as_template: req.save_as_template.as_ref().map(|t| t.name.as_deref()),
+        }
+    }
+}
+
 /// Checks a create request: the request in checked form, or the first
 /// violation in the order of the module's table.
 pub fn check_create(req: &CreateJobRequest) -> Result<ValidCreate, RuleViolation> {
@@ -476,16 +512,20 @@ pub fn check_mapping(req: &MappingRequest) -> Result<ValidMapping, RuleViolation
     evaluate_mapping(req, &str::to_lowercase).map_err(first)
 }
 
-/// [`check_mapping`] with the lower-casing its "did you mean" hints use
-/// given by the caller: a WebAssembly client passes the runtime's
+/// [`check_mapping`] of a [`MappingView`], without the checked form (the
+/// first violation, or none), and with the lower-casing its "did you mean"
+/// hints use given by the caller: a WebAssembly client passes the runtime's
 /// `String.prototype.toLowerCase` (the same Unicode mapping) instead of
 /// linking Rust's case tables (about 16 KB). Only hint text depends on it,
 /// never which rule is broken.
 pub fn check_mapping_with(
-    req: &MappingRequest,
+    req: &MappingView<'_>,
     lowercase: &dyn Fn(&str) -> String,
-) -> Result<ValidMapping, RuleViolation> {
-    evaluate_mapping(req, lowercase).map_err(first)
+) -> Result<(), RuleViolation> {
+    match mapping_rules(req, lowercase) {
+        v if v.is_empty() => Ok(()),
+        v => Err(first(v)),
+    }
 }
 
 /// Every rule a mapping request breaks, in the order of the module's table
@@ -720,6 +760,34 @@ fn evaluate_mapping(
     req: &MappingRequest,
     lowercase: &dyn Fn(&str) -> String,
 ) -> Result<ValidMapping, Vec<RuleViolation>> {
+    let out = mapping_rules(&MappingView::of(req), lowercase);
+    if !out.is_empty() {
+        return Err(out);
+    }
+    // Every rule passed: every data type parses, the mode is valid and a
+    // template name is not blank.
+    Ok(ValidMapping {
+        source_fields: req.source_fields.as_ref().map(|fields| {
+            fields
+                .iter()
+                .filter_map(|(column, t)| Some((column.clone(), DataType::parse(t)?)))
+                .collect()
+        }),
+        field_map: req.field_map.clone(),
+        template_id: req.template_id.clone(),
+        import_mode: req
+            .import_mode
+            .as_deref()
+            .and_then(|s| ImportMode::parse(s).ok())
+            .unwrap_or_default(),
+        save_as_template: req.save_as_template.as_ref().and_then(|t| t.name.clone()),
+    })
+}
+
+/// Every rule `req` breaks, in the order of the module's table. Maps are
+/// scanned, not hashed: a mapping has a few dozen columns, and the client's
+/// WebAssembly build then links no hash table.
+fn mapping_rules(req: &MappingView<'_>, lowercase: &dyn Fn(&str) -> String) -> Vec<RuleViolation> {
     let mut out = Vec::new();
 
     // Shape: a template, or both sourceFields and fieldMap.
@@ -754,7 +822,7 @@ fn evaluate_mapping(
             )),
         },
     }
-    if let Some(id) = req.template_id.as_deref() {
+    if let Some(id) = req.template_id {
         if !is_identifier(id) {
             out.push(RuleViolation::new(
                 TEMPLATE_ID_INVALID,
@@ -769,7 +837,6 @@ fn evaluate_mapping(
     }
 
     // sourceFields
-    let mut source_fields = None;
     if let Some(fields) = &req.source_fields {
         if fields.is_empty() {
             out.push(RuleViolation::new(
@@ -779,8 +846,7 @@ fn evaluate_mapping(
                  e.g. {\"email_address\": \"string\"}.",
             ));
         }
-        let mut typed = IndexMap::with_capacity(fields.len());
-        for (column, type_name) in fields {
+        for &(column, type_name) in fields {
             let path = member_path("sourceFields", column);
             if is_blank(column) {
                 out.push(RuleViolation::new(
@@ -792,11 +858,8 @@ fn evaluate_mapping(
                     ),
                 ));
             }
-            match DataType::parse(type_name) {
-                Some(t) => {
-                    typed.insert(column.clone(), t);
-                }
-                None => out.push(RuleViolation::new(
+            if DataType::parse(type_name).is_none() {
+                out.push(RuleViolation::new(
                     DATA_TYPE_UNKNOWN,
                     path.clone(),
                     format!(
@@ -804,10 +867,9 @@ fn evaluate_mapping(
                         quoted(type_name),
                         DataType::names()
                     ),
-                )),
+                ));
             }
         }
-        source_fields = Some(typed);
     }
 
     // fieldMap
@@ -820,13 +882,15 @@ fn evaluate_mapping(
                  e.g. {\"email_address\": \"email\"}.",
             ));
         }
-        let mut seen: IndexMap<&str, &str> = IndexMap::with_capacity(map.len());
-        for (column, destination) in map {
+        // (destination, column) of the columns seen so far.
+        let mut seen: Vec<(&str, &str)> = Vec::with_capacity(map.len());
+        for &(column, destination) in map {
             let path = member_path("fieldMap", column);
             if let Some(declared) = &req.source_fields {
-                if !declared.contains_key(column) {
+                if !declared.iter().any(|&(k, _)| k == column) {
                     let hint = declared
-                        .keys()
+                        .iter()
+                        .map(|&(k, _)| k)
                         .find(|k| lowercase(k) == lowercase(column))
                         .map(|k| format!(" (did you mean {}?)", quoted(k)))
                         .unwrap_or_default();
@@ -850,7 +914,7 @@ fn evaluate_mapping(
                          that the column goes to, e.g. \"first_name\"."
                     ),
                 ));
-            } else if let Some(earlier) = seen.get(destination.as_str()) {
+            } else if let Some(&(_, earlier)) = seen.iter().find(|&&(d, _)| d == destination) {
                 out.push(RuleViolation::new(
                     FIELD_MAP_DUPLICATE_DESTINATION,
                     path.clone(),
@@ -862,24 +926,19 @@ fn evaluate_mapping(
                     ),
                 ));
             } else {
-                seen.insert(destination.as_str(), column.as_str());
+                seen.push((destination, column));
             }
         }
     }
 
     // importMode
-    let import_mode = match req.import_mode.as_deref() {
-        None => ImportMode::default(),
-        Some(s) => ImportMode::parse(s).unwrap_or_else(|v| {
-            out.push(v);
-            ImportMode::default()
-        }),
-    };
+    if let Some(Err(v)) = req.import_mode.map(ImportMode::parse) {
+        out.push(v);
+    }
 
     // saveAsTemplate
-    let mut save_as_template = None;
-    if let Some(template) = &req.save_as_template {
-        match template.name.as_deref() {
+    if let Some(name) = req.save_as_template {
+        match name {
             Some(name) if !is_blank(name) => {
                 let len = name.chars().count();
                 if len > MAX_NAME_CHARS {
@@ -892,7 +951,6 @@ fn evaluate_mapping(
                         ),
                     ));
                 }
-                save_as_template = Some(name.to_string());
             }
             _ => out.push(RuleViolation::new(
                 TEMPLATE_NAME_REQUIRED,
@@ -905,16 +963,7 @@ fn evaluate_mapping(
         }
     }
 
-    if !out.is_empty() {
-        return Err(out);
-    }
-    Ok(ValidMapping {
-        source_fields,
-        field_map: req.field_map.clone(),
-        template_id: req.template_id.clone(),
-        import_mode,
-        save_as_template,
-    })
+    out
 }
 
 /// Empty or only whitespace.

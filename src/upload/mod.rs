@@ -339,7 +339,9 @@ fn capitalise(s: &str) -> String {
         return String::new();
     }
     let mut out = s.to_string();
-    out[..1].make_ascii_uppercase();
+    if let Some(first) = out.get_mut(..1) {
+        first.make_ascii_uppercase();
+    }
     out + "."
 }
 
@@ -833,8 +835,9 @@ fn storage_error_details(resp: &StorageResponse) -> (Option<String>, Option<Stri
         let open = format!("<{tag}>");
         let close = format!("</{tag}>");
         let start = find(&resp.body, &open)? + open.len();
-        let end = find(&resp.body[start..], &close)? + start;
-        Some(resp.body[start..end].trim().to_string())
+        // `get`, not indexing: no panic path (the tags are ASCII).
+        let rest = resp.body.get(start..)?;
+        Some(rest.get(..find(rest, &close)?)?.trim().to_string())
     };
     // GCS answers JSON: `{"error": {"errors": [{"reason"}], "message"}}`.
     let json = crate::shape::parse_json(&resp.body);
@@ -858,10 +861,8 @@ fn storage_error_details(resp: &StorageResponse) -> (Option<String>, Option<Stri
     let message = xml("Message").or_else(|| from_json("message")).map(|m| {
         let m = m.lines().next().unwrap_or_default().to_string();
         if m.len() > 300 {
-            format!(
-                "{}…",
-                &m[..m.char_indices().nth(300).map(|(i, _)| i).unwrap_or(m.len())]
-            )
+            let cut = m.char_indices().nth(300).map_or(m.len(), |(i, _)| i);
+            format!("{}…", m.get(..cut).unwrap_or(&m))
         } else {
             m
         }

@@ -52,7 +52,7 @@ fn hex_md5_to_b64(etag: &str) -> Option<String> {
         return None;
     }
     let bytes: Vec<u8> = (0..16)
-        .map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap_or(0))
+        .map(|i| u8::from_str_radix(hex.get(2 * i..2 * i + 2).unwrap_or(""), 16).unwrap_or(0))
         .collect();
     Some(super::b64(&bytes))
 }

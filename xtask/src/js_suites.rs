@@ -109,9 +109,13 @@ fn run_one(name: &str, cmd: &mut Command) -> Outcome {
 }
 
 /// The three JavaScript suites, sharing fresh emulators (fresh, so the
-/// seeded storage faults are the same on every run). Expects `pkg/` to be
-/// built.
-pub fn run(ws: &Workspace) -> Vec<Outcome> {
+/// seeded storage faults are the same on every run). Runs those `wants`
+/// names; expects `pkg/` to be built.
+pub fn run(ws: &Workspace, wants: &dyn Fn(&str) -> bool) -> Vec<Outcome> {
+    let chosen: Vec<_> = SUITES.iter().filter(|(n, _)| wants(n)).collect();
+    if chosen.is_empty() {
+        return Vec::new();
+    }
     let emulators =
         process::run(ws.cargo().args(["build", "-p", "import-devserver"])).and_then(|()| {
             let bin = ws.target_dir.join("debug").join("import-devserver");
@@ -121,14 +125,14 @@ pub fn run(ws: &Workspace) -> Vec<Outcome> {
         Ok(e) => e,
         Err(e) => {
             let why = format!("emulator not started: {e:#}");
-            return SUITES
+            return chosen
                 .iter()
                 .map(|(n, _)| Outcome::not_run(n, why.clone()))
                 .collect();
         }
     };
     let scratch = ws.scratch_dir().join("js");
-    let outcomes = SUITES
+    let outcomes = chosen
         .iter()
         .map(|(name, script)| {
             let mut cmd = ws.cmd("node");
@@ -148,9 +152,13 @@ pub fn run(ws: &Workspace) -> Vec<Outcome> {
 /// The three broker suites, sharing two fresh emulators: `broker` (the
 /// upstream of every broker) and `broker-expiring`, whose OAuth tokens live
 /// 2 s (the upstream of the broker given an expired token). Both know
-/// [`BROKER_CLIENT`] and [`BROKER_TOKEN`]. Expects `pkg/` to be built and
-/// Chromium to be installed.
-pub fn run_broker(ws: &Workspace) -> Vec<Outcome> {
+/// [`BROKER_CLIENT`] and [`BROKER_TOKEN`]. Runs those `wants` names;
+/// expects `pkg/` to be built and Chromium to be installed.
+pub fn run_broker(ws: &Workspace, wants: &dyn Fn(&str) -> bool) -> Vec<Outcome> {
+    let chosen: Vec<_> = BROKER_SUITES.iter().filter(|(n, _)| wants(n)).collect();
+    if chosen.is_empty() {
+        return Vec::new();
+    }
     let client = format!("{BROKER_CLIENT}={BROKER_SCOPES}");
     let token = format!("{BROKER_TOKEN}={BROKER_SCOPES}");
     let started =
@@ -167,14 +175,14 @@ pub fn run_broker(ws: &Workspace) -> Vec<Outcome> {
         Ok(e) => e,
         Err(e) => {
             let why = format!("emulator not started: {e:#}");
-            return BROKER_SUITES
+            return chosen
                 .iter()
                 .map(|(n, _)| Outcome::not_run(n, why.clone()))
                 .collect();
         }
     };
     let scratch = ws.scratch_dir().join("js");
-    let outcomes = BROKER_SUITES
+    let outcomes = chosen
         .iter()
         .map(|(name, script)| {
             let mut cmd = ws.cmd("node");

@@ -3,8 +3,8 @@
 //! * `demo`  — set up, build the npm package, run the emulator and, in
 //!   front of it on 127.0.0.1:8787, the package's broker serving `www/` and
 //!   `pkg/`.
-//! * `test`  — set up, build, then every suite; fails unless each suite
-//!   passes with more than zero tests.
+//! * `test`  — set up, build, then every suite (or those `--suites=…`
+//!   names); fails unless each suite passes with more than zero tests.
 //! * `build` — set up, build the npm package into `pkg/`, print its sizes.
 //! * `bench` — benchmarks (programs that print tables).
 //!
@@ -33,7 +33,11 @@ usage: cargo xtask <command>
 commands:
   demo            install what is missing, build pkg/, run the emulator and
                   the broker on http://127.0.0.1:8787 serving the demo page
-  test            install what is missing, build pkg/, run every test suite
+  test [--suites=NAME,…]
+                  install what is missing, build pkg/, run every test suite
+                  (or only the named ones: native, wasm-node, wasm-chromium,
+                  wasm-worker, js-node, js-deno, js-workerd, broker-node,
+                  broker-deno, broker-workerd)
   build           install what is missing, build the npm package into pkg/
   bench [NAME]    run a benchmark (`processing`, `upload`); no NAME lists them
   bench upload [quick|SIZE…] [--methods=M,…]
@@ -54,7 +58,7 @@ fn run(args: &[String]) -> Result<()> {
     let ws = setup::Workspace::locate()?;
     match args.first().map(String::as_str) {
         Some("demo") => demo::run_demo(&ws),
-        Some("test") => test::run(&ws),
+        Some("test") => test::run(&ws, &args[1..]),
         Some("build") => {
             setup::ensure(&ws)?;
             build::run(&ws)

@@ -16,31 +16,117 @@
 //! `IMPORT_EMULATOR_URL_FLAKY` (API faults and limits) and
 //! `IMPORT_EMULATOR_URL_AZURITE` (real SAS URLs of an Azurite); see
 //! [`crate::emulator`]. The last line printed is `N passed, M failed`.
+//!
+//! `cargo xtask test --suites=wasm-node,js-node` runs only the named suites
+//! (for a quick check of one area); the suites left out are listed before
+//! the first and after the last line, so a partial run never reads as a
+//! full one.
 
 use std::process::Command;
 
-use anyhow::Result;
+use anyhow::{bail, Result};
 
 use crate::emulator::Emulators;
 use crate::setup::{self, Chromium, Workspace, WASM_TARGET};
 use crate::suites::{self, Outcome};
 use crate::{build, process};
 
-/// Runs everything; exits non-zero when any suite fails.
-pub fn run(ws: &Workspace) -> Result<()> {
+/// Every suite, in the order they run.
+pub const ALL_SUITES: [&str; 10] = [
+    "native",
+    "wasm-node",
+    "wasm-chromium",
+    "wasm-worker",
+    "js-node",
+    "js-deno",
+    "js-workerd",
+    "broker-node",
+    "broker-deno",
+    "broker-workerd",
+];
+
+/// Which suites to run: all, or those `--suites=a,b,…` names.
+#[derive(Debug, Clone)]
+pub struct Selection(Option<Vec<String>>);
+
+impl Selection {
+    /// Reads the `test` command's arguments.
+    pub fn parse(args: &[String]) -> Result<Selection> {
+        let mut chosen = None;
+        for arg in args {
+            let Some(list) = arg.strip_prefix("--suites=") else {
+                bail!("unknown argument `{arg}` (expected --suites=NAME,…)");
+            };
+            let names: Vec<String> = list
+                .split(',')
+                .map(str::trim)
+                .filter(|n| !n.is_empty())
+                .map(str::to_string)
+                .collect();
+            if let Some(bad) = names.iter().find(|n| !ALL_SUITES.contains(&n.as_str())) {
+                bail!(
+                    "unknown suite `{bad}`; the suites are {}",
+                    ALL_SUITES.join(", ")
+                );
+            }
+            if names.is_empty() {
+                bail!("--suites= names no suite");
+            }
+            chosen = Some(names);
+        }
+        Ok(Selection(chosen))
+    }
+
+    /// Whether `name` runs.
+    pub fn wants(&self, name: &str) -> bool {
+        self.0.as_ref().is_none_or(|n| n.iter().any(|s| s == name))
+    }
+
+    /// The suites left out.
+    pub fn skipped(&self) -> Vec<&'static str> {
+        ALL_SUITES
+            .iter()
+            .copied()
+            .filter(|n| !self.wants(n))
+            .collect()
+    }
+
+    /// Says which suites are left out (nothing for a full run).
+    fn announce(&self) {
+        let skipped = self.skipped();
+        if !skipped.is_empty() {
+            println!(
+                "test: PARTIAL RUN (--suites): skipped {} of {} suites: {}",
+                skipped.len(),
+                ALL_SUITES.len(),
+                skipped.join(", ")
+            );
+        }
+    }
+}
+
+/// Runs every suite (or those `args` select); exits non-zero when any
+/// suite fails.
+pub fn run(ws: &Workspace, args: &[String]) -> Result<()> {
+    let selection = Selection::parse(args)?;
+    selection.announce();
     setup::ensure(ws)?;
     let chromium = setup::ensure_chromium(ws)?;
     build::run(ws)?;
 
-    let mut outcomes = vec![suites::run(
-        "native",
-        ws.cargo().args(["test", "--workspace"]),
-    )];
-    outcomes.extend(wasm_suites(ws, &chromium));
-    outcomes.extend(crate::js_suites::run(ws));
-    outcomes.extend(crate::js_suites::run_broker(ws));
+    let mut outcomes = Vec::new();
+    if selection.wants("native") {
+        outcomes.push(suites::run(
+            "native",
+            ws.cargo().args(["test", "--workspace"]),
+        ));
+    }
+    outcomes.extend(wasm_suites(ws, &chromium, &selection));
+    outcomes.extend(crate::js_suites::run(ws, &|n| selection.wants(n)));
+    outcomes.extend(crate::js_suites::run_broker(ws, &|n| selection.wants(n)));
 
     suites::print_table(&outcomes);
+    selection.announce();
     let passed: u64 = outcomes.iter().map(|o| o.counts.passed).sum();
     let failed: u64 = outcomes.iter().map(|o| o.counts.failed).sum();
     let bad: Vec<&Outcome> = outcomes.iter().filter(|o| o.problem.is_some()).collect();
@@ -58,9 +144,12 @@ pub fn run(ws: &Workspace) -> Result<()> {
     Ok(())
 }
 
-/// The three wasm suites, sharing the emulators.
-fn wasm_suites(ws: &Workspace, chromium: &Chromium) -> Vec<Outcome> {
+/// The three wasm suites (those `selection` wants), sharing the emulators.
+fn wasm_suites(ws: &Workspace, chromium: &Chromium, selection: &Selection) -> Vec<Outcome> {
     const NAMES: [&str; 3] = ["wasm-node", "wasm-chromium", "wasm-worker"];
+    if !NAMES.iter().any(|n| selection.wants(n)) {
+        return Vec::new();
+    }
     let emulator =
         process::run(ws.cargo().args(["build", "-p", "import-devserver"])).and_then(|()| {
             let bin = ws.target_dir.join("debug").join("import-devserver");
@@ -72,6 +161,7 @@ fn wasm_suites(ws: &Workspace, chromium: &Chromium) -> Vec<Outcome> {
             let why = format!("emulator not started: {e:#}");
             return NAMES
                 .iter()
+                .filter(|n| selection.wants(n))
                 .map(|n| Outcome::not_run(n, why.clone()))
                 .collect();
         }
@@ -103,17 +193,17 @@ fn wasm_suites(ws: &Workspace, chromium: &Chromium) -> Vec<Outcome> {
         }
         c
     };
-    let outcomes = vec![
-        suites::run(NAMES[0], &mut wasm_test(None)),
-        suites::run(
-            NAMES[1],
-            &mut wasm_test(Some(("WASM_BINDGEN_USE_BROWSER", chromium))),
-        ),
-        suites::run(
-            NAMES[2],
-            &mut wasm_test(Some(("WASM_BINDGEN_USE_DEDICATED_WORKER", chromium))),
-        ),
+    let modes = [
+        None,
+        Some(("WASM_BINDGEN_USE_BROWSER", chromium)),
+        Some(("WASM_BINDGEN_USE_DEDICATED_WORKER", chromium)),
     ];
+    let outcomes = NAMES
+        .iter()
+        .zip(modes)
+        .filter(|(name, _)| selection.wants(name))
+        .map(|(name, mode)| suites::run(name, &mut wasm_test(mode)))
+        .collect();
     drop(emulator);
     outcomes
 }
