@@ -1032,10 +1032,9 @@ fn sorted_groups(
         sort_entries(&mut index, arena, k);
     });
     let mut sources = Vec::new();
-    // Removed (on drop) once the merge is over.
-    let mut spill = spill;
-    if let Some(spill) = spill.as_mut() {
-        spill.file.flush()?;
+    // Flushed by the spilling thread; removed (on drop) once the merge is
+    // over.
+    if let Some(spill) = &spill {
         for &(offset, rows) in &spill.runs {
             let mut f = std::fs::File::open(&spill.path)?;
             f.seek(SeekFrom::Start(offset))?;
