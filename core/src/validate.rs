@@ -361,12 +361,35 @@ pub struct MappedField {
 }
 
 /// An accepted row: one value per [`RowValidator::fields`] entry.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct ValidRow {
     /// 1-based data row number.
     pub row_number: u64,
     /// Values in `fieldMap` order.
     pub values: Vec<Value>,
+    /// Strings of earlier rows' values, cleared, for the next row's texts
+    /// to reuse ([`RowValidator::validate_into`] allocates no string once
+    /// a few rows have been checked).
+    spare: Vec<String>,
+}
+
+impl PartialEq for ValidRow {
+    /// Rows are equal when their numbers and values are.
+    fn eq(&self, other: &Self) -> bool {
+        self.row_number == other.row_number && self.values == other.values
+    }
+}
+
+impl ValidRow {
+    /// Moves the strings of the current values to the spare list and
+    /// empties `values`.
+    fn recycle(&mut self) {
+        for v in self.values.drain(..) {
+            if let Value::String(s) | Value::Date(s) | Value::Datetime(s) = v {
+                self.spare.push(s);
+            }
+        }
+    }
 }
 
 /// Validates the rows of one file under one mapping and mode. See the
@@ -485,6 +508,7 @@ impl RowValidator {
         let mut row = ValidRow {
             row_number,
             values: Vec::with_capacity(self.fields.len()),
+            spare: Vec::new(),
         };
         self.validate_into(row_number, fields, &mut row)?;
         Ok(row)
@@ -498,7 +522,7 @@ impl RowValidator {
         out: &mut ValidRow,
     ) -> Result<(), RowError> {
         out.row_number = row_number;
-        out.values.clear();
+        out.recycle();
         if fields.len() != self.width {
             let found = fields.len();
             let expected = self.width;
@@ -542,7 +566,7 @@ impl RowValidator {
                     ),
                 });
             }
-            let value = match check_value(f.data_type, raw, self.mode) {
+            let value = match check_value_with(f.data_type, raw, self.mode, &mut out.spare) {
                 Ok(v) => {
                     if f.is_key {
                         normalise_key(v, f.data_type)
@@ -643,6 +667,25 @@ impl std::error::Error for ValueError {}
 /// handling: see [`RowValidator`]). Also usable on its own, e.g. to infer a
 /// column's type from a sample.
 pub fn check_value(data_type: DataType, raw: &str, mode: ImportMode) -> Result<Value, ValueError> {
+    check_value_with(data_type, raw, mode, &mut Vec::new())
+}
+
+/// A string holding `text`, reusing one of `spare` when there is one.
+fn spare_string(spare: &mut Vec<String>, text: &str) -> String {
+    let mut s = spare.pop().unwrap_or_default();
+    s.clear();
+    s.push_str(text);
+    s
+}
+
+/// [`check_value`], taking the strings of the values it returns from
+/// `spare` when it can.
+fn check_value_with(
+    data_type: DataType,
+    raw: &str,
+    mode: ImportMode,
+    spare: &mut Vec<String>,
+) -> Result<Value, ValueError> {
     let trimmed = raw.trim();
     if trimmed.is_empty() {
         return Err(ValueError::Empty);
@@ -653,7 +696,7 @@ pub fn check_value(data_type: DataType, raw: &str, mode: ImportMode) -> Result<V
         } else {
             raw
         };
-        return Ok(Value::String(text.to_owned()));
+        return Ok(Value::String(spare_string(spare, text)));
     }
     if mode == ImportMode::Strict && trimmed.len() != raw.len() {
         return Err(ValueError::Invalid(format!(
@@ -667,9 +710,24 @@ pub fn check_value(data_type: DataType, raw: &str, mode: ImportMode) -> Result<V
         DataType::Integer => parse_integer(trimmed),
         DataType::Number => parse_number(trimmed),
         DataType::Boolean => parse_boolean(trimmed, strict),
-        DataType::Date => parse_iso_date(trimmed).map(|d| Value::Date(d.iso())),
-        DataType::Datetime => parse_rfc3339(trimmed).map(Value::Datetime),
-        DataType::Email => check_email(trimmed).map(|()| Value::String(trimmed.to_owned())),
+        DataType::Date => parse_iso_date(trimmed).map(|d| {
+            let mut s = spare_string(spare, "");
+            d.push_iso(&mut s);
+            Value::Date(s)
+        }),
+        DataType::Datetime => {
+            let mut s = spare_string(spare, "");
+            match parse_rfc3339_into(trimmed, &mut s) {
+                Ok(()) => Ok(Value::Datetime(s)),
+                Err(p) => {
+                    spare.push(s);
+                    Err(p)
+                }
+            }
+        }
+        DataType::Email => {
+            check_email(trimmed).map(|()| Value::String(spare_string(spare, trimmed)))
+        }
         DataType::Phone => parse_phone(trimmed),
         DataType::Url => parse_url(trimmed, strict),
     };
@@ -1259,6 +1317,13 @@ fn parse_lenient_time(s: &str) -> Option<Time<'_>> {
 
 /// Combines a date and time into the normalised UTC form.
 fn to_utc(date: Date, time: Time<'_>) -> Result<String, String> {
+    let mut out = String::with_capacity(21 + time.fraction.len());
+    to_utc_into(date, time, &mut out).map(|()| out)
+}
+
+/// [`to_utc`], written to `out` (emptied first).
+fn to_utc_into(date: Date, time: Time<'_>, out: &mut String) -> Result<(), String> {
+    out.clear();
     if time.hour > 23 || time.minute > 59 || time.second > 59 {
         return Err(
             "has an invalid time of day (hours 00-23, minutes and seconds 00-59)".to_owned(),
@@ -1275,31 +1340,31 @@ fn to_utc(date: Date, time: Time<'_>) -> Result<String, String> {
     }
     let secs = utc.rem_euclid(86_400);
     let secs = secs as u32;
-    let mut out = String::with_capacity(21 + time.fraction.len());
-    day.push_iso(&mut out);
+    day.push_iso(out);
     out.push('T');
-    push_digits(&mut out, secs / 3600, 2);
+    push_digits(out, secs / 3600, 2);
     out.push(':');
-    push_digits(&mut out, secs % 3600 / 60, 2);
+    push_digits(out, secs % 3600 / 60, 2);
     out.push(':');
-    push_digits(&mut out, secs % 60, 2);
+    push_digits(out, secs % 60, 2);
     if !time.fraction.is_empty() {
         out.push('.');
         out.push_str(time.fraction);
     }
     out.push('Z');
-    Ok(out)
+    Ok(())
 }
 
 /// RFC 3339 `date-time`, normalised to UTC.
-fn parse_rfc3339(s: &str) -> Result<String, Problem> {
+/// An RFC 3339 datetime with a timezone, normalised to UTC into `out`.
+fn parse_rfc3339_into(s: &str, out: &mut String) -> Result<(), Problem> {
     let b = s.as_bytes();
     if b.len() < 11 || !matches!(b[10], b'T' | b't') || !s.is_char_boundary(10) {
         return Err(Problem::Form);
     }
     let date = parse_iso_date(&s[..10])?;
     let time = parse_rfc3339_time(&s[11..]).ok_or(Problem::Form)?;
-    to_utc(date, time).map_err(Problem::Range)
+    to_utc_into(date, time, out).map_err(Problem::Range)
 }
 
 /// The landing_friendly datetime forms, normalised to UTC.
