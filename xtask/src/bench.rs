@@ -215,7 +215,10 @@ impl Emulator {
         let mut child = std::process::Command::new(binary)
             .args(["--addr", "127.0.0.1:0", "--data-dir"])
             .arg(&data_dir)
-            .env("RUST_LOG", "warn")
+            .env(
+                "RUST_LOG",
+                std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()),
+            )
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(log)

@@ -99,6 +99,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
+use anyhow::Context as _;
 use chrono::Utc;
 use import_core::csv::{CsvErrorKind, CsvOptions, CsvRowError, CsvStream, RecordEvent};
 use import_core::rules::{DataType, ImportMode};
@@ -363,9 +364,15 @@ fn process(state: &App, records: &Records, job: &Job) -> Result<(), Failure> {
             parsed.push(parsed_tx);
             validated.push(rx);
             // The first validator announces the header.
-            scope.spawn(move || Reader::new(plan, tx, i == 0).run(parsed_rx));
+            std::thread::Builder::new()
+                .name(format!("job-validate-{i}"))
+                .spawn_scoped(scope, move || Reader::new(plan, tx, i == 0).run(parsed_rx))
+                .context("starting a validation thread")?;
         }
-        scope.spawn(move || Parser::new(parsed).run(file));
+        std::thread::Builder::new()
+            .name("job-parse".into())
+            .spawn_scoped(scope, move || Parser::new(parsed).run(file))
+            .context("starting the parse thread")?;
         // The receivers are dropped when `consume` returns, which stops the
         // validators, whose end stops the parser.
         consume(run, &validated)
@@ -523,6 +530,7 @@ impl<'a> Reader<'a> {
     /// Validates what the parser sends, in order, until the end of the
     /// file or a failure.
     fn run(mut self, rx: std::sync::mpsc::Receiver<Parsed>) {
+        let _timer = ThreadTimer::start();
         // Field texts of one record, borrowed from its message (allocated
         // once per message).
         for msg in rx.iter() {
@@ -717,6 +725,7 @@ impl Parser {
     }
 
     fn run(mut self, mut file: Box<dyn Read + Send>) {
+        let _timer = ThreadTimer::start();
         let mut stream = CsvStream::new(CsvOptions::default());
         let mut buf = vec![0u8; CHUNK_SIZE];
         let mut first = true;
@@ -873,6 +882,8 @@ struct Run<'a> {
     stage: &'static str,
     last_report: Instant,
     rows_at_report: u64,
+    /// When the job began reading its file.
+    started: Instant,
 }
 
 impl<'a> Run<'a> {
@@ -899,6 +910,7 @@ impl<'a> Run<'a> {
             stage: STAGE_PARSE,
             last_report: Instant::now(),
             rows_at_report: 0,
+            started: Instant::now(),
         }
     }
 
@@ -993,6 +1005,7 @@ impl<'a> Run<'a> {
 
     /// Commits the merge and the error file, and completes the job.
     fn finish(mut self) -> Result<(), Failure> {
+        let read_end = Instant::now();
         self.stage = STAGE_MERGE;
         self.report()?;
         if let Some(merger) = self.merger.as_mut() {
@@ -1009,6 +1022,7 @@ impl<'a> Run<'a> {
             )
             .into());
         }
+        let write_end = Instant::now();
         let unification = self.unify_profiles()?;
         merge::record_job(
             self.conn,
@@ -1028,6 +1042,14 @@ impl<'a> Run<'a> {
             return Err(e.into());
         }
         self.in_tx = false;
+        tracing::debug!(
+            job = %self.job.id,
+            read_ms = (read_end - self.started).as_millis() as u64,
+            write_ms = (write_end - read_end).as_millis() as u64,
+            commit_ms = write_end.elapsed().as_millis() as u64,
+            job_cpu_ms = thread_cpu().map(|d| d.as_millis() as u64),
+            "job merged"
+        );
         self.gate = None;
         if let Some(outcome) = &unification {
             self.state
@@ -1158,4 +1180,39 @@ fn header_unreadable(kind: &CsvErrorKind) -> Failure {
             "The file's header row could not be read: upload a CSV file whose first line names its columns.".into()
         }
     })
+}
+
+/// Logs, at debug level, when dropped, the wall and CPU time of the thread
+/// that made it (`RUST_LOG=import_devserver::processor=debug`): where a
+/// job's time goes, thread by thread.
+pub(crate) struct ThreadTimer {
+    started: Instant,
+}
+
+impl ThreadTimer {
+    pub(crate) fn start() -> ThreadTimer {
+        ThreadTimer {
+            started: Instant::now(),
+        }
+    }
+}
+
+impl Drop for ThreadTimer {
+    fn drop(&mut self) {
+        if tracing::enabled!(tracing::Level::DEBUG) {
+            tracing::debug!(
+                thread = std::thread::current().name().unwrap_or("?"),
+                wall_ms = self.started.elapsed().as_millis() as u64,
+                cpu_ms = thread_cpu().map(|d| d.as_millis() as u64),
+                "processing thread done"
+            );
+        }
+    }
+}
+
+/// CPU time the calling thread has used (Linux; None elsewhere).
+pub(crate) fn thread_cpu() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    let nanos = stat.split_whitespace().next()?.parse().ok()?;
+    Some(Duration::from_nanos(nanos))
 }
