@@ -256,8 +256,8 @@ mod tests {
         phone: Option<&str>,
     ) {
         conn.execute(
-            "INSERT INTO obj_profiles (_workspace, _created_job, _updated_job, _created_at, \
-             _updated_at, email, customer_id, phone) VALUES (?1, 'j', 'j', 0, 0, ?2, ?3, ?4)",
+            "INSERT INTO obj_profiles (_workspace, _created_job, _updated_job, email, \
+             customer_id, phone) VALUES (?1, 'j', 'j', ?2, ?3, ?4)",
             params![ws, email, customer, phone],
         )
         .unwrap();
