@@ -1796,32 +1796,26 @@ mod tests {
                 })
                 .collect()
         };
+        let merger = |job: &str, now_ms: i64| {
+            Merger::new(
+                &conn,
+                "profiles",
+                v.fields(),
+                Some("email"),
+                "ws",
+                job,
+                now_ms,
+            )
+            .unwrap()
+        };
         // Job 1, row by row: 3 records at time 1000.
-        let mut m = Merger::new(
-            &conn,
-            "profiles",
-            v.fields(),
-            Some("email"),
-            "ws",
-            "j1",
-            1000,
-        )
-        .unwrap();
+        let mut m = merger("j1", 1000);
         for r in rows(3) {
             assert_eq!(m.merge(&r).unwrap(), Merged::Inserted);
         }
         drop(m);
         // Job 2, batched: 100 rows at time 2000 (3 updates, 97 inserts).
-        let mut m = Merger::new(
-            &conn,
-            "profiles",
-            v.fields(),
-            Some("email"),
-            "ws",
-            "j2",
-            2000,
-        )
-        .unwrap();
+        let mut m = merger("j2", 2000);
         for r in rows(100) {
             m.push(r).unwrap();
         }
