@@ -1765,6 +1765,43 @@ mod tests {
         std::fs::remove_dir(&spill).unwrap();
     }
 
+    /// The sort of queued rows orders exactly as comparing whole keys and
+    /// then file places would: keys sharing their first 16 bytes (or more),
+    /// keys that are prefixes of others, repeated keys, non-text keys.
+    #[test]
+    fn queued_rows_sort_by_whole_key_then_file_order() {
+        let mut arena = Vec::new();
+        let mut index = Vec::new();
+        let mut seed = 7u64;
+        for i in 0..5_000u64 {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let pick = seed >> 33;
+            let key = match pick % 5 {
+                0 => Value::String(format!("customer.number.{:04}@example.com", pick % 300)),
+                1 => Value::String(format!("customer.number.{}", pick % 40)),
+                2 => Value::String(format!("c{}", pick % 50)),
+                3 => Value::Null,
+                _ => Value::Integer((pick % 20) as i64),
+            };
+            let offset = arena.len();
+            encode_row(&[Value::Integer(i as i64), key], &mut arena);
+            let row = &arena[offset..];
+            index.push(Entry {
+                prefix: field_at(row, 1).map(|f| f.prefix()).unwrap_or(0),
+                offset,
+                len: row.len(),
+            });
+        }
+        let mut want = index.clone();
+        let key = |e: &Entry| field_at(&arena[e.offset..e.offset + e.len], 1);
+        want.sort_by(|a, b| field_cmp(key(a), key(b)).then(a.offset.cmp(&b.offset)));
+        sort_entries(&mut index, &arena, 1);
+        let places = |v: &[Entry]| v.iter().map(|e| e.offset).collect::<Vec<_>>();
+        assert_eq!(places(&index), places(&want));
+    }
+
     /// A table of the earlier layout, whose rows also carry
     /// `_created_at` / `_updated_at`: both kept up to date, row by row and
     /// through the batched path.
