@@ -882,8 +882,10 @@ struct Run<'a> {
     stage: &'static str,
     last_report: Instant,
     rows_at_report: u64,
-    /// When the job began reading its file.
+    /// When the job began reading its file, and the CPU time its thread
+    /// (a pooled one) had used by then.
     started: Instant,
+    started_cpu: Option<Duration>,
 }
 
 impl<'a> Run<'a> {
@@ -911,6 +913,7 @@ impl<'a> Run<'a> {
             last_report: Instant::now(),
             rows_at_report: 0,
             started: Instant::now(),
+            started_cpu: thread_cpu(),
         }
     }
 
@@ -1006,6 +1009,10 @@ impl<'a> Run<'a> {
     /// Commits the merge and the error file, and completes the job.
     fn finish(mut self) -> Result<(), Failure> {
         let read_end = Instant::now();
+        let cpu_since = |start: Option<Duration>| {
+            Some((thread_cpu()?.saturating_sub(start?)).as_millis() as u64)
+        };
+        let read_cpu = cpu_since(self.started_cpu);
         self.stage = STAGE_MERGE;
         self.report()?;
         if let Some(merger) = self.merger.as_mut() {
@@ -1047,7 +1054,8 @@ impl<'a> Run<'a> {
             read_ms = (read_end - self.started).as_millis() as u64,
             write_ms = (write_end - read_end).as_millis() as u64,
             commit_ms = write_end.elapsed().as_millis() as u64,
-            job_cpu_ms = thread_cpu().map(|d| d.as_millis() as u64),
+            job_cpu_ms = cpu_since(self.started_cpu),
+            job_read_cpu_ms = read_cpu,
             "job merged"
         );
         self.gate = None;
