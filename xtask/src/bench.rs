@@ -13,7 +13,10 @@
 //!   (the peak is reset once the upload is in, so the upload's buffers do
 //!   not count) and over its whole run; then the targets, PASS or MISS.
 //!   `cargo xtask bench processing quick` skips the 10,000,000-row file;
-//!   `cargo xtask bench processing 124532 2000000` runs the sizes given.
+//!   `cargo xtask bench processing 124532 2000000` runs the sizes given;
+//!   `--runs N` measures every size N times (all sizes once, then again:
+//!   the machine's speed drifts), prints every run and judges the targets
+//!   on each size's median run.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Read, Write};
@@ -58,6 +61,7 @@ const BAD_EVERY: u64 = 1000;
 const TOKEN: &str = "dev-write";
 
 /// One measured job.
+#[derive(Clone)]
 struct Measured {
     rows: u64,
     file_bytes: u64,
@@ -85,6 +89,24 @@ impl Measured {
 
 fn processing(args: &[String]) -> Result<()> {
     let mut sizes = vec![EXAMPLE_ROWS, 1_000_000, 10_000_000];
+    let mut runs = 1usize;
+    let mut rest = Vec::new();
+    let mut args_iter = args.iter();
+    while let Some(a) = args_iter.next() {
+        let value = match a.strip_prefix("--runs") {
+            Some("") => args_iter.next().map(String::as_str),
+            Some(v) => v.strip_prefix('='),
+            None => {
+                rest.push(a.clone());
+                continue;
+            }
+        };
+        runs = value
+            .and_then(|v| v.parse().ok())
+            .filter(|&n| n >= 1)
+            .context("`--runs` takes a number of runs, at least 1 (e.g. `--runs 3`)")?;
+    }
+    let args = &rest[..];
     match args.first().map(String::as_str) {
         None => {}
         Some("quick") => sizes.truncate(2),
@@ -116,20 +138,37 @@ fn processing(args: &[String]) -> Result<()> {
     let dir = ws.target_dir.join("bench");
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
 
-    let mut results = Vec::new();
-    for rows in sizes {
-        let file = dir.join(format!("profiles-{rows}.csv"));
-        generate(&file, rows)?;
-        let m = measure(&binary, &dir, &file, rows)?;
-        println!(
-            "  {rows} rows: {:.3} s, {:.0} rows/s, peak {:.1} MB",
-            m.seconds,
-            m.rows_per_sec(),
-            m.peak_kib() as f64 / 1024.0
-        );
-        results.push(m);
+    for &rows in &sizes {
+        generate(&dir.join(format!("profiles-{rows}.csv")), rows)?;
     }
-    print_table(&results);
+    let mut all = Vec::new();
+    for run in 1..=runs {
+        for &rows in &sizes {
+            let file = dir.join(format!("profiles-{rows}.csv"));
+            let m = measure(&binary, &dir, &file, rows)?;
+            println!(
+                "  run {run}: {rows} rows: {:.3} s, {:.0} rows/s, peak {:.1} MB",
+                m.seconds,
+                m.rows_per_sec(),
+                m.peak_kib() as f64 / 1024.0
+            );
+            all.push(m);
+        }
+    }
+    if runs > 1 {
+        println!("\nevery run:");
+        print_rows(&all);
+        println!("\nthe median run of each size (by seconds):");
+    }
+    let medians: Vec<Measured> = sizes
+        .iter()
+        .map(|&rows| {
+            let mut of_size: Vec<&Measured> = all.iter().filter(|m| m.rows == rows).collect();
+            of_size.sort_by(|a, b| a.seconds.total_cmp(&b.seconds));
+            of_size[of_size.len() / 2].clone()
+        })
+        .collect();
+    print_table(&medians);
     Ok(())
 }
 
@@ -509,6 +548,11 @@ fn base64_encode(bytes: &[u8]) -> String {
 }
 
 fn print_table(results: &[Measured]) {
+    print_rows(results);
+    print_targets(results);
+}
+
+fn print_rows(results: &[Measured]) {
     println!();
     println!(
         "{:>12} | {:>8} | {:>23} | {:>10} | {:>7} | {:>24} | {:>21}",
@@ -535,6 +579,9 @@ fn print_table(results: &[Measured]) {
             format!("{:.1}", m.process_peak_kib as f64 / 1024.0)
         );
     }
+}
+
+fn print_targets(results: &[Measured]) {
     println!();
     println!("targets:");
     let verdict = |ok: bool| if ok { "PASS" } else { "MISS" };
