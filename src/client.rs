@@ -81,7 +81,7 @@ pub(crate) struct CallOptions {
 
 impl CallOptions {
     /// Reads `{ signal?, idempotencyKey? }` (undefined/null: no options),
-    /// checked by `js/options.js` (`callOptions`).
+    /// checked by `js/host.js` (`callOptions`).
     pub(crate) fn from_js(opts: &JsValue) -> Result<CallOptions, ClientError> {
         let c = Checked::new(call_options(opts));
         c.complaint_before(u32::MAX)?;
@@ -92,7 +92,7 @@ impl CallOptions {
     }
 }
 
-#[wasm_bindgen(module = "/js/options.js")]
+#[wasm_bindgen(module = "/js/host.js")]
 extern "C" {
     #[wasm_bindgen(js_name = callOptions)]
     fn call_options(options: &JsValue) -> js_sys::Array;
@@ -418,7 +418,7 @@ impl std::fmt::Debug for Inner {
 }
 
 impl Inner {
-    /// Reads the constructor's options, checked by `js/options.js`
+    /// Reads the constructor's options, checked by `js/host.js`
     /// (`clientOptions`) but for the retry policy (a wire shape).
     fn from_options(options: &JsValue) -> Result<Inner, ClientError> {
         let c = Checked::new(client_options(options));

@@ -6,7 +6,7 @@
 //! ```
 //!
 //! The JSONL error file is streamed through `response.body.getReader()` by
-//! `js/line-reader.js`: only the current chunk and the current line are
+//! `js/host.js`: only the current chunk and the current line are
 //! held, never the whole file. Lines are split on the newline *byte* before
 //! being decoded, so a UTF-8 character cut by a chunk boundary is decoded
 //! whole.
@@ -44,9 +44,9 @@ use crate::js::describe;
 use crate::runtime;
 use crate::shape;
 
-#[wasm_bindgen(module = "/js/line-reader.js")]
+#[wasm_bindgen(module = "/js/host.js")]
 extern "C" {
-    /// The lines of a download (`js/line-reader.js`).
+    /// The lines of a download (`js/host.js`).
     type LineReader;
     #[wasm_bindgen(constructor)]
     fn new(body: &ReadableStream) -> LineReader;

@@ -38,7 +38,7 @@ pub fn whole_number(n: f64) -> String {
         .unwrap_or_default()
 }
 
-/// What a checker of `js/options.js` returned: the options, normalised,
+/// What a checker of `js/host.js` returned: the options, normalised,
 /// after its first complaint (`[position, field, message]`), if any.
 pub(crate) struct Checked(js_sys::Array);
 

@@ -38,7 +38,7 @@ pub(crate) struct WaitOptions {
 
 impl WaitOptions {
     /// Reads `{ signal?, pollStartMs?, pollCapMs?, onStatus?, events? }`,
-    /// checked by `js/options.js` (`waitOptions`) but for the cap against
+    /// checked by `js/host.js` (`waitOptions`) but for the cap against
     /// the start (their defaults are import-core's).
     pub(crate) fn from_js(opts: &JsValue) -> Result<WaitOptions, ClientError> {
         let c = Checked::new(wait_options(opts));
@@ -69,7 +69,7 @@ impl WaitOptions {
     }
 }
 
-#[wasm_bindgen(module = "/js/options.js")]
+#[wasm_bindgen(module = "/js/host.js")]
 extern "C" {
     #[wasm_bindgen(js_name = waitOptions)]
     fn wait_options(options: &JsValue) -> js_sys::Array;

@@ -757,7 +757,7 @@ pub(crate) fn hash_into(h: &mut Md5, bytes: &Uint8Array) {
     }
 }
 
-#[wasm_bindgen(module = "/js/blob-reader.js")]
+#[wasm_bindgen(module = "/js/host.js")]
 extern "C" {
     /// A BYOB ("bring your own buffer") reader of `blob`'s bytes, where the
     /// runtime's `Blob.stream()` is a byte stream (browsers, Deno,

@@ -2,7 +2,7 @@
 //! objects, the standalone `upload()`'s `url` / `method` / `headers` /
 //! `expiresAt`, and a create-job response. Everything is checked before
 //! anything is sent; a bad value is an `ImportError` of kind `validation`
-//! naming the field. The checks are `js/options.js` (`uploadOptions`,
+//! naming the field. The checks are `js/host.js` (`uploadOptions`,
 //! `uploadTarget`), but for the protocol's name and the retry policy, which
 //! import-core and the wire shapes decide.
 
@@ -16,7 +16,7 @@ use super::{UploadTarget, DEFAULT_PROGRESS_INTERVAL_MS};
 use crate::error::ClientError;
 use crate::js::Checked;
 
-#[wasm_bindgen(module = "/js/options.js")]
+#[wasm_bindgen(module = "/js/host.js")]
 extern "C" {
     #[wasm_bindgen(js_name = uploadOptions)]
     fn upload_options(options: &JsValue) -> Array;
@@ -73,7 +73,7 @@ impl UploadOptions {
     }
 
     /// Reads a JS `UploadOptions` object (`undefined` gives the defaults),
-    /// checked by `js/options.js` (`uploadOptions`) but for the protocol's
+    /// checked by `js/host.js` (`uploadOptions`) but for the protocol's
     /// name and the retry policy.
     pub fn from_js(options: &JsValue) -> Result<UploadOptions, ClientError> {
         let c = Checked::new(upload_options(options));
@@ -122,7 +122,7 @@ impl UploadOptions {
 }
 
 /// The [`UploadTarget`] of the standalone `upload()`'s options (`url`,
-/// `method`, `headers`, `expiresAt`), checked by `js/options.js`.
+/// `method`, `headers`, `expiresAt`), checked by `js/host.js`.
 pub(crate) fn target_from_options(options: &JsValue) -> Result<UploadTarget, ClientError> {
     target_of(&Checked::new(upload_target(options, false)))
 }

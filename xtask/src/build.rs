@@ -178,7 +178,7 @@ pub fn run(ws: &Workspace) -> Result<()> {
         shorten_imports(&wasm, &glue, f.out_name)?;
     }
 
-    // The snippets (`js/storage-transport.js`) are bundled into each glue.
+    // The snippets (`js/host.js`) are bundled into each glue.
     let snippets = pkg.join("snippets");
     if snippets.exists() {
         std::fs::remove_dir_all(&snippets)?;
