@@ -37,8 +37,8 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::AbortSignal;
 
 use crate::error::ClientError;
-use crate::fetch::{redact, ApiRequest, Fetcher, HttpResponse};
-use crate::js::describe;
+use crate::fetch::{ApiRequest, Fetcher, HttpResponse};
+use crate::js::{describe, Checked};
 use crate::runtime;
 use crate::shape::{self, Shape};
 
@@ -80,32 +80,24 @@ pub(crate) struct CallOptions {
 }
 
 impl CallOptions {
-    /// Reads `{ signal?, idempotencyKey? }` (undefined/null: no options).
+    /// Reads `{ signal?, idempotencyKey? }` (undefined/null: no options),
+    /// checked by `js/host.js` (`callOptions`).
     pub(crate) fn from_js(opts: &JsValue) -> Result<CallOptions, ClientError> {
-        if opts.is_undefined() || opts.is_null() {
-            return Ok(CallOptions::default());
-        }
-        if !opts.is_object() {
-            return Err(ClientError::invalid(
-                None,
-                "Call options must be an object: { signal?, idempotencyKey? }.",
-            ));
-        }
-        let idempotency_key = string_option(opts, "idempotencyKey")?;
-        if let Some(key) = &idempotency_key {
-            if key.is_empty() || key.len() > 255 || !key.bytes().all(|b| (0x20..=0x7e).contains(&b))
-            {
-                return Err(ClientError::invalid(
-                    Some("idempotencyKey"),
-                    "`idempotencyKey` must be 1 to 255 printable ASCII characters (a UUID v4 is recommended).",
-                ));
-            }
-        }
+        let c = Checked::new(call_options(opts));
+        c.complaint_before(u32::MAX)?;
         Ok(CallOptions {
-            signal: signal_option(opts, "signal")?,
-            idempotency_key,
+            signal: c.object(0),
+            idempotency_key: c.string(1),
         })
     }
+}
+
+#[wasm_bindgen(module = "/js/host.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = callOptions)]
+    fn call_options(options: &JsValue) -> js_sys::Array;
+    #[wasm_bindgen(js_name = clientOptions)]
+    fn client_options(options: &JsValue) -> js_sys::Array;
 }
 
 #[wasm_bindgen]
@@ -426,53 +418,24 @@ impl std::fmt::Debug for Inner {
 }
 
 impl Inner {
+    /// Reads the constructor's options, checked by `js/host.js`
+    /// (`clientOptions`) but for the retry policy (a wire shape).
     fn from_options(options: &JsValue) -> Result<Inner, ClientError> {
-        if !options.is_object() {
-            return Err(ClientError::invalid(
-                None,
-                "ImportClient needs an options object: new ImportClient({ baseUrl, token }).",
-            ));
+        let c = Checked::new(client_options(options));
+        c.complaint_before(10)?;
+        let retry = retry_option(&c.get(5))?.unwrap_or_default();
+        // Sorted by name (the order headers are sent in); inserted in
+        // order (names are unique), so no sort routine is linked.
+        let mut headers: Vec<(String, String)> = Vec::new();
+        for (name, value) in c.pairs(4) {
+            let at = headers.partition_point(|(n, _)| *n < name);
+            headers.insert(at, (name, value));
         }
-        let base_url = string_option(options, "baseUrl")?.ok_or_else(|| {
-            ClientError::invalid(
-                Some("baseUrl"),
-                "`baseUrl` is required: the API's base URL, e.g. https://api.experiture.ai/public/v1.",
-            )
-        })?;
-        if !(base_url.starts_with("https://") || base_url.starts_with("http://")) {
-            return Err(ClientError::invalid(
-                Some("baseUrl"),
-                format!(
-                    "`baseUrl` must be an absolute http(s) URL, got `{}`.",
-                    redact(&base_url)
-                ),
-            ));
-        }
-        let token = string_option(options, "token")?;
-        if token.as_deref().is_some_and(|t| t.trim().is_empty()) {
-            return Err(ClientError::invalid(
-                Some("token"),
-                "`token` is empty: give the bearer token, or a `getToken` function.",
-            ));
-        }
-        let get_token = function_option(options, "getToken")?;
-        if token.is_none() && get_token.is_none() {
-            return Err(ClientError::invalid(
-                Some("token"),
-                "`token` or `getToken` is required: the bearer token sent as `Authorization: Bearer …`, or a function returning it.",
-            ));
-        }
-        let fetcher = match function_option(options, "fetch")? {
-            None => Fetcher::Global,
-            Some(f) => Fetcher::Custom(f),
-        };
-        let headers = headers_option(options)?;
-        let retry = retry_option(options)?.unwrap_or_default();
         Ok(Inner {
-            base_url: base_url.trim_end_matches('/').to_string(),
-            token: RefCell::new(token),
-            get_token,
-            fetcher,
+            base_url: c.string(0).unwrap_or_default(),
+            token: RefCell::new(c.string(1)),
+            get_token: c.object(2),
+            fetcher: c.object(3).map_or(Fetcher::Global, Fetcher::Custom),
             headers,
             retry,
         })
@@ -788,57 +751,12 @@ pub(crate) fn signal_option(
         .map_err(|_| ClientError::invalid(Some(key), format!("`{key}` must be an AbortSignal.")))
 }
 
-/// Reads an optional non-negative number option.
-pub(crate) fn number_option(options: &JsValue, key: &str) -> Result<Option<f64>, ClientError> {
-    if !options.is_object() {
-        return Ok(None);
-    }
-    let v = Reflect::get(options, &JsValue::from_str(key)).unwrap_or_default();
-    if v.is_undefined() || v.is_null() {
-        return Ok(None);
-    }
-    v.as_f64()
-        .filter(|n| n.is_finite() && *n >= 0.0)
-        .map(Some)
-        .ok_or_else(|| {
-            ClientError::invalid(Some(key), format!("`{key}` must be a non-negative number."))
-        })
-}
-
-/// `headers`: an object of string values.
-fn headers_option(options: &JsValue) -> Result<Vec<(String, String)>, ClientError> {
-    let v = Reflect::get(options, &JsValue::from_str("headers")).unwrap_or_default();
-    if v.is_undefined() || v.is_null() {
-        return Ok(Vec::new());
-    }
-    let bad = || {
-        ClientError::invalid(
-            Some("headers"),
-            "`headers` must be an object of string values, e.g. { \"x-request-source\": \"nightly\" }.",
-        )
-    };
-    // As JSON carries it, sorted by name (the order headers were sent in).
-    let v = shape::json_copy(&v).map_err(|_| bad())?;
-    if !shape::is_plain_object(&v) {
-        return Err(bad());
-    }
-    let mut headers: Vec<(String, String)> = Vec::new();
-    for (name, value) in shape::entries(&v) {
-        let value = value.as_string().ok_or_else(bad)?;
-        // Insertion in order (names are unique): no sort routine linked.
-        let at = headers.partition_point(|(n, _)| *n < name);
-        headers.insert(at, (name, value));
-    }
-    Ok(headers)
-}
-
 /// `retry`: `{ maxAttempts?, baseDelayMs?, maxDelayMs? }`.
-pub(crate) fn retry_option(options: &JsValue) -> Result<Option<RetryPolicy>, ClientError> {
-    let v = Reflect::get(options, &JsValue::from_str("retry")).unwrap_or_default();
+pub(crate) fn retry_option(v: &JsValue) -> Result<Option<RetryPolicy>, ClientError> {
     if v.is_undefined() || v.is_null() {
         return Ok(None);
     }
-    let policy = retry_policy(&v, &shape::RETRY_OPTIONS).map_err(|e| {
+    let policy = retry_policy(v, &shape::RETRY_OPTIONS).map_err(|e| {
         ClientError::invalid(
             Some("retry"),
             format!("`retry` must be {{ maxAttempts?, baseDelayMs?, maxDelayMs? }} of non-negative integers: {e}."),

@@ -5,10 +5,11 @@
 //! for await (const row of client.errorRows(jobId)) console.log(row.rowNumber, row.error);
 //! ```
 //!
-//! The JSONL error file is streamed through `response.body.getReader()`:
-//! only the current chunk and the current line are held, never the whole
-//! file. Lines are split on the newline *byte* before being decoded, so a
-//! UTF-8 character cut by a chunk boundary is decoded whole.
+//! The JSONL error file is streamed through `response.body.getReader()` by
+//! `js/host.js`: only the current chunk and the current line are
+//! held, never the whole file. Lines are split on the newline *byte* before
+//! being decoded, so a UTF-8 character cut by a chunk boundary is decoded
+//! whole.
 //!
 //! The file's URL is pre-signed and expires. The first URL comes from
 //! `errors()`; when it has expired (past its `expiresAt`, or refused with
@@ -27,15 +28,14 @@
 //! * `next()` calls made while one is pending are answered in order.
 
 use std::cell::RefCell;
-use std::collections::VecDeque;
 use std::rc::Rc;
 
 use import_core::retry::{classify_status, RetryDecision, Target};
-use js_sys::{Object, Promise, Reflect, Uint8Array};
+use js_sys::{Object, Promise, Reflect};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{AbortSignal, ReadableStreamDefaultReader};
+use web_sys::{AbortSignal, ReadableStream};
 
 use crate::client::{promise, signal_option, CallOptions, ImportClient, Inner};
 use crate::error::{ClientError, ERROR_FILE_URL_EXPIRED_CODE};
@@ -44,10 +44,26 @@ use crate::js::describe;
 use crate::runtime;
 use crate::shape;
 
-/// One line of the error file as an `ErrorRow` (checked).
-fn parse_row(line: &[u8]) -> Result<JsValue, String> {
-    let text = std::str::from_utf8(line).map_err(|_| "it is not UTF-8".to_string())?;
-    let value = shape::parse_json(text).ok_or_else(|| "it is not JSON".to_string())?;
+#[wasm_bindgen(module = "/js/host.js")]
+extern "C" {
+    /// The lines of a download (`js/host.js`).
+    type LineReader;
+    #[wasm_bindgen(constructor)]
+    fn new(body: &ReadableStream) -> LineReader;
+    /// The next line that is not blank: its text, null when it is not
+    /// UTF-8, undefined after the last one. Rejects with `[0, error]` when
+    /// the download breaks off, `[1, chunk]` for a chunk that is not bytes.
+    #[wasm_bindgen(method)]
+    fn next(this: &LineReader) -> Promise;
+    #[wasm_bindgen(method)]
+    fn cancel(this: &LineReader) -> Promise;
+}
+
+/// One line of the error file (its text; None: not UTF-8) as an `ErrorRow`
+/// (checked).
+fn parse_row(line: Option<String>) -> Result<JsValue, String> {
+    let text = line.ok_or_else(|| "it is not UTF-8".to_string())?;
+    let value = shape::parse_json(&text).ok_or_else(|| "it is not JSON".to_string())?;
     shape::check(&value, &shape::ERROR_ROW)
 }
 
@@ -162,13 +178,7 @@ struct RowStream {
     signal: Option<AbortSignal>,
     /// The error file's URL and its expiry (ms since the epoch).
     url: Option<(String, Option<f64>)>,
-    reader: Option<ReadableStreamDefaultReader>,
-    /// Bytes of the current, incomplete line.
-    partial: Vec<u8>,
-    /// Complete lines not yet delivered.
-    lines: VecDeque<Vec<u8>>,
-    /// Whether the current download is still before its first line (BOM).
-    at_start: bool,
+    reader: Option<LineReader>,
     /// Rows yielded so far.
     delivered: u64,
     /// Rows to skip after a restart.
@@ -186,9 +196,6 @@ impl RowStream {
             signal,
             url: None,
             reader: None,
-            partial: Vec::new(),
-            lines: VecDeque::new(),
-            at_start: true,
             delivered: 0,
             skip: 0,
             failures: 0,
@@ -202,8 +209,6 @@ impl RowStream {
             let _ = reader.cancel();
         }
         self.finished = true;
-        self.lines.clear();
-        self.partial.clear();
     }
 
     fn check_signal(&self) -> Result<(), ClientError> {
@@ -216,28 +221,6 @@ impl RowStream {
     async fn next_row(&mut self) -> Result<Option<JsValue>, ClientError> {
         loop {
             self.check_signal()?;
-            if let Some(line) = self.lines.pop_front() {
-                let line = trim_line(&line);
-                if line.iter().all(u8::is_ascii_whitespace) {
-                    continue;
-                }
-                if self.skip > 0 {
-                    self.skip -= 1;
-                    continue;
-                }
-                let row = parse_row(line).map_err(|e| ClientError::Protocol {
-                    status: 200,
-                    message: format!(
-                        "Line {} of the error file of job {} is not an error row: {e}.",
-                        self.delivered + 1,
-                        self.job_id
-                    ),
-                    correlation_id: None,
-                })?;
-                self.delivered += 1;
-                self.failures = 0;
-                return Ok(Some(row));
-            }
             if self.finished {
                 return Ok(None);
             }
@@ -247,13 +230,26 @@ impl RowStream {
                 }
                 continue;
             }
-            match self.read_chunk().await {
-                Ok(Some(bytes)) => self.take_bytes(&bytes),
-                Ok(None) => {
-                    if !self.partial.is_empty() {
-                        let last = std::mem::take(&mut self.partial);
-                        self.lines.push_back(last);
+            match self.read_line().await {
+                Ok(Some(line)) => {
+                    if self.skip > 0 {
+                        self.skip -= 1;
+                        continue;
                     }
+                    let row = parse_row(line).map_err(|e| ClientError::Protocol {
+                        status: 200,
+                        message: format!(
+                            "Line {} of the error file of job {} is not an error row: {e}.",
+                            self.delivered + 1,
+                            self.job_id
+                        ),
+                        correlation_id: None,
+                    })?;
+                    self.delivered += 1;
+                    self.failures = 0;
+                    return Ok(Some(row));
+                }
+                Ok(None) => {
                     self.reader = None;
                     self.finished = true;
                 }
@@ -266,30 +262,6 @@ impl RowStream {
                 }
             }
         }
-    }
-
-    /// Splits `bytes` into lines on `\n`.
-    fn take_bytes(&mut self, mut bytes: &[u8]) {
-        if self.at_start {
-            self.partial.extend_from_slice(bytes);
-            if self.partial.len() < 3 && b"\xEF\xBB\xBF".starts_with(&self.partial) {
-                return;
-            }
-            self.at_start = false;
-            let first = std::mem::take(&mut self.partial);
-            let first = first
-                .strip_prefix(b"\xEF\xBB\xBF")
-                .unwrap_or(&first)
-                .to_vec();
-            return self.take_bytes(&first);
-        }
-        while let Some(i) = bytes.iter().position(|&b| b == b'\n') {
-            let mut line = std::mem::take(&mut self.partial);
-            line.extend_from_slice(&bytes[..i]);
-            self.lines.push_back(line);
-            bytes = &bytes[i + 1..];
-        }
-        self.partial.extend_from_slice(bytes);
     }
 
     /// Waits before another storage attempt, or gives up with `err` when
@@ -362,7 +334,7 @@ impl RowStream {
             let status = response.status();
             if (200..300).contains(&status) {
                 self.reader = match response.body() {
-                    Some(body) => Some(body.get_reader().unchecked_into()),
+                    Some(body) => Some(LineReader::new(&body)),
                     None => {
                         // No body: an empty file.
                         self.finished = true;
@@ -370,9 +342,6 @@ impl RowStream {
                     }
                 };
                 self.skip = self.delivered;
-                self.partial.clear();
-                self.lines.clear();
-                self.at_start = true;
                 return Ok(true);
             }
             let past_expiry = expired(&expires);
@@ -420,47 +389,41 @@ impl RowStream {
         }
     }
 
-    /// The next chunk of the download, `None` at its end.
-    async fn read_chunk(&mut self) -> Result<Option<Vec<u8>>, ClientError> {
+    /// The next line of the download that is not blank (None: not
+    /// UTF-8), `None` at its end.
+    async fn read_line(&mut self) -> Result<Option<Option<String>>, ClientError> {
         let Some(reader) = &self.reader else {
             return Ok(None);
         };
-        let broke = |e: &JsValue| {
+        let line = JsFuture::from(reader.next()).await.map_err(|e| {
             if let Some(s) = self.signal.as_ref().filter(|s| s.aborted()) {
                 return ClientError::aborted(&s.reason());
             }
+            // `[0, error]`, or `[1, chunk]` for a chunk that is not bytes.
+            let why = if js_sys::Array::is_array(&e) {
+                let e: &js_sys::Array = e.unchecked_ref();
+                match e.get(0).as_f64() {
+                    Some(1.0) => format!("a chunk is not bytes ({})", describe(&e.get(1))),
+                    _ => describe(&e.get(1)),
+                }
+            } else {
+                describe(&e)
+            };
             ClientError::Storage {
                 status: None,
                 code: crate::error::STORAGE_NETWORK_CODE.to_string(),
                 message: format!(
-                    "The download of the error file of job {} broke off: {}",
-                    self.job_id,
-                    describe(e)
+                    "The download of the error file of job {} broke off: {why}",
+                    self.job_id
                 ),
                 request_id: None,
             }
-        };
-        let result = JsFuture::from(reader.read()).await.map_err(|e| broke(&e))?;
-        let done = Reflect::get(&result, &JsValue::from_str("done"))
-            .map(|d| d.is_truthy())
-            .unwrap_or(true);
-        if done {
+        })?;
+        if line.is_undefined() {
             return Ok(None);
         }
-        let value = Reflect::get(&result, &JsValue::from_str("value")).unwrap_or_default();
-        let chunk = value.dyn_into::<Uint8Array>().map_err(|v| {
-            broke(&JsValue::from_str(&format!(
-                "a chunk is not bytes ({})",
-                describe(&v)
-            )))
-        })?;
-        Ok(Some(chunk.to_vec()))
+        Ok(Some(line.as_string()))
     }
-}
-
-/// A line without its trailing `\r`.
-fn trim_line(line: &[u8]) -> &[u8] {
-    line.strip_suffix(b"\r").unwrap_or(line)
 }
 
 #[wasm_bindgen(typescript_custom_section)]

@@ -14,7 +14,7 @@
 //! request in flight; a fetch rejected because its signal fired is reported
 //! as kind `aborted`, any other rejection as a missing response.
 //!
-//! The requests themselves are made by `js/api-fetch.js` (calls into
+//! The requests themselves are made by `js/host.js` (calls into
 //! `Headers`, `Request` and `fetch` only, far smaller as JavaScript than as
 //! compiled bindings); this module turns its answers and failures into the
 //! client's types and errors.
@@ -28,9 +28,9 @@ use web_sys::{AbortSignal, Response};
 use crate::error::ClientError;
 use crate::js::describe;
 
-#[wasm_bindgen(module = "/js/api-fetch.js")]
+#[wasm_bindgen(module = "/js/host.js")]
 extern "C" {
-    /// `js/api-fetch.js`: an API call, read whole.
+    /// `js/host.js`: an API call, read whole.
     #[allow(clippy::too_many_arguments)]
     #[wasm_bindgen(js_name = apiFetch)]
     fn api_fetch(
@@ -42,7 +42,7 @@ extern "C" {
         signal: Option<&AbortSignal>,
         custom_fetch: &JsValue,
     ) -> Promise;
-    /// `js/api-fetch.js`: a plain GET, the `Response` unread.
+    /// `js/host.js`: a plain GET, the `Response` unread.
     #[wasm_bindgen(js_name = getFetch)]
     fn get_fetch(url: &str, signal: Option<&AbortSignal>, custom_fetch: &JsValue) -> Promise;
 }
@@ -185,7 +185,7 @@ impl Fetcher {
     }
 }
 
-/// The `[code, detail]` a request of `js/api-fetch.js` rejected with
+/// The `[code, detail]` a request of `js/host.js` rejected with
 /// (code 3, no response, for anything else thrown).
 fn failure_code(e: &JsValue) -> (u32, JsValue) {
     if js_sys::Array::is_array(e) {
@@ -197,7 +197,7 @@ fn failure_code(e: &JsValue) -> (u32, JsValue) {
     (3, e.clone())
 }
 
-/// The client's error for failure `code` (see `js/api-fetch.js`) of the
+/// The client's error for failure `code` (see `js/host.js`) of the
 /// request `what` names.
 fn fetch_error(
     code: u32,

@@ -17,11 +17,10 @@ use js_sys::{Function, Promise};
 use wasm_bindgen::prelude::*;
 use web_sys::{AbortSignal, EventTarget};
 
-use crate::client::{
-    function_option, number_option, promise, signal_option, CallOptions, ImportClient, Inner,
-};
+use crate::client::{promise, CallOptions, ImportClient, Inner};
 use crate::error::ClientError;
 use crate::events;
+use crate::js::Checked;
 use crate::runtime;
 
 /// Options of `waitForCompletion`.
@@ -38,22 +37,17 @@ pub(crate) struct WaitOptions {
 }
 
 impl WaitOptions {
-    /// Reads `{ signal?, pollStartMs?, pollCapMs?, onStatus?, events? }`.
+    /// Reads `{ signal?, pollStartMs?, pollCapMs?, onStatus?, events? }`,
+    /// checked by `js/host.js` (`waitOptions`) but for the cap against
+    /// the start (their defaults are import-core's).
     pub(crate) fn from_js(opts: &JsValue) -> Result<WaitOptions, ClientError> {
-        if opts.is_undefined() || opts.is_null() {
-            return Ok(WaitOptions::default());
-        }
-        if !opts.is_object() {
-            return Err(ClientError::invalid(
-                None,
-                "waitForCompletion options must be an object: { signal?, pollStartMs?, pollCapMs?, onStatus?, events? }.",
-            ));
-        }
+        let c = Checked::new(wait_options(opts));
+        c.complaint_before(3)?;
         let mut schedule = PollSchedule::default();
-        if let Some(ms) = number_option(opts, "pollStartMs")? {
+        if let Some(ms) = c.number(0) {
             schedule.start_ms = ms as u64;
         }
-        if let Some(ms) = number_option(opts, "pollCapMs")? {
+        if let Some(ms) = c.number(1) {
             schedule.cap_ms = ms as u64;
         }
         if schedule.cap_ms < schedule.start_ms {
@@ -65,14 +59,20 @@ impl WaitOptions {
                 ),
             ));
         }
+        c.complaint_before(u32::MAX)?;
         Ok(WaitOptions {
-            signal: signal_option(opts, "signal")?,
+            signal: c.object(2),
             schedule,
-            on_status: function_option(opts, "onStatus")?,
-            events: events::event_target_option(opts, "events")
-                .map_err(|m| ClientError::invalid(Some("events"), m))?,
+            on_status: c.object(3),
+            events: c.object(4),
         })
     }
+}
+
+#[wasm_bindgen(module = "/js/host.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = waitOptions)]
+    fn wait_options(options: &JsValue) -> js_sys::Array;
 }
 
 #[wasm_bindgen]

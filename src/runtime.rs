@@ -2,7 +2,7 @@
 //! only (`globalThis`), so one build runs in a page, a worker, Node, Deno and
 //! workerd: timers that an `AbortSignal` cancels, clocks, randomness.
 //!
-//! The timer, the monotonic clock and UUIDs are `js/runtime.js`: host calls
+//! The timer, the monotonic clock and UUIDs are `js/host.js`: host calls
 //! only, which as JavaScript take a fraction of the bytes of their Rust
 //! form (closures and promise plumbing).
 
@@ -10,7 +10,7 @@ use js_sys::Promise;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 
-#[wasm_bindgen(module = "/js/runtime.js")]
+#[wasm_bindgen(module = "/js/host.js")]
 extern "C" {
     #[wasm_bindgen(js_name = sleep)]
     fn js_sleep(ms: f64, signal: &JsValue) -> Promise;

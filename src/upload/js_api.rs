@@ -3,15 +3,14 @@
 //! `upload(blob, options)` function, `client.upload(job, blob, options)` and
 //! `client.resumeUpload(job, blob, options)`, and their TypeScript types.
 
-use js_sys::{Promise, Reflect};
+use js_sys::Promise;
 use wasm_bindgen::prelude::*;
 use web_sys::{Blob, EventTarget};
 
 use super::control::UploadControl;
-use super::options::{target_from_job, target_from_parts, UploadOptions};
+use super::options::{target_from_job, target_from_options, UploadOptions};
 use super::{resume_store, upload_to_target, UploadTarget};
 use crate::client::ImportClient;
-use crate::error::ClientError;
 use crate::events::new_event_target;
 
 /// A running upload: `done`, `pause()`, `resume()`, `abort(reason?)`,
@@ -88,15 +87,7 @@ pub fn upload_js(
     #[wasm_bindgen(unchecked_param_type = "StandaloneUploadOptions")] options: JsValue,
 ) -> Result<Upload, JsValue> {
     let opts = UploadOptions::from_js(&options)?;
-    let get = |k: &str| {
-        Reflect::get(&options, &JsValue::from_str(k))
-            .ok()
-            .filter(|v| !v.is_undefined() && !v.is_null())
-    };
-    let url = get("url").and_then(|v| v.as_string()).ok_or_else(|| {
-        ClientError::invalid(Some("url"), "`url` is required: the pre-signed upload URL.")
-    })?;
-    let target = target_from_parts(url, get("method"), get("headers"), get("expiresAt"))?;
+    let target = target_from_options(&options)?;
     Ok(Upload::start(blob, target, opts))
 }
 

@@ -454,15 +454,9 @@ impl Ctx {
     /// Reads bytes `[start, end)` of the file.
     pub async fn read(&self, start: u64, end: u64) -> Result<Uint8Array, ClientError> {
         let slice = self.slice(start, end)?;
-        let buf = JsFuture::from(slice.array_buffer()).await.map_err(|e| {
-            ClientError::invalid(
-                Some("blob"),
-                format!(
-                    "Cannot read the file (was it changed or removed while uploading?): {}",
-                    describe(&e)
-                ),
-            )
-        })?;
+        let buf = JsFuture::from(slice.array_buffer())
+            .await
+            .map_err(|e| unreadable(&e))?;
         Ok(Uint8Array::new(&buf))
     }
 
@@ -501,7 +495,8 @@ impl Ctx {
     /// (parts, and single requests too large to hold).
     pub async fn md5_of_range(&self, start: u64, end: u64) -> Result<String, ClientError> {
         let mut h = Md5::new();
-        if let Some(reader) = byob_reader(&self.slice(start, end)?) {
+        let reader = byob_reader(&self.slice(start, end)?);
+        if !reader.is_undefined() {
             // One buffer, filled again and again: reading a file through
             // `arrayBuffer()` leaves a new buffer per read for the garbage
             // collector, and Chromium's renderer grew with the file (+173
@@ -762,50 +757,35 @@ pub(crate) fn hash_into(h: &mut Md5, bytes: &Uint8Array) {
     }
 }
 
-/// A BYOB ("bring your own buffer") reader of `blob`'s bytes, where the
-/// runtime's `Blob.stream()` is a byte stream (browsers, Deno, workerd);
-/// None elsewhere.
-fn byob_reader(blob: &Blob) -> Option<JsValue> {
-    let stream = blob.stream();
-    let get_reader = Reflect::get(&stream, &JsValue::from_str("getReader")).ok()?;
-    let get_reader: &js_sys::Function = get_reader.dyn_ref()?;
-    let options = js_sys::Object::new();
-    Reflect::set(
-        &options,
-        &JsValue::from_str("mode"),
-        &JsValue::from_str("byob"),
-    )
-    .ok()?;
-    get_reader.call1(&stream, &options).ok()
+#[wasm_bindgen(module = "/js/host.js")]
+extern "C" {
+    /// A BYOB ("bring your own buffer") reader of `blob`'s bytes, where the
+    /// runtime's `Blob.stream()` is a byte stream (browsers, Deno,
+    /// workerd); undefined elsewhere.
+    #[wasm_bindgen(js_name = byobReader)]
+    fn byob_reader(blob: &Blob) -> JsValue;
+    #[wasm_bindgen(js_name = byobRead)]
+    fn js_byob_read(reader: &JsValue, view: &Uint8Array) -> js_sys::Promise;
 }
 
 /// Reads the next bytes into `view`'s buffer (which the stream takes and
 /// hands back); the bytes read, or None at the end.
 async fn byob_read(reader: &JsValue, view: &Uint8Array) -> Result<Option<Uint8Array>, ClientError> {
-    let failed = |e: &JsValue| {
-        ClientError::invalid(
-            Some("blob"),
-            format!(
-                "Cannot read the file (was it changed or removed while uploading?): {}",
-                describe(e)
-            ),
-        )
-    };
-    let read: js_sys::Function = Reflect::get(reader, &JsValue::from_str("read"))
-        .and_then(|f| f.dyn_into().map_err(|v| v))
-        .map_err(|e| failed(&e))?;
-    let promise = read.call1(reader, view).map_err(|e| failed(&e))?;
-    let result = JsFuture::from(js_sys::Promise::from(promise))
+    let value = JsFuture::from(js_byob_read(reader, view))
         .await
-        .map_err(|e| failed(&e))?;
-    if Reflect::get(&result, &JsValue::from_str("done"))
-        .map(|d| d.is_truthy())
-        .unwrap_or(true)
-    {
-        return Ok(None);
-    }
-    let value = Reflect::get(&result, &JsValue::from_str("value")).map_err(|e| failed(&e))?;
-    Ok(Some(value.unchecked_into()))
+        .map_err(|e| unreadable(&e))?;
+    Ok((!value.is_undefined()).then(|| value.unchecked_into()))
+}
+
+/// The file could not be read.
+fn unreadable(e: &JsValue) -> ClientError {
+    ClientError::invalid(
+        Some("blob"),
+        format!(
+            "Cannot read the file (was it changed or removed while uploading?): {}",
+            describe(e)
+        ),
+    )
 }
 
 /// Standard base64 with padding (Content-MD5).

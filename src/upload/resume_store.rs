@@ -27,9 +27,9 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 
-#[wasm_bindgen(module = "/js/resume-store.js")]
+#[wasm_bindgen(module = "/js/host.js")]
 extern "C" {
-    /// A backend of `js/resume-store.js`: `name`, and `get`/`set`/`remove`
+    /// A backend of `js/host.js`: `name`, and `get`/`set`/`remove`
     /// returning promises that never reject.
     #[derive(Debug, Clone)]
     pub type JsStore;
@@ -68,7 +68,7 @@ impl Record {
 }
 
 /// The backend chosen for an upload (see the module docs); the calls into
-/// storage are `js/resume-store.js`'s.
+/// storage are `js/host.js`'s.
 #[derive(Debug, Clone)]
 pub struct ResumeStore {
     store: JsStore,

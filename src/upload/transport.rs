@@ -3,7 +3,7 @@
 //! upload events give byte-level progress, else `fetch` (Node, Deno,
 //! workerd), or a `fetch` the caller supplied.
 //!
-//! The request itself is made by `js/storage-transport.js` (`sendStorage`):
+//! The request itself is made by `js/host.js` (`sendStorage`):
 //! it is only calls into XHR and `fetch`, which as JavaScript take a sixth
 //! of the package size they took compiled from Rust (event closures,
 //! promise plumbing, header handling). It keeps the response headers the
@@ -25,9 +25,9 @@ use web_sys::{AbortSignal, Blob};
 
 use crate::js::describe;
 
-#[wasm_bindgen(module = "/js/storage-transport.js")]
+#[wasm_bindgen(module = "/js/host.js")]
 extern "C" {
-    /// `js/storage-transport.js`: one request through XHR or `fetch`.
+    /// `js/host.js`: one request through XHR or `fetch`.
     #[allow(clippy::too_many_arguments)]
     #[wasm_bindgen(js_name = sendStorage)]
     fn send_storage(

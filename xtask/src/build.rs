@@ -5,8 +5,9 @@
 //!    with the default features for servers (Node, Deno, workerd)
 //! 2. `wasm-bindgen --target web` of each (name and producers sections
 //!    removed): `import_uploader` (browser) and `import_uploader_server`
-//! 3. the JS glue bundled with its snippets (`js/*.js` that Rust code
-//!    imports) and minified by npm's esbuild (see [`bundle_glue`]);
+//! 3. the JS glue bundled with its snippet (`js/host.js`, the one module
+//!    Rust code imports: more fail the build, see [`check_one_snippet`])
+//!    and minified by npm's esbuild (see [`bundle_glue`]);
 //!    `wasm-opt -Oz` from npm's binaryen, when installed
 //! 4. the module's import names shortened, in the `.wasm` and the glue
 //!    alike (see [`shorten_imports`])
@@ -178,8 +179,9 @@ pub fn run(ws: &Workspace) -> Result<()> {
         shorten_imports(&wasm, &glue, f.out_name)?;
     }
 
-    // The snippets (`js/storage-transport.js`) are bundled into each glue.
+    // The snippets (`js/host.js`) are bundled into each glue.
     let snippets = pkg.join("snippets");
+    check_one_snippet(&snippets)?;
     if snippets.exists() {
         std::fs::remove_dir_all(&snippets)?;
     }
@@ -188,6 +190,53 @@ pub fn run(ws: &Workspace) -> Result<()> {
     std::fs::write(&stamp, &inputs)?;
     print_all_sizes(&outputs)?;
     println!("build: npm package {} {} in pkg/", meta.name, meta.version);
+    Ok(())
+}
+
+/// Fails unless the crate imports its JavaScript from one module
+/// (`js/host.js`): wasm-bindgen-test-runner's pages and workers load the
+/// glue unbundled, and its HTTP server leaves some of a burst of parallel
+/// module requests unanswered, so that the tests never start (see the
+/// comment at the top of `js/host.js`).
+fn check_one_snippet(snippets: &Path) -> Result<()> {
+    fn files(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+        for entry in std::fs::read_dir(dir)? {
+            let path = entry?.path();
+            if path.is_dir() {
+                files(&path, out)?;
+            } else {
+                out.push(path);
+            }
+        }
+        Ok(())
+    }
+    let mut found = Vec::new();
+    if snippets.exists() {
+        files(snippets, &mut found)?;
+    }
+    // Named below their crate directory (`<crate>-<hash>/`), which the two
+    // builds may name differently.
+    let mut names: Vec<String> = found
+        .iter()
+        .filter_map(|p| p.strip_prefix(snippets).ok())
+        .map(|p| {
+            p.components()
+                .skip(1)
+                .collect::<PathBuf>()
+                .display()
+                .to_string()
+        })
+        .collect();
+    names.sort();
+    names.dedup();
+    if names.len() > 1 {
+        bail!(
+            "the crate imports JavaScript from {} modules ({}): keep it in js/host.js, \
+             one module (see its first comment)",
+            names.len(),
+            names.join(", ")
+        );
+    }
     Ok(())
 }
 
