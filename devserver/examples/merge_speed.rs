@@ -10,6 +10,7 @@ use import_core::rules::{DataType, ImportMode};
 use import_core::validate::{Mapping, RowValidator, ValidRow};
 use import_devserver::metadata::Catalog;
 use import_devserver::processor::merge::{encode_row, ensure_table, Merger, Records};
+use import_devserver::processor::thread_cpu as cpu;
 use indexmap::IndexMap;
 
 fn main() -> anyhow::Result<()> {
@@ -78,7 +79,7 @@ fn main() -> anyhow::Result<()> {
         // Validation first (all rows), then the merge: each phase timed on
         // its own, in wall time and in this thread's CPU time (the figure
         // that matters when other processes share the machine).
-        let (t, c0) = (Instant::now(), thread_cpu());
+        let (t, c0) = (Instant::now(), cpu().unwrap_or_default());
         // Valid rows are encoded one after another, as the processor's
         // reader thread hands them to the merge.
         let mut encoded = Vec::new();
@@ -93,19 +94,19 @@ fn main() -> anyhow::Result<()> {
             encode_row(&row.values, &mut encoded);
             lengths.push(encoded.len() - start);
         }
-        let validate = (t.elapsed(), thread_cpu() - c0);
-        let (t, c0) = (Instant::now(), thread_cpu());
+        let validate = (t.elapsed(), cpu().unwrap_or_default() - c0);
+        let (t, c0) = (Instant::now(), cpu().unwrap_or_default());
         let mut at = 0;
         for len in lengths {
             merger.push_encoded(&encoded[at..at + len])?;
             at += len;
         }
         merger.finish()?;
-        let merged = (t.elapsed(), thread_cpu() - c0);
+        let merged = (t.elapsed(), cpu().unwrap_or_default() - c0);
         drop(merger);
-        let (t, c0) = (Instant::now(), thread_cpu());
+        let (t, c0) = (Instant::now(), cpu().unwrap_or_default());
         conn.execute_batch("COMMIT")?;
-        let commit = (t.elapsed(), thread_cpu() - c0);
+        let commit = (t.elapsed(), cpu().unwrap_or_default() - c0);
         for (b, d) in best.iter_mut().zip([validate, merged, commit]) {
             b.0 = b.0.min(d.0);
             b.1 = b.1.min(d.1);
@@ -128,14 +129,4 @@ fn main() -> anyhow::Result<()> {
         rows as f64 / cpu.as_secs_f64()
     );
     Ok(())
-}
-
-/// CPU time this thread has used (Linux: `/proc/thread-self/schedstat`,
-/// nanoseconds on a CPU; zero elsewhere).
-fn thread_cpu() -> Duration {
-    std::fs::read_to_string("/proc/thread-self/schedstat")
-        .ok()
-        .and_then(|s| s.split_whitespace().next()?.parse().ok())
-        .map(Duration::from_nanos)
-        .unwrap_or_default()
 }

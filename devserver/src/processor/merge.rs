@@ -93,11 +93,6 @@ pub fn table_name(object_name: &str) -> String {
     format!("obj_{object_name}")
 }
 
-/// `'text'` as an SQL string literal.
-fn sql_text(text: &str) -> String {
-    format!("'{}'", text.replace('\'', "''"))
-}
-
 /// `"name"` as an SQL identifier.
 pub fn ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
@@ -420,11 +415,8 @@ impl<'c> Merger<'c> {
         // Tables of earlier versions also carry the times (see the module
         // documentation).
         let timed = conn
-            .prepare(&format!(
-                "SELECT 1 FROM pragma_table_info({}) WHERE name = '_created_at'",
-                sql_text(&table_name(object_name))
-            ))?
-            .exists([])?;
+            .prepare("SELECT 1 FROM pragma_table_info(?1) WHERE name = '_created_at'")?
+            .exists([table_name(object_name)])?;
         let mut cols = vec!["_workspace", "_created_job", "_updated_job"];
         if timed {
             cols.extend(["_created_at", "_updated_at"]);

@@ -913,7 +913,10 @@ impl<'a> Run<'a> {
             last_report: Instant::now(),
             rows_at_report: 0,
             started: Instant::now(),
-            started_cpu: thread_cpu(),
+            // Read only for the debug log.
+            started_cpu: tracing::enabled!(tracing::Level::DEBUG)
+                .then(thread_cpu)
+                .flatten(),
         }
     }
 
@@ -1010,7 +1013,8 @@ impl<'a> Run<'a> {
     fn finish(mut self) -> Result<(), Failure> {
         let read_end = Instant::now();
         let cpu_since = |start: Option<Duration>| {
-            Some((thread_cpu()?.saturating_sub(start?)).as_millis() as u64)
+            let start = start?;
+            Some(thread_cpu()?.saturating_sub(start).as_millis() as u64)
         };
         let read_cpu = cpu_since(self.started_cpu);
         self.stage = STAGE_MERGE;
@@ -1219,7 +1223,7 @@ impl Drop for ThreadTimer {
 }
 
 /// CPU time the calling thread has used (Linux; None elsewhere).
-pub(crate) fn thread_cpu() -> Option<Duration> {
+pub fn thread_cpu() -> Option<Duration> {
     let stat = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
     let nanos = stat.split_whitespace().next()?.parse().ok()?;
     Some(Duration::from_nanos(nanos))
