@@ -1016,20 +1016,39 @@ struct Date {
 }
 
 /// Appends `n` as exactly `width` decimal digits (zero-padded).
-fn push_digits(out: &mut String, n: u32, width: u32) {
-    for p in (0..width).rev() {
-        out.push(char::from(b'0' + (n / 10u32.pow(p) % 10) as u8));
+/// Writes `n` as `out.len()` decimal digits (leading zeros; higher digits
+/// dropped).
+fn put_digits(out: &mut [u8], mut n: u32) {
+    for b in out.iter_mut().rev() {
+        *b = b'0' + (n % 10) as u8;
+        n /= 10;
     }
+}
+
+/// Appends `YYYY-MM-DD` (years are 0000–9999 here) and, with a time of day
+/// in seconds, `THH:MM:SS`: built in place, then appended at once.
+fn push_iso_parts(out: &mut String, date: Date, seconds: Option<u32>) {
+    let mut b = *b"0000-00-00T00:00:00";
+    put_digits(&mut b[0..4], date.year as u32);
+    put_digits(&mut b[5..7], date.month);
+    put_digits(&mut b[8..10], date.day);
+    let len = match seconds {
+        Some(s) => {
+            put_digits(&mut b[11..13], s / 3600);
+            put_digits(&mut b[14..16], s % 3600 / 60);
+            put_digits(&mut b[17..19], s % 60);
+            19
+        }
+        None => 10,
+    };
+    // Only ASCII digits and separators were written.
+    out.push_str(std::str::from_utf8(&b[..len]).unwrap_or_default());
 }
 
 impl Date {
     /// Appends `YYYY-MM-DD` (years are 0000–9999 here).
     fn push_iso(self, out: &mut String) {
-        push_digits(out, self.year as u32, 4);
-        out.push('-');
-        push_digits(out, self.month, 2);
-        out.push('-');
-        push_digits(out, self.day, 2);
+        push_iso_parts(out, self, None);
     }
 
     /// `YYYY-MM-DD`.
@@ -1341,24 +1360,21 @@ fn to_utc_into(date: Date, time: Time<'_>, out: &mut String) -> Result<(), Strin
             "has an invalid time of day (hours 00-23, minutes and seconds 00-59)".to_owned(),
         );
     }
-    let local = date.days_since_epoch() * 86_400
-        + i64::from(time.hour) * 3600
-        + i64::from(time.minute) * 60
-        + i64::from(time.second);
-    let utc = local - time.offset.unwrap_or(0) * 60;
-    let day = Date::from_days(utc.div_euclid(86_400));
-    if !(0..=9999).contains(&day.year) {
-        return Err("is out of range for a datetime (years 0000 to 9999)".to_owned());
-    }
-    let secs = utc.rem_euclid(86_400);
-    let secs = secs as u32;
-    day.push_iso(out);
-    out.push('T');
-    push_digits(out, secs / 3600, 2);
-    out.push(':');
-    push_digits(out, secs % 3600 / 60, 2);
-    out.push(':');
-    push_digits(out, secs % 60, 2);
+    let local_secs = time.hour * 3600 + time.minute * 60 + time.second;
+    let (day, secs) = match time.offset.unwrap_or(0) {
+        // Already UTC (the usual case): no calendar arithmetic.
+        0 if (0..=9999).contains(&date.year) => (date, local_secs),
+        offset => {
+            let local = date.days_since_epoch() * 86_400 + i64::from(local_secs);
+            let utc = local - offset * 60;
+            let day = Date::from_days(utc.div_euclid(86_400));
+            if !(0..=9999).contains(&day.year) {
+                return Err("is out of range for a datetime (years 0000 to 9999)".to_owned());
+            }
+            (day, utc.rem_euclid(86_400) as u32)
+        }
+    };
+    push_iso_parts(out, day, Some(secs));
     if !time.fraction.is_empty() {
         out.push('.');
         out.push_str(time.fraction);
@@ -1404,35 +1420,51 @@ fn lenient_datetime(s: &str) -> Option<String> {
 /// The practical check: one `@`, a non-empty local part, a domain with a dot
 /// and no empty label, no whitespace.
 fn check_email(s: &str) -> Result<(), Problem> {
-    let space = if s.is_ascii() {
-        // The ASCII whitespace characters (`u8::is_ascii_whitespace` leaves
-        // out the vertical tab, which `char::is_whitespace` counts).
-        s.bytes()
-            .any(|b| matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r'))
-    } else {
-        s.chars().any(char::is_whitespace)
-    };
-    if space {
+    // One pass over the bytes: whitespace, the `@`s, the first `@`. Every
+    // whitespace character is either ASCII or not ASCII at all, and `@` is
+    // ASCII, so the bytes of other characters never match.
+    let mut space = false;
+    let mut ats = 0usize;
+    let mut at = 0usize;
+    let mut ascii = true;
+    for (i, &b) in s.as_bytes().iter().enumerate() {
+        match b {
+            // The ASCII whitespace characters (`u8::is_ascii_whitespace`
+            // leaves out the vertical tab, which `char::is_whitespace`
+            // counts).
+            b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r' => space = true,
+            b'@' => {
+                if ats == 0 {
+                    at = i;
+                }
+                ats += 1;
+            }
+            0x80.. => ascii = false,
+            _ => {}
+        }
+    }
+    if space || (!ascii && s.chars().any(char::is_whitespace)) {
         return Err(Problem::Email("contains a space"));
     }
-    let mut parts = s.split('@');
-    let local = parts.next().unwrap_or("");
-    let Some(domain) = parts.next() else {
-        return Err(Problem::Email("has no @"));
-    };
-    if parts.next().is_some() {
-        return Err(Problem::Email("has more than one @"));
+    match ats {
+        0 => return Err(Problem::Email("has no @")),
+        1 => {}
+        _ => return Err(Problem::Email("has more than one @")),
     }
-    if local.is_empty() {
+    let domain = &s.as_bytes()[at + 1..];
+    if at == 0 {
         return Err(Problem::Email("has nothing before the @"));
     }
     if domain.is_empty() {
         return Err(Problem::Email("has nothing after the @"));
     }
-    if !domain.contains('.') {
+    if !domain.contains(&b'.') {
         return Err(Problem::Email("has no dot in the domain after the @"));
     }
-    if domain.split('.').any(str::is_empty) {
+    if domain.first() == Some(&b'.')
+        || domain.last() == Some(&b'.')
+        || domain.windows(2).any(|w| w == b"..")
+    {
         return Err(Problem::Email(
             "has an empty part in the domain (a leading, trailing or doubled dot)",
         ));
@@ -1586,6 +1618,147 @@ mod tests {
             "x\u{3000}",
         ] {
             assert_eq!(trim(s), s.trim(), "{s:?}");
+        }
+    }
+
+    /// The e-mail check as it was written before its one-pass form.
+    fn check_email_by_splitting(s: &str) -> Option<&'static str> {
+        if s.chars().any(char::is_whitespace) {
+            return Some("contains a space");
+        }
+        let mut parts = s.split('@');
+        let local = parts.next().unwrap_or("");
+        let Some(domain) = parts.next() else {
+            return Some("has no @");
+        };
+        if parts.next().is_some() {
+            return Some("has more than one @");
+        }
+        if local.is_empty() {
+            return Some("has nothing before the @");
+        }
+        if domain.is_empty() {
+            return Some("has nothing after the @");
+        }
+        if !domain.contains('.') {
+            return Some("has no dot in the domain after the @");
+        }
+        if domain.split('.').any(str::is_empty) {
+            return Some("has an empty part in the domain (a leading, trailing or doubled dot)");
+        }
+        None
+    }
+
+    #[test]
+    fn the_one_pass_e_mail_check_answers_as_splitting_did() {
+        let mut cases = vec![
+            "a@x.io",
+            "",
+            "@",
+            "a@",
+            "@x.io",
+            "a",
+            "a.b",
+            "a@b",
+            "a@@x.io",
+            "a@x@y.io",
+            "a@.x.io",
+            "a@x.io.",
+            "a@x..io",
+            "a@.",
+            "a@x.",
+            "a@..",
+            ".a@x.io",
+            "a.@x.io",
+            "a b@x.io",
+            "a@x .io",
+            "a@@",
+            "é@x.io",
+            "a@é.io",
+            "a@x.é",
+            "a\u{a0}@x.io",
+            "a@x\u{2003}.io",
+            "a\u{85}@x.io",
+            "a@x.i\u{b}o",
+            "ü@@x.io",
+            "a@x..é",
+            " @x.io",
+            "a@x.io ",
+            "\u{3000}",
+            "@@",
+            "a@b.c.d",
+            "a@b.c..d",
+        ];
+        // Every string of up to four characters from a small alphabet.
+        let alphabet = ['a', '@', '.', ' ', 'é', '\u{a0}'];
+        let mut generated = vec![String::new()];
+        for _ in 0..4 {
+            let longer: Vec<String> = generated
+                .iter()
+                .flat_map(|p| alphabet.iter().map(move |c| format!("{p}{c}")))
+                .collect();
+            generated.extend(longer.into_iter().filter(|s| s.chars().count() <= 4));
+            generated.sort();
+            generated.dedup();
+        }
+        cases.extend(generated.iter().map(String::as_str));
+        for s in cases {
+            let now = match check_email(s) {
+                Ok(()) => None,
+                Err(Problem::Email(why)) => Some(why),
+                Err(_) => Some("another problem"),
+            };
+            assert_eq!(now, check_email_by_splitting(s), "{s:?}");
+        }
+    }
+
+    #[test]
+    fn datetimes_already_in_utc_come_out_as_the_calendar_arithmetic_gives() {
+        for (date, hms) in [
+            ((2026, 4, 1), (10, 0, 0)),
+            ((2024, 2, 29), (23, 59, 59)),
+            ((0, 1, 1), (0, 0, 0)),
+            ((9999, 12, 31), (23, 59, 59)),
+            ((1970, 1, 1), (0, 0, 1)),
+            ((1900, 3, 1), (12, 30, 5)),
+        ] {
+            let d = Date::new(date.0, date.1, date.2).unwrap();
+            let t = |offset| Time {
+                hour: hms.0,
+                minute: hms.1,
+                second: hms.2,
+                fraction: "25",
+                offset,
+            };
+            let mut utc = String::new();
+            to_utc_into(d, t(Some(0)), &mut utc).unwrap();
+            // The same instant written one minute east of UTC takes the
+            // calendar path.
+            let (mut shifted, mut from_east) = (String::new(), String::new());
+            let later =
+                d.days_since_epoch() * 86_400 + i64::from(hms.0 * 3600 + hms.1 * 60 + hms.2) + 60;
+            let day = Date::from_days(later.div_euclid(86_400));
+            let secs = later.rem_euclid(86_400) as u32;
+            let east = Time {
+                hour: secs / 3600,
+                minute: secs % 3600 / 60,
+                second: secs % 60,
+                fraction: "25",
+                offset: Some(1),
+            };
+            if (0..=9999).contains(&day.year) {
+                to_utc_into(day, east, &mut from_east).unwrap();
+                assert_eq!(utc, from_east);
+            }
+            shifted.push_str(&format!(
+                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.25Z",
+                date.0, date.1, date.2, hms.0, hms.1, hms.2
+            ));
+            assert_eq!(utc, shifted);
+            // No offset given counts as UTC.
+            let mut none = String::new();
+            to_utc_into(d, t(None), &mut none).unwrap();
+            assert_eq!(none, utc);
         }
     }
 
