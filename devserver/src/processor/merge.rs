@@ -147,15 +147,6 @@ impl Records {
             path: data_dir.join(RECORDS_FILE),
             gate: Mutex::new(()),
         };
-        {
-            // Page size of a new database. It only takes effect when the
-            // database is first written, and cannot change once in WAL mode,
-            // so this connection sets both (on an existing database the
-            // first pragma does nothing).
-            let conn = Connection::open(&records.path).context("opening the records database")?;
-            conn.pragma_update(None, "page_size", PAGE_SIZE)?;
-            conn.pragma_update(None, "journal_mode", "WAL")?;
-        }
         let conn = records.connect()?;
         conn.execute_batch(
             "CREATE TABLE IF NOT EXISTS _merged_jobs (
@@ -192,6 +183,10 @@ impl Records {
         // The write gate serialises this emulator's writers; the timeout only
         // covers other processes reading or checkpointing the file.
         conn.busy_timeout(Duration::from_secs(60))?;
+        // The page size of a new database: it takes effect at the database's
+        // first write (switching to WAL here is one) and cannot change once
+        // in WAL mode; on an existing database it does nothing.
+        conn.pragma_update(None, "page_size", PAGE_SIZE)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         // A bounded page cache (memory stays the same whatever the file's
