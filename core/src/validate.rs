@@ -1041,8 +1041,7 @@ fn push_iso_parts(out: &mut String, date: Date, seconds: Option<u32>) {
         }
         None => 10,
     };
-    // Only ASCII digits and separators were written.
-    out.push_str(std::str::from_utf8(&b[..len]).unwrap_or_default());
+    out.extend(b[..len].iter().map(|&c| char::from(c)));
 }
 
 impl Date {
