@@ -23,6 +23,14 @@
 //! * buffers are reused from record to record: the hot path allocates
 //!   nothing once the buffers have grown to the largest record seen.
 //!
+//! A record without a single quote character (most records of most files)
+//! is read without the state machine: its line is found with [`memchr`]
+//! and split at each delimiter, which is what [`csv_core`] makes of such a
+//! line (no quoting can apply), at a fraction of the cost. Everything else
+//! (a quote anywhere in the record, a record cut by the end of a chunk, an
+//! invalid UTF-8 sequence, a record near the size limit) goes through
+//! [`csv_core`]; a test checks both ways give the same events.
+//!
 //! ```
 //! use import_core::csv::{CsvOptions, CsvStream, RecordEvent};
 //!
@@ -195,6 +203,12 @@ pub struct CsvStream {
     /// Header width, once the header was read.
     width: Option<usize>,
     finished: bool,
+    /// Whether quote-free records take the shortcut (the delimiter and the
+    /// quote are distinct ASCII bytes other than a line break).
+    shortcut: bool,
+    /// Records read by the shortcut.
+    #[cfg(test)]
+    shortcut_records: u64,
 }
 
 impl std::fmt::Debug for CsvStream {
@@ -227,11 +241,19 @@ fn recycle<'a, 'b>(mut v: Vec<&'a str>) -> Vec<&'b str> {
 impl CsvStream {
     /// A reader with the given options.
     pub fn new(opts: CsvOptions) -> Self {
-        let reader = ReaderBuilder::new()
+        let mut reader = ReaderBuilder::new()
             .delimiter(opts.delimiter)
             .quote(opts.quote)
             .double_quote(true)
             .build();
+        // csv_core strips a byte order mark from the first bytes it reads.
+        // This reader strips the file's own BOM itself, and the first bytes
+        // csv_core sees may come from any record (the shortcut reads the
+        // others), so it is told here that reading has begun: a line break
+        // leaves it at the start of a record.
+        let _ = reader.read_record(b"\n", &mut [0u8; 1], &mut [0usize; 1]);
+        let plain = |b: u8| b.is_ascii() && b != b'\n' && b != b'\r';
+        let shortcut = plain(opts.delimiter) && plain(opts.quote) && opts.delimiter != opts.quote;
         Self {
             reader,
             opts,
@@ -250,6 +272,9 @@ impl CsvStream {
             next_row: 0,
             width: None,
             finished: false,
+            shortcut,
+            #[cfg(test)]
+            shortcut_records: 0,
         }
     }
 
@@ -381,6 +406,14 @@ impl CsvStream {
                 if input.is_empty() {
                     return;
                 }
+                if self.shortcut {
+                    let n = self.quote_free_record(input, out);
+                    if n > 0 {
+                        input = &input[n..];
+                        self.offset += n as u64;
+                        continue;
+                    }
+                }
                 self.in_record = true;
                 self.record_start = self.offset;
             }
@@ -442,7 +475,7 @@ impl CsvStream {
         self.record_len = 0;
         self.ends_len = 0;
 
-        let expected = *self.width.get_or_insert(nfields);
+        self.width.get_or_insert(nfields);
         let text = match std::str::from_utf8(bytes) {
             Ok(text) if ends.iter().all(|&e| text.is_char_boundary(e)) => text,
             _ => {
@@ -462,30 +495,80 @@ impl CsvStream {
             strs.push(&text[start..end]);
             start = end;
         }
-        if row_number == 0 {
-            out(RecordEvent::Header(Record {
-                row_number,
-                byte_offset,
-                fields: &strs,
-            }));
-        } else if nfields != expected {
-            out(RecordEvent::Error(CsvRowError {
-                row_number,
-                byte_offset,
-                kind: CsvErrorKind::WrongWidth {
-                    expected,
-                    found: nfields,
-                },
-                fields: strs.iter().map(|s| (*s).to_owned()).collect(),
-            }));
-        } else {
-            out(RecordEvent::Row(Record {
-                row_number,
-                byte_offset,
-                fields: &strs,
-            }));
-        }
+        deliver(&mut self.width, row_number, byte_offset, &strs, out);
         self.strs = recycle(strs);
+    }
+
+    /// The shortcut: when the record starting at `input` ends within it and
+    /// holds no quote character, valid UTF-8 and fewer bytes than the record
+    /// buffer, reports it (split at each delimiter, as [`csv_core`] would)
+    /// and returns its length, its line break left for the caller to skip;
+    /// otherwise returns 0 and leaves the record to [`csv_core`].
+    fn quote_free_record(&mut self, input: &[u8], out: &mut impl FnMut(RecordEvent<'_>)) -> usize {
+        let Some(end) = memchr::memchr3(b'\n', b'\r', self.opts.quote, input) else {
+            return 0;
+        };
+        // A record that could reach the size limit is left to csv_core,
+        // whose buffer decides when it is skipped.
+        if input[end] == self.opts.quote || end >= self.record.len() {
+            return 0;
+        }
+        let line = &input[..end];
+        let Ok(text) = std::str::from_utf8(line) else {
+            return 0;
+        };
+        let row_number = self.next_row;
+        self.next_row += 1;
+        let mut strs: Vec<&str> = recycle(std::mem::take(&mut self.strs));
+        let mut start = 0;
+        // The delimiter is ASCII, so every split is a character boundary.
+        for at in memchr::memchr_iter(self.opts.delimiter, line) {
+            strs.push(&text[start..at]);
+            start = at + 1;
+        }
+        strs.push(&text[start..]);
+        deliver(&mut self.width, row_number, self.offset, &strs, out);
+        self.strs = recycle(strs);
+        #[cfg(test)]
+        {
+            self.shortcut_records += 1;
+        }
+        end
+    }
+}
+
+/// Reports a record read as `fields`: the header (row 0, which sets the
+/// width), a row, or a row of the wrong width.
+fn deliver(
+    width: &mut Option<usize>,
+    row_number: u64,
+    byte_offset: u64,
+    fields: &[&str],
+    out: &mut impl FnMut(RecordEvent<'_>),
+) {
+    let expected = *width.get_or_insert(fields.len());
+    if row_number == 0 {
+        out(RecordEvent::Header(Record {
+            row_number,
+            byte_offset,
+            fields,
+        }));
+    } else if fields.len() != expected {
+        out(RecordEvent::Error(CsvRowError {
+            row_number,
+            byte_offset,
+            kind: CsvErrorKind::WrongWidth {
+                expected,
+                found: fields.len(),
+            },
+            fields: fields.iter().map(|s| (*s).to_owned()).collect(),
+        }));
+    } else {
+        out(RecordEvent::Row(Record {
+            row_number,
+            byte_offset,
+            fields,
+        }));
     }
 }
 
@@ -517,5 +600,120 @@ fn utf8_error(row_number: u64, byte_offset: u64, bytes: &[u8], ends: &[usize]) -
             position,
         },
         fields,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Events as owned values, for comparison.
+    fn read(opts: CsvOptions, chunks: &[&[u8]], shortcut: bool) -> (Vec<String>, CsvSummary, u64) {
+        let mut stream = CsvStream::new(opts);
+        stream.shortcut &= shortcut;
+        let mut events = Vec::new();
+        let mut on_event = |e: RecordEvent<'_>| events.push(format!("{e:?}"));
+        for chunk in chunks {
+            stream.feed(chunk, &mut on_event);
+        }
+        let summary = stream.finish(&mut on_event);
+        (events, summary, stream.shortcut_records)
+    }
+
+    #[test]
+    fn quote_free_records_read_by_the_shortcut_are_what_csv_core_reads() {
+        let mut state: u64 = 0x2545_F491_4F6C_DD1D;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        // Mostly plain text (so many records take the shortcut), with the
+        // bytes that matter: delimiters, quotes, every line break, UTF-8 of
+        // two and three bytes, invalid bytes and BOMs.
+        let plain = b"abcdefgh xyz0123";
+        let special: &[&[u8]] = &[
+            b",",
+            b";",
+            b"\t",
+            b"\"",
+            b"\r",
+            b"\n",
+            b"\r\n",
+            b"\xC3\xA9",
+            b"\xE2\x82\xAC",
+            b"\xFF",
+            b"\xC3",
+            b"\xEF\xBB\xBF",
+        ];
+        let mut shortcut_total = 0;
+        for case in 0..3000 {
+            let mut input = Vec::new();
+            let len = next() % 300;
+            while (input.len() as u64) < len {
+                if next() % 4 == 0 {
+                    input.extend_from_slice(special[(next() % special.len() as u64) as usize]);
+                } else {
+                    input.push(plain[(next() % plain.len() as u64) as usize]);
+                }
+            }
+            let opts = CsvOptions {
+                delimiter: [b',', b';', b'\t'][case % 3],
+                // Small limits put some records over it, and some just under.
+                max_record_bytes: [32 * 1024 * 1024, 40, 8, 1][(case / 3) % 4],
+                ..CsvOptions::default()
+            };
+            let mut chunks = Vec::new();
+            let mut rest = &input[..];
+            while !rest.is_empty() {
+                let n = if case % 2 == 0 {
+                    rest.len()
+                } else {
+                    1 + (next() % 50) as usize
+                };
+                let (a, b) = rest.split_at(n.min(rest.len()));
+                chunks.push(a);
+                rest = b;
+            }
+            let (slow, slow_summary, none) = read(opts, &chunks, false);
+            let (fast, fast_summary, taken) = read(opts, &chunks, true);
+            assert_eq!(none, 0);
+            assert_eq!(
+                fast,
+                slow,
+                "case {case}: {:?}",
+                String::from_utf8_lossy(&input)
+            );
+            assert_eq!(fast_summary, slow_summary, "case {case}");
+            shortcut_total += taken;
+        }
+        // The comparison covered the shortcut many times over.
+        assert!(
+            shortcut_total > 3_000,
+            "only {shortcut_total} records took the shortcut"
+        );
+    }
+
+    #[test]
+    fn the_shortcut_reads_plain_records_and_leaves_quoted_ones_to_csv_core() {
+        let input = b"a,b\r\n1,2\n\"x\",3\n4,\"y\"\r5,6";
+        let (events, summary, taken) = read(CsvOptions::default(), &[input], true);
+        // Row 1 only: the header's first bytes were held back to decide on a
+        // BOM, rows 2 and 3 hold quotes, and row 4 ends the input without a
+        // line break (csv_core reads it at the finish).
+        assert_eq!(taken, 1);
+        assert_eq!(summary.data_rows, 4);
+        let (slow, _, _) = read(CsvOptions::default(), &[input], false);
+        assert_eq!(events, slow);
+        // A quote as the delimiter, or a line break, turns the shortcut off.
+        let odd = CsvOptions {
+            delimiter: b'"',
+            ..CsvOptions::default()
+        };
+        assert!(!CsvStream::new(odd).shortcut);
+        assert!(!CsvStream::new(CsvOptions::with_delimiter(b'\n')).shortcut);
+        assert!(!CsvStream::new(CsvOptions::with_delimiter(0xA7)).shortcut);
+        assert!(CsvStream::new(CsvOptions::with_delimiter(b'\t')).shortcut);
     }
 }
