@@ -1468,6 +1468,14 @@ mod tests {
         .unwrap()
     }
 
+    /// An in-memory database holding the (empty) table of a default object.
+    fn object_db(object: &str) -> Connection {
+        let catalog = Catalog::defaults();
+        let conn = Connection::open_in_memory().unwrap();
+        ensure_table(&conn, catalog.get(object).unwrap()).unwrap();
+        conn
+    }
+
     #[test]
     fn a_new_records_database_has_the_documented_page_size_and_log() {
         let dir = tempfile::tempdir().unwrap();
@@ -1492,11 +1500,9 @@ mod tests {
 
     #[test]
     fn upsert_counts_inserts_and_updates_and_keeps_unmapped_and_empty_fields() {
+        let conn = object_db("profiles");
         let catalog = Catalog::defaults();
-        let profiles = catalog.get("profiles").unwrap();
-        let conn = Connection::open_in_memory().unwrap();
-        ensure_table(&conn, profiles).unwrap();
-        ensure_table(&conn, profiles).unwrap(); // idempotent
+        ensure_table(&conn, catalog.get("profiles").unwrap()).unwrap(); // idempotent
 
         let v = validator(
             &[
@@ -1587,10 +1593,7 @@ mod tests {
 
     #[test]
     fn queued_rows_spilled_to_disk_merge_in_file_order_per_key() {
-        let catalog = Catalog::defaults();
-        let profiles = catalog.get("profiles").unwrap();
-        let conn = Connection::open_in_memory().unwrap();
-        ensure_table(&conn, profiles).unwrap();
+        let conn = object_db("profiles");
         let v = validator(
             &[
                 ("e", DataType::Email, "email"),
@@ -1640,18 +1643,11 @@ mod tests {
         }
     }
 
-    /// The batched path (sorted, combined per key, 32 rows per INSERT,
-    /// runs spilled or not) leaves the same records and counts as writing
-    /// the rows one by one in file order, over a table that already holds
-    /// some of the keys.
     #[test]
     fn spilled_rows_of_any_size_are_read_back_whole() {
         // Rows from a few bytes to twice the spill reader's buffer: read
         // back from the buffer, or across its refills.
-        let catalog = Catalog::defaults();
-        let profiles = catalog.get("profiles").unwrap();
-        let conn = Connection::open_in_memory().unwrap();
-        ensure_table(&conn, profiles).unwrap();
+        let conn = object_db("profiles");
         let v = validator(
             &[
                 ("e", DataType::Email, "email"),
@@ -1693,6 +1689,10 @@ mod tests {
         }
     }
 
+    /// The batched path (sorted, combined per key, 32 rows per INSERT,
+    /// runs spilled or not) leaves the same records and counts as writing
+    /// the rows one by one in file order, over a table that already holds
+    /// some of the keys.
     #[test]
     fn batched_writes_equal_row_by_row_writes() {
         let catalog = Catalog::defaults();
@@ -1959,10 +1959,7 @@ mod tests {
 
     #[test]
     fn append_inserts_every_row() {
-        let catalog = Catalog::defaults();
-        let orders = catalog.get("orders").unwrap();
-        let conn = Connection::open_in_memory().unwrap();
-        ensure_table(&conn, orders).unwrap();
+        let conn = object_db("orders");
         let v = validator(
             &[
                 ("id", DataType::String, "order_id"),
