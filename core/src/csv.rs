@@ -203,8 +203,11 @@ pub struct CsvStream {
     /// Header width, once the header was read.
     width: Option<usize>,
     finished: bool,
-    /// Whether quote-free records take the shortcut (the delimiter and the
-    /// quote are distinct ASCII bytes other than a line break).
+    /// Whether quote-free data records take the shortcut (the delimiter and
+    /// the quote are distinct ASCII bytes other than a line break). The
+    /// header always goes through csv_core, which strips a byte order mark
+    /// from the first bytes it reads (after this reader's own: a second
+    /// one) and from none later.
     shortcut: bool,
     /// Records read by the shortcut.
     #[cfg(test)]
@@ -241,17 +244,11 @@ fn recycle<'a, 'b>(mut v: Vec<&'a str>) -> Vec<&'b str> {
 impl CsvStream {
     /// A reader with the given options.
     pub fn new(opts: CsvOptions) -> Self {
-        let mut reader = ReaderBuilder::new()
+        let reader = ReaderBuilder::new()
             .delimiter(opts.delimiter)
             .quote(opts.quote)
             .double_quote(true)
             .build();
-        // csv_core strips a byte order mark from the first bytes it reads.
-        // This reader strips the file's own BOM itself, and the first bytes
-        // csv_core sees may come from any record (the shortcut reads the
-        // others), so it is told here that reading has begun: a line break
-        // leaves it at the start of a record.
-        let _ = reader.read_record(b"\n", &mut [0u8; 1], &mut [0usize; 1]);
         let plain = |b: u8| b.is_ascii() && b != b'\n' && b != b'\r';
         let shortcut = plain(opts.delimiter) && plain(opts.quote) && opts.delimiter != opts.quote;
         Self {
@@ -406,7 +403,7 @@ impl CsvStream {
                 if input.is_empty() {
                     return;
                 }
-                if self.shortcut {
+                if self.shortcut && self.next_row > 0 {
                     let n = self.quote_free_record(input, out);
                     if n > 0 {
                         input = &input[n..];
@@ -699,10 +696,28 @@ mod tests {
     fn the_shortcut_reads_plain_records_and_leaves_quoted_ones_to_csv_core() {
         let input = b"a,b\r\n1,2\n\"x\",3\n4,\"y\"\r5,6";
         let (events, summary, taken) = read(CsvOptions::default(), &[input], true);
-        // Row 1 only: the header's first bytes were held back to decide on a
-        // BOM, rows 2 and 3 hold quotes, and row 4 ends the input without a
-        // line break (csv_core reads it at the finish).
+        // Row 1 only: the header is csv_core's, rows 2 and 3 hold quotes,
+        // and row 4 ends the input without a line break (csv_core reads it
+        // at the finish).
         assert_eq!(taken, 1);
+        // A second byte order mark at the start is stripped too, and one
+        // later is data, either way.
+        for input in [
+            &b"\xEF\xBB\xBF\xEF\xBB\xBFa\n1\n"[..],
+            &b"a\n\xEF\xBB\xBF\"x\"\n"[..],
+        ] {
+            let (fast, _, _) = read(CsvOptions::default(), &[input], true);
+            let (slow, _, _) = read(CsvOptions::default(), &[input], false);
+            assert_eq!(fast, slow);
+        }
+        let (two_boms, _, _) = read(
+            CsvOptions::default(),
+            &[b"\xEF\xBB\xBF\xEF\xBB\xBFa\n"],
+            true,
+        );
+        assert!(two_boms[0].contains("fields: [\"a\"]"), "{two_boms:?}");
+        let (later, _, _) = read(CsvOptions::default(), &[b"a\n\xEF\xBB\xBF\"x\"\n"], true);
+        assert!(later[1].contains("fields: [\"\\u{feff}"), "{later:?}");
         assert_eq!(summary.data_rows, 4);
         let (slow, _, _) = read(CsvOptions::default(), &[input], false);
         assert_eq!(events, slow);
