@@ -11,10 +11,21 @@
 //! rule    := STATUS "=" PCT            answer with this status (429 or 500-599)
 //!          | "reset=" PCT              drop the connection without an answer
 //!          | "delay=" MS "ms" ["@" PCT] wait MS milliseconds first (default 100%)
+//!          | "streak=" N                 fail the same request at most N times in a row
 //! PCT     := number "%"                0-100, decimals allowed
 //! ```
 //!
-//! Example: `storage:503=10%,reset=5%,delay=200ms@20%;api:500=5%`.
+//! Example: `storage:503=10%,reset=5%,delay=200ms@20%,streak=3;api:500=5%`.
+//!
+//! `streak=N` makes a scope's faults unable to outlast a client's retry
+//! budget: a request is identified by its method, path and query and the
+//! headers that tell one logical call from another (`Authorization`,
+//! `Idempotency-Key`, `Content-Range`), and once N requests so identified
+//! have been failed in a row the next one passes. A retried part or a
+//! retried API call therefore succeeds by its (N+1)th attempt whatever the
+//! random draws, and a test that retries at least N+1 times is
+//! deterministic. The draws are still made, so the sequence of faults for
+//! other requests is unchanged.
 //!
 //! Each scope has its own random generator seeded from `--seed` and the
 //! scope name, behind a mutex, and every request draws the same number of
@@ -33,6 +44,8 @@
 //! `CDP_ETL.RATE.LIMITED`, other 5xx `CDP_ETL.INTERNAL.UNAVAILABLE`);
 //! storage faults the storage mode's error format.
 
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -79,18 +92,60 @@ pub enum Rule {
         /// Probability, percent.
         percent: f64,
     },
+    /// `streak=N`: the same request is failed at most `N` times in a row.
+    Streak {
+        /// Longest run of failures of one request.
+        max: u32,
+    },
 }
+
+/// Requests whose current run of failures is remembered (only failed ones
+/// are kept; past this many the memory is cleared, which can only shorten
+/// a run).
+const STREAKS_KEPT: usize = 65_536;
 
 /// The rules of one scope and its random generator.
 #[derive(Debug)]
 struct Scope {
     rules: Vec<Rule>,
     rng: Mutex<StdRng>,
+    /// From `streak=N`.
+    max_streak: Option<u32>,
+    /// Current run of failures per request identity (see [`request_key`]).
+    streaks: Mutex<HashMap<u64, u32>>,
 }
 
 impl Scope {
-    /// Draws this request's fate: total delay and failure, if any.
-    fn roll(&self) -> (Duration, Option<Injected>) {
+    /// Draws the fate of the request identified by `key`: total delay and
+    /// failure, if any.
+    fn roll(&self, key: u64) -> (Duration, Option<Injected>) {
+        let (delay, outcome) = self.draw();
+        let Some(max) = self.max_streak else {
+            return (delay, outcome);
+        };
+        let mut streaks = self.streaks.lock().unwrap();
+        match outcome {
+            Some(_) if streaks.get(&key).copied().unwrap_or(0) >= max => {
+                streaks.remove(&key);
+                (delay, None)
+            }
+            Some(o) => {
+                if streaks.len() >= STREAKS_KEPT {
+                    streaks.clear();
+                }
+                *streaks.entry(key).or_insert(0) += 1;
+                (delay, Some(o))
+            }
+            None => {
+                streaks.remove(&key);
+                (delay, None)
+            }
+        }
+    }
+
+    /// The random part of a fate: every request draws the same number of
+    /// values, whatever its identity.
+    fn draw(&self) -> (Duration, Option<Injected>) {
         let mut rng = self.rng.lock().unwrap();
         let mut delay = 0u64;
         for r in &self.rules {
@@ -107,7 +162,7 @@ impl Scope {
             let (p, what) = match r {
                 Rule::Status { status, percent } => (*percent, Injected::Status(*status)),
                 Rule::Reset { percent } => (*percent, Injected::Reset),
-                Rule::Delay { .. } => continue,
+                Rule::Delay { .. } | Rule::Streak { .. } => continue,
             };
             acc += p;
             if u < acc {
@@ -145,9 +200,21 @@ impl Faults {
                 .iter()
                 .map(|r| match r {
                     Rule::Status { percent, .. } | Rule::Reset { percent } => *percent,
-                    Rule::Delay { .. } => 0.0,
+                    Rule::Delay { .. } | Rule::Streak { .. } => 0.0,
                 })
                 .sum();
+            let streaks: Vec<u32> = rules
+                .iter()
+                .filter_map(|r| match r {
+                    Rule::Streak { max } => Some(*max),
+                    _ => None,
+                })
+                .collect();
+            if streaks.len() > 1 {
+                return Err(format!(
+                    "bad fault section `{section}`: `streak` is given more than once"
+                ));
+            }
             if total > 100.0 + 1e-9 {
                 return Err(format!(
                     "bad fault section `{section}`: the status and reset probabilities add up to {total}%, more than 100%"
@@ -161,6 +228,8 @@ impl Faults {
             let built = Scope {
                 rules,
                 rng: Mutex::new(StdRng::seed_from_u64(seed ^ salt)),
+                max_streak: streaks.first().copied(),
+                streaks: Mutex::new(HashMap::new()),
             };
             let slot = if scope == "storage" {
                 &mut faults.storage
@@ -193,18 +262,34 @@ impl Faults {
     }
 
     /// Draws (and sleeps) the fate of a storage request.
-    pub async fn storage(&self) -> Option<Injected> {
-        apply(self.storage.as_ref(), "storage").await
+    pub async fn storage(&self, req: &Request) -> Option<Injected> {
+        apply(self.storage.as_ref(), "storage", req).await
     }
 
     /// Draws (and sleeps) the fate of an API request.
-    pub async fn api(&self) -> Option<Injected> {
-        apply(self.api.as_ref(), "api").await
+    pub async fn api(&self, req: &Request) -> Option<Injected> {
+        apply(self.api.as_ref(), "api", req).await
     }
 }
 
-async fn apply(scope: Option<&Scope>, name: &'static str) -> Option<Injected> {
-    let (delay, outcome) = scope?.roll();
+/// What identifies one logical request across its retries: method, path
+/// and query, and the headers that tell calls apart.
+fn request_key(req: &Request) -> u64 {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    req.method().as_str().hash(&mut h);
+    req.uri().path().hash(&mut h);
+    req.uri().query().hash(&mut h);
+    for name in ["authorization", "idempotency-key", "content-range"] {
+        req.headers()
+            .get(name)
+            .map(|v| v.as_bytes())
+            .hash(&mut h);
+    }
+    h.finish()
+}
+
+async fn apply(scope: Option<&Scope>, name: &'static str, req: &Request) -> Option<Injected> {
+    let (delay, outcome) = scope?.roll(request_key(req));
     if !delay.is_zero() {
         tracing::info!(
             scope = name,
@@ -221,11 +306,19 @@ async fn apply(scope: Option<&Scope>, name: &'static str) -> Option<Injected> {
 
 fn parse_rule(rule: &str) -> Result<Rule, String> {
     let bad = |why: &str| {
-        format!("bad fault rule `{rule}`: {why} (expected STATUS=P%, reset=P% or delay=MSms@P%)")
+        format!("bad fault rule `{rule}`: {why} (expected STATUS=P%, reset=P%, delay=MSms@P% or streak=N)")
     };
     let (name, value) = rule.split_once('=').ok_or_else(|| bad("missing `=`"))?;
     let (name, value) = (name.trim(), value.trim());
     match name {
+        "streak" => {
+            let max = value
+                .parse::<u32>()
+                .ok()
+                .filter(|n| *n >= 1)
+                .ok_or_else(|| bad("the streak is a whole number of at least 1"))?;
+            Ok(Rule::Streak { max })
+        }
         "reset" => Ok(Rule::Reset {
             percent: parse_percent(value).map_err(|e| bad(&e))?,
         }),
@@ -290,7 +383,7 @@ pub fn reset_response() -> Response {
 /// Middleware of the `/public/v1` routes: applies the `api` scope's faults
 /// before the handler runs.
 pub async fn api_faults(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    match state.faults.api().await {
+    match state.faults.api(&req).await {
         None => next.run(req).await,
         Some(Injected::Reset) => reset_response(),
         Some(Injected::Status(status)) => {
@@ -367,6 +460,9 @@ mod tests {
             "storage:503=1%;storage:500=1%",
             "storage 503=1%",
             "api:teapot=1%",
+            "api:500=1%,streak=0",
+            "api:500=1%,streak=two",
+            "api:500=1%,streak=2,streak=3",
         ] {
             assert!(Faults::parse(bad, 0).is_err(), "{bad} accepted");
         }
@@ -377,11 +473,72 @@ mod tests {
         let seq = |seed| {
             let f = Faults::parse("storage:503=30%,reset=20%", seed).unwrap();
             let s = f.storage.as_ref().unwrap();
-            (0..200).map(|_| s.roll().1).collect::<Vec<_>>()
+            (0..200).map(|i| s.roll(i).1).collect::<Vec<_>>()
         };
         assert_eq!(seq(7), seq(7));
         assert_ne!(seq(7), seq(8));
         let hits = seq(7).iter().filter(|o| o.is_some()).count();
         assert!((60..=140).contains(&hits), "{hits} faults in 200 at 50%");
+    }
+
+    #[test]
+    fn a_streak_caps_the_failures_of_one_request_in_a_row() {
+        // Every draw fails; with streak=3 a request fails three times, then
+        // passes, then may fail again; other requests keep their own runs.
+        let f = Faults::parse("storage:503=100%,streak=3", 1).unwrap();
+        let s = f.storage.as_ref().unwrap();
+        let fates = |key| (0..8).map(|_| s.roll(key).1.is_some()).collect::<Vec<_>>();
+        let expected = [true, true, true, false, true, true, true, false];
+        assert_eq!(fates(1), expected);
+        assert_eq!(fates(2), expected);
+        // Interleaved requests do not shorten or lengthen each other's runs.
+        let mut a = Vec::new();
+        let mut b = Vec::new();
+        for _ in 0..4 {
+            a.push(s.roll(10).1.is_some());
+            b.push(s.roll(11).1.is_some());
+        }
+        assert_eq!(a, [true, true, true, false]);
+        assert_eq!(b, [true, true, true, false]);
+        // Without streak, a request can fail any number of times.
+        let f = Faults::parse("storage:503=100%", 1).unwrap();
+        let s = f.storage.as_ref().unwrap();
+        assert!((0..20).all(|_| s.roll(1).1.is_some()));
+    }
+
+    #[test]
+    fn a_streak_leaves_the_random_sequence_of_other_requests_alone() {
+        // The same draws are made whether or not a streak forces a pass, so
+        // a request's fate depends only on its place in the sequence (and
+        // on its own run).
+        let with = Faults::parse("api:500=40%,streak=1", 9).unwrap();
+        let without = Faults::parse("api:500=40%", 9).unwrap();
+        let (w, wo) = (with.api.as_ref().unwrap(), without.api.as_ref().unwrap());
+        for i in 0..300u64 {
+            let (a, b) = (w.roll(i).1, wo.roll(i).1);
+            assert_eq!(a, b, "request {i} (distinct keys never hit the cap)");
+        }
+    }
+
+    #[test]
+    fn requests_are_told_apart_by_method_path_query_and_call_headers() {
+        let key = |method: &str, uri: &str, headers: &[(&str, &str)]| {
+            let mut b = axum::http::Request::builder().method(method).uri(uri);
+            for (n, v) in headers {
+                b = b.header(*n, *v);
+            }
+            request_key(&b.body(Body::empty()).unwrap())
+        };
+        let base = key("PUT", "/storage/a?comp=block&blockid=AA", &[]);
+        assert_eq!(base, key("PUT", "/storage/a?comp=block&blockid=AA", &[]));
+        assert_ne!(base, key("PUT", "/storage/a?comp=block&blockid=AB", &[]));
+        assert_ne!(base, key("POST", "/storage/a?comp=block&blockid=AA", &[]));
+        assert_ne!(base, key("PUT", "/storage/b?comp=block&blockid=AA", &[]));
+        let c1 = key("PUT", "/s", &[("content-range", "bytes 0-9/*")]);
+        assert_ne!(c1, key("PUT", "/s", &[("content-range", "bytes 10-19/*")]));
+        let k1 = key("POST", "/j", &[("idempotency-key", "1"), ("authorization", "Bearer x")]);
+        assert_ne!(k1, key("POST", "/j", &[("idempotency-key", "2"), ("authorization", "Bearer x")]));
+        assert_ne!(k1, key("POST", "/j", &[("idempotency-key", "1"), ("authorization", "Bearer y")]));
+        assert_eq!(k1, key("POST", "/j", &[("authorization", "Bearer x"), ("idempotency-key", "1")]));
     }
 }

@@ -249,24 +249,32 @@ impl Drop for Azurite {
 }
 
 /// Storage faults of the `faults` emulator: 10 % answered 503 (with
-/// `Retry-After: 1`), 5 % dropped connections.
-pub const STORAGE_FAULTS: &str = "storage:503=10%,reset=5%";
+/// `Retry-After: 1`), 5 % dropped connections, and never the same request
+/// more than 3 times in a row, so every part succeeds within 4 attempts
+/// (the engine's default budget is 6) whatever the order of the requests.
+pub const STORAGE_FAULTS: &str = "storage:503=10%,reset=5%,streak=3";
 /// Seed of the `faults` emulator (the same faults on every run for the same
 /// request sequence).
 pub const FAULT_SEED: &str = "42";
 
-/// Flags of the `flaky` emulator: API faults, a per-token rate limit, OAuth
-/// tokens that expire after 2 s, and a token of its own for rate-limit
-/// tests.
-pub const FLAKY_API_ARGS: [&str; 10] = [
+/// Flags of the `flaky` emulator: API faults (at most 3 in a row for one
+/// call, see the fault spec's `streak`), OAuth tokens that expire after
+/// 2 s. No rate limit: 429s would spend the same retry budget as the
+/// faults, and that sum is not bounded; the `limited` emulator has it.
+pub const FLAKY_API_ARGS: [&str; 6] = [
     "--faults",
-    "api:500=25%,reset=10%",
+    "api:500=25%,reset=10%,streak=3",
     "--seed",
     "7",
-    "--rate-limit",
-    "20/1",
     "--token-ttl",
     "2",
+];
+
+/// Flags of the `limited` emulator: a per-token rate limit of 20 requests
+/// a second and a token of its own for the rate-limit tests; no faults.
+pub const LIMITED_API_ARGS: [&str; 4] = [
+    "--rate-limit",
+    "20/1",
     "--token",
     "burst=cdp:imports:read,cdp:imports:write,cdp:metadata:read",
 ];
@@ -283,8 +291,10 @@ pub struct Emulators {
     pub gcs: Emulator,
     /// `--storage local` with storage faults: `IMPORT_EMULATOR_URL_FAULTS`.
     pub faults: Emulator,
-    /// API faults and limits ([`FLAKY_API_ARGS`]): `IMPORT_EMULATOR_URL_FLAKY`.
+    /// API faults ([`FLAKY_API_ARGS`]): `IMPORT_EMULATOR_URL_FLAKY`.
     pub flaky: Emulator,
+    /// A rate limit ([`LIMITED_API_ARGS`]): `IMPORT_EMULATOR_URL_LIMITED`.
+    pub limited: Emulator,
     /// `--storage azurite=URL`: `IMPORT_EMULATOR_URL_AZURITE`. Declared
     /// before `azurite` so it stops first.
     pub with_azurite: Emulator,
@@ -293,7 +303,7 @@ pub struct Emulators {
 }
 
 impl Emulators {
-    /// Starts all six, and Azurite.
+    /// Starts all seven, and Azurite.
     pub fn start(ws: &Workspace, binary: &Path) -> Result<Emulators> {
         let azurite = Azurite::start(ws)?;
         let storage = format!("azurite={}", azurite.url);
@@ -308,6 +318,7 @@ impl Emulators {
                 &["--faults", STORAGE_FAULTS, "--seed", FAULT_SEED],
             )?,
             flaky: Emulator::start_named(ws, binary, "emulator-flaky", &FLAKY_API_ARGS)?,
+            limited: Emulator::start_named(ws, binary, "emulator-limited", &LIMITED_API_ARGS)?,
             with_azurite: Emulator::start_named(
                 ws,
                 binary,
@@ -320,13 +331,14 @@ impl Emulators {
 
     /// `(variable, URL)` pairs to set on the test build (`AZURITE_BLOB_URL`
     /// is Azurite's own blob endpoint).
-    pub fn env(&self) -> [(&'static str, &str); 7] {
+    pub fn env(&self) -> [(&'static str, &str); 8] {
         [
             ("IMPORT_EMULATOR_URL", &self.main.url),
             ("IMPORT_EMULATOR_URL_S3", &self.s3.url),
             ("IMPORT_EMULATOR_URL_GCS", &self.gcs.url),
             ("IMPORT_EMULATOR_URL_FAULTS", &self.faults.url),
             ("IMPORT_EMULATOR_URL_FLAKY", &self.flaky.url),
+            ("IMPORT_EMULATOR_URL_LIMITED", &self.limited.url),
             ("IMPORT_EMULATOR_URL_AZURITE", &self.with_azurite.url),
             ("AZURITE_BLOB_URL", &self.azurite.url),
         ]

@@ -13,7 +13,8 @@
 //! reach the tests at compile time: `IMPORT_EMULATOR_URL` (Azure Block Blob
 //! storage), `IMPORT_EMULATOR_URL_S3`, `IMPORT_EMULATOR_URL_GCS`,
 //! `IMPORT_EMULATOR_URL_FAULTS` (storage faults),
-//! `IMPORT_EMULATOR_URL_FLAKY` (API faults and limits) and
+//! `IMPORT_EMULATOR_URL_FLAKY` (API faults, short-lived OAuth tokens),
+//! `IMPORT_EMULATOR_URL_LIMITED` (a per-token rate limit) and
 //! `IMPORT_EMULATOR_URL_AZURITE` (real SAS URLs of an Azurite); see
 //! [`crate::emulator`]. The last line printed is `N passed, M failed`.
 //!
