@@ -261,35 +261,34 @@ impl Faults {
         self.api.as_ref().map_or(&[], |s| &s.rules)
     }
 
-    /// Draws (and sleeps) the fate of a storage request.
-    pub async fn storage(&self, req: &Request) -> Option<Injected> {
-        apply(self.storage.as_ref(), "storage", req).await
+    /// Draws (and sleeps) the fate of a storage request (`key`: its
+    /// [`request_key`]).
+    pub async fn storage(&self, key: u64) -> Option<Injected> {
+        apply(self.storage.as_ref(), "storage", key).await
     }
 
-    /// Draws (and sleeps) the fate of an API request.
-    pub async fn api(&self, req: &Request) -> Option<Injected> {
-        apply(self.api.as_ref(), "api", req).await
+    /// Draws (and sleeps) the fate of an API request (`key`: its
+    /// [`request_key`]).
+    pub async fn api(&self, key: u64) -> Option<Injected> {
+        apply(self.api.as_ref(), "api", key).await
     }
 }
 
 /// What identifies one logical request across its retries: method, path
 /// and query, and the headers that tell calls apart.
-fn request_key(req: &Request) -> u64 {
+pub fn request_key(req: &Request) -> u64 {
     let mut h = std::collections::hash_map::DefaultHasher::new();
     req.method().as_str().hash(&mut h);
     req.uri().path().hash(&mut h);
     req.uri().query().hash(&mut h);
     for name in ["authorization", "idempotency-key", "content-range"] {
-        req.headers()
-            .get(name)
-            .map(|v| v.as_bytes())
-            .hash(&mut h);
+        req.headers().get(name).map(|v| v.as_bytes()).hash(&mut h);
     }
     h.finish()
 }
 
-async fn apply(scope: Option<&Scope>, name: &'static str, req: &Request) -> Option<Injected> {
-    let (delay, outcome) = scope?.roll(request_key(req));
+async fn apply(scope: Option<&Scope>, name: &'static str, key: u64) -> Option<Injected> {
+    let (delay, outcome) = scope?.roll(key);
     if !delay.is_zero() {
         tracing::info!(
             scope = name,
@@ -383,7 +382,8 @@ pub fn reset_response() -> Response {
 /// Middleware of the `/public/v1` routes: applies the `api` scope's faults
 /// before the handler runs.
 pub async fn api_faults(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    match state.faults.api(&req).await {
+    let key = request_key(&req);
+    match state.faults.api(key).await {
         None => next.run(req).await,
         Some(Injected::Reset) => reset_response(),
         Some(Injected::Status(status)) => {
@@ -536,9 +536,34 @@ mod tests {
         assert_ne!(base, key("PUT", "/storage/b?comp=block&blockid=AA", &[]));
         let c1 = key("PUT", "/s", &[("content-range", "bytes 0-9/*")]);
         assert_ne!(c1, key("PUT", "/s", &[("content-range", "bytes 10-19/*")]));
-        let k1 = key("POST", "/j", &[("idempotency-key", "1"), ("authorization", "Bearer x")]);
-        assert_ne!(k1, key("POST", "/j", &[("idempotency-key", "2"), ("authorization", "Bearer x")]));
-        assert_ne!(k1, key("POST", "/j", &[("idempotency-key", "1"), ("authorization", "Bearer y")]));
-        assert_eq!(k1, key("POST", "/j", &[("authorization", "Bearer x"), ("idempotency-key", "1")]));
+        let k1 = key(
+            "POST",
+            "/j",
+            &[("idempotency-key", "1"), ("authorization", "Bearer x")],
+        );
+        assert_ne!(
+            k1,
+            key(
+                "POST",
+                "/j",
+                &[("idempotency-key", "2"), ("authorization", "Bearer x")]
+            )
+        );
+        assert_ne!(
+            k1,
+            key(
+                "POST",
+                "/j",
+                &[("idempotency-key", "1"), ("authorization", "Bearer y")]
+            )
+        );
+        assert_eq!(
+            k1,
+            key(
+                "POST",
+                "/j",
+                &[("authorization", "Bearer x"), ("idempotency-key", "1")]
+            )
+        );
     }
 }

@@ -610,7 +610,8 @@ pub async fn handle(State(state): State<AppState>, req: Request) -> Response {
         .strip_prefix("/storage/")
         .unwrap_or_default()
         .to_string();
-    let mut resp = match state.faults.storage(&req).await {
+    let key = crate::faults::request_key(&req);
+    let mut resp = match state.faults.storage(key).await {
         Some(Injected::Reset) => return crate::faults::reset_response(),
         Some(Injected::Status(status)) => {
             // Read (and discard) the body first so the client reliably sees
