@@ -21,7 +21,6 @@ use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use common::Emu;
 use import_devserver::config::StorageMode;
-use import_devserver::processor;
 use import_devserver::storage::azurite::{Azurite, SasPermission, CONTAINER};
 use import_devserver::storage::BlobPath;
 use serde_json::{json, Value};
@@ -115,9 +114,7 @@ fn start_azurite() -> AzuriteProcess {
 /// An emulator in azurite mode (its processor running).
 async fn emu(az: &AzuriteProcess) -> Emu {
     let url = az.url.clone();
-    let emu = common::start_with(move |c| c.storage = StorageMode::Azurite(url)).await;
-    processor::spawn(&emu.server.state).unwrap();
-    emu
+    common::start_processing_with(move |c| c.storage = StorageMode::Azurite(url)).await
 }
 
 /// A profiles CSV of `rows` rows (a few hundred KB for 5,000).

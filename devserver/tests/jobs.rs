@@ -5,15 +5,12 @@
 
 mod common;
 
-use common::Emu;
-use import_devserver::config::{all_scopes, StaticToken};
+use common::{add_other_workspace, code, Emu, OTHER};
 use reqwest::header::HeaderMap;
 use serde_json::{json, Value};
 
 const W: &str = "dev-write";
 const R: &str = "dev-read";
-/// A write token of another workspace.
-const OTHER: &str = "other-write";
 
 /// The create example of the spec, verbatim.
 const SPEC_CREATE: &str = r#"{
@@ -45,11 +42,7 @@ async fn emu() -> Emu {
     common::start_with(|c| {
         // Processor off: these tests look at started jobs while queued.
         c.workers = 0;
-        c.tokens.push(StaticToken {
-            token: OTHER.into(),
-            scopes: all_scopes(),
-            workspace: "ws_other".into(),
-        })
+        add_other_workspace(c);
     })
     .await
 }
@@ -75,10 +68,6 @@ async fn post_raw(
     let status = r.status().as_u16();
     let headers = r.headers().clone();
     (status, headers, r.json().await.unwrap_or(Value::Null))
-}
-
-fn code(body: &Value) -> &str {
-    body["error"]["code"].as_str().unwrap_or("<none>")
 }
 
 fn create_body(size: usize) -> Value {

@@ -6,7 +6,8 @@
 use std::sync::Arc;
 
 use import_devserver::clock::OffsetClock;
-use import_devserver::{Config, Server};
+use import_devserver::config::{all_scopes, StaticToken};
+use import_devserver::{processor, Config, Server};
 use std::time::Duration;
 
 use serde_json::{json, Value};
@@ -48,6 +49,33 @@ pub async fn start_with(f: impl FnOnce(&mut Config)) -> Emu {
 /// Starts an emulator with the default test config.
 pub async fn start() -> Emu {
     start_with(|_| {}).await
+}
+
+/// [`start_with`], then the processor running (for tests that run whole
+/// jobs).
+pub async fn start_processing_with(f: impl FnOnce(&mut Config)) -> Emu {
+    let emu = start_with(f).await;
+    processor::spawn(&emu.server.state).unwrap();
+    emu
+}
+
+/// A write token of another workspace (`ws_other`) with every scope; a
+/// config has it after [`add_other_workspace`].
+pub const OTHER: &str = "other-write";
+
+/// Adds the [`OTHER`] token to a config.
+pub fn add_other_workspace(c: &mut Config) {
+    c.tokens.push(StaticToken {
+        token: OTHER.into(),
+        scopes: all_scopes(),
+        workspace: "ws_other".into(),
+    });
+}
+
+/// The `error.code` of an error envelope, or `<none>` when the body has none
+/// (never equal to a code a test expects).
+pub fn code(body: &Value) -> &str {
+    body["error"]["code"].as_str().unwrap_or("<none>")
 }
 
 impl Emu {
