@@ -13,28 +13,10 @@ const W: &str = "dev-write";
 const R: &str = "dev-read";
 
 /// The create example of the spec, verbatim.
-const SPEC_CREATE: &str = r#"{
-"objectName": "profiles",
-"fileName": "spring-2026.csv",
-"fileSize": 1048576,
-"createList": true,
-"listName": "Spring 2026 Backfill",
-"autoProfileAfterImport": true
-}"#;
+const SPEC_CREATE: &str = include_str!("../../tests/fixtures/spec-create.json");
 
 /// The mapping example of the spec, verbatim.
-const SPEC_MAPPING: &str = r#"{
-"sourceFields": {
-"email_address": "string",
-"FirstName": "string",
-"signup_ts": "datetime"
-},
-"fieldMap": {
-"email_address": "email",
-"FirstName": "first_name",
-"signup_ts": "signed_up_at"
-}
-}"#;
+const SPEC_MAPPING: &str = include_str!("../../tests/fixtures/spec-mapping.json");
 
 const CSV: &[u8] = b"email_address,FirstName,signup_ts\na@example.com,Ann,2026-04-01T10:00:00Z\n";
 
