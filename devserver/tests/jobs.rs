@@ -463,13 +463,7 @@ async fn bad_input_is_a_clear_4xx_and_the_server_stays_up() {
 
     // Still up and working.
     assert_eq!(job_status(&emu, R, &id).await.1["data"]["state"], "pending");
-    let r = emu
-        .http
-        .get(format!("{}/healthz", emu.url))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    assert_eq!(emu.healthz().await, 200);
 }
 
 #[tokio::test]

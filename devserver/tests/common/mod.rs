@@ -10,6 +10,7 @@ use import_devserver::config::{all_scopes, StaticToken};
 use import_devserver::{processor, Config, Server};
 use std::time::Duration;
 
+use reqwest::header::HeaderMap;
 use serde_json::{json, Value};
 
 /// A running emulator plus what a test needs to talk to it.
@@ -82,6 +83,17 @@ impl Emu {
     /// `{url}/public/v1{path}`.
     pub fn api(&self, path: &str) -> String {
         format!("{}/public/v1{}", self.url, path)
+    }
+
+    /// The status of `GET /healthz`.
+    pub async fn healthz(&self) -> u16 {
+        let r = self
+            .http
+            .get(format!("{}/healthz", self.url))
+            .send()
+            .await
+            .unwrap();
+        r.status().as_u16()
     }
 
     /// GET an API path with a bearer token; returns (status, body JSON).
@@ -224,6 +236,19 @@ pub async fn error_lines(emu: &Emu, id: &str) -> Vec<Value> {
         .collect();
     assert_eq!(lines.len() as u64, e["errorCount"].as_u64().unwrap());
     lines
+}
+
+/// `GET /public/v1/import-jobs/{id}/upload` (emulator extension):
+/// (status, headers, body bytes).
+pub async fn job_upload(emu: &Emu, id: &str, token: Option<&str>) -> (u16, HeaderMap, Vec<u8>) {
+    let mut rb = emu.http.get(emu.api(&format!("/import-jobs/{id}/upload")));
+    if let Some(t) = token {
+        rb = rb.bearer_auth(t);
+    }
+    let r = rb.send().await.unwrap();
+    let status = r.status().as_u16();
+    let headers = r.headers().clone();
+    (status, headers, r.bytes().await.unwrap().to_vec())
 }
 
 /// Reads the merged records (the test looks inside the emulator's data).
