@@ -202,7 +202,7 @@ export async function runBrokerSuite({ runner, runtime, expectedEntry, start, ex
     const htmlFile = join(s.scratch, 'page.html');
     writeFileSync(htmlFile, pageHtml(browserEntry));
     const page = await staticServer({
-      files: { '/': htmlFile, '/page.mjs': join(brokerDir, 'page.mjs') },
+      files: { '/': htmlFile, '/page.mjs': join(brokerDir, 'page.mjs'), '/js/people.mjs': join(root, 'tests', 'js', 'people.mjs') },
       dirs: { '/pkg/': pkgDir },
     });
     cleanups.push(page.close);
