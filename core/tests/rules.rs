@@ -15,12 +15,12 @@ fn good_create() -> Value {
     json!({"objectName": "profiles", "fileName": "spring-2026.csv", "fileSize": 1_048_576})
 }
 
+/// The mapping example of the spec, verbatim.
+const SPEC_MAPPING: &str = include_str!("../../tests/fixtures/spec-mapping.json");
+
 /// A mapping body that passes every rule (the spec's example).
 fn good_mapping() -> Value {
-    json!({
-        "sourceFields": {"email_address": "string", "FirstName": "string", "signup_ts": "datetime"},
-        "fieldMap": {"email_address": "email", "FirstName": "first_name", "signup_ts": "signed_up_at"}
-    })
+    serde_json::from_str(SPEC_MAPPING).unwrap()
 }
 
 /// `base` with the members of `patch` set (a `null` member is removed).
@@ -718,11 +718,7 @@ fn template_name_length_limit_is_200_characters() {
 #[test]
 fn the_spec_mapping_passes_and_keeps_file_order() {
     // From text, as printed in the spec: `json!` would sort the keys.
-    let req: MappingRequest = serde_json::from_str(
-        r#"{"sourceFields": {"email_address": "string", "FirstName": "string", "signup_ts": "datetime"},
-            "fieldMap": {"email_address": "email", "FirstName": "first_name", "signup_ts": "signed_up_at"}}"#,
-    )
-    .unwrap();
+    let req: MappingRequest = serde_json::from_str(SPEC_MAPPING).unwrap();
     let valid = check_mapping(&req).unwrap();
     let sources: Vec<(String, DataType)> = valid.source_fields.unwrap().into_iter().collect();
     assert_eq!(

@@ -9,9 +9,13 @@ use import_core::validate::{
     EXTRA_COLUMN, INVALID_ENCODING, REQUIRED_FIELD_MISSING, ROW_MALFORMED,
     VALIDATION_TYPE_MISMATCH,
 };
+use import_core::wire::MappingRequest;
 use indexmap::IndexMap;
 
 use ImportMode::{Balanced, LandingFriendly as Landing, Strict};
+
+/// The mapping example of the spec, verbatim.
+const SPEC_MAPPING: &str = include_str!("../../tests/fixtures/spec-mapping.json");
 
 /// Source column, declared type, destination field, a valid value.
 const COLUMNS: &[(&str, DataType, &str, &str)] = &[
@@ -827,21 +831,14 @@ fn string_keys_are_trimmed_except_in_strict() {
 fn the_specs_example_a_string_column_mapped_to_an_email_field() {
     // sourceFields declares email_address a string; the destination `email`
     // is an email field, so "not-an-email" is an invalid email.
-    let sf: IndexMap<String, DataType> = [
-        ("email_address".to_string(), DataType::String),
-        ("FirstName".to_string(), DataType::String),
-        ("signup_ts".to_string(), DataType::Datetime),
-    ]
-    .into_iter()
-    .collect();
-    let fm: IndexMap<String, String> = [
-        ("email_address", "email"),
-        ("FirstName", "first_name"),
-        ("signup_ts", "signed_up_at"),
-    ]
-    .into_iter()
-    .map(|(a, b)| (a.to_string(), b.to_string()))
-    .collect();
+    let spec: MappingRequest = serde_json::from_str(SPEC_MAPPING).unwrap();
+    let sf: IndexMap<String, DataType> = spec
+        .source_fields
+        .unwrap()
+        .into_iter()
+        .map(|(column, t)| (column, DataType::parse(&t).unwrap()))
+        .collect();
+    let fm: IndexMap<String, String> = spec.field_map.unwrap();
     let dest: IndexMap<String, DataType> = [
         ("email".to_string(), DataType::Email),
         ("first_name".to_string(), DataType::String),

@@ -33,14 +33,7 @@ fn round_trip<T: DeserializeOwned + Serialize>(body: &str) -> T {
 // ---- Examples of the Import Jobs API reference, verbatim ------------------
 
 /// 1. Initialize the Job: the `-d` body of the curl example.
-const CREATE_REQUEST: &str = r#"{
-"objectName": "profiles",
-"fileName": "spring-2026.csv",
-"fileSize": 1048576,
-"createList": true,
-"listName": "Spring 2026 Backfill",
-"autoProfileAfterImport": true
-}"#;
+const CREATE_REQUEST: &str = include_str!("../../tests/fixtures/spec-create.json");
 
 /// 1. Initialize the Job: Response — 201 Created.
 const CREATE_RESPONSE: &str = r#"{
@@ -58,18 +51,7 @@ const CREATE_RESPONSE: &str = r#"{
 }"#;
 
 /// 2. Set the Field Mapping: the `-d` body of the curl example.
-const MAPPING_REQUEST: &str = r#"{
-"sourceFields": {
-"email_address": "string",
-"FirstName": "string",
-"signup_ts": "datetime"
-},
-"fieldMap": {
-"email_address": "email",
-"FirstName": "first_name",
-"signup_ts": "signed_up_at"
-}
-}"#;
+const MAPPING_REQUEST: &str = include_str!("../../tests/fixtures/spec-mapping.json");
 
 /// 2. Set the Field Mapping: Response — 200 OK.
 const MAPPING_RESPONSE: &str = r#"{

@@ -19,9 +19,8 @@ use std::time::{Duration, Instant};
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
-use common::Emu;
+use common::{job_upload, wait, Emu};
 use import_devserver::config::StorageMode;
-use import_devserver::processor;
 use import_devserver::storage::azurite::{Azurite, SasPermission, CONTAINER};
 use import_devserver::storage::BlobPath;
 use serde_json::{json, Value};
@@ -115,9 +114,7 @@ fn start_azurite() -> AzuriteProcess {
 /// An emulator in azurite mode (its processor running).
 async fn emu(az: &AzuriteProcess) -> Emu {
     let url = az.url.clone();
-    let emu = common::start_with(move |c| c.storage = StorageMode::Azurite(url)).await;
-    processor::spawn(&emu.server.state).unwrap();
-    emu
+    common::start_processing_with(move |c| c.storage = StorageMode::Azurite(url)).await
 }
 
 /// A profiles CSV of `rows` rows (a few hundred KB for 5,000).
@@ -221,21 +218,6 @@ async fn read_back(emu: &Emu, landing: &str) -> Option<Vec<u8>> {
     .unwrap()
 }
 
-/// Polls the status until the job is `completed` or `failed`.
-async fn wait(emu: &Emu, id: &str) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let (s, b) = emu.get(&format!("/import-jobs/{id}"), W).await;
-        assert_eq!(s, 200, "{b}");
-        let state = b["data"]["state"].as_str().unwrap();
-        if state == "completed" || state == "failed" {
-            return b["data"].clone();
-        }
-        assert!(Instant::now() < deadline, "job still {state}: {b}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn blocks_uploaded_to_azurite_pass_the_start_check_and_read_back() {
     let az = start_azurite();
@@ -306,7 +288,7 @@ async fn blocks_uploaded_to_azurite_pass_the_start_check_and_read_back() {
         .is_none());
 
     // The processor streams the blob from Azurite and imports every row.
-    let status = wait(&emu, id).await;
+    let status = wait(&emu, W, id).await;
     assert_eq!(status["state"], "completed", "{status}");
     assert_eq!(status["rowsTotal"], 5_000, "{status}");
     assert_eq!(status["rowsImported"], 5_000, "{status}");
@@ -519,24 +501,6 @@ mod url {
     }
 }
 
-/// `GET /public/v1/import-jobs/{id}/upload` (emulator extension):
-/// (status, `Content-Length`, body).
-async fn job_upload(emu: &Emu, id: &str, token: &str) -> (u16, Option<u64>, Vec<u8>) {
-    let r = emu
-        .http
-        .get(emu.api(&format!("/import-jobs/{id}/upload")))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap();
-    let status = r.status().as_u16();
-    let len = r
-        .headers()
-        .get("content-length")
-        .and_then(|v| v.to_str().ok()?.parse().ok());
-    (status, len, r.bytes().await.unwrap().to_vec())
-}
-
 #[tokio::test]
 async fn the_upload_read_back_endpoint_streams_the_azurite_blob() {
     use sha2::{Digest, Sha256};
@@ -552,16 +516,19 @@ async fn the_upload_read_back_endpoint_streams_the_azurite_blob() {
     // Staged blocks only: nothing is committed, 404 in the API's envelope.
     let parts: Vec<&[u8]> = data.chunks(1024 * 1024).collect();
     let ids = put_blocks(&emu, &target, &parts).await;
-    let (s, _, body) = job_upload(&emu, id, W).await;
+    let (s, _, body) = job_upload(&emu, id, Some(W)).await;
     assert_eq!(s, 404);
     let v: Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(v["error"]["code"], "CDP_ETL.NOT_FOUND", "{v}");
 
     let r = put_block_list(&emu, &target, &ids).await;
     assert_eq!(r.status().as_u16(), 201, "{}", r.text().await.unwrap());
-    let (s, len, body) = job_upload(&emu, id, "dev-read").await;
+    let (s, headers, body) = job_upload(&emu, id, Some("dev-read")).await;
     assert_eq!(s, 200);
-    assert_eq!(len, Some(data.len() as u64));
+    assert_eq!(
+        headers["content-length"].to_str().unwrap(),
+        data.len().to_string()
+    );
     assert_eq!(body.len(), data.len());
     assert_eq!(
         Sha256::digest(&body),

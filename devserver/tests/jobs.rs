@@ -5,39 +5,18 @@
 
 mod common;
 
-use common::Emu;
-use import_devserver::config::{all_scopes, StaticToken};
+use common::{add_other_workspace, code, Emu, OTHER};
 use reqwest::header::HeaderMap;
 use serde_json::{json, Value};
 
 const W: &str = "dev-write";
 const R: &str = "dev-read";
-/// A write token of another workspace.
-const OTHER: &str = "other-write";
 
 /// The create example of the spec, verbatim.
-const SPEC_CREATE: &str = r#"{
-"objectName": "profiles",
-"fileName": "spring-2026.csv",
-"fileSize": 1048576,
-"createList": true,
-"listName": "Spring 2026 Backfill",
-"autoProfileAfterImport": true
-}"#;
+const SPEC_CREATE: &str = include_str!("../../tests/fixtures/spec-create.json");
 
 /// The mapping example of the spec, verbatim.
-const SPEC_MAPPING: &str = r#"{
-"sourceFields": {
-"email_address": "string",
-"FirstName": "string",
-"signup_ts": "datetime"
-},
-"fieldMap": {
-"email_address": "email",
-"FirstName": "first_name",
-"signup_ts": "signed_up_at"
-}
-}"#;
+const SPEC_MAPPING: &str = include_str!("../../tests/fixtures/spec-mapping.json");
 
 const CSV: &[u8] = b"email_address,FirstName,signup_ts\na@example.com,Ann,2026-04-01T10:00:00Z\n";
 
@@ -45,11 +24,7 @@ async fn emu() -> Emu {
     common::start_with(|c| {
         // Processor off: these tests look at started jobs while queued.
         c.workers = 0;
-        c.tokens.push(StaticToken {
-            token: OTHER.into(),
-            scopes: all_scopes(),
-            workspace: "ws_other".into(),
-        })
+        add_other_workspace(c);
     })
     .await
 }
@@ -75,10 +50,6 @@ async fn post_raw(
     let status = r.status().as_u16();
     let headers = r.headers().clone();
     (status, headers, r.json().await.unwrap_or(Value::Null))
-}
-
-fn code(body: &Value) -> &str {
-    body["error"]["code"].as_str().unwrap_or("<none>")
 }
 
 fn create_body(size: usize) -> Value {
@@ -492,13 +463,7 @@ async fn bad_input_is_a_clear_4xx_and_the_server_stays_up() {
 
     // Still up and working.
     assert_eq!(job_status(&emu, R, &id).await.1["data"]["state"], "pending");
-    let r = emu
-        .http
-        .get(format!("{}/healthz", emu.url))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    assert_eq!(emu.healthz().await, 200);
 }
 
 #[tokio::test]

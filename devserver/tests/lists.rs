@@ -8,25 +8,19 @@ mod common;
 
 use std::collections::HashSet;
 
-use common::Emu;
-use import_devserver::config::{all_scopes, StaticToken};
+use common::{add_other_workspace, code, Emu, OTHER};
+use import_devserver::config::StaticToken;
 use import_devserver::{audiences, lists, processor};
 use serde_json::{json, Value};
 
 const W: &str = "dev-write";
 const R: &str = "dev-read";
-/// A token of another workspace with every scope.
-const OTHER: &str = "other-write";
 /// A token of the dev workspace with the import scopes only.
 const IMPORTS_ONLY: &str = "imports-only";
 
 async fn emu() -> Emu {
     common::start_with(|c| {
-        c.tokens.push(StaticToken {
-            token: OTHER.into(),
-            scopes: all_scopes(),
-            workspace: "ws_other".into(),
-        });
+        add_other_workspace(c);
         c.tokens.push(StaticToken {
             token: IMPORTS_ONLY.into(),
             scopes: vec!["cdp:imports:write".into(), "cdp:imports:read".into()],
@@ -34,10 +28,6 @@ async fn emu() -> Emu {
         });
     })
     .await
-}
-
-fn code(body: &Value) -> &str {
-    body["error"]["code"].as_str().unwrap_or("")
 }
 
 fn rule(body: &Value) -> &str {

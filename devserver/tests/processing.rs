@@ -9,29 +9,18 @@ mod common;
 use std::time::Duration;
 
 use common::{
-    error_lines, errors, ready_job, ready_job_with, records, run, start_job as start, wait, Emu,
+    add_other_workspace, error_lines, errors, ready_job, ready_job_with, records, run,
+    start_job as start, wait, Emu, OTHER,
 };
-use import_devserver::config::{all_scopes, StaticToken};
 use import_devserver::processor;
 use rusqlite::OptionalExtension;
 use serde_json::{json, Value};
 
 const W: &str = "dev-write";
-/// A write token of another workspace.
-const OTHER: &str = "other-write";
 
 /// An emulator with its processor running.
 async fn emu() -> Emu {
-    let emu = common::start_with(|c| {
-        c.tokens.push(StaticToken {
-            token: OTHER.into(),
-            scopes: all_scopes(),
-            workspace: "ws_other".into(),
-        })
-    })
-    .await;
-    processor::spawn(&emu.server.state).unwrap();
-    emu
+    common::start_processing_with(add_other_workspace).await
 }
 
 fn profiles_mapping(mode: &str) -> Value {
@@ -649,8 +638,7 @@ async fn a_restart_mid_job_fails_it_and_merges_nothing() {
     let Emu { server, dir, .. } = emu;
     server.stop().await;
     let data_dir = dir.path().to_path_buf();
-    let emu2 = common::start_with(|c| c.data_dir = data_dir).await;
-    processor::spawn(&emu2.server.state).unwrap();
+    let emu2 = common::start_processing_with(|c| c.data_dir = data_dir).await;
     let st = wait(&emu2, W, &id).await;
     assert_eq!(st["state"], "failed", "{st}");
     assert_eq!(

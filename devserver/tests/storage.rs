@@ -7,7 +7,7 @@ mod common;
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use chrono::Duration;
-use common::{start_with, Emu};
+use common::{job_upload, start_with, Emu};
 use import_devserver::config::StorageMode;
 use md5::{Digest, Md5};
 use reqwest::header::HeaderMap;
@@ -1078,13 +1078,7 @@ async fn injected_delays_and_api_faults() {
         "CDP_ETL.INTERNAL.UNHANDLED_EXCEPTION"
     );
     // Only the API is affected.
-    let r = emu
-        .http
-        .get(format!("{}/healthz", emu.url))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    assert_eq!(emu.healthz().await, 200);
 
     let emu = start_with(|c| c.faults = Some("api:503=100%".into())).await;
     let r = emu
@@ -1137,18 +1131,6 @@ async fn create_job(emu: &Emu, token: &str, size: usize) -> serde_json::Value {
         .await;
     assert_eq!(s, 201, "{b}");
     b["data"].clone()
-}
-
-/// `GET /public/v1/import-jobs/{id}/upload`: (status, headers, body bytes).
-async fn job_upload(emu: &Emu, id: &str, token: Option<&str>) -> (u16, HeaderMap, Vec<u8>) {
-    let mut rb = emu.http.get(emu.api(&format!("/import-jobs/{id}/upload")));
-    if let Some(t) = token {
-        rb = rb.bearer_auth(t);
-    }
-    let r = rb.send().await.unwrap();
-    let status = r.status().as_u16();
-    let headers = r.headers().clone();
-    (status, headers, r.bytes().await.unwrap().to_vec())
 }
 
 /// Uploads `data` to the job's URL in one request of the mode's protocol.

@@ -9,6 +9,7 @@
 // Authorization.
 
 import { assert, assertEqual } from '../js/harness.mjs';
+import { PEOPLE_MAPPING } from '../js/people.mjs';
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -141,10 +142,6 @@ function assertOk(answer, what) {
 }
 
 const JOB = { objectName: 'profiles', fileName: 'people.csv', fileSize: 100 };
-const MAPPING = {
-  sourceFields: { email_address: 'string', FirstName: 'string' },
-  fieldMap: { email_address: 'email', FirstName: 'first_name' },
-};
 const unique = (name) => `${name}-${Math.random().toString(36).slice(2, 10)}`;
 
 /** A JWT with one character of its signature changed. */
@@ -276,7 +273,7 @@ export const cases = [
         assertEqual(mine.state, 'pending', 'state');
         assertRefusal(await p.call(`/api/import-jobs/${handle}`, { ticket: bob }), 403, 'BROKER.JOB.FORBIDDEN', "another subject's status");
         assertRefusal(
-          await p.call(`/api/import-jobs/${handle}/mapping`, { method: 'POST', ticket: bob, body: MAPPING }),
+          await p.call(`/api/import-jobs/${handle}/mapping`, { method: 'POST', ticket: bob, body: PEOPLE_MAPPING }),
           403,
           'BROKER.JOB.FORBIDDEN',
           "another subject's mapping",
@@ -343,7 +340,7 @@ export const cases = [
         const t = await p.ticket({ subject: unique('cora') });
         const { jobId } = assertOk(await p.call('/api/import-jobs', { method: 'POST', ticket: t, body: JOB }), 'create');
         assertRefusal(
-          await p.call(`/api/import-jobs/${jobId}/mapping`, { method: 'POST', ticket: t, body: { ...MAPPING, importMode: 'custom' } }),
+          await p.call(`/api/import-jobs/${jobId}/mapping`, { method: 'POST', ticket: t, body: { ...PEOPLE_MAPPING, importMode: 'custom' } }),
           403,
           'BROKER.POLICY.IMPORT_MODE_NOT_ALLOWED',
           'importMode custom',

@@ -7,6 +7,8 @@
 
 import * as pkg from 'import-uploader';
 
+import { PEOPLE_MAPPING, peopleCsv } from '../js/people.mjs';
+
 /** GETs a ticket from the app's backend (`claims` as query parameters). */
 async function ticket(backend, claims) {
   const q = new URLSearchParams();
@@ -45,20 +47,6 @@ async function call(url, { method = 'GET', ticket: t, body, headers = {} } = {})
   return { status: response.status, headers: Object.fromEntries(response.headers), body: parsed };
 }
 
-/** A CSV of `valid` fresh people and `invalid` rows with a bad address. */
-function peopleCsv(valid, invalid) {
-  const run = crypto.randomUUID().slice(0, 8);
-  const lines = ['email_address,FirstName'];
-  for (let i = 0; i < valid; i++) lines.push(`person${i}.${run}@example.com,Person ${i}`);
-  for (let i = 0; i < invalid; i++) lines.push(`not-an-email-${i},Broken ${i}`);
-  return `${lines.join('\n')}\n`;
-}
-
-const MAPPING = {
-  sourceFields: { email_address: 'string', FirstName: 'string' },
-  fieldMap: { email_address: 'email', FirstName: 'first_name' },
-};
-
 /**
  * A whole import through the broker: `new ImportClient({ baseUrl, getToken })`
  * and `importFile` of a generated CSV in parts of `partSize` bytes, then the
@@ -73,7 +61,7 @@ async function importThrough({ baseUrl, backend, subject, valid, invalid, partSi
     return ticket(backend, { subject });
   };
   const client = new pkg.ImportClient({ baseUrl, getToken });
-  const file = new File([peopleCsv(valid, invalid)], 'people.csv', { type: 'text/csv' });
+  const file = new File([peopleCsv(valid, invalid).text], 'people.csv', { type: 'text/csv' });
   const events = new EventTarget();
   let jobId = null;
   events.addEventListener('job', (e) => {
@@ -82,7 +70,7 @@ async function importThrough({ baseUrl, backend, subject, valid, invalid, partSi
   const progress = [];
   const status = await client.importFile(file, {
     objectName: 'profiles',
-    mapping: MAPPING,
+    mapping: PEOPLE_MAPPING,
     events,
     onProgress: (p) => progress.push({ phase: p.phase, loaded: p.loaded, total: p.total, partsTotal: p.partsTotal }),
     upload: { partSize, concurrency: 2 },

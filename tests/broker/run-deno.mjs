@@ -8,19 +8,18 @@
 //   deno run --no-config --node-modules-dir=manual --no-remote --no-lock
 //            --allow-net=127.0.0.1 --allow-env=BROKER_API_URL,… main.mjs
 //
-// See `runner.mjs`.
+// See `runner.mjs` and `tests/runtimes/deno.mjs`.
 
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
+import { denoBinary, denoEnv, denoRunArgs } from '../runtimes/deno.mjs';
 import { ENV } from './app.mjs';
-import { bail, brokerDir, listeningUrl, root, runBrokerSuite, scratchProject, stopChild } from './runner.mjs';
+import { brokerDir, listeningUrl, runBrokerSuite, scratchProject, stopChild } from './runner.mjs';
 
 const RUNNER = 'run-deno';
-const deno = join(root, 'node_modules', '.bin', process.platform === 'win32' ? 'deno.cmd' : 'deno');
-if (!existsSync(deno)) bail(RUNNER, "node_modules/.bin/deno is missing: install the workspace's npm packages (`npm ci`, or any `cargo xtask` command)");
+const deno = denoBinary(RUNNER);
 
 await runBrokerSuite({
   runner: RUNNER,
@@ -38,20 +37,10 @@ await runBrokerSuite({
         'const app = createApp(pkg, readSettings((name) => Deno.env.get(name)));\n' +
         "Deno.serve({ hostname: '127.0.0.1', port: 0, onListen: ({ port }) => console.log(`listening on http://127.0.0.1:${port}`) }, app);\n",
     );
-    const args = [
-      'run',
-      '--no-config',
-      '--node-modules-dir=manual',
-      '--no-remote',
-      '--no-lock',
-      '--allow-net=127.0.0.1',
-      `--allow-env=${Object.values(ENV).join(',')}`,
-      main,
-    ];
-    const child = spawn(deno, args, {
+    const child = spawn(deno, denoRunArgs(main, { allowEnv: Object.values(ENV) }), {
       cwd: dir,
       stdio: ['ignore', 'pipe', 'inherit'],
-      env: { ...process.env, ...env, DENO_DIR: join(dir, '.deno'), DENO_NO_UPDATE_CHECK: '1', NO_COLOR: '1' },
+      env: denoEnv(dir, env),
     });
     const { url, entry } = await listeningUrl(child, 'the Deno broker server');
     return { url, entry: entry ?? '?', stop: () => stopChild(child) };

@@ -31,13 +31,12 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
 import { resultLine, runTests, summaryLine } from '../js/harness.mjs';
-import { pkgDir, root, scratchProject } from '../js/support.mjs';
+import { bail, exportFor, packageManifest, pkgDir, root, scratchProject, stopChild } from '../js/support.mjs';
 import { ENV } from './app.mjs';
 import { cases } from './cases.mjs';
 
-// The workspace root, the built package, and a scratch project that links
-// it: the same as the JS suite's.
-export { pkgDir, root, scratchProject };
+// For the runners: the JS suite's helpers (`../js/support.mjs`).
+export { bail, root, scratchProject, stopChild };
 
 /** This directory (`tests/broker`). */
 export const brokerDir = dirname(fileURLToPath(import.meta.url));
@@ -45,13 +44,6 @@ export const brokerDir = dirname(fileURLToPath(import.meta.url));
 const START_TIMEOUT_MS = 30_000;
 /** Lifetime of the expiring emulator's tokens (its `--token-ttl`), seconds. */
 export const EXPIRING_TTL_S = 2;
-
-/** Prints why the runner cannot run, as a failed run, and exits 1. */
-export function bail(runner, message) {
-  console.error(`${runner}: ${message}`);
-  console.log('0 passed, 1 failed');
-  process.exit(1);
-}
 
 /** The runner's settings from its environment; bails naming what is missing. */
 export function settings(runner) {
@@ -67,12 +59,7 @@ export function settings(runner) {
   const [clientId, ...rest] = client.split(':');
   const clientSecret = rest.join(':');
   if (!clientId || !clientSecret) bail(runner, 'IMPORT_BROKER_CLIENT must be ID:SECRET');
-  let manifest;
-  try {
-    manifest = JSON.parse(readFileSync(join(pkgDir, 'package.json'), 'utf8'));
-  } catch (e) {
-    bail(runner, `cannot read the built package's package.json (${e.message}): build it with \`cargo xtask build\``);
-  }
+  const manifest = packageManifest(runner);
   const scratch = resolve(process.env.IMPORT_JS_SCRATCH ?? join(root, 'target', 'xtask', 'js'), 'broker');
   return {
     emulator,
@@ -84,24 +71,6 @@ export function settings(runner) {
     scratch,
     only: process.env.IMPORT_JS_ONLY ?? '',
   };
-}
-
-/** The file `exports["."]` gives for `conditions` (first key in map order). */
-export function exportFor(manifest, conditions) {
-  let target = manifest.exports?.['.'] ?? manifest.exports;
-  while (target && typeof target === 'object') {
-    const key = Object.keys(target).find((k) => conditions.includes(k));
-    if (!key) return null;
-    target = target[key];
-  }
-  return typeof target === 'string' ? target.replace(/^\.\//, '') : null;
-}
-
-/** Every file the exports map names. */
-export function exportTargets(target, out = new Set()) {
-  if (typeof target === 'string') out.add(target.replace(/^\.\//, ''));
-  else if (target && typeof target === 'object') Object.values(target).forEach((t) => exportTargets(t, out));
-  return out;
 }
 
 const TYPES = {
@@ -189,15 +158,6 @@ export function listeningUrl(child, what) {
 }
 
 
-/** Stops a child process we started (SIGTERM, then waits for it). */
-export function stopChild(child) {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((done) => {
-    child.once('exit', done);
-    child.kill('SIGTERM');
-  });
-}
-
 /** Asks `emulator`'s token endpoint for a client-credentials token. */
 async function oauthToken(emulator, clientId, clientSecret) {
   const response = await fetch(`${emulator}/oauth/token`, {
@@ -242,7 +202,7 @@ export async function runBrokerSuite({ runner, runtime, expectedEntry, start, ex
     const htmlFile = join(s.scratch, 'page.html');
     writeFileSync(htmlFile, pageHtml(browserEntry));
     const page = await staticServer({
-      files: { '/': htmlFile, '/page.mjs': join(brokerDir, 'page.mjs') },
+      files: { '/': htmlFile, '/page.mjs': join(brokerDir, 'page.mjs'), '/js/people.mjs': join(root, 'tests', 'js', 'people.mjs') },
       dirs: { '/pkg/': pkgDir },
     });
     cleanups.push(page.close);

@@ -2,32 +2,27 @@
 // in `pkg/`. This Node script prepares a scratch project that has the
 // package in its `node_modules` and a main module importing it by name, then
 // runs that module with the `deno` binary from the workspace's npm
-// dependencies:
+// dependencies (see `tests/runtimes/deno.mjs`):
 //
 //   deno run --no-config --node-modules-dir=manual --no-remote --no-lock
 //            --allow-net=127.0.0.1 main.mjs EMULATORS_JSON VERSION [ONLY]
 //
 // so Deno's own resolver picks the package's `deno` condition
-// (`entry-deno.js`, which must win over `node`). Nothing is fetched from a
-// registry: `--node-modules-dir=manual` only reads the existing folder, and
-// the only permission is the network to 127.0.0.1 (the emulator; settings
-// arrive as arguments, module loading needs no read permission). DENO_DIR is
-// kept in the scratch directory.
+// (`entry-deno.js`, which must win over `node`). The only permission is the
+// network to 127.0.0.1 (the emulator; settings arrive as arguments).
 //
 //   IMPORT_EMULATOR_URL=http://127.0.0.1:PORT node tests/js/run-deno.mjs
 
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
-import { bail, root, scratchProject, settings, testsDir } from './support.mjs';
+import { denoBinary, denoEnv, denoRunArgs } from '../runtimes/deno.mjs';
+import { bail, scratchProject, settings, testsDir } from './support.mjs';
 
 const RUNNER = 'run-deno';
 const { emulators, manifest, scratch, only } = settings(RUNNER);
-
-const deno = join(root, 'node_modules', '.bin', process.platform === 'win32' ? 'deno.cmd' : 'deno');
-if (!existsSync(deno)) bail(RUNNER, 'node_modules/.bin/deno is missing: install the workspace\'s npm packages (`npm ci`, or any `cargo xtask` command)');
+const deno = denoBinary(RUNNER);
 
 const dir = join(scratch, 'deno');
 const runSuiteUrl = pathToFileURL(join(testsDir, 'run-suite.mjs')).href;
@@ -46,23 +41,8 @@ const main = scratchProject(
     'Deno.exit(ok ? 0 : 1);\n',
 );
 
-const args = [
-  'run',
-  '--no-config',
-  '--node-modules-dir=manual',
-  '--no-remote',
-  '--no-lock',
-  '--allow-net=127.0.0.1',
-  main,
-  JSON.stringify(emulators),
-  manifest.version,
-  only,
-];
-const child = spawnSync(deno, args, {
-  cwd: dir,
-  stdio: 'inherit',
-  env: { ...process.env, DENO_DIR: join(dir, '.deno'), DENO_NO_UPDATE_CHECK: '1', NO_COLOR: '1' },
-});
+const args = denoRunArgs(main, { args: [JSON.stringify(emulators), manifest.version, only] });
+const child = spawnSync(deno, args, { cwd: dir, stdio: 'inherit', env: denoEnv(dir) });
 if (child.error) bail(RUNNER, `cannot run deno: ${child.error.message}`);
 if (child.status !== 0 && child.status !== 1) {
   bail(RUNNER, `deno ended with ${child.signal ?? `exit code ${child.status}`} before finishing the suite`);

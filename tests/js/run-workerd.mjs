@@ -2,147 +2,59 @@
 // `workerd` binary from the workspace's npm dependencies) against the
 // built package in `pkg/`.
 //
-// It writes a scratch directory with a workerd config (`config.capnp`) that
-// embeds `worker.mjs`, the suite, and the package's module files; the bare
-// name `import-uploader` is a module re-exporting the file the package's
-// `exports` map gives a Workers bundler (conditions `workerd`, `worker`,
-// `browser`, `import`, `default`, first match in the map's order), which
-// must be `entry-workerd.js`. The worker may reach only loopback addresses
-// (a `network` service allowing `local`), which is where the emulator
-// listens; the emulators' URLs (JSON) and the package version are text
-// bindings. workerd listens on an ephemeral port it reports on a control
-// pipe; the runner calls `GET /run`, prints the results and stops workerd.
+// It writes a scratch directory with a workerd config that embeds
+// `worker.mjs`, the suite, and the package's module files, the bare name
+// `import-uploader` mapped to the file the package's `exports` map gives a
+// Workers bundler, which must be `entry-workerd.js` (see
+// `tests/runtimes/workerd.mjs`). The worker may reach only loopback
+// addresses, which is where the emulator listens; the emulators' URLs (JSON)
+// and the package version are text bindings. The runner calls `GET /run`,
+// prints the results and stops workerd.
 //
 //   IMPORT_EMULATOR_URL=http://127.0.0.1:PORT node tests/js/run-workerd.mjs
 
-import { spawn } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { createInterface } from 'node:readline';
+import { join } from 'node:path';
 
+import { checkWorkerd, CONDITIONS, layOutWorker, PACKAGE_DIR, startWorkerd } from '../runtimes/workerd.mjs';
 import { resultLine, summaryLine } from './harness.mjs';
-import { bail, pkgDir, root, settings, testsDir } from './support.mjs';
+import { bail, settings, testsDir } from './support.mjs';
 
 const RUNNER = 'run-workerd';
-/** Conditions a Workers bundler (wrangler) resolves the package with. */
-const CONDITIONS = ['workerd', 'worker', 'browser', 'import', 'default'];
-/** How long workerd may take to start, and the suite to run. */
-const START_TIMEOUT_MS = 30_000;
+/** How long the suite may take. */
 const RUN_TIMEOUT_MS = 300_000;
-const COMPATIBILITY_DATE = '2025-09-01';
 /** The test modules the worker is made of (the first is the main module). */
-const TEST_MODULES = ['worker.mjs', 'harness.mjs', 'suite.mjs', 'md5.mjs'];
+const TEST_MODULES = ['worker.mjs', 'harness.mjs', 'suite.mjs', 'people.mjs', 'md5.mjs'];
 
 const { emulators, manifest, scratch, only } = settings(RUNNER);
-const workerd = join(root, 'node_modules', '.bin', 'workerd');
-if (!existsSync(workerd)) bail(RUNNER, 'node_modules/.bin/workerd is missing: install the workspace\'s npm packages (`npm ci`, or any `cargo xtask` command)');
+checkWorkerd(RUNNER);
 
-/** The file `exports["."]` gives for `conditions` (first key in map order). */
-function exportFor(exportsMap, conditions) {
-  let target = exportsMap?.['.'] ?? exportsMap;
-  while (target && typeof target === 'object') {
-    const key = Object.keys(target).find((k) => conditions.includes(k));
-    if (!key) return null;
-    target = target[key];
-  }
-  return typeof target === 'string' ? target : null;
-}
-
-/** Every file the exports map names (the other runtimes' entry files). */
-function exportTargets(target, out = new Set()) {
-  if (typeof target === 'string') out.add(target.replace(/^\.\//, ''));
-  else if (target && typeof target === 'object') Object.values(target).forEach((t) => exportTargets(t, out));
-  return out;
-}
-
-const entry = exportFor(manifest.exports, CONDITIONS)?.replace(/^\.\//, '');
-if (!entry) bail(RUNNER, 'the package\'s exports map has no entry for Workers');
-// Bundle what a Workers bundler would: the entry and the package's other
-// modules, but not the other runtimes' entry files.
-const otherEntries = exportTargets(manifest.exports?.['.']);
-otherEntries.delete(entry);
-
-// Lay out the scratch directory: config, test modules, package files.
 const dir = join(scratch, 'workerd');
-rmSync(dir, { recursive: true, force: true });
-const pkgPrefix = 'node_modules/import-uploader';
-mkdirSync(join(dir, pkgPrefix), { recursive: true });
-for (const f of TEST_MODULES) copyFileSync(join(testsDir, f), join(dir, f));
-const capnpString = (s) => JSON.stringify(s); // capnp text strings use JSON-compatible escapes
-const modules = [
-  ...TEST_MODULES.map((f) => `(name = "${f}", esModule = embed "${f}")`),
-  `(name = "import-uploader", esModule = ${capnpString(`export * from './${pkgPrefix}/${entry}';\n`)})`,
-];
-for (const f of manifest.files ?? []) {
-  if (otherEntries.has(f)) continue;
-  const kind = f.endsWith('.js') || f.endsWith('.mjs') ? 'esModule' : f.endsWith('.wasm') ? 'wasm' : null;
-  if (!kind) continue;
-  const rel = `${pkgPrefix}/${f}`;
-  mkdirSync(dirname(join(dir, rel)), { recursive: true });
-  copyFileSync(join(pkgDir, f), join(dir, rel));
-  modules.push(`(name = ${capnpString(rel)}, ${kind} = embed ${capnpString(rel)})`);
+let config;
+try {
+  config = layOutWorker({
+    dir,
+    sourceDir: testsDir,
+    modules: TEST_MODULES,
+    manifest,
+    bindings: [
+      { name: 'EMULATORS', text: JSON.stringify(emulators) },
+      { name: 'PACKAGE_VERSION', text: manifest.version },
+    ],
+    title: "tests/js/run-workerd.mjs: the package's end-to-end suite in workerd",
+  });
+} catch (e) {
+  bail(RUNNER, e.message);
 }
-const config = `# Generated by tests/js/run-workerd.mjs: the package's end-to-end suite in workerd.
-using Workerd = import "/workerd/workerd.capnp";
-
-const config :Workerd.Config = (
-  services = [
-    (name = "main", worker = .suiteWorker),
-    # fetch() may reach loopback addresses (the emulator) and nothing else.
-    (name = "loopback", network = (allow = ["local"])),
-  ],
-  sockets = [ (name = "http", address = "127.0.0.1:0", http = (), service = "main") ],
-);
-
-const suiteWorker :Workerd.Worker = (
-  modules = [
-    ${modules.join(',\n    ')},
-  ],
-  compatibilityDate = ${capnpString(COMPATIBILITY_DATE)},
-  bindings = [
-    (name = "EMULATORS", text = ${capnpString(JSON.stringify(emulators))}),
-    (name = "PACKAGE_VERSION", text = ${capnpString(manifest.version)}),
-  ],
-  globalOutbound = "loopback",
-);
-`;
-writeFileSync(join(dir, 'config.capnp'), config);
-
-// Start workerd; it reports the bound port on the control pipe (fd 3).
-const child = spawn(workerd, ['serve', join(dir, 'config.capnp'), '--control-fd=3'], {
-  cwd: dir,
-  stdio: ['ignore', 'inherit', 'inherit', 'pipe'],
-});
-const stop = () => {
-  if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-};
-process.on('exit', stop);
-const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve(signal ?? `exit code ${code}`)));
-child.on('error', (e) => bail(RUNNER, `cannot run workerd: ${e.message}`));
+const { entry } = config;
 
 function timeout(ms, what) {
   return new Promise((_, reject) => setTimeout(() => reject(new Error(`${what} took longer than ${ms / 1000} s`)), ms).unref());
 }
 
-const port = await Promise.race([
-  new Promise((resolve) => {
-    createInterface({ input: child.stdio[3] }).on('line', (line) => {
-      try {
-        const msg = JSON.parse(line);
-        if (msg.event === 'listen' && msg.socket === 'http') resolve(msg.port);
-      } catch {
-        // not a control message
-      }
-    });
-  }),
-  exited.then((how) => Promise.reject(new Error(`workerd ended (${how}) before listening; its messages are above`))),
-  timeout(START_TIMEOUT_MS, 'starting workerd'),
-]).catch((e) => {
-  stop();
-  bail(RUNNER, e.message);
-});
+const { port, exited, stop } = await startWorkerd(config.path, { dir }).catch((e) => bail(RUNNER, e.message));
+process.on('exit', stop);
 
-console.log(`# workerd: import-uploader resolved to ${pkgPrefix}/${entry} (conditions ${CONDITIONS.join(', ')})`);
+console.log(`# workerd: import-uploader resolved to ${PACKAGE_DIR}/${entry} (conditions ${CONDITIONS.join(', ')})`);
 let ok = entry === 'entry-workerd.js';
 if (!ok) console.log(`not ok - the package's exports give workerd its entry: expected entry-workerd.js, got ${entry}`);
 

@@ -18,6 +18,7 @@
 
 import { assert, assertEqual, rejection, thrown } from './harness.mjs';
 import { base64, hex, md5 } from './md5.mjs';
+import { PEOPLE_MAPPING, peopleCsv } from './people.mjs';
 
 /** The emulators the suite uses, by storage mode, and the environment
  * variables that name their base URLs (the same as the wasm suites'). */
@@ -106,29 +107,6 @@ function assertImportError(err, kind) {
 }
 
 const SPRING = { objectName: 'profiles', fileName: 'spring-2026.csv', fileSize: 1_048_576 };
-
-/** The mapping of the CSVs made by `peopleCsv` onto `profiles`. */
-const PEOPLE_MAPPING = {
-  sourceFields: { email_address: 'string', FirstName: 'string' },
-  fieldMap: { email_address: 'email', FirstName: 'first_name' },
-};
-
-/**
- * A CSV of `valid` people (fresh addresses, so every run inserts) followed
- * by `invalid` rows whose address is not one. Returns the text and the
- * 1-based data row numbers of the invalid rows.
- */
-function peopleCsv(valid, invalid = 0) {
-  const run = crypto.randomUUID().slice(0, 8);
-  const lines = ['email_address,FirstName'];
-  const invalidRows = [];
-  for (let i = 0; i < valid; i++) lines.push(`person${i}.${run}@example.com,Person ${i}`);
-  for (let i = 0; i < invalid; i++) {
-    lines.push(`not-an-email-${i},Broken ${i}`);
-    invalidRows.push(valid + i + 1);
-  }
-  return { text: `${lines.join('\n')}\n`, invalidRows };
-}
 
 function newClient({ pkg, apiUrl, token }, extra = {}) {
   return new pkg.ImportClient({ baseUrl: apiUrl, token, ...extra });

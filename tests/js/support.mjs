@@ -1,9 +1,10 @@
 // Node-side helpers of the runners (`run-node.mjs`, `run-deno.mjs`,
-// `run-workerd.mjs`): where the built package and the scratch directory
-// are, the runners' environment, and a scratch project whose
-// `node_modules/import-uploader` is a link to the built package, so each
-// runtime imports the package by its name through its `exports` map, as an
-// application would.
+// `run-workerd.mjs`, here and in `tests/broker`): where the built package
+// and the scratch directory are, the runners' environment, the built
+// package's manifest and the files its `exports` map names, a scratch
+// project whose `node_modules/import-uploader` is a link to the built
+// package (so each runtime imports the package by its name through its
+// `exports` map, as an application would), and stopping a child process.
 //
 // Environment read here:
 //   IMPORT_EMULATOR_URL  the emulator's base URL (required), e.g. http://127.0.0.1:PORT
@@ -35,18 +36,40 @@ export function bail(runner, message) {
   process.exit(1);
 }
 
+/** The built package's `package.json`; bails when it cannot be read. */
+export function packageManifest(runner) {
+  try {
+    return JSON.parse(readFileSync(join(pkgDir, 'package.json'), 'utf8'));
+  } catch (e) {
+    bail(runner, `cannot read the built package's package.json (${e.message}): build it with \`cargo xtask build\``);
+  }
+}
+
+/** The file `exports["."]` gives for `conditions` (first key in map order), without `./`. */
+export function exportFor(manifest, conditions) {
+  let target = manifest.exports?.['.'] ?? manifest.exports;
+  while (target && typeof target === 'object') {
+    const key = Object.keys(target).find((k) => conditions.includes(k));
+    if (!key) return null;
+    target = target[key];
+  }
+  return typeof target === 'string' ? target.replace(/^\.\//, '') : null;
+}
+
+/** Every file an exports map (or a part of one) names. */
+export function exportTargets(target, out = new Set()) {
+  if (typeof target === 'string') out.add(target.replace(/^\.\//, ''));
+  else if (target && typeof target === 'object') Object.values(target).forEach((t) => exportTargets(t, out));
+  return out;
+}
+
 /** What every runner needs from its environment. */
 export function settings(runner) {
   const emulatorUrl = process.env.IMPORT_EMULATOR_URL;
   if (!emulatorUrl) {
     bail(runner, 'IMPORT_EMULATOR_URL is not set: start the emulator (or run `cargo xtask test`) and pass its URL');
   }
-  let manifest;
-  try {
-    manifest = JSON.parse(readFileSync(join(pkgDir, 'package.json'), 'utf8'));
-  } catch (e) {
-    bail(runner, `cannot read the built package's package.json (${e.message}): build it with \`cargo xtask build\``);
-  }
+  const manifest = packageManifest(runner);
   const scratch = resolve(process.env.IMPORT_JS_SCRATCH ?? join(root, 'target', 'xtask', 'js'));
   const emulators = Object.fromEntries(
     Object.entries(EMULATORS).map(([mode, variable]) => [mode, process.env[variable] || null]),
@@ -67,4 +90,13 @@ export function scratchProject(dir, name, text) {
   const file = join(dir, name);
   writeFileSync(file, text);
   return file;
+}
+
+/** Stops a child process we started (SIGTERM, then waits for it). */
+export function stopChild(child) {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((done) => {
+    child.once('exit', done);
+    child.kill('SIGTERM');
+  });
 }

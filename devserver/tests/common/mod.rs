@@ -6,9 +6,11 @@
 use std::sync::Arc;
 
 use import_devserver::clock::OffsetClock;
-use import_devserver::{Config, Server};
+use import_devserver::config::{all_scopes, StaticToken};
+use import_devserver::{processor, Config, Server};
 use std::time::Duration;
 
+use reqwest::header::HeaderMap;
 use serde_json::{json, Value};
 
 /// A running emulator plus what a test needs to talk to it.
@@ -50,10 +52,48 @@ pub async fn start() -> Emu {
     start_with(|_| {}).await
 }
 
+/// [`start_with`], then the processor running (for tests that run whole
+/// jobs).
+pub async fn start_processing_with(f: impl FnOnce(&mut Config)) -> Emu {
+    let emu = start_with(f).await;
+    processor::spawn(&emu.server.state).unwrap();
+    emu
+}
+
+/// A write token of another workspace (`ws_other`) with every scope; a
+/// config has it after [`add_other_workspace`].
+pub const OTHER: &str = "other-write";
+
+/// Adds the [`OTHER`] token to a config.
+pub fn add_other_workspace(c: &mut Config) {
+    c.tokens.push(StaticToken {
+        token: OTHER.into(),
+        scopes: all_scopes(),
+        workspace: "ws_other".into(),
+    });
+}
+
+/// The `error.code` of an error envelope, or `<none>` when the body has none
+/// (never equal to a code a test expects).
+pub fn code(body: &Value) -> &str {
+    body["error"]["code"].as_str().unwrap_or("<none>")
+}
+
 impl Emu {
     /// `{url}/public/v1{path}`.
     pub fn api(&self, path: &str) -> String {
         format!("{}/public/v1{}", self.url, path)
+    }
+
+    /// The status of `GET /healthz`.
+    pub async fn healthz(&self) -> u16 {
+        let r = self
+            .http
+            .get(format!("{}/healthz", self.url))
+            .send()
+            .await
+            .unwrap();
+        r.status().as_u16()
     }
 
     /// GET an API path with a bearer token; returns (status, body JSON).
@@ -196,6 +236,19 @@ pub async fn error_lines(emu: &Emu, id: &str) -> Vec<Value> {
         .collect();
     assert_eq!(lines.len() as u64, e["errorCount"].as_u64().unwrap());
     lines
+}
+
+/// `GET /public/v1/import-jobs/{id}/upload` (emulator extension):
+/// (status, headers, body bytes).
+pub async fn job_upload(emu: &Emu, id: &str, token: Option<&str>) -> (u16, HeaderMap, Vec<u8>) {
+    let mut rb = emu.http.get(emu.api(&format!("/import-jobs/{id}/upload")));
+    if let Some(t) = token {
+        rb = rb.bearer_auth(t);
+    }
+    let r = rb.send().await.unwrap();
+    let status = r.status().as_u16();
+    let headers = r.headers().clone();
+    (status, headers, r.bytes().await.unwrap().to_vec())
 }
 
 /// Reads the merged records (the test looks inside the emulator's data).
