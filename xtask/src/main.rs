@@ -5,7 +5,8 @@
 //!   `pkg/`.
 //! * `test`  — set up, build, then every suite (or those `--suites=…`
 //!   names); fails unless each suite passes with more than zero tests.
-//! * `build` — set up, build the npm package into `pkg/`, print its sizes.
+//! * `build` — set up, build the npm package into `pkg/`, print its sizes;
+//!   fails when a build is over its size budget.
 //! * `bench` — benchmarks (programs that print tables).
 //!
 //! Set-up ([`setup`]) installs what a fresh machine lacks: the
@@ -38,7 +39,8 @@ commands:
                   (or only the named ones: native, wasm-node, wasm-chromium,
                   wasm-worker, js-node, js-deno, js-workerd, broker-node,
                   broker-deno, broker-workerd)
-  build           install what is missing, build the npm package into pkg/
+  build           install what is missing, build the npm package into pkg/,
+                  print its sizes; fails when a build is over its size budget
   bench [NAME]    run a benchmark (`processing`, `upload`); no NAME lists them
   bench upload [quick|SIZE…] [--methods=M,…]
                   upload speed and page memory in headless Chromium to Azurite:
