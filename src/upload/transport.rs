@@ -5,7 +5,7 @@
 //!
 //! The request itself is made by `js/host.js` (`sendStorage`):
 //! it is only calls into XHR and `fetch`, which as JavaScript take a sixth
-//! of the package size they took compiled from Rust (event closures,
+//! of the package size they take compiled from Rust (event closures,
 //! promise plumbing, header handling). It keeps the response headers the
 //! drivers read (`retry-after`, `range`, `etag`, `content-md5` and the
 //! storages' error codes and request ids).

@@ -13,7 +13,10 @@
 //!    alike (see [`shorten_imports`])
 //! 5. `package.json`, per-runtime entry files, `index.d.ts`, README
 //! 6. a smoke test: both builds load in Node and report their version
-//! 7. a table of raw and gzip sizes of the .wasm and the JS glue of each
+//! 7. a table of the gzip -9 sizes of each build's .wasm and JS glue, and
+//!    the size gate: the build fails when a module is over its budget
+//!    ([`BUDGETS`]: the browser build ≤ 100 KB); the server build's size is
+//!    reported, not gated
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -128,8 +131,7 @@ pub fn run(ws: &Workspace) -> Result<()> {
         && FLAVOURS.iter().all(|f| outputs(f).0.exists())
     {
         println!("build: pkg/ is up to date");
-        print_all_sizes(&outputs)?;
-        return Ok(());
+        return size_gate(&outputs);
     }
     let _ = std::fs::remove_file(&stamp);
     if pkg.exists() {
@@ -188,9 +190,8 @@ pub fn run(ws: &Workspace) -> Result<()> {
     package::write(&pkg, &meta)?;
     smoke_test(ws, &pkg, &meta.version)?;
     std::fs::write(&stamp, &inputs)?;
-    print_all_sizes(&outputs)?;
     println!("build: npm package {} {} in pkg/", meta.name, meta.version);
-    Ok(())
+    size_gate(&outputs)
 }
 
 /// Fails unless the crate imports its JavaScript from one module
@@ -539,14 +540,141 @@ mod wasm_imports {
     }
 }
 
-/// The size table of each build.
-fn print_all_sizes(outputs: &dyn Fn(&Flavour) -> (PathBuf, PathBuf)) -> Result<()> {
+/// Size budgets, gzip -9 of a module's `.wasm` plus its JS glue, in bytes
+/// (1 KB = 1,000 bytes), by the module's output name. `cargo xtask build`
+/// fails when a module listed here is over its budget; a module not listed
+/// (the server build) has its size reported only. A new module gets the
+/// same gate with one row, e.g. `("import_uploader_preflight", 150_000)`.
+pub const BUDGETS: &[(&str, usize)] = &[(OUT_NAME, 100_000)];
+
+/// The budget of the module named `out_name`, if it has one.
+fn budget_of(out_name: &str) -> Option<usize> {
+    BUDGETS
+        .iter()
+        .find(|(name, _)| *name == out_name)
+        .map(|&(_, b)| b)
+}
+
+/// One module's sizes: gzip -9 of its `.wasm` and of its JS glue, and the
+/// raw total.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct ModuleSize {
+    /// What the table calls the build.
+    label: String,
+    /// The module's output name (`import_uploader`, …): what [`BUDGETS`] keys on.
+    out_name: String,
+    wasm_gz: usize,
+    glue_gz: usize,
+    raw: usize,
+}
+
+impl ModuleSize {
+    fn total(&self) -> usize {
+        self.wasm_gz + self.glue_gz
+    }
+}
+
+/// The gate: `Err` naming the module, its size and its budget when it is
+/// over; `Ok(None)` for a module without a budget (reported, not gated).
+fn check_budget(size: &ModuleSize, budget: Option<usize>) -> Result<Option<usize>> {
+    match budget {
+        Some(b) if size.total() > b => bail!(
+            "the {} build ({}) is {} bytes gzip -9 (.wasm {} + glue {}), over its budget \
+             of {} bytes by {} bytes",
+            size.label,
+            size.out_name,
+            thousands(size.total()),
+            thousands(size.wasm_gz),
+            thousands(size.glue_gz),
+            thousands(b),
+            thousands(size.total() - b)
+        ),
+        other => Ok(other),
+    }
+}
+
+/// Measures every build, prints the size table and fails when a build is
+/// over its budget ([`BUDGETS`]).
+fn size_gate(outputs: &dyn Fn(&Flavour) -> (PathBuf, PathBuf)) -> Result<()> {
+    let mut sizes = Vec::new();
     for f in &FLAVOURS {
         let (wasm, glue) = outputs(f);
-        println!("\n{} build:", f.label);
-        print_sizes(&[&wasm, &glue])?;
+        let read = |p: &Path| std::fs::read(p).with_context(|| format!("reading {}", p.display()));
+        let (wasm, glue) = (read(&wasm)?, read(&glue)?);
+        sizes.push(ModuleSize {
+            label: f.label.to_string(),
+            out_name: f.out_name.to_string(),
+            wasm_gz: gzip_len(&wasm)?,
+            glue_gz: gzip_len(&glue)?,
+            raw: wasm.len() + glue.len(),
+        });
+    }
+    print!("{}", size_table(&sizes));
+    let over: Vec<String> = sizes
+        .iter()
+        .filter_map(|s| check_budget(s, budget_of(&s.out_name)).err())
+        .map(|e| e.to_string())
+        .collect();
+    if !over.is_empty() {
+        bail!("size budget exceeded: {}", over.join("; "));
     }
     Ok(())
+}
+
+/// The size table: gzip -9 bytes of each build's `.wasm`, glue and total,
+/// beside its budget and the verdict.
+fn size_table(sizes: &[ModuleSize]) -> String {
+    let mut t = String::from(
+        "\nsizes, gzip -9 in bytes (1 KB = 1,000 bytes); raw = .wasm + glue uncompressed\n",
+    );
+    t.push_str(&format!(
+        "{:<30} {:>9} {:>9} {:>9} {:>9} {:>9}  verdict\n",
+        "build", ".wasm", "glue", "total", "budget", "raw"
+    ));
+    for s in sizes {
+        let budget = budget_of(&s.out_name);
+        let verdict = match check_budget(s, budget) {
+            Ok(Some(b)) => format!(
+                "ok ({:.1} of {:.0} KB, {:.1} KiB)",
+                kb(s.total()),
+                kb(b),
+                s.total() as f64 / 1024.0
+            ),
+            Ok(None) => format!("reported ({:.1} KiB)", s.total() as f64 / 1024.0),
+            Err(_) => format!(
+                "OVER BUDGET by {} bytes",
+                thousands(s.total() - budget.unwrap_or_default())
+            ),
+        };
+        t.push_str(&format!(
+            "{:<30} {:>9} {:>9} {:>9} {:>9} {:>9}  {verdict}\n",
+            s.label,
+            thousands(s.wasm_gz),
+            thousands(s.glue_gz),
+            thousands(s.total()),
+            budget.map(thousands).unwrap_or_else(|| "-".to_string()),
+            thousands(s.raw),
+        ));
+    }
+    t.push('\n');
+    t
+}
+
+fn kb(bytes: usize) -> f64 {
+    bytes as f64 / 1000.0
+}
+
+/// `95812` as `95,812`.
+fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// What the package is made from: the compiled module, the manifest, and
@@ -619,26 +747,83 @@ fn gzip_len(bytes: &[u8]) -> Result<usize> {
     Ok(enc.finish()?.len())
 }
 
-/// Raw and gzip (level 9) sizes, as a table.
-pub fn print_sizes(files: &[&PathBuf]) -> Result<()> {
-    let kib = |n: usize| format!("{:.1} KiB", n as f64 / 1024.0);
-    println!();
-    println!("{:<28} {:>12} {:>12}", "file", "raw", "gzip -9");
-    let (mut raw_total, mut gz_total) = (0, 0);
-    for f in files {
-        let bytes = std::fs::read(f).with_context(|| format!("reading {}", f.display()))?;
-        let gz = gzip_len(&bytes)?;
-        raw_total += bytes.len();
-        gz_total += gz;
-        let name = f.file_name().unwrap_or_default().to_string_lossy();
-        println!("{:<28} {:>12} {:>12}", name, kib(bytes.len()), kib(gz));
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn browser(wasm_gz: usize, glue_gz: usize) -> ModuleSize {
+        ModuleSize {
+            label: "browser".to_string(),
+            out_name: OUT_NAME.to_string(),
+            wasm_gz,
+            glue_gz,
+            raw: 4 * (wasm_gz + glue_gz),
+        }
     }
-    println!(
-        "{:<28} {:>12} {:>12}",
-        "total (.wasm + glue)",
-        kib(raw_total),
-        kib(gz_total)
-    );
-    println!();
-    Ok(())
+
+    #[test]
+    fn the_browser_build_has_a_budget_of_100_kb() {
+        assert_eq!(budget_of(OUT_NAME), Some(100_000));
+        assert_eq!(budget_of(SERVER_OUT_NAME), None);
+    }
+
+    #[test]
+    fn a_build_over_its_budget_fails_naming_module_size_and_budget() {
+        let err = check_budget(&browser(92_000, 8_010), Some(100_000)).unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("browser"), "{msg}");
+        assert!(msg.contains(OUT_NAME), "{msg}");
+        assert!(msg.contains("100,010 bytes"), "{msg}");
+        assert!(msg.contains("budget of 100,000 bytes"), "{msg}");
+        assert!(msg.contains("by 10 bytes"), "{msg}");
+    }
+
+    #[test]
+    fn a_build_at_or_under_its_budget_passes() {
+        assert_eq!(
+            check_budget(&browser(92_000, 8_000), Some(100_000)).unwrap(),
+            Some(100_000)
+        );
+        assert_eq!(
+            check_budget(&browser(1, 1), Some(100_000)).unwrap(),
+            Some(100_000)
+        );
+    }
+
+    #[test]
+    fn a_build_without_a_budget_is_reported_not_gated() {
+        let server = ModuleSize {
+            label: "server".to_string(),
+            out_name: SERVER_OUT_NAME.to_string(),
+            wasm_gz: 500_000,
+            glue_gz: 10_000,
+            raw: 2_000_000,
+        };
+        assert_eq!(
+            check_budget(&server, budget_of(SERVER_OUT_NAME)).unwrap(),
+            None
+        );
+        let table = size_table(&[server]);
+        assert!(table.contains("reported"), "{table}");
+    }
+
+    #[test]
+    fn the_table_shows_the_budget_beside_the_size() {
+        let table = size_table(&[browser(87_000, 8_500)]);
+        let row = table.lines().find(|l| l.starts_with("browser")).unwrap();
+        assert!(row.contains("95,500"), "{row}");
+        assert!(row.contains("100,000"), "{row}");
+        assert!(row.contains("ok"), "{row}");
+        let table = size_table(&[browser(95_000, 8_500)]);
+        assert!(table.contains("OVER BUDGET by 3,500 bytes"), "{table}");
+    }
+
+    #[test]
+    fn thousands_separators() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1_000), "1,000");
+        assert_eq!(thousands(95_812), "95,812");
+        assert_eq!(thousands(1_234_567), "1,234,567");
+    }
 }

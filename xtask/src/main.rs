@@ -4,8 +4,10 @@
 //!   front of it on 127.0.0.1:8787, the package's broker serving `www/` and
 //!   `pkg/`.
 //! * `test`  — set up, build, then every suite (or those `--suites=…`
-//!   names); fails unless each suite passes with more than zero tests.
-//! * `build` — set up, build the npm package into `pkg/`, print its sizes.
+//!   names), the `lint` checks among them; fails unless each suite passes
+//!   with more than zero tests.
+//! * `build` — set up, build the npm package into `pkg/`, print its sizes;
+//!   fails when a build is over its size budget.
 //! * `bench` — benchmarks (programs that print tables).
 //!
 //! Set-up ([`setup`]) installs what a fresh machine lacks: the
@@ -19,6 +21,7 @@ mod build;
 mod demo;
 mod emulator;
 mod js_suites;
+mod lint;
 mod package;
 mod process;
 mod setup;
@@ -35,10 +38,11 @@ commands:
                   the broker on http://127.0.0.1:8787 serving the demo page
   test [--suites=NAME,…]
                   install what is missing, build pkg/, run every test suite
-                  (or only the named ones: native, wasm-node, wasm-chromium,
-                  wasm-worker, js-node, js-deno, js-workerd, broker-node,
-                  broker-deno, broker-workerd)
-  build           install what is missing, build the npm package into pkg/
+                  (or only the named ones: lint, native, wasm-node,
+                  wasm-chromium, wasm-worker, js-node, js-deno, js-workerd,
+                  broker-node, broker-deno, broker-workerd)
+  build           install what is missing, build the npm package into pkg/,
+                  print its sizes; fails when a build is over its size budget
   bench [NAME]    run a benchmark (`processing`, `upload`); no NAME lists them
   bench upload [quick|SIZE…] [--methods=M,…]
                   upload speed and page memory in headless Chromium to Azurite:

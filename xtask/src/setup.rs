@@ -2,8 +2,10 @@
 //! installing what a fresh machine lacks — the `wasm32-unknown-unknown`
 //! target, the pinned `wasm-bindgen-cli` (its version read from the root
 //! `Cargo.toml`'s `wasm-bindgen = "=X.Y.Z"` pin, the single source of truth)
-//! and the npm packages of the committed `package-lock.json`. Each step is a
-//! cheap check when there is nothing to do.
+//! and the npm packages of the committed `package-lock.json`; for the
+//! `lint` suite, the `clippy` and `rustfmt` components and the pinned
+//! `cargo-machete` ([`ensure_lint_tools`]). Each step is a cheap check when
+//! there is nothing to do.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -169,6 +171,55 @@ fn ensure_wasm_bindgen(ws: &Workspace) -> Result<()> {
     Ok(())
 }
 
+/// The `cargo-machete` the lint suite runs (unused dependencies); set-up
+/// installs exactly this version when another or none is found.
+pub const CARGO_MACHETE_VERSION: &str = "0.9.2";
+
+/// The tools of the `lint` suite: the toolchain's `clippy` and `rustfmt`
+/// components and the pinned `cargo-machete`. Fast when they are there; a
+/// missing `cargo-machete` takes a few minutes to build, once.
+pub fn ensure_lint_tools(ws: &Workspace) -> Result<()> {
+    for (component, subcommand) in [("clippy", "clippy"), ("rustfmt", "fmt")] {
+        if probe(ws.cargo().args([subcommand, "--version"])).is_some() {
+            continue;
+        }
+        println!("setup: adding the toolchain's {component} component");
+        run(ws.cmd("rustup").args(["component", "add", component]))?;
+    }
+    let have = || {
+        probe(ws.cmd("cargo-machete").arg("--version"))
+            .and_then(|out| machete_version(&out).map(str::to_string))
+    };
+    let found = have();
+    if found.as_deref() == Some(CARGO_MACHETE_VERSION) {
+        return Ok(());
+    }
+    println!(
+        "setup: installing cargo-machete {CARGO_MACHETE_VERSION} (found {}; this takes a few minutes, once)",
+        found.as_deref().unwrap_or("none")
+    );
+    // Not `--locked`, as for wasm-bindgen-cli: the registry mirror may lack
+    // versions its lockfile names.
+    run(ws.cargo().args([
+        "install",
+        "cargo-machete",
+        "--version",
+        CARGO_MACHETE_VERSION,
+        "--force",
+    ]))?;
+    if have().as_deref() != Some(CARGO_MACHETE_VERSION) {
+        bail!("cargo-machete {CARGO_MACHETE_VERSION} was installed but is not the one on PATH; put cargo's bin directory first in PATH");
+    }
+    Ok(())
+}
+
+/// The version in `cargo-machete --version`'s output (`cargo-machete 0.9.2`,
+/// or the bare version).
+fn machete_version(out: &str) -> Option<&str> {
+    out.split_whitespace()
+        .find(|w| w.starts_with(|c: char| c.is_ascii_digit()))
+}
+
 /// FNV-1a, 64 bit: a stable fingerprint of the lockfile for the install stamp.
 pub fn fingerprint(bytes: &[u8]) -> String {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
@@ -264,6 +315,13 @@ mod tests {
         let err = pinned_wasm_bindgen("wasm-bindgen = \"0.2\"\n").unwrap_err();
         assert!(err.to_string().contains("exactly"), "{err}");
         assert!(pinned_wasm_bindgen("serde = \"1\"\n").is_err());
+    }
+
+    #[test]
+    fn reads_the_machete_version() {
+        assert_eq!(machete_version("cargo-machete 0.9.2"), Some("0.9.2"));
+        assert_eq!(machete_version("0.9.2"), Some("0.9.2"));
+        assert_eq!(machete_version("cargo-machete"), None);
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //!
 //! | suite          | command |
 //! |----------------|---------|
+//! | lint           | unused dependencies (`cargo machete`), `cargo clippy -D warnings` native and wasm, `cargo fmt --check` ([`crate::lint`]) |
 //! | native         | `cargo test --workspace` |
 //! | wasm-node      | `cargo test --target wasm32-unknown-unknown -p import-uploader` |
 //! | wasm-chromium  | the same with `WASM_BINDGEN_USE_BROWSER=1` (headless Chromium) |
@@ -33,7 +34,8 @@ use crate::suites::{self, Outcome};
 use crate::{build, process};
 
 /// Every suite, in the order they run.
-pub const ALL_SUITES: [&str; 10] = [
+pub const ALL_SUITES: [&str; 11] = [
+    "lint",
     "native",
     "wasm-node",
     "wasm-chromium",
@@ -116,6 +118,9 @@ pub fn run(ws: &Workspace, args: &[String]) -> Result<()> {
     build::run(ws)?;
 
     let mut outcomes = Vec::new();
+    if selection.wants(crate::lint::SUITE) {
+        outcomes.push(crate::lint::run(ws));
+    }
     if selection.wants("native") {
         outcomes.push(suites::run(
             "native",
