@@ -4,10 +4,9 @@
 use std::cell::RefCell;
 
 use import_core::broker::{check_secret, Grant, Policy, RateLimiter, API_MAX_FILE_SIZE};
-use js_sys::{Array, Function};
+use js_sys::{Array, Function, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
 
-use super::get;
 use super::upstream::{OAuth, Upstream};
 
 /// A configured broker.
@@ -254,4 +253,11 @@ fn strings(v: &JsValue, name: &str) -> Result<Vec<String>, String> {
                 .ok_or_else(|| format!("{name} must be an array of strings"))
         })
         .collect()
+}
+
+/// `value[key]` if it is neither `undefined` nor `null`.
+fn get(value: &JsValue, key: &str) -> Option<JsValue> {
+    Reflect::get(value, &JsValue::from_str(key))
+        .ok()
+        .filter(|v| !v.is_undefined() && !v.is_null())
 }
