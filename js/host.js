@@ -855,9 +855,9 @@ export async function byobRead(reader, view) {
 // ---- line reader ---------------------------------------------------------
 
 // The lines of the JSONL error file as `client.errorRows` reads them
-// (src/error_rows.rs). In JavaScript because it is nothing but stream reads
-// and byte scans: compiled from Rust, the chunk and line buffers and their
-// promise plumbing took several times the bytes.
+// (src/client/error_rows.rs). In JavaScript because it is nothing but
+// stream reads and byte scans: compiled from Rust, the chunk and line
+// buffers and their promise plumbing took several times the bytes.
 //
 // Only the current chunk and the current line are held, never the whole
 // file. Lines are split on the newline *byte* before being decoded, so a
