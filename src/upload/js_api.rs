@@ -8,8 +8,10 @@ use wasm_bindgen::prelude::*;
 use web_sys::{Blob, EventTarget};
 
 use super::control::UploadControl;
+use super::engine::upload_to_target;
 use super::options::{target_from_options, UploadOptions};
-use super::{resume_store, upload_to_target, UploadTarget};
+use super::resume_store;
+use super::types::UploadTarget;
 use crate::events::new_event_target;
 use crate::promise::promise;
 

@@ -13,7 +13,7 @@ use js_sys::{Array, Function};
 use wasm_bindgen::prelude::*;
 use web_sys::{AbortSignal, EventTarget};
 
-use super::{UploadTarget, DEFAULT_PROGRESS_INTERVAL_MS};
+use super::types::{UploadTarget, DEFAULT_PROGRESS_INTERVAL_MS};
 use crate::error::ClientError;
 use crate::options::{pairs, retry_policy, Checked};
 use crate::shape;
