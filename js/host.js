@@ -827,6 +827,114 @@ export function rowsOptions(o) {
   }, o);
 }
 
+// `createBroker(options)` (src/broker/options.rs) → { apiBaseUrl (without
+// trailing slashes), ticketSecret, token, oauth ({ tokenUrl, clientId,
+// clientSecret, scope }, or undefined), authorize, fetch, policy ({
+// objects, maxFileSize (a finite number, unchecked: order 9 is Rust's),
+// importModes, allowCreateList, allowCreateAudience, allowAutoProfile,
+// allowTemplates, rateRequests, ratePerSeconds }, or undefined), origins,
+// basePath ("" or "/prefix") }. Order 5 (the secret's length) is Rust's.
+// The messages are those of a TypeError the broker throws at start-up.
+export function brokerOptions(o) {
+  return run((o, out) => {
+    if (!isObject(o)) complain(0, null, "createBroker: options must be an object (see the README's Broker section)");
+    const text = (o, key, order, name = key) => option(o, key, order, string, name + " must be a string");
+    const httpUrl = (url, name, order) => {
+      const rest = url.startsWith("https://") ? url.slice(8) : url.startsWith("http://") ? url.slice(7) : undefined;
+      if (rest === undefined) complain(order, name, "createBroker: " + name + " must be an http(s) URL (got `" + url + "`)");
+      if (rest === "" || rest.startsWith("/")) complain(order, name, "createBroker: " + name + " has no host (got `" + url + "`)");
+    };
+    const strings = (v, name, order) => {
+      const bad = () => complain(order, name, name + " must be an array of strings");
+      if (!Array.isArray(v)) bad();
+      for (let i = 0; i < v.length; i++) if (typeof v[i] !== "string") bad();
+      return Array.from(v);
+    };
+    const api = text(o, "apiBaseUrl", 1);
+    if (api === undefined) {
+      complain(2, "apiBaseUrl", "createBroker: apiBaseUrl is required (the API's base URL, e.g. https://api.example.com/public/v1)");
+    }
+    httpUrl(api, "apiBaseUrl", 2);
+    out.apiBaseUrl = api.replace(/\/+$/, "");
+    out.ticketSecret = text(o, "ticketSecret", 3);
+    if (out.ticketSecret === undefined) {
+      complain(4, "ticketSecret", "createBroker: ticketSecret is required (the key shared with the app's backend that mints upload tickets)");
+    }
+    out.token = text(o, "token", 6);
+    if (out.token === "") complain(6, "token", "createBroker: token must not be empty");
+    const oauth = read(o, "oauth");
+    if (oauth !== undefined) {
+      if (!isObject(oauth)) {
+        complain(6, "oauth", "createBroker: oauth must be an object { tokenUrl, clientId, clientSecret, scope? }");
+      }
+      const required = (key) => {
+        const v = text(oauth, key, 6);
+        if (v === undefined || v === "") complain(6, "oauth." + key, "createBroker: oauth." + key + " is required");
+        return v;
+      };
+      const tokenUrl = required("tokenUrl");
+      httpUrl(tokenUrl, "oauth.tokenUrl", 6);
+      const clientId = required("clientId");
+      const clientSecret = required("clientSecret");
+      const scope = text(oauth, "scope", 6);
+      out.oauth = { tokenUrl, clientId, clientSecret, scope: scope === undefined || blank.test(scope) ? undefined : scope };
+    }
+    if (out.token === undefined && out.oauth === undefined) {
+      complain(6, null, "createBroker: give the workspace token (`token`) or OAuth client credentials (`oauth`)");
+    }
+    const fn = (key) => option(o, key, 6, func, "createBroker: " + key + " must be a function");
+    out.authorize = fn("authorize");
+    out.fetch = fn("fetch");
+    const p = read(o, "policy");
+    if (p !== undefined) {
+      if (!isObject(p)) complain(6, "policy", "createBroker: policy must be an object");
+      const policy = {};
+      const objects = read(p, "objects");
+      if (objects !== undefined) policy.objects = strings(objects, "policy.objects", 6);
+      const finite = (v) => typeof v === "number" && Number.isFinite(v);
+      policy.maxFileSize = option(p, "maxFileSize", 6, finite, "createBroker: policy.maxFileSize must be a finite number");
+      out.policy = policy;
+      const modes = read(p, "importModes");
+      if (modes !== undefined) policy.importModes = strings(modes, "policy.importModes", 10);
+      for (const key of ["allowCreateList", "allowCreateAudience", "allowAutoProfile", "allowTemplates"]) {
+        policy[key] = option(p, key, 10, boolean, "createBroker: policy." + key + " must be true or false") ?? false;
+      }
+      const rate = read(p, "rateLimit");
+      if (rate !== undefined) {
+        const whole = (key, min) => {
+          const n = option(rate, key, 10, finite, "createBroker: policy.rateLimit." + key + " must be a finite number");
+          if (!(n >= min && Number.isInteger(n) && n <= 4294967295)) {
+            complain(10, "policy.rateLimit." + key, "createBroker: policy.rateLimit." + key + " must be a whole number ≥ " + min);
+          }
+          return n;
+        };
+        policy.rateRequests = whole("requests", 0);
+        policy.ratePerSeconds = whole("perSeconds", 1);
+      }
+    }
+    const origins = read(o, "allowedOrigins");
+    out.origins = origins === undefined ? [] : strings(origins, "allowedOrigins", 10);
+    for (const origin of out.origins) {
+      if (origin.includes("*")) {
+        complain(10, "allowedOrigins", "createBroker: allowedOrigins must list exact origins; wildcards are not allowed");
+      }
+      httpUrl(origin, "allowedOrigins", 10);
+      if (origin.endsWith("/") || origin.split("/").length > 3) {
+        complain(
+          10,
+          "allowedOrigins",
+          "createBroker: allowedOrigins entry `" + origin + "` is not an origin (scheme://host[:port], no path or trailing slash)",
+        );
+      }
+    }
+    const base = text(o, "basePath", 10);
+    out.basePath = base === undefined ? "" : base.replace(/\/+$/, "");
+    if (out.basePath !== "" && !out.basePath.startsWith("/")) {
+      complain(10, "basePath", "createBroker: basePath must start with `/` (got `" + out.basePath + "`)");
+    }
+  }, o);
+}
+
 // ---- blob reader ---------------------------------------------------------
 
 // Reading a Blob's bytes into one reused buffer, for the upload engine's

@@ -49,6 +49,16 @@ impl Checked {
         }
     }
 
+    /// [`Checked::complaint_before`] as its message alone (for the
+    /// broker, whose option errors are plain `TypeError`s).
+    #[cfg(feature = "broker")]
+    pub fn message_before(&self, order: u32) -> Result<(), String> {
+        match self.complaint() {
+            Some(c) if c.order() < order => Err(c.message()),
+            _ => Ok(()),
+        }
+    }
+
     /// Fails with the complaint, if any.
     pub fn ok(&self) -> Result<(), ClientError> {
         self.complaint_before(u32::MAX)
