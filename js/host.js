@@ -841,8 +841,12 @@ export function brokerOptions(o) {
     const text = (o, key, order, name = key) => option(o, key, order, string, name + " must be a string");
     const httpUrl = (url, name, order) => {
       const rest = url.startsWith("https://") ? url.slice(8) : url.startsWith("http://") ? url.slice(7) : undefined;
-      if (rest === undefined) complain(order, name, "createBroker: " + name + " must be an http(s) URL (got `" + url + "`)");
-      if (rest === "" || rest.startsWith("/")) complain(order, name, "createBroker: " + name + " has no host (got `" + url + "`)");
+      if (rest === undefined) {
+        complain(order, name, "createBroker: " + name + " must be an http(s) URL (got `" + url + "`)");
+      }
+      if (rest === "" || rest.startsWith("/")) {
+        complain(order, name, "createBroker: " + name + " has no host (got `" + url + "`)");
+      }
     };
     const strings = (v, name, order) => {
       const bad = () => complain(order, name, name + " must be an array of strings");
@@ -852,13 +856,21 @@ export function brokerOptions(o) {
     };
     const api = text(o, "apiBaseUrl", 1);
     if (api === undefined) {
-      complain(2, "apiBaseUrl", "createBroker: apiBaseUrl is required (the API's base URL, e.g. https://api.example.com/public/v1)");
+      complain(
+        2,
+        "apiBaseUrl",
+        "createBroker: apiBaseUrl is required (the API's base URL, e.g. https://api.example.com/public/v1)",
+      );
     }
     httpUrl(api, "apiBaseUrl", 2);
     out.apiBaseUrl = api.replace(/\/+$/, "");
     out.ticketSecret = text(o, "ticketSecret", 3);
     if (out.ticketSecret === undefined) {
-      complain(4, "ticketSecret", "createBroker: ticketSecret is required (the key shared with the app's backend that mints upload tickets)");
+      complain(
+        4,
+        "ticketSecret",
+        "createBroker: ticketSecret is required (the key shared with the app's backend that mints upload tickets)",
+      );
     }
     out.token = text(o, "token", 6);
     if (out.token === "") complain(6, "token", "createBroker: token must not be empty");
@@ -877,7 +889,8 @@ export function brokerOptions(o) {
       const clientId = required("clientId");
       const clientSecret = required("clientSecret");
       const scope = text(oauth, "scope", 6);
-      out.oauth = { tokenUrl, clientId, clientSecret, scope: scope === undefined || blank.test(scope) ? undefined : scope };
+      const given = scope === undefined || blank.test(scope) ? undefined : scope;
+      out.oauth = { tokenUrl, clientId, clientSecret, scope: given };
     }
     if (out.token === undefined && out.oauth === undefined) {
       complain(6, null, "createBroker: give the workspace token (`token`) or OAuth client credentials (`oauth`)");
@@ -892,7 +905,8 @@ export function brokerOptions(o) {
       const objects = read(p, "objects");
       if (objects !== undefined) policy.objects = strings(objects, "policy.objects", 6);
       const finite = (v) => typeof v === "number" && Number.isFinite(v);
-      policy.maxFileSize = option(p, "maxFileSize", 6, finite, "createBroker: policy.maxFileSize must be a finite number");
+      const size = "createBroker: policy.maxFileSize must be a finite number";
+      policy.maxFileSize = option(p, "maxFileSize", 6, finite, size);
       out.policy = policy;
       const modes = read(p, "importModes");
       if (modes !== undefined) policy.importModes = strings(modes, "policy.importModes", 10);
@@ -904,7 +918,8 @@ export function brokerOptions(o) {
         const whole = (key, min) => {
           const n = option(rate, key, 10, finite, "createBroker: policy.rateLimit." + key + " must be a finite number");
           if (!(n >= min && Number.isInteger(n) && n <= 4294967295)) {
-            complain(10, "policy.rateLimit." + key, "createBroker: policy.rateLimit." + key + " must be a whole number ≥ " + min);
+            const message = "createBroker: policy.rateLimit." + key + " must be a whole number ≥ " + min;
+            complain(10, "policy.rateLimit." + key, message);
           }
           return n;
         };
@@ -916,14 +931,17 @@ export function brokerOptions(o) {
     out.origins = origins === undefined ? [] : strings(origins, "allowedOrigins", 10);
     for (const origin of out.origins) {
       if (origin.includes("*")) {
-        complain(10, "allowedOrigins", "createBroker: allowedOrigins must list exact origins; wildcards are not allowed");
+        const message = "createBroker: allowedOrigins must list exact origins; wildcards are not allowed";
+        complain(10, "allowedOrigins", message);
       }
       httpUrl(origin, "allowedOrigins", 10);
       if (origin.endsWith("/") || origin.split("/").length > 3) {
         complain(
           10,
           "allowedOrigins",
-          "createBroker: allowedOrigins entry `" + origin + "` is not an origin (scheme://host[:port], no path or trailing slash)",
+          "createBroker: allowedOrigins entry `" +
+            origin +
+            "` is not an origin (scheme://host[:port], no path or trailing slash)",
         );
       }
     }
