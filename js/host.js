@@ -77,53 +77,60 @@ export function uuidV4() {
 // the bytes. The Rust side turns the failures below into the client's
 // errors (and checks the AbortSignal that caused one).
 //
-// Failures reject with [code, detail]:
-//   0  a header name or value HTTP does not allow (detail: its name)
-//   1  the token has characters HTTP does not allow in a header
-//   2  no Request can be built for the URL (detail: the error)
-//   3  no response (detail: fetch's error)
-//   4  fetch resolved to something that is not a Response
-//   5  the Headers object cannot be built (detail: the error)
-//   6  the signal had fired before the request was sent
+// Failures reject with a Failure: `kind` names what failed (src/fetch.rs
+// has the same names as an enum), `detail` says more:
+//   "header"       a header name or value HTTP does not allow (detail: its name)
+//   "token"        the token has characters HTTP does not allow in a header
+//   "url"          no Request can be built for the URL (detail: the error)
+//   "noResponse"   no response (detail: fetch's error)
+//   "notResponse"  fetch resolved to something that is not a Response
+//   "headers"      the Headers object cannot be built (detail: the error)
+//   "aborted"      the signal had fired before the request was sent
+class Failure {
+  constructor(kind, detail) {
+    this.kind = kind;
+    this.detail = detail;
+  }
+}
 
 // The request sent, awaited, and checked to be a Response.
 async function send(request, signal, customFetch) {
-  if (signal && signal.aborted) throw [6];
+  if (signal && signal.aborted) throw new Failure("aborted");
   let response;
   try {
     response = await (customFetch ? customFetch(request) : globalThis.fetch(request));
   } catch (e) {
-    throw [3, e];
+    throw new Failure("noResponse", e);
   }
-  if (!(response instanceof Response)) throw [4];
+  if (!(response instanceof Response)) throw new Failure("notResponse");
   return response;
 }
 
 // An API call: `headers` is [name, value, …] (the client's, then the
 // call's own); Authorization (Bearer `token`), Accept (unless given) and,
 // with a body, Content-Type: application/json are set after them and win.
-// Resolves with [status, statusText, x-correlation-id, retry-after, body
-// text] (absent headers as null).
+// Resolves with { status, statusText, correlationId (x-correlation-id),
+// retryAfter (retry-after), body (text) } (absent headers as null).
 export async function apiFetch(method, url, headers, token, body, signal, customFetch) {
   let h;
   try {
     h = new Headers();
   } catch (e) {
-    throw [5, e];
+    throw new Failure("headers", e);
   }
   let accept = false;
   for (let i = 0; i < headers.length; i += 2) {
     try {
       h.set(headers[i], headers[i + 1]);
     } catch {
-      throw [0, headers[i]];
+      throw new Failure("header", headers[i]);
     }
     accept ||= headers[i].toLowerCase() === "accept";
   }
   try {
     h.set("Authorization", "Bearer " + token);
   } catch {
-    throw [1];
+    throw new Failure("token");
   }
   if (!accept) h.set("Accept", "application/json");
   const init = { method, headers: h };
@@ -136,17 +143,23 @@ export async function apiFetch(method, url, headers, token, body, signal, custom
   try {
     request = new Request(url, init);
   } catch (e) {
-    throw [2, e];
+    throw new Failure("url", e);
   }
   const response = await send(request, signal, customFetch);
   let text;
   try {
     text = await response.text();
   } catch (e) {
-    throw [3, e];
+    throw new Failure("noResponse", e);
   }
   const header = (name) => response.headers.get(name);
-  return [response.status, response.statusText, header("x-correlation-id"), header("retry-after"), text];
+  return {
+    status: response.status,
+    statusText: response.statusText,
+    correlationId: header("x-correlation-id"),
+    retryAfter: header("retry-after"),
+    body: text,
+  };
 }
 
 // A plain GET of a pre-signed URL (no bearer token): the Response, unread.
@@ -155,7 +168,7 @@ export async function getFetch(url, signal, customFetch) {
   try {
     request = new Request(url, signal ? { method: "GET", signal } : { method: "GET" });
   } catch (e) {
-    throw [2, e];
+    throw new Failure("url", e);
   }
   return send(request, signal, customFetch);
 }
@@ -179,9 +192,17 @@ export async function getFetch(url, signal, customFetch) {
 //                (XHR only)
 //   useXhr       send with XMLHttpRequest (byte-level progress)
 //   customFetch  undefined, or the `fetch` to use instead of globalThis.fetch
-// resolves with [status, [name, value, …], body text], keeping only the
-// response headers in KEPT (lower-case names); rejects with [message] or
-// [prefix, error] (the engine appends its description of `error`).
+// resolves with { status, headers: [name, value, …], body (text) }, keeping
+// only the response headers in KEPT (lower-case names); rejects with a
+// StorageFailure { reason, cause } (the engine appends its description
+// of `cause`, when there is one, to `reason`).
+
+class StorageFailure {
+  constructor(reason, cause) {
+    this.reason = reason;
+    this.cause = cause;
+  }
+}
 
 const KEPT = [
   "retry-after",
@@ -205,23 +226,23 @@ async function sendFetch(method, url, headers, body, signal, customFetch) {
   try {
     h = new Headers();
   } catch (e) {
-    throw ["", e];
+    throw new StorageFailure("", e);
   }
   for (let i = 0; i < headers.length; i += 2) {
     try {
       h.set(headers[i], headers[i + 1]);
     } catch (e) {
-      throw ["header `" + headers[i] + "`: ", e];
+      throw new StorageFailure("header `" + headers[i] + "`: ", e);
     }
   }
   try {
     request = new Request(url, { method, headers: h, body, signal });
     response = await (customFetch ? customFetch(request) : globalThis.fetch(request));
   } catch (e) {
-    throw ["", e];
+    throw new StorageFailure("", e);
   }
   if (!(response instanceof Response)) {
-    throw ["fetch did not resolve to a Response"];
+    throw new StorageFailure("fetch did not resolve to a Response");
   }
   const kept = [];
   for (const name of KEPT) {
@@ -232,9 +253,9 @@ async function sendFetch(method, url, headers, body, signal, customFetch) {
   try {
     text = await response.text();
   } catch (e) {
-    throw ["", e];
+    throw new StorageFailure("", e);
   }
-  return [response.status, kept, text];
+  return { status: response.status, headers: kept, body: text };
 }
 
 function sendXhr(method, url, headers, body, signal, onBytes) {
@@ -243,13 +264,13 @@ function sendXhr(method, url, headers, body, signal, onBytes) {
     xhr = new XMLHttpRequest();
     xhr.open(method, url, true);
   } catch (e) {
-    return Promise.reject(["", e]);
+    return Promise.reject(new StorageFailure("", e));
   }
   for (let i = 0; i < headers.length; i += 2) {
     try {
       xhr.setRequestHeader(headers[i], headers[i + 1]);
     } catch (e) {
-      return Promise.reject(["header `" + headers[i] + "`: ", e]);
+      return Promise.reject(new StorageFailure("header `" + headers[i] + "`: ", e));
     }
   }
   return new Promise((resolve, reject) => {
@@ -262,12 +283,12 @@ function sendXhr(method, url, headers, body, signal, onBytes) {
     };
     const fail = (why) => () => {
       done();
-      reject(["XMLHttpRequest: ", why]);
+      reject(new StorageFailure("XMLHttpRequest: ", why));
     };
     xhr.onload = () => {
       done();
       if (xhr.status === 0) {
-        reject(["XMLHttpRequest ended without a status (connection or CORS failure)"]);
+        reject(new StorageFailure("XMLHttpRequest ended without a status (connection or CORS failure)"));
         return;
       }
       // All the headers the page may read, in one string: asking for a
@@ -280,7 +301,7 @@ function sendXhr(method, url, headers, body, signal, onBytes) {
         const name = line.slice(0, colon).trim().toLowerCase();
         if (KEPT.includes(name)) kept.push(name, line.slice(colon + 1).trim());
       }
-      resolve([xhr.status, kept, xhr.responseText || ""]);
+      resolve({ status: xhr.status, headers: kept, body: xhr.responseText || "" });
     };
     xhr.onerror = fail("the connection failed");
     xhr.onabort = fail("aborted");
@@ -291,7 +312,7 @@ function sendXhr(method, url, headers, body, signal, onBytes) {
       xhr.send(body);
     } catch (e) {
       done();
-      reject(["XMLHttpRequest: ", e]);
+      reject(new StorageFailure("XMLHttpRequest: ", e));
     }
   });
 }
@@ -439,20 +460,23 @@ export async function openResumeStore(custom) {
 // ---- options -------------------------------------------------------------
 
 // The option objects of the JS-facing API, checked and normalised before
-// the Rust side reads them (src/client.rs, src/poll.rs,
+// the Rust side reads them (src/client/options.rs, src/client/poll.rs,
+// src/client/import_file.rs, src/client/error_rows.rs,
 // src/upload/options.rs). In JavaScript because it is nothing but property
 // reads and type tests: compiled from Rust, each option's checks and
 // conversions took several times the bytes.
 //
-// Each function returns an array: [complaint, value, value, …]. The values
-// are the options, normalised (absent ones undefined, defaults filled in
-// where noted); `complaint` is undefined, or the first check that failed,
-// as [position, field, message]: the Rust side makes the complaint an
-// ImportError of kind `validation` (field null: none). `position` counts
-// the checks in order, so that the few checks made in Rust (protocol names
-// and retry policies belong to import-core and the wire shapes) keep their
-// place among them: Rust reports a complaint of JavaScript's only once its
-// own earlier checks have passed.
+// Each function returns an object: the options, normalised, under their
+// own names (absent ones undefined, defaults filled in where noted), which
+// the Rust side reads through named getters; and `complaint`: undefined,
+// or the first check that failed, a Complaint { order, field, message }.
+// The Rust side makes the complaint an ImportError of kind `validation`
+// (field null: none). `order` counts the checks in order, so that the few
+// checks made in Rust (protocol names, retry policies and request bodies
+// belong to import-core and the wire shapes) keep their place among them:
+// Rust reports a complaint of JavaScript's only once its own earlier checks
+// have passed. A new option is one line here (read and check) and one
+// getter on the Rust side.
 //
 // An option that is undefined, null or unreadable (a getter that throws)
 // is absent, and each property is read once, in the documented order.
@@ -478,33 +502,35 @@ const isInstance = (v, name) => {
 };
 
 class Complaint {
-  constructor(position, field, message) {
-    this.c = [position, field, message];
+  constructor(order, field, message) {
+    this.order = order;
+    this.field = field;
+    this.message = message;
   }
 }
 
-// Runs `read(o)`, which fills `out` and throws a Complaint at the first
-// failed check; returns [complaint, ...out].
-function run(read, o) {
-  const out = [];
+// Runs `read(o, out, arg)`, which fills `out` and throws a Complaint at the
+// first failed check; returns `out`, with the complaint, if any.
+function run(read, o, arg) {
+  const out = {};
   try {
-    read(o, out);
-    return [undefined, ...out];
+    read(o, out, arg);
   } catch (e) {
-    if (e instanceof Complaint) return [e.c, ...out];
-    throw e;
+    if (!(e instanceof Complaint)) throw e;
+    out.complaint = e;
   }
+  return out;
 }
 
-function complain(position, field, message) {
-  throw new Complaint(position, field, message);
+function complain(order, field, message) {
+  throw new Complaint(order, field, message);
 }
 
 // The option `key` of `o`: undefined when absent, else checked by `ok`.
-function option(o, key, position, ok, message) {
+function option(o, key, order, ok, message) {
   const v = read(o, key);
   if (v === undefined) return undefined;
-  if (!ok(v)) complain(position, key, message ?? "`" + key + "` must be " + ok.what + ".");
+  if (!ok(v)) complain(order, key, message ?? "`" + key + "` must be " + ok.what + ".");
   return v;
 }
 const string = (v) => typeof v === "string";
@@ -527,8 +553,7 @@ const blank = /^[\t\n\v\f\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\
 // A URL without its query and fragment (for messages).
 const redact = (url) => url.split(/[?#]/)[0];
 
-// `{ signal?, idempotencyKey? }` of a call → [complaint, signal,
-// idempotencyKey].
+// `{ signal?, idempotencyKey? }` of a call → { signal, idempotencyKey }.
 export function callOptions(o) {
   return run((o, out) => {
     if (!present(o)) return;
@@ -541,14 +566,14 @@ export function callOptions(o) {
         "`idempotencyKey` must be 1 to 255 printable ASCII characters (a UUID v4 is recommended).",
       );
     }
-    out[1] = key;
-    out[0] = option(o, "signal", 3, signal);
+    out.idempotencyKey = key;
+    out.signal = option(o, "signal", 3, signal);
   }, o);
 }
 
-// `new ImportClient(options)` → [complaint, baseUrl (without trailing
-// slashes), token, getToken, fetch, headers ([name, value, …] as given),
-// retry (unchecked: position 10 is Rust's)].
+// `new ImportClient(options)` → { baseUrl (without trailing slashes),
+// token, getToken, fetch, headers ([name, value, …] as given), retry
+// (unchecked: order 10 is Rust's) }.
 export function clientOptions(o) {
   return run((o, out) => {
     if (!isObject(o)) {
@@ -565,21 +590,21 @@ export function clientOptions(o) {
     if (!(base.startsWith("https://") || base.startsWith("http://"))) {
       complain(3, "baseUrl", "`baseUrl` must be an absolute http(s) URL, got `" + redact(base) + "`.");
     }
-    out[0] = base.replace(/\/+$/, "");
+    out.baseUrl = base.replace(/\/+$/, "");
     const token = option(o, "token", 4, string);
     if (token !== undefined && blank.test(token)) {
       complain(5, "token", "`token` is empty: give the bearer token, or a `getToken` function.");
     }
-    out[1] = token;
-    out[2] = option(o, "getToken", 6, func);
-    if (token === undefined && out[2] === undefined) {
+    out.token = token;
+    out.getToken = option(o, "getToken", 6, func);
+    if (token === undefined && out.getToken === undefined) {
       complain(
         7,
         "token",
         "`token` or `getToken` is required: the bearer token sent as `Authorization: Bearer …`, or a function returning it.",
       );
     }
-    out[3] = option(o, "fetch", 8, func);
+    out.fetch = option(o, "fetch", 8, func);
     const h = read(o, "headers");
     const flat = [];
     if (h !== undefined) {
@@ -602,13 +627,13 @@ export function clientOptions(o) {
         flat.push(name, value);
       }
     }
-    out[4] = flat;
-    out[5] = read(o, "retry");
+    out.headers = flat;
+    out.retry = read(o, "retry");
   }, o);
 }
 
-// `waitForCompletion` options → [complaint, pollStartMs, pollCapMs, signal,
-// onStatus, events]. Position 3 (the cap below the start) is Rust's.
+// `waitForCompletion` options → { pollStartMs, pollCapMs, signal, onStatus,
+// events }. Order 3 (the cap below the start) is Rust's.
 export function waitOptions(o) {
   return run((o, out) => {
     if (!present(o)) return;
@@ -619,11 +644,11 @@ export function waitOptions(o) {
         "waitForCompletion options must be an object: { signal?, pollStartMs?, pollCapMs?, onStatus?, events? }.",
       );
     }
-    out[0] = option(o, "pollStartMs", 1, nonNegative);
-    out[1] = option(o, "pollCapMs", 2, nonNegative);
-    out[2] = option(o, "signal", 4, signal);
-    out[3] = option(o, "onStatus", 5, func);
-    out[4] = option(o, "events", 6, eventTarget);
+    out.pollStartMs = option(o, "pollStartMs", 1, nonNegative);
+    out.pollCapMs = option(o, "pollCapMs", 2, nonNegative);
+    out.signal = option(o, "signal", 4, signal);
+    out.onStatus = option(o, "onStatus", 5, func);
+    out.events = option(o, "events", 6, eventTarget);
   }, o);
 }
 
@@ -631,31 +656,33 @@ export function waitOptions(o) {
 const count = (v) => typeof v === "number" && Number.isFinite(v) && v >= 1 && Number.isInteger(v) && v <= 9.007e15;
 count.what = "a whole number, 1 or more";
 
-// `UploadOptions` → [complaint, protocol (unparsed: position 2 is Rust's),
-// partSize, concurrency, checksum (default true), resume (false), useXhr
-// (true), signal, onProgress, fetch, events, retry (unchecked: position 12
-// is Rust's), resumeKey, resumeStore, progressIntervalMs (default 100)].
+// `UploadOptions` → { protocol (unparsed: order 2 is Rust's), partSize,
+// concurrency, checksum (default true), resume (false), useXhr (true),
+// signal, onProgress, fetch, events, retry (unchecked: order 12 is Rust's),
+// resumeKey, resumeStore, progressIntervalMs (default 100) }.
 export function uploadOptions(o) {
   return run((o, out) => {
-    out.push(undefined, undefined, undefined, true, false, true);
-    out[13] = 100;
+    out.checksum = true;
+    out.resume = false;
+    out.useXhr = true;
+    out.progressIntervalMs = 100;
     if (!present(o)) return;
     if (!isObject(o)) complain(0, null, "Upload options must be an object.");
-    out[0] = option(o, "protocol", 1, string);
-    out[1] = option(o, "partSize", 3, count);
+    out.protocol = option(o, "protocol", 1, string);
+    out.partSize = option(o, "partSize", 3, count);
     const concurrency = option(o, "concurrency", 4, count);
     if (concurrency > 4294967295) complain(4, "concurrency", "`concurrency` is too large.");
-    out[2] = concurrency;
-    out[3] = option(o, "checksum", 5, boolean) ?? true;
-    out[4] = option(o, "resume", 6, boolean) ?? false;
-    out[5] = option(o, "useXhr", 7, boolean) ?? true;
-    out[6] = option(o, "signal", 8, signal);
-    out[7] = option(o, "onProgress", 9, func);
-    out[8] = option(o, "fetch", 10, func);
-    out[9] = option(o, "events", 11, eventTarget);
-    out[10] = read(o, "retry");
-    out[11] = option(o, "resumeKey", 13, (v) => typeof v === "string" && v !== "", "`resumeKey` must be a non-empty string.");
-    out[12] = option(
+    out.concurrency = concurrency;
+    out.checksum = option(o, "checksum", 5, boolean) ?? true;
+    out.resume = option(o, "resume", 6, boolean) ?? false;
+    out.useXhr = option(o, "useXhr", 7, boolean) ?? true;
+    out.signal = option(o, "signal", 8, signal);
+    out.onProgress = option(o, "onProgress", 9, func);
+    out.fetch = option(o, "fetch", 10, func);
+    out.events = option(o, "events", 11, eventTarget);
+    out.retry = read(o, "retry");
+    out.resumeKey = option(o, "resumeKey", 13, (v) => typeof v === "string" && v !== "", "`resumeKey` must be a non-empty string.");
+    out.resumeStore = option(
       o,
       "resumeStore",
       14,
@@ -669,7 +696,7 @@ export function uploadOptions(o) {
         }),
       "`resumeStore` must have getItem(key), setItem(key, value) and removeItem(key) methods (like localStorage).",
     );
-    out[13] =
+    out.progressIntervalMs =
       option(
         o,
         "progressIntervalMs",
@@ -686,14 +713,14 @@ export function uploadOptions(o) {
 // (epoch ms, or undefined), jobId]. With `job` true, `o` is a createJob()
 // response and its `jobId` and `uploadUrl` are read first.
 export function uploadTarget(o, job) {
-  return run((o, out) => {
+  return run((o, out, job) => {
     const get = (k) => read(o, k);
     let url;
     if (job) {
       if (!isObject(o)) complain(0, "job", "The job must be the createJob() response object.");
       const missing = (f) => complain(0, f, "The job must be the createJob() response: its `" + f + "` is missing.");
-      out[4] = get("jobId");
-      if (typeof out[4] !== "string") missing("jobId");
+      out.jobId = get("jobId");
+      if (typeof out.jobId !== "string") missing("jobId");
       url = get("uploadUrl");
       if (typeof url !== "string") missing("uploadUrl");
     } else {
@@ -703,14 +730,14 @@ export function uploadTarget(o, job) {
     if (!(url.startsWith("https://") || url.startsWith("http://"))) {
       complain(0, "url", "The upload URL must be an absolute http(s) URL, got `" + redact(url) + "`.");
     }
-    out[0] = url;
+    out.url = url;
     const method = get("method");
     // Compared as ASCII, case-insensitively (`/i` without `u` maps no
     // other letter to an ASCII one).
     if (method !== undefined && !(typeof method === "string" && /^put$/i.test(method))) {
       complain(0, "method", "Only `PUT` upload URLs are supported (every storage protocol here uploads with PUT).");
     }
-    out[1] = "PUT";
+    out.method = "PUT";
     const headers = get("headers");
     const flat = [];
     if (headers !== undefined) {
@@ -728,7 +755,7 @@ export function uploadTarget(o, job) {
         flat.push(name, value);
       }
     }
-    out[2] = flat;
+    out.headers = flat;
     const expires = get("expiresAt");
     if (expires !== undefined) {
       const ms =
@@ -746,7 +773,182 @@ export function uploadTarget(o, job) {
           "`expiresAt` must be an RFC 3339 date string, a Date or milliseconds since the epoch.",
         );
       }
-      out[3] = ms;
+      out.expiresAt = ms;
+    }
+  }, o, job);
+}
+
+// `importFile(file, options)` → { create (the create request:
+// `createOptions` with `objectName`, `fileName` (default: the File's name)
+// and `fileSize` set), mapping, start, signal, events, onProgress, upload,
+// poll, onStatus, idempotencyKey }. Orders 6 (the create request), 8 (the
+// mapping and the start body) and 12 (the upload and poll options) are
+// Rust's.
+export function importFileOptions(o, file) {
+  return run((o, out, file) => {
+    if (!isObject(o)) complain(0, null, "importFile needs options: { objectName, mapping, fileName?, … }.");
+    const objectName = option(o, "objectName", 1, string);
+    if (objectName === undefined) complain(2, "objectName", "`objectName` is required, e.g. `profiles`.");
+    let fileName = option(o, "fileName", 3, string);
+    if (fileName === undefined) {
+      fileName = read(file, "name");
+      if (typeof fileName !== "string" || fileName === "") {
+        complain(4, "fileName", "`fileName` is required when the file is a Blob without a name.");
+      }
+    }
+    const extra = option(
+      o,
+      "createOptions",
+      5,
+      isObject,
+      "`createOptions` must be an object (createList, listName, targetListId, …).",
+    );
+    out.create = Object.assign({}, extra, { objectName, fileName, fileSize: file.size });
+    out.mapping = read(o, "mapping");
+    if (out.mapping === undefined) {
+      complain(7, "mapping", "`mapping` is required: { sourceFields, fieldMap } or { templateId }.");
+    }
+    out.start = read(o, "start");
+    out.signal = option(o, "signal", 9, signal);
+    out.events = option(o, "events", 10, eventTarget);
+    out.onProgress = option(o, "onProgress", 11, func);
+    out.upload = read(o, "upload");
+    out.poll = read(o, "poll");
+    out.onStatus = option(o, "onStatus", 13, func);
+    out.idempotencyKey = option(o, "idempotencyKey", 14, string);
+  }, o, file);
+}
+
+// `errorRows` options → { signal } (options that are not an object are
+// none).
+export function rowsOptions(o) {
+  return run((o, out) => {
+    if (isObject(o)) out.signal = option(o, "signal", 0, signal);
+  }, o);
+}
+
+// `createBroker(options)` (src/broker/options.rs) → { apiBaseUrl (without
+// trailing slashes), ticketSecret, token, oauth ({ tokenUrl, clientId,
+// clientSecret, scope }, or undefined), authorize, fetch, policy ({
+// objects, maxFileSize (a finite number, unchecked: order 9 is Rust's),
+// importModes, allowCreateList, allowCreateAudience, allowAutoProfile,
+// allowTemplates, rateRequests, ratePerSeconds }, or undefined), origins,
+// basePath ("" or "/prefix") }. Order 5 (the secret's length) is Rust's.
+// The messages are those of a TypeError the broker throws at start-up.
+export function brokerOptions(o) {
+  return run((o, out) => {
+    if (!isObject(o)) complain(0, null, "createBroker: options must be an object (see the README's Broker section)");
+    const text = (o, key, order, name = key) => option(o, key, order, string, name + " must be a string");
+    const httpUrl = (url, name, order) => {
+      const rest = url.startsWith("https://") ? url.slice(8) : url.startsWith("http://") ? url.slice(7) : undefined;
+      if (rest === undefined) {
+        complain(order, name, "createBroker: " + name + " must be an http(s) URL (got `" + url + "`)");
+      }
+      if (rest === "" || rest.startsWith("/")) {
+        complain(order, name, "createBroker: " + name + " has no host (got `" + url + "`)");
+      }
+    };
+    const strings = (v, name, order) => {
+      const bad = () => complain(order, name, name + " must be an array of strings");
+      if (!Array.isArray(v)) bad();
+      for (let i = 0; i < v.length; i++) if (typeof v[i] !== "string") bad();
+      return Array.from(v);
+    };
+    const api = text(o, "apiBaseUrl", 1);
+    if (api === undefined) {
+      complain(
+        2,
+        "apiBaseUrl",
+        "createBroker: apiBaseUrl is required (the API's base URL, e.g. https://api.example.com/public/v1)",
+      );
+    }
+    httpUrl(api, "apiBaseUrl", 2);
+    out.apiBaseUrl = api.replace(/\/+$/, "");
+    out.ticketSecret = text(o, "ticketSecret", 3);
+    if (out.ticketSecret === undefined) {
+      complain(
+        4,
+        "ticketSecret",
+        "createBroker: ticketSecret is required (the key shared with the app's backend that mints upload tickets)",
+      );
+    }
+    out.token = text(o, "token", 6);
+    if (out.token === "") complain(6, "token", "createBroker: token must not be empty");
+    const oauth = read(o, "oauth");
+    if (oauth !== undefined) {
+      if (!isObject(oauth)) {
+        complain(6, "oauth", "createBroker: oauth must be an object { tokenUrl, clientId, clientSecret, scope? }");
+      }
+      const required = (key) => {
+        const v = text(oauth, key, 6);
+        if (v === undefined || v === "") complain(6, "oauth." + key, "createBroker: oauth." + key + " is required");
+        return v;
+      };
+      const tokenUrl = required("tokenUrl");
+      httpUrl(tokenUrl, "oauth.tokenUrl", 6);
+      const clientId = required("clientId");
+      const clientSecret = required("clientSecret");
+      const scope = text(oauth, "scope", 6);
+      const given = scope === undefined || blank.test(scope) ? undefined : scope;
+      out.oauth = { tokenUrl, clientId, clientSecret, scope: given };
+    }
+    if (out.token === undefined && out.oauth === undefined) {
+      complain(6, null, "createBroker: give the workspace token (`token`) or OAuth client credentials (`oauth`)");
+    }
+    const fn = (key) => option(o, key, 6, func, "createBroker: " + key + " must be a function");
+    out.authorize = fn("authorize");
+    out.fetch = fn("fetch");
+    const p = read(o, "policy");
+    if (p !== undefined) {
+      if (!isObject(p)) complain(6, "policy", "createBroker: policy must be an object");
+      const policy = {};
+      const objects = read(p, "objects");
+      if (objects !== undefined) policy.objects = strings(objects, "policy.objects", 6);
+      const finite = (v) => typeof v === "number" && Number.isFinite(v);
+      const size = "createBroker: policy.maxFileSize must be a finite number";
+      policy.maxFileSize = option(p, "maxFileSize", 6, finite, size);
+      out.policy = policy;
+      const modes = read(p, "importModes");
+      if (modes !== undefined) policy.importModes = strings(modes, "policy.importModes", 10);
+      for (const key of ["allowCreateList", "allowCreateAudience", "allowAutoProfile", "allowTemplates"]) {
+        policy[key] = option(p, key, 10, boolean, "createBroker: policy." + key + " must be true or false") ?? false;
+      }
+      const rate = read(p, "rateLimit");
+      if (rate !== undefined) {
+        const whole = (key, min) => {
+          const n = option(rate, key, 10, finite, "createBroker: policy.rateLimit." + key + " must be a finite number");
+          if (!(n >= min && Number.isInteger(n) && n <= 4294967295)) {
+            const message = "createBroker: policy.rateLimit." + key + " must be a whole number ≥ " + min;
+            complain(10, "policy.rateLimit." + key, message);
+          }
+          return n;
+        };
+        policy.rateRequests = whole("requests", 0);
+        policy.ratePerSeconds = whole("perSeconds", 1);
+      }
+    }
+    const origins = read(o, "allowedOrigins");
+    out.origins = origins === undefined ? [] : strings(origins, "allowedOrigins", 10);
+    for (const origin of out.origins) {
+      if (origin.includes("*")) {
+        const message = "createBroker: allowedOrigins must list exact origins; wildcards are not allowed";
+        complain(10, "allowedOrigins", message);
+      }
+      httpUrl(origin, "allowedOrigins", 10);
+      if (origin.endsWith("/") || origin.split("/").length > 3) {
+        complain(
+          10,
+          "allowedOrigins",
+          "createBroker: allowedOrigins entry `" +
+            origin +
+            "` is not an origin (scheme://host[:port], no path or trailing slash)",
+        );
+      }
+    }
+    const base = text(o, "basePath", 10);
+    out.basePath = base === undefined ? "" : base.replace(/\/+$/, "");
+    if (out.basePath !== "" && !out.basePath.startsWith("/")) {
+      complain(10, "basePath", "createBroker: basePath must start with `/` (got `" + out.basePath + "`)");
     }
   }, o);
 }
@@ -779,9 +981,9 @@ export async function byobRead(reader, view) {
 // ---- line reader ---------------------------------------------------------
 
 // The lines of the JSONL error file as `client.errorRows` reads them
-// (src/error_rows.rs). In JavaScript because it is nothing but stream reads
-// and byte scans: compiled from Rust, the chunk and line buffers and their
-// promise plumbing took several times the bytes.
+// (src/client/error_rows.rs). In JavaScript because it is nothing but
+// stream reads and byte scans: compiled from Rust, the chunk and line
+// buffers and their promise plumbing took several times the bytes.
 //
 // Only the current chunk and the current line are held, never the whole
 // file. Lines are split on the newline *byte* before being decoded, so a
@@ -825,8 +1027,9 @@ export class LineReader {
   }
 
   // The next line that is not blank: its text, null when it is not UTF-8,
-  // undefined after the last one. Rejects with [0, error] when the
-  // download breaks off, [1, chunk] for a chunk that is not bytes.
+  // undefined after the last one. Rejects with a Failure: "noResponse"
+  // (detail: the error) when the download breaks off, "notBytes" (detail:
+  // the chunk) for a chunk that is not bytes.
   async next() {
     for (;;) {
       while (this.at < this.lines.length) {
@@ -847,7 +1050,7 @@ export class LineReader {
       try {
         result = await this.reader.read();
       } catch (e) {
-        throw [0, e];
+        throw new Failure("noResponse", e);
       }
       if (result === null || typeof result !== "object" || result.done) {
         this.done = true;
@@ -855,7 +1058,7 @@ export class LineReader {
         this.pieces = [];
         continue;
       }
-      if (!(result.value instanceof Uint8Array)) throw [1, result.value];
+      if (!(result.value instanceof Uint8Array)) throw new Failure("notBytes", result.value);
       this.take(result.value);
     }
   }

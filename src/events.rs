@@ -37,22 +37,6 @@ pub fn dispatch(target: &EventTarget, name: &str, detail: &JsValue) {
     }
 }
 
-/// Reads an optional `EventTarget` option (e.g. `events`) from an options
-/// object: `None` when absent, an error message when present but not an
-/// `EventTarget`.
-pub fn event_target_option(options: &JsValue, key: &str) -> Result<Option<EventTarget>, String> {
-    if !options.is_object() {
-        return Ok(None);
-    }
-    let v = js_sys::Reflect::get(options, &JsValue::from_str(key)).unwrap_or_default();
-    if v.is_undefined() || v.is_null() {
-        return Ok(None);
-    }
-    v.dyn_into::<EventTarget>()
-        .map(Some)
-        .map_err(|_| format!("`{key}` must be an EventTarget."))
-}
-
 /// Calls an optional callback with one argument; exceptions thrown by the
 /// callback are swallowed, like listener exceptions (user code must not
 /// break the operation that reports to it).

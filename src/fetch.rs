@@ -45,6 +45,75 @@ extern "C" {
     /// `js/host.js`: a plain GET, the `Response` unread.
     #[wasm_bindgen(js_name = getFetch)]
     fn get_fetch(url: &str, signal: Option<&AbortSignal>, custom_fetch: &JsValue) -> Promise;
+
+    /// What `apiFetch` resolves with.
+    type ApiAnswer;
+    #[wasm_bindgen(method, getter)]
+    fn status(this: &ApiAnswer) -> u16;
+    #[wasm_bindgen(method, getter, js_name = statusText)]
+    fn status_text(this: &ApiAnswer) -> Option<String>;
+    #[wasm_bindgen(method, getter, js_name = correlationId)]
+    fn correlation_id(this: &ApiAnswer) -> Option<String>;
+    #[wasm_bindgen(method, getter, js_name = retryAfter)]
+    fn retry_after(this: &ApiAnswer) -> Option<String>;
+    #[wasm_bindgen(method, getter)]
+    fn body(this: &ApiAnswer) -> Option<String>;
+
+    /// What a request of `js/host.js` rejects with: a [`Failure`] by name,
+    /// and its detail.
+    type HostFailure;
+    #[wasm_bindgen(method, getter)]
+    fn kind(this: &HostFailure) -> Option<String>;
+    #[wasm_bindgen(method, getter)]
+    fn detail(this: &HostFailure) -> JsValue;
+}
+
+/// Why a request of `js/host.js` failed (its `Failure`'s `kind`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Failure {
+    /// `header`: a header name or value HTTP does not allow (detail: its
+    /// name).
+    Header,
+    /// `token`: the token has characters HTTP does not allow in a header.
+    Token,
+    /// `url`: no `Request` can be built for the URL (detail: the error).
+    Url,
+    /// `noResponse`: no response, or a download that broke off (detail:
+    /// the error); also anything else thrown.
+    NoResponse,
+    /// `notResponse`: `fetch` resolved to something that is not a
+    /// `Response`.
+    NotResponse,
+    /// `headers`: the `Headers` object cannot be built (detail: the error).
+    Headers,
+    /// `aborted`: the signal had fired before the request was sent.
+    Aborted,
+    /// `notBytes`: a chunk of a download is not bytes (detail: the chunk).
+    NotBytes,
+}
+
+impl Failure {
+    /// The failure `e` names, and its detail (`e` itself when it is not a
+    /// failure of `js/host.js`).
+    pub(crate) fn of(e: &JsValue) -> (Failure, JsValue) {
+        let kind = if e.is_object() {
+            e.unchecked_ref::<HostFailure>().kind()
+        } else {
+            None
+        };
+        let failure = match kind.as_deref() {
+            Some("header") => Failure::Header,
+            Some("token") => Failure::Token,
+            Some("url") => Failure::Url,
+            Some("noResponse") => Failure::NoResponse,
+            Some("notResponse") => Failure::NotResponse,
+            Some("headers") => Failure::Headers,
+            Some("aborted") => Failure::Aborted,
+            Some("notBytes") => Failure::NotBytes,
+            _ => return (Failure::NoResponse, e.clone()),
+        };
+        (failure, e.unchecked_ref::<HostFailure>().detail())
+    }
 }
 
 /// Which `fetch` to call.
@@ -126,8 +195,8 @@ impl Fetcher {
         .await
         .map_err(|e| {
             let what = || format!("{} {}", req.method, redact(&req.url));
-            match failure_code(&e) {
-                (2, detail) => ClientError::invalid(
+            match Failure::of(&e) {
+                (Failure::Url, detail) => ClientError::invalid(
                     Some("baseUrl"),
                     format!(
                         "Cannot build a request to {}: {}",
@@ -135,18 +204,17 @@ impl Fetcher {
                         describe(&detail)
                     ),
                 ),
-                (5, detail) => failure(req.signal, redact(&req.url), &detail),
-                (code, detail) => fetch_error(code, &detail, req.signal, &what),
+                (Failure::Headers, detail) => failure(req.signal, redact(&req.url), &detail),
+                (kind, detail) => fetch_error(kind, &detail, req.signal, &what),
             }
         })?;
-        let answer: js_sys::Array = answer.unchecked_into();
-        let text = |i: u32| answer.get(i).as_string();
+        let answer: ApiAnswer = answer.unchecked_into();
         Ok(HttpResponse {
-            status: answer.get(0).as_f64().unwrap_or(0.0) as u16,
-            status_text: text(1).unwrap_or_default(),
-            correlation_id: text(2),
-            retry_after: text(3),
-            body: text(4).unwrap_or_default(),
+            status: answer.status(),
+            status_text: answer.status_text().unwrap_or_default(),
+            correlation_id: answer.correlation_id(),
+            retry_after: answer.retry_after(),
+            body: answer.body().unwrap_or_default(),
         })
     }
 
@@ -161,8 +229,8 @@ impl Fetcher {
         let what = || format!("GET {}", redact(url));
         let response = JsFuture::from(get_fetch(url, signal, &self.custom()))
             .await
-            .map_err(|e| match failure_code(&e) {
-                (2, detail) => ClientError::Protocol {
+            .map_err(|e| match Failure::of(&e) {
+                (Failure::Url, detail) => ClientError::Protocol {
                     status: 200,
                     message: format!(
                         "The API returned a URL that cannot be requested ({}): {}",
@@ -171,7 +239,7 @@ impl Fetcher {
                     ),
                     correlation_id: None,
                 },
-                (code, detail) => match fetch_error(code, &detail, signal, &what) {
+                (kind, detail) => match fetch_error(kind, &detail, signal, &what) {
                     ClientError::Network { message } => ClientError::Storage {
                         status: None,
                         code: crate::error::STORAGE_NETWORK_CODE.to_string(),
@@ -185,42 +253,29 @@ impl Fetcher {
     }
 }
 
-/// The `[code, detail]` a request of `js/host.js` rejected with
-/// (code 3, no response, for anything else thrown).
-fn failure_code(e: &JsValue) -> (u32, JsValue) {
-    if js_sys::Array::is_array(e) {
-        let a: &js_sys::Array = e.unchecked_ref();
-        if let Some(code) = a.get(0).as_f64() {
-            return (code as u32, a.get(1));
-        }
-    }
-    (3, e.clone())
-}
-
-/// The client's error for failure `code` (see `js/host.js`) of the
-/// request `what` names.
+/// The client's error for a [`Failure`] of the request `what` names.
 fn fetch_error(
-    code: u32,
+    kind: Failure,
     detail: &JsValue,
     signal: Option<&AbortSignal>,
     what: &dyn Fn() -> String,
 ) -> ClientError {
-    match code {
-        0 => ClientError::invalid(
+    match kind {
+        Failure::Header => ClientError::invalid(
             Some("headers"),
             format!(
                 "The header `{}` has a name or value not allowed in HTTP.",
                 detail.as_string().unwrap_or_default()
             ),
         ),
-        1 => ClientError::invalid(
+        Failure::Token => ClientError::invalid(
             Some("token"),
             "The token contains characters not allowed in an HTTP header.",
         ),
-        4 => ClientError::Network {
+        Failure::NotResponse => ClientError::Network {
             message: format!("{}: fetch did not resolve to a Response", what()),
         },
-        6 => ClientError::aborted(&signal.map(|s| s.reason()).unwrap_or_default()),
+        Failure::Aborted => ClientError::aborted(&signal.map(|s| s.reason()).unwrap_or_default()),
         _ => failure(signal, &what(), detail),
     }
 }

@@ -1,6 +1,7 @@
-//! Small helpers for moving values across the JS boundary.
+//! Small helpers for JS values: how a value reads in a message, and whole
+//! numbers as text. A leaf: it uses nothing else of the crate.
 
-use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen::JsValue;
 
 /// `String(value)` of any JS value (for messages).
 pub fn describe(value: &JsValue) -> String {
@@ -36,67 +37,4 @@ pub fn whole_number(n: f64) -> String {
         .to_string_with_radix(10)
         .map(String::from)
         .unwrap_or_default()
-}
-
-/// What a checker of `js/host.js` returned: the options, normalised,
-/// after its first complaint (`[position, field, message]`), if any.
-pub(crate) struct Checked(js_sys::Array);
-
-impl Checked {
-    /// Wraps a checker's answer.
-    pub fn new(answer: js_sys::Array) -> Self {
-        Checked(answer)
-    }
-
-    /// Fails with the complaint when the check that made it comes before
-    /// `position` (the Rust side's own checks take the places between).
-    pub fn complaint_before(&self, position: u32) -> Result<(), crate::error::ClientError> {
-        let c = self.0.get(0);
-        if c.is_undefined() {
-            return Ok(());
-        }
-        let c: js_sys::Array = c.unchecked_into();
-        if c.get(0).as_f64().unwrap_or(0.0) >= f64::from(position) {
-            return Ok(());
-        }
-        Err(crate::error::ClientError::invalid(
-            c.get(1).as_string().as_deref(),
-            c.get(2).as_string().unwrap_or_default(),
-        ))
-    }
-
-    /// Option `i`.
-    pub fn get(&self, i: u32) -> JsValue {
-        self.0.get(i + 1)
-    }
-
-    /// Option `i`, a string.
-    pub fn string(&self, i: u32) -> Option<String> {
-        self.get(i).as_string()
-    }
-
-    /// Option `i`, a number.
-    pub fn number(&self, i: u32) -> Option<f64> {
-        self.get(i).as_f64()
-    }
-
-    /// Option `i`, a boolean with its default filled in.
-    pub fn flag(&self, i: u32) -> bool {
-        self.get(i).is_truthy()
-    }
-
-    /// Option `i`, of the type the checker made sure of.
-    pub fn object<T: JsCast>(&self, i: u32) -> Option<T> {
-        let v = self.get(i);
-        (!v.is_undefined()).then(|| v.unchecked_into())
-    }
-
-    /// Option `i`, a `[name, value, …]` array, as pairs.
-    pub fn pairs(&self, i: u32) -> Vec<(String, String)> {
-        let a: js_sys::Array = self.get(i).unchecked_into();
-        let text = |j: u32| a.get(j).as_string().unwrap_or_default();
-        (0..a.length() / 2)
-            .map(|j| (text(2 * j), text(2 * j + 1)))
-            .collect()
-    }
 }

@@ -27,6 +27,8 @@ mod fetch;
 #[cfg(target_arch = "wasm32")]
 mod heap;
 mod js;
+mod options;
+mod promise;
 pub mod runtime;
 mod shape;
 
@@ -45,10 +47,8 @@ pub fn version() -> String {
     env!("CARGO_PKG_VERSION").to_string()
 }
 
-mod error_rows;
 pub mod events;
-mod poll;
-pub use error_rows::ErrorRows;
+pub use client::error_rows::ErrorRows;
 pub mod upload;
 pub use upload::{
     upload_to_target, Upload, UploadControl, UploadOptions, UploadResult, UploadTarget,

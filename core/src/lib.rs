@@ -13,8 +13,10 @@
 //! | [`codes`] | the API's `CDP_ETL…` error codes |
 //! | [`broker`] | the edge broker's upload tickets, job handles, policy, routes, rate limit |
 //!
-//! Both the wasm crate and the emulator (`import-devserver`) build on it, so
-//! the browser's preflight and the server's verdict can never disagree.
+//! Both the wasm crate and the emulator (`import-devserver`) build on it:
+//! the client checks its requests with the same [`rules`] the emulator
+//! applies, and plans and retries with [`plan`] and [`retry`]. [`validate`]
+//! decides rows in the emulator; no client code runs it yet.
 #![deny(missing_docs)]
 
 pub mod broker;

@@ -19,7 +19,7 @@
 use std::rc::Rc;
 
 use import_core::broker::{self as rules, DEFAULT_TICKET_TTL};
-use js_sys::{Function, Promise, Reflect};
+use js_sys::{Function, Promise};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
@@ -151,11 +151,4 @@ export function mintUploadTicket(secret: string, claims: UploadTicketClaims): st
 
 fn type_error(message: String) -> JsValue {
     js_sys::TypeError::new(&message).into()
-}
-
-/// `value[key]` if it is neither `undefined` nor `null`.
-fn get(value: &JsValue, key: &str) -> Option<JsValue> {
-    Reflect::get(value, &JsValue::from_str(key))
-        .ok()
-        .filter(|v| !v.is_undefined() && !v.is_null())
 }

@@ -1,14 +1,16 @@
 //! `createBroker`'s options, read once and checked: a wrong option is a
 //! `TypeError` at start-up naming it, never a surprise on the first request.
+//! Also the grants of upload tickets and of the `authorize` hook (data the
+//! broker reads on each request, not options).
 
 use std::cell::RefCell;
 
 use import_core::broker::{check_secret, Grant, Policy, RateLimiter, API_MAX_FILE_SIZE};
-use js_sys::{Array, Function};
-use wasm_bindgen::{JsCast, JsValue};
+use js_sys::{Array, Function, Reflect};
+use wasm_bindgen::prelude::*;
 
-use super::get;
 use super::upstream::{OAuth, Upstream};
+use crate::options::Checked;
 
 /// A configured broker.
 pub(crate) struct Broker {
@@ -30,111 +32,108 @@ pub(crate) struct Broker {
     pub upstream: Upstream,
 }
 
-/// Reads `createBroker`'s options.
+#[wasm_bindgen(module = "/js/host.js")]
+extern "C" {
+    /// `createBroker`'s options, checked by `brokerOptions`.
+    #[wasm_bindgen(extends = Checked)]
+    type BrokerOptions;
+    #[wasm_bindgen(js_name = brokerOptions)]
+    fn broker_options(options: &JsValue) -> BrokerOptions;
+    #[wasm_bindgen(method, getter, js_name = apiBaseUrl)]
+    fn api_base_url(this: &BrokerOptions) -> Option<String>;
+    #[wasm_bindgen(method, getter, js_name = ticketSecret)]
+    fn ticket_secret(this: &BrokerOptions) -> Option<String>;
+    #[wasm_bindgen(method, getter)]
+    fn token(this: &BrokerOptions) -> Option<String>;
+    #[wasm_bindgen(method, getter)]
+    fn oauth(this: &BrokerOptions) -> Option<OAuthOptions>;
+    #[wasm_bindgen(method, getter)]
+    fn authorize(this: &BrokerOptions) -> Option<Function>;
+    #[wasm_bindgen(method, getter)]
+    fn fetch(this: &BrokerOptions) -> Option<Function>;
+    #[wasm_bindgen(method, getter)]
+    fn policy(this: &BrokerOptions) -> Option<PolicyOptions>;
+    #[wasm_bindgen(method, getter)]
+    fn origins(this: &BrokerOptions) -> Array;
+    #[wasm_bindgen(method, getter, js_name = basePath)]
+    fn base_path(this: &BrokerOptions) -> Option<String>;
+
+    /// `oauth: { tokenUrl, clientId, clientSecret, scope? }`, checked.
+    type OAuthOptions;
+    #[wasm_bindgen(method, getter, js_name = tokenUrl)]
+    fn token_url(this: &OAuthOptions) -> String;
+    #[wasm_bindgen(method, getter, js_name = clientId)]
+    fn client_id(this: &OAuthOptions) -> String;
+    #[wasm_bindgen(method, getter, js_name = clientSecret)]
+    fn client_secret(this: &OAuthOptions) -> String;
+    #[wasm_bindgen(method, getter)]
+    fn scope(this: &OAuthOptions) -> Option<String>;
+
+    /// `policy`, checked (but for `maxFileSize` being whole).
+    type PolicyOptions;
+    #[wasm_bindgen(method, getter)]
+    fn objects(this: &PolicyOptions) -> Option<Array>;
+    #[wasm_bindgen(method, getter, js_name = maxFileSize)]
+    fn max_file_size(this: &PolicyOptions) -> Option<f64>;
+    #[wasm_bindgen(method, getter, js_name = importModes)]
+    fn import_modes(this: &PolicyOptions) -> Option<Array>;
+    #[wasm_bindgen(method, getter, js_name = allowCreateList)]
+    fn allow_create_list(this: &PolicyOptions) -> bool;
+    #[wasm_bindgen(method, getter, js_name = allowCreateAudience)]
+    fn allow_create_audience(this: &PolicyOptions) -> bool;
+    #[wasm_bindgen(method, getter, js_name = allowAutoProfile)]
+    fn allow_auto_profile(this: &PolicyOptions) -> bool;
+    #[wasm_bindgen(method, getter, js_name = allowTemplates)]
+    fn allow_templates(this: &PolicyOptions) -> bool;
+    #[wasm_bindgen(method, getter, js_name = rateRequests)]
+    fn rate_requests(this: &PolicyOptions) -> Option<u32>;
+    #[wasm_bindgen(method, getter, js_name = ratePerSeconds)]
+    fn rate_per_seconds(this: &PolicyOptions) -> Option<u32>;
+}
+
+/// Reads `createBroker`'s options, as [`crate::options`] describes: the
+/// checks are `js/host.js`'s (`brokerOptions`) but for the secret's length
+/// and the policy's `maxFileSize` being whole, made here in their place.
 pub(crate) fn parse(options: &JsValue) -> Result<Broker, String> {
-    if !options.is_object() {
-        return Err(
-            "createBroker: options must be an object (see the README's Broker section)".into(),
-        );
-    }
-    let api_base = string(options, "apiBaseUrl")?
-        .ok_or("createBroker: apiBaseUrl is required (the API's base URL, e.g. https://api.example.com/public/v1)")?;
-    check_http_url(&api_base, "apiBaseUrl")?;
-    let api_base = api_base.trim_end_matches('/').to_string();
-
-    let secret = string(options, "ticketSecret")?
-        .ok_or("createBroker: ticketSecret is required (the key shared with the app's backend that mints upload tickets)")?;
+    let c = broker_options(options);
+    c.message_before(5)?;
+    let secret = c.ticket_secret().unwrap_or_default();
     check_secret(&secret).map_err(|e| format!("createBroker: {e}"))?;
-
-    let token = string(options, "token")?;
-    if token.as_deref() == Some("") {
-        return Err("createBroker: token must not be empty".into());
-    }
-    let oauth = match get(options, "oauth") {
-        None => None,
-        Some(o) if o.is_object() => {
-            let req = |k: &str| -> Result<String, String> {
-                string(&o, k)?
-                    .filter(|s| !s.is_empty())
-                    .ok_or_else(|| format!("createBroker: oauth.{k} is required"))
-            };
-            let token_url = req("tokenUrl")?;
-            check_http_url(&token_url, "oauth.tokenUrl")?;
-            Some(OAuth {
-                token_url,
-                client_id: req("clientId")?,
-                client_secret: req("clientSecret")?,
-                scope: string(&o, "scope")?.filter(|s| !s.trim().is_empty()),
-            })
-        }
-        Some(_) => return Err(
-            "createBroker: oauth must be an object { tokenUrl, clientId, clientSecret, scope? }"
-                .into(),
-        ),
-    };
-    if token.is_none() && oauth.is_none() {
-        return Err("createBroker: give the workspace token (`token`) or OAuth client credentials (`oauth`)".into());
-    }
-
-    let authorize = function(options, "authorize")?;
-    let fetch = function(options, "fetch")?;
-    let policy = match get(options, "policy") {
+    c.message_before(9)?;
+    let policy = match c.policy() {
         None => Policy::default(),
-        Some(p) if p.is_object() => policy(&p)?,
-        Some(_) => return Err("createBroker: policy must be an object".into()),
+        Some(p) => policy(&p)?,
     };
-    let origins = match get(options, "allowedOrigins") {
-        None => Vec::new(),
-        Some(v) => strings(&v, "allowedOrigins")?,
-    };
-    for o in &origins {
-        if o == "*" || o.contains('*') {
-            return Err(
-                "createBroker: allowedOrigins must list exact origins; wildcards are not allowed"
-                    .into(),
-            );
-        }
-        check_http_url(o, "allowedOrigins")?;
-        if o.ends_with('/') || o.splitn(4, '/').nth(3).is_some() {
-            return Err(format!(
-                "createBroker: allowedOrigins entry `{o}` is not an origin (scheme://host[:port], no path or trailing slash)"
-            ));
-        }
-    }
-    let base_path = match string(options, "basePath")? {
-        None => String::new(),
-        Some(p) => {
-            let p = p.trim_end_matches('/').to_string();
-            if !p.is_empty() && !p.starts_with('/') {
-                return Err(format!(
-                    "createBroker: basePath must start with `/` (got `{p}`)"
-                ));
-            }
-            p
-        }
-    };
+    c.message_before(u32::MAX)?;
+    let oauth = c.oauth().map(|o| OAuth {
+        token_url: o.token_url(),
+        client_id: o.client_id(),
+        client_secret: o.client_secret(),
+        scope: o.scope(),
+    });
     let limiter = RefCell::new(RateLimiter::new(
         policy.rate_requests,
         policy.rate_per_seconds,
     ));
     Ok(Broker {
-        api_base,
-        base_path,
+        api_base: c.api_base_url().unwrap_or_default(),
+        base_path: c.base_path().unwrap_or_default(),
         secret,
-        authorize,
+        authorize: c.authorize(),
         policy,
         limiter,
-        origins,
-        upstream: Upstream::new(token, oauth, fetch),
+        origins: text_list(&c.origins()),
+        upstream: Upstream::new(c.token(), oauth, c.fetch()),
     })
 }
 
-fn policy(p: &JsValue) -> Result<Policy, String> {
-    let mut policy = Policy::default();
-    if let Some(v) = get(p, "objects") {
-        policy.objects = Some(strings(&v, "policy.objects")?);
-    }
-    if let Some(n) = number(p, "maxFileSize").map_err(|e| format!("createBroker: policy.{e}"))? {
+/// The policy as the checker left it; `maxFileSize` must be whole.
+fn policy(p: &PolicyOptions) -> Result<Policy, String> {
+    let mut policy = Policy {
+        objects: p.objects().map(|a| text_list(&a)),
+        ..Policy::default()
+    };
+    if let Some(n) = p.max_file_size() {
         if !(n >= 1.0 && n.fract() == 0.0) {
             return Err(format!(
                 "createBroker: policy.maxFileSize must be a whole number of bytes ≥ 1 (got {n})"
@@ -142,26 +141,25 @@ fn policy(p: &JsValue) -> Result<Policy, String> {
         }
         policy.max_file_size = (n as u64).min(API_MAX_FILE_SIZE);
     }
-    if let Some(v) = get(p, "importModes") {
-        policy.import_modes = strings(&v, "policy.importModes")?;
+    if let Some(modes) = p.import_modes() {
+        policy.import_modes = text_list(&modes);
     }
-    policy.allow_create_list = flag(p, "allowCreateList")?;
-    policy.allow_create_audience = flag(p, "allowCreateAudience")?;
-    policy.allow_auto_profile = flag(p, "allowAutoProfile")?;
-    policy.allow_templates = flag(p, "allowTemplates")?;
-    if let Some(r) = get(p, "rateLimit") {
-        let whole = |k: &str, min: f64| -> Result<u32, String> {
-            match number(&r, k).map_err(|e| format!("createBroker: policy.rateLimit.{e}"))? {
-                Some(n) if n >= min && n.fract() == 0.0 && n <= u32::MAX as f64 => Ok(n as u32),
-                _ => Err(format!(
-                    "createBroker: policy.rateLimit.{k} must be a whole number ≥ {min}"
-                )),
-            }
-        };
-        policy.rate_requests = whole("requests", 0.0)?;
-        policy.rate_per_seconds = whole("perSeconds", 1.0)?;
+    policy.allow_create_list = p.allow_create_list();
+    policy.allow_create_audience = p.allow_create_audience();
+    policy.allow_auto_profile = p.allow_auto_profile();
+    policy.allow_templates = p.allow_templates();
+    if let (Some(requests), Some(per_seconds)) = (p.rate_requests(), p.rate_per_seconds()) {
+        policy.rate_requests = requests;
+        policy.rate_per_seconds = per_seconds;
     }
     Ok(policy)
+}
+
+/// A checked array of strings.
+fn text_list(a: &Array) -> Vec<String> {
+    a.iter()
+        .map(|s| s.as_string().unwrap_or_default())
+        .collect()
 }
 
 /// A grant from `{ subject, objects?, maxFileSize? }` (ticket claims, or
@@ -191,17 +189,6 @@ pub(crate) fn grant_of(v: &JsValue) -> Result<Grant, String> {
     Ok(grant)
 }
 
-fn check_http_url(url: &str, name: &str) -> Result<(), String> {
-    let rest = url
-        .strip_prefix("https://")
-        .or_else(|| url.strip_prefix("http://"))
-        .ok_or_else(|| format!("createBroker: {name} must be an http(s) URL (got `{url}`)"))?;
-    if rest.is_empty() || rest.starts_with('/') {
-        return Err(format!("createBroker: {name} has no host (got `{url}`)"));
-    }
-    Ok(())
-}
-
 /// `v[key]` as a string, if present.
 pub(crate) fn string(v: &JsValue, key: &str) -> Result<Option<String>, String> {
     match get(v, key) {
@@ -224,25 +211,6 @@ pub(crate) fn number(v: &JsValue, key: &str) -> Result<Option<f64>, String> {
     }
 }
 
-fn flag(v: &JsValue, key: &str) -> Result<bool, String> {
-    match get(v, key) {
-        None => Ok(false),
-        Some(b) => b
-            .as_bool()
-            .ok_or_else(|| format!("createBroker: policy.{key} must be true or false")),
-    }
-}
-
-fn function(v: &JsValue, key: &str) -> Result<Option<Function>, String> {
-    match get(v, key) {
-        None => Ok(None),
-        Some(f) => f
-            .dyn_into::<Function>()
-            .map(Some)
-            .map_err(|_| format!("createBroker: {key} must be a function")),
-    }
-}
-
 fn strings(v: &JsValue, name: &str) -> Result<Vec<String>, String> {
     if !Array::is_array(v) {
         return Err(format!("{name} must be an array of strings"));
@@ -254,4 +222,11 @@ fn strings(v: &JsValue, name: &str) -> Result<Vec<String>, String> {
                 .ok_or_else(|| format!("{name} must be an array of strings"))
         })
         .collect()
+}
+
+/// `value[key]` if it is neither `undefined` nor `null`.
+fn get(value: &JsValue, key: &str) -> Option<JsValue> {
+    Reflect::get(value, &JsValue::from_str(key))
+        .ok()
+        .filter(|v| !v.is_undefined() && !v.is_null())
 }

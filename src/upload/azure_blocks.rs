@@ -17,8 +17,9 @@
 use import_core::plan::azure_block_list_xml;
 use md5::{Digest, Md5};
 
+use super::progress::Phase;
+use super::session::{b64, checksum_mismatch, for_each_part, Committed, Ctx};
 use super::transport::{Body, StorageRequest};
-use super::{b64, for_each_part, Committed, Ctx, Phase};
 use crate::error::ClientError;
 
 /// The blob type header every Put Blob needs.
@@ -120,7 +121,7 @@ async fn put_blob(ctx: &Ctx) -> Result<Committed, ClientError> {
     let storage_md5 = resp.header("content-md5").map(str::to_string);
     if let (Some(ours), Some(theirs)) = (&md5, &storage_md5) {
         if ours != theirs {
-            return Err(super::checksum_mismatch(ours, theirs));
+            return Err(checksum_mismatch(ours, theirs));
         }
     }
     ctx.part_stored(0, size, attempts).await;

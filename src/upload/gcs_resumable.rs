@@ -19,8 +19,8 @@ use import_core::plan::{parse_gcs_range_header, status_query_range};
 use js_sys::Uint8Array;
 use md5::{Digest, Md5};
 
+use super::session::{b64, checksum_mismatch, hash_into, Attempt, Committed, Ctx};
 use super::transport::{Body, StorageRequest, StorageResponse};
-use super::{b64, Attempt, Committed, Ctx};
 use crate::error::ClientError;
 
 /// Where the session stands.
@@ -137,7 +137,7 @@ fn persisted_of(resp: &StorageResponse) -> u64 {
 fn hash_prefix(h: &mut Md5, bytes: &Uint8Array, n: u64) {
     let n = (n as u32).min(bytes.length());
     if n > 0 {
-        super::hash_into(h, &bytes.subarray(0, n));
+        hash_into(h, &bytes.subarray(0, n));
     }
 }
 
@@ -153,7 +153,7 @@ fn finish(
     if let (Some(h), Some(theirs)) = (hasher, &storage_md5) {
         let ours = b64(&h.finalize());
         if &ours != theirs {
-            return Err(super::checksum_mismatch(&ours, theirs));
+            return Err(checksum_mismatch(&ours, theirs));
         }
     }
     let _ = ctx;

@@ -1,17 +1,19 @@
 //! The JavaScript face of the engine: the `Upload` handle (`done`,
 //! `pause()`, `resume()`, `abort()`, `paused`, `events`), the standalone
-//! `upload(blob, options)` function, `client.upload(job, blob, options)` and
-//! `client.resumeUpload(job, blob, options)`, and their TypeScript types.
+//! `upload(blob, options)` function, and the TypeScript types of uploads
+//! (the client's `upload` and `resumeUpload` are in `crate::client`).
 
 use js_sys::Promise;
 use wasm_bindgen::prelude::*;
 use web_sys::{Blob, EventTarget};
 
 use super::control::UploadControl;
-use super::options::{target_from_job, target_from_options, UploadOptions};
-use super::{resume_store, upload_to_target, UploadTarget};
-use crate::client::ImportClient;
+use super::engine::upload_to_target;
+use super::options::{target_from_options, UploadOptions};
+use super::resume_store;
+use super::types::UploadTarget;
 use crate::events::new_event_target;
+use crate::promise::promise;
 
 /// A running upload: `done`, `pause()`, `resume()`, `abort(reason?)`,
 /// `paused`, `events`.
@@ -67,7 +69,7 @@ impl Upload {
         let events = opts.events.clone().unwrap_or_else(new_event_target);
         opts.events = Some(events.clone());
         let c = control.clone();
-        let done = crate::client::promise(async move {
+        let done = promise(async move {
             let result = upload_to_target(&blob, &target, &opts, &c).await?;
             Ok(result.to_js())
         });
@@ -96,49 +98,6 @@ pub fn upload_js(
 /// be resumed with `resumeUpload`).
 pub fn job_resume_key(job_id: &str, blob: &Blob) -> String {
     format!("job:{job_id}:{}", resume_store::fingerprint(blob))
-}
-
-fn client_upload(
-    job: JsValue,
-    blob: Blob,
-    options: JsValue,
-    resume: bool,
-) -> Result<Upload, JsValue> {
-    let mut opts = UploadOptions::from_js(&options)?;
-    let (job_id, target) = target_from_job(&job)?;
-    if opts.resume_key.is_none() {
-        opts.resume_key = Some(job_resume_key(&job_id, &blob));
-    }
-    opts.resume = resume;
-    Ok(Upload::start(blob, target, opts))
-}
-
-#[wasm_bindgen]
-impl ImportClient {
-    /// Uploads `blob` to the job's pre-signed URL (`job` is the createJob
-    /// response). The bearer token is never sent to storage.
-    #[wasm_bindgen(js_name = upload)]
-    pub fn upload(
-        &self,
-        #[wasm_bindgen(unchecked_param_type = "CreateJobResponse")] job: JsValue,
-        blob: Blob,
-        #[wasm_bindgen(unchecked_optional_param_type = "UploadOptions")] options: Option<JsValue>,
-    ) -> Result<Upload, JsValue> {
-        client_upload(job, blob, options.unwrap_or(JsValue::UNDEFINED), false)
-    }
-
-    /// Like `upload`, but skips the parts an earlier upload of the same job
-    /// and file (name, size, lastModified) recorded as stored: after a page
-    /// reload, a crash or `abort()`.
-    #[wasm_bindgen(js_name = resumeUpload)]
-    pub fn resume_upload(
-        &self,
-        #[wasm_bindgen(unchecked_param_type = "CreateJobResponse")] job: JsValue,
-        blob: Blob,
-        #[wasm_bindgen(unchecked_optional_param_type = "UploadOptions")] options: Option<JsValue>,
-    ) -> Result<Upload, JsValue> {
-        client_upload(job, blob, options.unwrap_or(JsValue::UNDEFINED), true)
-    }
 }
 
 #[wasm_bindgen(typescript_custom_section)]

@@ -7,8 +7,8 @@
 //! (S3 refuses a body that does not match); an S3 `ETag` that is a plain
 //! MD5 is checked against it too.
 
+use super::session::{b64, checksum_mismatch, Committed, Ctx};
 use super::transport::StorageRequest;
-use super::{Committed, Ctx};
 use crate::error::ClientError;
 
 pub(crate) async fn upload(ctx: &Ctx) -> Result<Committed, ClientError> {
@@ -34,7 +34,7 @@ pub(crate) async fn upload(ctx: &Ctx) -> Result<Committed, ClientError> {
     let storage_md5 = etag.as_deref().and_then(hex_md5_to_b64);
     if let (Some(ours), Some(theirs)) = (&md5, &storage_md5) {
         if ours != theirs {
-            return Err(super::checksum_mismatch(ours, theirs));
+            return Err(checksum_mismatch(ours, theirs));
         }
     }
     ctx.part_stored(0, size, attempts).await;
@@ -54,5 +54,5 @@ fn hex_md5_to_b64(etag: &str) -> Option<String> {
     let bytes: Vec<u8> = (0..16)
         .map(|i| u8::from_str_radix(hex.get(2 * i..2 * i + 2).unwrap_or(""), 16).unwrap_or(0))
         .collect();
-    Some(super::b64(&bytes))
+    Some(b64(&bytes))
 }

@@ -24,6 +24,7 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::{AbortSignal, Blob};
 
 use crate::js::describe;
+use crate::options::pairs;
 
 #[wasm_bindgen(module = "/js/host.js")]
 extern "C" {
@@ -40,6 +41,23 @@ extern "C" {
         use_xhr: bool,
         custom_fetch: &JsValue,
     ) -> Promise;
+
+    /// What `sendStorage` resolves with.
+    type StorageAnswer;
+    #[wasm_bindgen(method, getter)]
+    fn status(this: &StorageAnswer) -> u16;
+    /// The kept response headers, `[name, value, …]`.
+    #[wasm_bindgen(method, getter)]
+    fn headers(this: &StorageAnswer) -> Array;
+    #[wasm_bindgen(method, getter)]
+    fn body(this: &StorageAnswer) -> Option<String>;
+
+    /// What `sendStorage` rejects with: why, and the runtime's error.
+    type StorageFailure;
+    #[wasm_bindgen(method, getter)]
+    fn reason(this: &StorageFailure) -> Option<String>;
+    #[wasm_bindgen(method, getter)]
+    fn cause(this: &StorageFailure) -> JsValue;
 }
 
 /// A request body.
@@ -188,28 +206,26 @@ impl Transport {
         drop(progress);
         match answer {
             Ok(answer) => {
-                let answer: Array = answer.unchecked_into();
-                let kept: Array = answer.get(1).unchecked_into();
-                let text = |v: JsValue| v.as_string().unwrap_or_default();
+                let answer: StorageAnswer = answer.unchecked_into();
                 Ok(StorageResponse {
-                    status: answer.get(0).as_f64().unwrap_or(0.0) as u16,
-                    headers: (0..kept.length() / 2)
-                        .map(|i| (text(kept.get(2 * i)), text(kept.get(2 * i + 1))))
-                        .collect(),
-                    body: text(answer.get(2)),
+                    status: answer.status(),
+                    headers: pairs(&answer.headers()),
+                    body: answer.body().unwrap_or_default(),
                 })
             }
             Err(_) if signal.aborted() => Err(SendError::Aborted),
-            Err(e) if Array::is_array(&e) => {
-                // `[message]`, or `[prefix, error]`.
-                let e: Array = e.unchecked_into();
-                let mut message = e.get(0).as_string().unwrap_or_default();
-                if e.length() > 1 {
-                    message.push_str(&describe(&e.get(1)));
+            Err(e) => {
+                let failure = e.is_object().then(|| e.unchecked_ref::<StorageFailure>());
+                match failure.and_then(|f| f.reason().map(|r| (r, f.cause()))) {
+                    Some((mut message, cause)) => {
+                        if !cause.is_undefined() {
+                            message.push_str(&describe(&cause));
+                        }
+                        Err(SendError::Network(message))
+                    }
+                    None => Err(SendError::Network(describe(&e))),
                 }
-                Err(SendError::Network(message))
             }
-            Err(e) => Err(SendError::Network(describe(&e))),
         }
     }
 }

@@ -33,14 +33,17 @@ use std::rc::Rc;
 use import_core::retry::{classify_status, RetryDecision, Target};
 use js_sys::{Object, Promise, Reflect};
 use wasm_bindgen::prelude::*;
-use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{AbortSignal, ReadableStream};
 
-use crate::client::{promise, signal_option, CallOptions, ImportClient, Inner};
+use super::calls::Inner;
+use super::options::CallOptions;
+use super::ImportClient;
 use crate::error::{ClientError, ERROR_FILE_URL_EXPIRED_CODE};
-use crate::fetch::redact;
+use crate::fetch::{redact, Failure};
 use crate::js::describe;
+use crate::options::Checked;
+use crate::promise::promise;
 use crate::runtime;
 use crate::shape;
 
@@ -51,12 +54,21 @@ extern "C" {
     #[wasm_bindgen(constructor)]
     fn new(body: &ReadableStream) -> LineReader;
     /// The next line that is not blank: its text, null when it is not
-    /// UTF-8, undefined after the last one. Rejects with `[0, error]` when
-    /// the download breaks off, `[1, chunk]` for a chunk that is not bytes.
+    /// UTF-8, undefined after the last one. Rejects with a [`Failure`]:
+    /// `noResponse` when the download breaks off, `notBytes` for a chunk
+    /// that is not bytes.
     #[wasm_bindgen(method)]
     fn next(this: &LineReader) -> Promise;
     #[wasm_bindgen(method)]
     fn cancel(this: &LineReader) -> Promise;
+
+    /// `errorRows`' options, checked by `rowsOptions`.
+    #[wasm_bindgen(extends = Checked)]
+    type RowsOptions;
+    #[wasm_bindgen(js_name = rowsOptions)]
+    fn rows_options(options: &JsValue) -> RowsOptions;
+    #[wasm_bindgen(method, getter)]
+    fn signal(this: &RowsOptions) -> Option<AbortSignal>;
 }
 
 /// One line of the error file (its text; None: not UTF-8) as an `ErrorRow`
@@ -78,7 +90,9 @@ impl ImportClient {
         #[wasm_bindgen(js_name = jobId)] job_id: String,
         #[wasm_bindgen(unchecked_optional_param_type = "ErrorRowsOptions")] options: JsValue,
     ) -> Result<JsValue, JsValue> {
-        let signal = signal_option(&options, "signal")?;
+        let c = rows_options(&options);
+        c.ok()?;
+        let signal = c.signal();
         if job_id.trim().is_empty() {
             return Err(ClientError::invalid(Some("jobId"), "`jobId` is required.").into());
         }
@@ -399,15 +413,11 @@ impl RowStream {
             if let Some(s) = self.signal.as_ref().filter(|s| s.aborted()) {
                 return ClientError::aborted(&s.reason());
             }
-            // `[0, error]`, or `[1, chunk]` for a chunk that is not bytes.
-            let why = if js_sys::Array::is_array(&e) {
-                let e: &js_sys::Array = e.unchecked_ref();
-                match e.get(0).as_f64() {
-                    Some(1.0) => format!("a chunk is not bytes ({})", describe(&e.get(1))),
-                    _ => describe(&e.get(1)),
+            let why = match Failure::of(&e) {
+                (Failure::NotBytes, chunk) => {
+                    format!("a chunk is not bytes ({})", describe(&chunk))
                 }
-            } else {
-                describe(&e)
+                (_, detail) => describe(&detail),
             };
             ClientError::Storage {
                 status: None,

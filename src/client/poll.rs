@@ -17,10 +17,13 @@ use js_sys::{Function, Promise};
 use wasm_bindgen::prelude::*;
 use web_sys::{AbortSignal, EventTarget};
 
-use crate::client::{promise, CallOptions, ImportClient, Inner};
+use super::calls::Inner;
+use super::options::CallOptions;
+use super::ImportClient;
 use crate::error::ClientError;
 use crate::events;
-use crate::js::Checked;
+use crate::options::Checked;
+use crate::promise::promise;
 use crate::runtime;
 
 /// Options of `waitForCompletion`.
@@ -37,17 +40,17 @@ pub(crate) struct WaitOptions {
 }
 
 impl WaitOptions {
-    /// Reads `{ signal?, pollStartMs?, pollCapMs?, onStatus?, events? }`,
-    /// checked by `js/host.js` (`waitOptions`) but for the cap against
-    /// the start (their defaults are import-core's).
+    /// Reads `{ signal?, pollStartMs?, pollCapMs?, onStatus?, events? }`;
+    /// the cap is checked against the start here (their defaults are
+    /// import-core's).
     pub(crate) fn from_js(opts: &JsValue) -> Result<WaitOptions, ClientError> {
-        let c = Checked::new(wait_options(opts));
+        let c = wait_options(opts);
         c.complaint_before(3)?;
         let mut schedule = PollSchedule::default();
-        if let Some(ms) = c.number(0) {
+        if let Some(ms) = c.poll_start_ms() {
             schedule.start_ms = ms as u64;
         }
-        if let Some(ms) = c.number(1) {
+        if let Some(ms) = c.poll_cap_ms() {
             schedule.cap_ms = ms as u64;
         }
         if schedule.cap_ms < schedule.start_ms {
@@ -59,20 +62,33 @@ impl WaitOptions {
                 ),
             ));
         }
-        c.complaint_before(u32::MAX)?;
+        c.ok()?;
         Ok(WaitOptions {
-            signal: c.object(2),
+            signal: c.signal(),
             schedule,
-            on_status: c.object(3),
-            events: c.object(4),
+            on_status: c.on_status(),
+            events: c.events(),
         })
     }
 }
 
 #[wasm_bindgen(module = "/js/host.js")]
 extern "C" {
+    /// `waitForCompletion`'s options, checked by `waitOptions`.
+    #[wasm_bindgen(extends = Checked)]
+    type WaitOptionsJs;
     #[wasm_bindgen(js_name = waitOptions)]
-    fn wait_options(options: &JsValue) -> js_sys::Array;
+    fn wait_options(options: &JsValue) -> WaitOptionsJs;
+    #[wasm_bindgen(method, getter, js_name = pollStartMs)]
+    fn poll_start_ms(this: &WaitOptionsJs) -> Option<f64>;
+    #[wasm_bindgen(method, getter, js_name = pollCapMs)]
+    fn poll_cap_ms(this: &WaitOptionsJs) -> Option<f64>;
+    #[wasm_bindgen(method, getter)]
+    fn signal(this: &WaitOptionsJs) -> Option<AbortSignal>;
+    #[wasm_bindgen(method, getter, js_name = onStatus)]
+    fn on_status(this: &WaitOptionsJs) -> Option<Function>;
+    #[wasm_bindgen(method, getter)]
+    fn events(this: &WaitOptionsJs) -> Option<EventTarget>;
 }
 
 #[wasm_bindgen]
