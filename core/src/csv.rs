@@ -254,7 +254,7 @@ impl CsvStream {
         Self {
             reader,
             opts,
-            record: vec![0; INITIAL_RECORD_CAPACITY.min(opts.max_record_bytes.max(1))],
+            record: vec![0; INITIAL_RECORD_CAPACITY.min(record_capacity(&opts))],
             record_len: 0,
             ends: vec![0; INITIAL_FIELD_CAPACITY],
             ends_len: 0,
@@ -379,15 +379,13 @@ impl CsvStream {
             self.record_len = 0;
             return;
         }
-        let limit = self.opts.max_record_bytes;
-        if self.record.len() >= limit {
+        let cap = record_capacity(&self.opts);
+        if self.record.len() >= cap {
             self.skipping = true;
             self.record_len = 0;
             return;
         }
-        let n = (self.record.len() * 2)
-            .min(limit)
-            .max(self.record.len() + 1);
+        let n = (self.record.len() * 2).min(cap).max(self.record.len() + 1);
         self.record.resize(n, 0);
     }
 
@@ -447,7 +445,9 @@ impl CsvStream {
         let byte_offset = self.record_start;
         self.in_record = false;
 
-        if self.skipping {
+        // A record one byte over the limit fits the buffer when the input
+        // ends right after it.
+        if self.skipping || self.record_len > self.opts.max_record_bytes {
             self.skipping = false;
             self.record_len = 0;
             self.ends_len = 0;
@@ -532,6 +532,13 @@ impl CsvStream {
         }
         end
     }
+}
+
+/// The largest record buffer: one byte more than the limit, because
+/// csv_core stops as soon as its output is full, before it sees whether the
+/// record ends there; a record of exactly the limit must still be read.
+fn record_capacity(opts: &CsvOptions) -> usize {
+    opts.max_record_bytes.saturating_add(1)
 }
 
 /// Reports a record read as `fields`: the header (row 0, which sets the

@@ -421,6 +421,70 @@ fn a_record_over_the_limit_is_skipped_as_an_error() {
 }
 
 #[test]
+fn a_record_of_exactly_the_limit_is_read_and_one_byte_more_is_not() {
+    // csv_core stops when its output is full, before it sees whether the
+    // record ends there: a record of exactly the limit was once reported
+    // too large when a line break followed it (and read when it ended the
+    // file).
+    let opts = CsvOptions {
+        max_record_bytes: 5,
+        ..CsvOptions::default()
+    };
+    for input in [
+        &b"\xE2\x82\xACaa\r"[..],
+        b"\xE2\x82\xACaa",
+        b"ab,cde\n",
+        b"\"ab\"\"cd\"\n",
+    ] {
+        for n in 1..=input.len() {
+            let chunks: Vec<&[u8]> = input.chunks(n).collect();
+            let (events, _) = parse_chunks(opts, &chunks);
+            assert!(
+                matches!(&events[..], [Ev::Header { .. }]),
+                "{input:?} in {n}-byte chunks: {events:?}"
+            );
+        }
+    }
+    for input in [&b"abcdef\n"[..], b"abcdef", b"ab,cdef\n", b"\"ab\"\"cde\""] {
+        for n in 1..=input.len() {
+            let chunks: Vec<&[u8]> = input.chunks(n).collect();
+            let (events, _) = parse_chunks(opts, &chunks);
+            assert_eq!(
+                events,
+                vec![Ev::Error(CsvRowError {
+                    row_number: 0,
+                    byte_offset: 0,
+                    kind: CsvErrorKind::RecordTooLarge { limit: 5 },
+                    fields: vec![],
+                })],
+                "{input:?} in {n}-byte chunks"
+            );
+        }
+    }
+    // A limit of 0 reads only records without a byte of data.
+    let zero = CsvOptions {
+        max_record_bytes: 0,
+        ..CsvOptions::default()
+    };
+    let (events, _) = parse_chunks(zero, &[b"\"\"\n,\na\n"]);
+    assert_eq!(events[0], header(0, &[""]));
+    assert!(matches!(
+        &events[1],
+        Ev::Error(CsvRowError {
+            kind: CsvErrorKind::WrongWidth { .. },
+            ..
+        })
+    ));
+    assert!(matches!(
+        &events[2],
+        Ev::Error(CsvRowError {
+            kind: CsvErrorKind::RecordTooLarge { .. },
+            ..
+        })
+    ));
+}
+
+#[test]
 fn many_fields_in_one_record() {
     let n = 1000;
     let header_line: Vec<String> = (0..n).map(|i| format!("c{i}")).collect();
