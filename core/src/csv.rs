@@ -7,7 +7,8 @@
 //! an import needs on top of it:
 //!
 //! * a UTF-8 byte order mark at the very start of the file is stripped, even
-//!   when it is split across chunks;
+//!   when it is split across chunks (one: a second is data, as anywhere
+//!   else);
 //! * `\n`, `\r\n` and `\r` all end a record; blank lines are skipped and are
 //!   not counted as rows;
 //! * the first record is the header (row 0); data records are numbered from 1
@@ -205,10 +206,14 @@ pub struct CsvStream {
     finished: bool,
     /// Whether quote-free data records take the shortcut (the delimiter and
     /// the quote are distinct ASCII bytes other than a line break). The
-    /// header always goes through csv_core, which strips a byte order mark
-    /// from the first bytes it reads (after this reader's own: a second
-    /// one) and from none later.
+    /// header always goes through csv_core.
     shortcut: bool,
+    /// Whether csv_core has been given a byte yet. It strips a byte order
+    /// mark from the first bytes it reads when they arrive in one call; this
+    /// reader strips the file's own, so csv_core's first read is a single
+    /// byte, which it never strips: a second mark is data, however the file
+    /// is chunked.
+    core_started: bool,
     /// Records read by the shortcut.
     #[cfg(test)]
     shortcut_records: u64,
@@ -270,6 +275,7 @@ impl CsvStream {
             width: None,
             finished: false,
             shortcut,
+            core_started: false,
             #[cfg(test)]
             shortcut_records: 0,
         }
@@ -415,8 +421,10 @@ impl CsvStream {
             if input.is_empty() {
                 return;
             }
+            let take = if self.core_started { input.len() } else { 1 };
+            self.core_started = true;
             let (res, nin, nout, nend) = self.reader.read_record(
-                input,
+                &input[..take],
                 &mut self.record[self.record_len..],
                 &mut self.ends[self.ends_len..],
             );
@@ -430,6 +438,8 @@ impl CsvStream {
                 self.ends_len + nend
             };
             match res {
+                // Input left over after csv_core's first, one-byte read.
+                ReadRecordResult::InputEmpty if !input.is_empty() => {}
                 ReadRecordResult::InputEmpty | ReadRecordResult::End => return,
                 ReadRecordResult::OutputFull => self.grow_record(),
                 ReadRecordResult::OutputEndsFull => self.grow_ends(),
@@ -707,8 +717,8 @@ mod tests {
         // and row 4 ends the input without a line break (csv_core reads it
         // at the finish).
         assert_eq!(taken, 1);
-        // A second byte order mark at the start is stripped too, and one
-        // later is data, either way.
+        // A second byte order mark at the start is data, as is one later,
+        // either way.
         for input in [
             &b"\xEF\xBB\xBF\xEF\xBB\xBFa\n1\n"[..],
             &b"a\n\xEF\xBB\xBF\"x\"\n"[..],
@@ -722,7 +732,10 @@ mod tests {
             &[b"\xEF\xBB\xBF\xEF\xBB\xBFa\n"],
             true,
         );
-        assert!(two_boms[0].contains("fields: [\"a\"]"), "{two_boms:?}");
+        assert!(
+            two_boms[0].contains("fields: [\"\\u{feff}a\"]"),
+            "{two_boms:?}"
+        );
         let (later, _, _) = read(CsvOptions::default(), &[b"a\n\xEF\xBB\xBF\"x\"\n"], true);
         assert!(later[1].contains("fields: [\"\\u{feff}"), "{later:?}");
         assert_eq!(summary.data_rows, 4);

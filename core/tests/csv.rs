@@ -165,6 +165,32 @@ fn a_bom_later_in_the_file_is_data() {
 }
 
 #[test]
+fn only_the_first_bom_is_stripped_however_the_file_is_chunked() {
+    // csv_core strips a mark from the first bytes it reads when they come
+    // in one call: a second mark used to vanish when the file arrived
+    // whole and stay when it arrived in small chunks, and one after
+    // leading blank lines vanished too.
+    for (input, offset) in [
+        (&b"\xEF\xBB\xBF\xEF\xBB\xBFa,b\n1,2\n"[..], 3),
+        (b"\n\xEF\xBB\xBFa,b\n1,2\n", 1),
+        (b"\xEF\xBB\xBF\r\n\xEF\xBB\xBFa,b\n1,2\n", 5),
+    ] {
+        for n in 1..=input.len() {
+            let chunks: Vec<&[u8]> = input.chunks(n).collect();
+            let (events, _) = parse_chunks(CsvOptions::default(), &chunks);
+            assert_eq!(
+                events,
+                vec![
+                    header(offset, &["\u{FEFF}a", "b"]),
+                    row(1, offset + 7, &["1", "2"])
+                ],
+                "{input:?} in {n}-byte chunks"
+            );
+        }
+    }
+}
+
+#[test]
 fn a_bom_prefix_that_is_not_a_bom_is_kept_as_data() {
     // 0xEF 0xBB then 'a': not a BOM, and not UTF-8 either.
     let (events, _) = parse_chunks(CsvOptions::default(), &[b"\xEF", b"\xBBa,b\n1,2\n"]);
