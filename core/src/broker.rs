@@ -228,7 +228,15 @@ pub fn mint_ticket(
     let mut m = mac(secret);
     m.update(signing_input.as_bytes());
     let sig = URL_SAFE_NO_PAD.encode(m.finalize().into_bytes());
-    Ok(format!("{signing_input}.{sig}"))
+    let ticket = format!("{signing_input}.{sig}");
+    // verify_ticket refuses longer ones unread.
+    if ticket.len() > MAX_TICKET_LEN {
+        return Err(format!(
+            "the ticket would be {} bytes, over the {MAX_TICKET_LEN}-byte limit of a ticket: list fewer or shorter objects",
+            ticket.len()
+        ));
+    }
+    Ok(ticket)
 }
 
 /// Verifies an upload ticket at `now` (Unix seconds) and returns its grant.

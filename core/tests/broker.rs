@@ -134,6 +134,23 @@ fn minting_checks_its_inputs() {
 }
 
 #[test]
+fn a_ticket_too_long_to_verify_is_not_minted() {
+    // Tickets over 8 KiB are refused unread; one listing many objects used
+    // to be minted all the same, and never verified.
+    let objects = |n: usize| -> Grant {
+        Grant {
+            subject: "alice".into(),
+            objects: Some((0..n).map(|i| format!("object_number_{i:04}")).collect()),
+            max_file_size: None,
+        }
+    };
+    let t = mint_ticket(SECRET, &objects(200), 600, NOW).unwrap();
+    assert_eq!(verify_ticket(SECRET, &t, NOW).unwrap(), objects(200));
+    let e = mint_ticket(SECRET, &objects(400), 600, NOW).unwrap_err();
+    assert!(e.contains("8192-byte limit"), "{e}");
+}
+
+#[test]
 fn job_handles_open_only_for_their_subject() {
     let h = job_handle(SECRET, "alice", "imp_01JABC");
     assert!(h.starts_with("imp_01JABC."));
