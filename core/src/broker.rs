@@ -215,11 +215,14 @@ pub fn mint_ticket(
             "ttlSeconds must be 1 to {MAX_TICKET_TTL} (got {ttl_seconds})"
         ));
     }
+    let exp = now
+        .checked_add(ttl_seconds)
+        .ok_or_else(|| format!("now ({now}) plus ttlSeconds is past the largest time"))?;
     let claims = TicketClaims {
         aud: TICKET_AUDIENCE.to_string(),
         sub: grant.subject.clone(),
         iat: now,
-        exp: now + ttl_seconds,
+        exp,
         objects: grant.objects.clone(),
         max_file_size: grant.max_file_size,
     };

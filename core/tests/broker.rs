@@ -131,6 +131,11 @@ fn minting_checks_its_inputs() {
     assert!(mint_ticket(SECRET, &grant("a"), MAX_TICKET_TTL + 1, NOW).is_err());
     assert!(mint_ticket(SECRET, &grant("a"), MAX_TICKET_TTL, NOW).is_ok());
     assert!(mint_ticket(SECRET, &grant(&"é".repeat(256)), 600, NOW).is_ok());
+    // A clock at the end of time is refused, not an overflow.
+    assert!(mint_ticket(SECRET, &grant("a"), 600, u64::MAX - 599)
+        .unwrap_err()
+        .contains("largest time"));
+    assert!(mint_ticket(SECRET, &grant("a"), 600, u64::MAX - 600).is_ok());
 }
 
 #[test]
