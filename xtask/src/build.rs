@@ -11,7 +11,9 @@
 //!    `wasm-opt -Oz` from npm's binaryen, when installed
 //! 4. the module's import names shortened, in the `.wasm` and the glue
 //!    alike (see [`shorten_imports`])
-//! 5. `package.json`, per-runtime entry files, `index.d.ts`, README
+//! 5. the wire types' TypeScript, generated from import-core's contract,
+//!    appended to each `.d.ts` (see [`add_wire_types`]); `package.json`,
+//!    per-runtime entry files, `index.d.ts`, README
 //! 6. a smoke test: both builds load in Node and report their version
 //! 7. a table of the gzip -9 sizes of each build's .wasm and JS glue, and
 //!    the size gate: the build fails when a module is over its budget
@@ -125,7 +127,12 @@ pub fn run(ws: &Workspace) -> Result<()> {
 
     // Skip wasm-bindgen and wasm-opt when nothing changed since the last build.
     let stamp = scratch.join("pkg-stamp");
-    let inputs = inputs_fingerprint(&modules, &manifest)?;
+    // The wire types' TypeScript is an input too: its prose is not linked
+    // into the .wasm.
+    let inputs = inputs_fingerprint(
+        &modules,
+        &format!("{manifest}\n{}", import_core::contract::typescript()),
+    )?;
     if std::fs::read_to_string(&stamp).ok().as_deref() == Some(inputs.as_str())
         && pkg.join("package.json").exists()
         && FLAVOURS.iter().all(|f| outputs(f).0.exists())
@@ -179,6 +186,7 @@ pub fn run(ws: &Workspace) -> Result<()> {
             );
         }
         shorten_imports(&wasm, &glue, f.out_name)?;
+        add_wire_types(&pkg.join(format!("{}.d.ts", f.out_name)))?;
     }
 
     // The snippets (`js/host.js`) are bundled into each glue.
@@ -192,6 +200,36 @@ pub fn run(ws: &Workspace) -> Result<()> {
     std::fs::write(&stamp, &inputs)?;
     println!("build: npm package {} {} in pkg/", meta.name, meta.version);
     size_gate(&outputs)
+}
+
+/// Appends the wire types' TypeScript (`import_core::contract::typescript`)
+/// to a `.d.ts` wasm-bindgen wrote. Fails when the hand-written TypeScript
+/// of the crate declares one of them too: the wire types are described once,
+/// in import-core, and a hand-kept copy is how they drifted before.
+fn add_wire_types(dts: &Path) -> Result<()> {
+    let text =
+        std::fs::read_to_string(dts).with_context(|| format!("reading {}", dts.display()))?;
+    let generated = import_core::contract::typescript();
+    let declared = |name: &str| {
+        text.contains(&format!("export interface {name} "))
+            || text.contains(&format!("export type {name} "))
+    };
+    let names = import_core::contract::ALL_SHAPES
+        .iter()
+        .map(|d| d.name)
+        .chain(import_core::contract::ts_unions().into_iter().map(|u| u.0));
+    for name in names {
+        if declared(name) {
+            bail!(
+                "{} declares `{name}` by hand, and the wire types' TypeScript generated from \
+                 import-core's contract declares it too: remove the hand-written one \
+                 (the wire types are described once, in core/src/contract/shapes.rs)",
+                dts.display()
+            );
+        }
+    }
+    std::fs::write(dts, format!("{text}\n{generated}"))
+        .with_context(|| format!("writing {}", dts.display()))
 }
 
 /// Fails unless the crate imports its JavaScript from one module
