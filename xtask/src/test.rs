@@ -8,6 +8,7 @@
 //! | wasm-chromium  | the same with `WASM_BINDGEN_USE_BROWSER=1` (headless Chromium) |
 //! | wasm-worker    | the same with `WASM_BINDGEN_USE_DEDICATED_WORKER=1` |
 //! | js-node, js-deno, js-workerd | the package's JS suite in each runtime ([`crate::js_suites`]) |
+//! | contract       | `/openapi.json` validated (`@readme/openapi-parser`), the generated `.d.ts` complete and compiling under `tsc --strict` |
 //! | broker-node, broker-deno, broker-workerd | the broker in each runtime, driven from headless Chromium ([`crate::js_suites::run_broker`]) |
 //!
 //! The wasm suites talk to emulators started on ephemeral ports; their URLs
@@ -34,7 +35,7 @@ use crate::suites::{self, Outcome};
 use crate::{build, process};
 
 /// Every suite, in the order they run.
-pub const ALL_SUITES: [&str; 11] = [
+pub const ALL_SUITES: [&str; 12] = [
     "lint",
     "native",
     "wasm-node",
@@ -43,6 +44,7 @@ pub const ALL_SUITES: [&str; 11] = [
     "js-node",
     "js-deno",
     "js-workerd",
+    "contract",
     "broker-node",
     "broker-deno",
     "broker-workerd",
