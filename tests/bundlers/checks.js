@@ -15,9 +15,15 @@ export function atImport(pkg, api) {
   } catch (e) {
     early.clientError = e;
   }
-  // The first call, made at once.
+  // The first call, made at once, and the error rows of an unknown job
+  // (an ErrorRows at once; the request goes with the first `next()`).
   early.firstCall = early.client?.listObjects();
   early.firstCall?.catch(() => {});
+  try {
+    early.rows = early.client?.errorRows('imp_01JZZZZZZZZZZZZZZZZZZZZZZZ');
+  } catch (e) {
+    early.rowsError = e;
+  }
   // A standalone upload with a bad option: before the module is loaded,
   // the Upload is there at once and the option error comes through
   // `done`; once it is loaded (servers load it at import), it throws.
@@ -110,8 +116,9 @@ export async function check(pkg, early, { api, version, loadedAtImport }) {
     assert(typeof err.correlationId === 'string' && err.correlationId !== '', 'a correlationId');
     assert(err.retryable === false, 'not retryable');
   });
-  await run('errorRows() of an unknown job rejects with an api ImportError', async () => {
-    const rows = early.client.errorRows('imp_01JZZZZZZZZZZZZZZZZZZZZZZZ');
+  await run('errorRows() at import, of an unknown job: next() rejects with an api ImportError', async () => {
+    assert(!early.rowsError, `it threw: ${early.rowsError}`);
+    const rows = early.rows;
     assert(rows instanceof pkg.ErrorRows, 'it is no ErrorRows');
     assert(rows[Symbol.asyncIterator]() === rows, 'it is its own async iterator');
     importError(await rejection(rows.next(), 'next()'), 'api');
