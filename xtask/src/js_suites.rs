@@ -93,7 +93,7 @@ fn judge(success: bool, status: &str, counts: Option<Counts>) -> Option<String> 
 }
 
 /// Runs one runner, streaming its output.
-fn run_one(name: &str, cmd: &mut Command) -> Outcome {
+pub(crate) fn run_one(name: &str, cmd: &mut Command) -> Outcome {
     println!("\n==== suite: {name} ====");
     let started = Instant::now();
     let result = run_streamed(cmd);

@@ -10,6 +10,7 @@
 //! | js-node, js-deno, js-workerd | the package's JS suite in each runtime ([`crate::js_suites`]) |
 //! | contract       | `/openapi.json` validated (`@readme/openapi-parser`), the generated `.d.ts` complete and compiling under `tsc --strict` |
 //! | broker-node, broker-deno, broker-workerd | the broker in each runtime, driven from headless Chromium ([`crate::js_suites::run_broker`]) |
+//! | bundlers       | the packed package installed into apps built with Vite, webpack, esbuild and Rollup (loaded in headless Chromium) and imported in Node, Deno and a workerd bundle ([`crate::bundlers`]) |
 //!
 //! The wasm suites talk to emulators started on ephemeral ports; their URLs
 //! reach the tests at compile time: `IMPORT_EMULATOR_URL` (Azure Block Blob
@@ -48,6 +49,7 @@ pub const ALL_SUITES: [&str; 12] = [
     "broker-node",
     "broker-deno",
     "broker-workerd",
+    crate::bundlers::SUITE,
 ];
 
 /// Which suites to run: all, or those `--suites=a,b,…` names.
@@ -132,6 +134,7 @@ pub fn run(ws: &Workspace, args: &[String]) -> Result<()> {
     outcomes.extend(wasm_suites(ws, &chromium, &selection));
     outcomes.extend(crate::js_suites::run(ws, &|n| selection.wants(n)));
     outcomes.extend(crate::js_suites::run_broker(ws, &|n| selection.wants(n)));
+    outcomes.extend(crate::bundlers::run(ws, &|n| selection.wants(n)));
 
     suites::print_table(&outcomes);
     selection.announce();
