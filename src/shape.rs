@@ -1,6 +1,9 @@
 //! JSON shapes, checked on JavaScript values: the request and response
-//! bodies of `import_core::wire`, described as data and checked by one small
-//! interpreter instead of serde's derived (de)serialisers.
+//! bodies of `import_core::wire`, described once as data in
+//! `import_core::contract` and checked here by one small interpreter
+//! instead of serde's derived (de)serialisers. `import_core::contract::check`
+//! is the same interpreter over `serde_json::Value`; the native tests hold
+//! both to the API's examples and to the serde types.
 //!
 //! Why: the derived code is generic, so every wire type brought its own copy
 //! of a JSON parser, a serde-wasm-bindgen serialiser and their error
@@ -23,56 +26,13 @@
 use js_sys::{Array, Object, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
 
-/// What a value must be.
-#[derive(Clone, Copy)]
-pub(crate) enum Kind {
-    Str,
-    Bool,
-    /// A whole number 0 ..= u32::MAX.
-    U32,
-    /// A whole number 0 ..= u64::MAX (JSON text without an exponent).
-    U64,
-    /// Any number.
-    F64,
-    /// One of these strings.
-    Enum(&'static [&'static str]),
-    /// An object of strings.
-    StrMap,
-    /// An object of whole numbers.
-    U64Map,
-    /// An object of this shape.
-    Obj(&'static Shape),
-    /// An array of objects of this shape.
-    List(&'static Shape),
-    /// An array of strings.
-    StrList,
-    /// Any JSON value.
-    Any,
-}
-
-/// Whether a field may be absent, and what the copy holds then.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Need {
-    /// Present and not `null`.
-    Req,
-    /// May be absent or `null`: left out of the copy then.
-    Opt,
-    /// May be absent or `null`: `null` in the copy then.
-    Null,
-    /// A boolean that is `false` when absent.
-    False,
-}
-
-/// A field: its JSON name, kind and presence.
-#[derive(Clone, Copy)]
-pub(crate) struct Field(pub &'static str, pub Kind, pub Need);
-
-/// An object's fields, in the documented order.
-pub(crate) struct Shape {
-    pub fields: &'static [Field],
-    /// Refuse fields not listed (request bodies).
-    pub deny_unknown: bool,
-}
+pub(crate) use import_core::contract::{Field, Kind, Need, Shape};
+// The wire types' shapes, described once in import-core beside their serde
+// types (see `import_core::contract`).
+pub(crate) use import_core::contract::{
+    CREATE_JOB_REQUEST, CREATE_JOB_RESPONSE, ERRORS_RESPONSE, ERROR_ENVELOPE, ERROR_ROW,
+    JOB_STATUS, MAPPING_REQUEST, MAPPING_RESPONSE, OBJECT_LIST, OBJECT_SCHEMA, START_RESPONSE,
+};
 
 /// `value[key]`, `undefined` when it cannot be read.
 pub(crate) fn get(value: &JsValue, key: &str) -> JsValue {
@@ -263,10 +223,9 @@ fn check_object(value: &JsValue, shape: &'static Shape, path: &str) -> Result<Js
     if shape.deny_unknown {
         for key in Object::keys(value.unchecked_ref::<Object>()).iter() {
             let key = key.as_string().unwrap_or_default();
-            if !shape.fields.iter().any(|f| f.0 == key) {
+            if shape.field(&key).is_none() {
                 let expected = shape
-                    .fields
-                    .iter()
+                    .all_fields()
                     .map(|f| format!("`{}`", f.0))
                     .collect::<Vec<_>>()
                     .join(", ");
@@ -278,12 +237,12 @@ fn check_object(value: &JsValue, shape: &'static Shape, path: &str) -> Result<Js
         }
     }
     let out = Object::new();
-    for Field(name, kind, need) in shape.fields {
+    for Field(name, kind, need) in shape.all_fields() {
         let v = get(value, name);
         if v.is_undefined() || v.is_null() {
             match need {
                 Need::Req => return Err(format!("missing field `{}`", member(path, name))),
-                Need::Opt => {}
+                Need::Rule | Need::Opt => {}
                 Need::Null => set(&out, name, &JsValue::NULL),
                 Need::False => set(&out, name, &JsValue::FALSE),
             }
@@ -296,235 +255,16 @@ fn check_object(value: &JsValue, shape: &'static Shape, path: &str) -> Result<Js
 }
 
 // ---------------------------------------------------------------------------
-// The wire types (`import_core::wire`), as shapes
+// The client's own option objects (not wire types)
 // ---------------------------------------------------------------------------
 
 use Kind::*;
 use Need::*;
 
-/// `CreateJobRequest`.
-pub(crate) static CREATE_JOB_REQUEST: Shape = Shape {
-    fields: &[
-        Field("objectName", Str, Opt),
-        Field("fileName", Str, Opt),
-        Field("fileSize", U64, Opt),
-        Field("createList", Bool, Opt),
-        Field("listName", Str, Opt),
-        Field("targetListId", Str, Opt),
-        Field("autoProfileAfterImport", Bool, Opt),
-        Field("createAudience", Bool, Opt),
-        Field("audienceName", Str, Opt),
-    ],
-    deny_unknown: true,
-};
-
-static SAVE_AS_TEMPLATE: Shape = Shape {
-    fields: &[Field("name", Str, Opt)],
-    deny_unknown: true,
-};
-
-/// `MappingRequest`.
-pub(crate) static MAPPING_REQUEST: Shape = Shape {
-    fields: &[
-        Field("sourceFields", StrMap, Opt),
-        Field("fieldMap", StrMap, Opt),
-        Field("importMode", Str, Opt),
-        Field("templateId", Str, Opt),
-        Field("saveAsTemplate", Obj(&SAVE_AS_TEMPLATE), Opt),
-    ],
-    deny_unknown: true,
-};
-
-/// `CreateJobResponse`.
-pub(crate) static CREATE_JOB_RESPONSE: Shape = Shape {
-    fields: &[
-        Field("jobId", Str, Req),
-        Field("uploadUrl", Str, Req),
-        Field("expiresAt", Str, Req),
-        Field("landingPath", Str, Req),
-        Field("method", Str, Req),
-        Field("headers", StrMap, Req),
-        Field("requestedBy", Str, Req),
-    ],
-    deny_unknown: false,
-};
-
-/// `MappingResponse`.
-pub(crate) static MAPPING_RESPONSE: Shape = Shape {
-    fields: &[Field("ok", Bool, Req), Field("templateId", Str, Opt)],
-    deny_unknown: false,
-};
-
-/// `StartResponse`.
-pub(crate) static START_RESPONSE: Shape = Shape {
-    fields: &[
-        Field("status", Str, Req),
-        Field("jobId", Str, Req),
-        Field("lane", Str, Req),
-        Field("message", Str, Req),
-    ],
-    deny_unknown: false,
-};
-
-static PROFILE_UNIFICATION: Shape = Shape {
-    fields: &[
-        Field("profilesExamined", U64, Req),
-        Field("profilesMerged", U64, Req),
-        Field("clusters", U64, Req),
-    ],
-    deny_unknown: false,
-};
-
-/// `JobStatus`.
-pub(crate) static JOB_STATUS: Shape = Shape {
-    fields: &[
-        Field("stage", Str, Req),
-        Field(
-            "state",
-            Enum(&["pending", "ready", "running", "completed", "failed"]),
-            Req,
-        ),
-        Field("readRows", U64, Req),
-        Field("validRows", U64, Req),
-        Field("invalidRows", U64, Req),
-        Field("mergedInserts", U64, Req),
-        Field("mergedUpdates", U64, Req),
-        Field("startedAt", Str, Null),
-        Field("updatedAt", Str, Req),
-        Field("rowsTotal", U64, Req),
-        Field("rowsImported", U64, Req),
-        Field("rowsRejected", U64, Req),
-        Field("successRate", F64, Req),
-        Field("errorSummary", U64Map, Null),
-        Field("errorMessage", Str, Opt),
-        Field("jobId", Str, Opt),
-        Field("objectName", Str, Opt),
-        Field("profileUnification", Obj(&PROFILE_UNIFICATION), Opt),
-    ],
-    deny_unknown: false,
-};
-
-/// `ErrorsResponse`.
-pub(crate) static ERRORS_RESPONSE: Shape = Shape {
-    fields: &[
-        Field("hasErrors", Bool, Req),
-        Field("errorFileUrl", Str, Opt),
-        Field("expiresAt", Str, Opt),
-        Field("errorCount", U64, Opt),
-    ],
-    deny_unknown: false,
-};
-
-/// `ErrorRow`: one line of the error file.
-pub(crate) static ERROR_ROW: Shape = Shape {
-    fields: &[
-        Field("rowNumber", U64, Req),
-        Field("sourceRow", StrMap, Req),
-        Field("error", Str, Req),
-        Field("code", Str, Opt),
-        Field("column", Str, Opt),
-    ],
-    deny_unknown: false,
-};
-
-static INGESTION: Shape = Shape {
-    fields: &[
-        Field("single", Bool, Req),
-        Field("jsonBatch", Bool, Req),
-        Field("fileImport", Bool, Req),
-        Field("defaultWriteMode", Enum(&["upsert", "append"]), Req),
-    ],
-    deny_unknown: false,
-};
-
-/// The `ObjectSummary` fields (also the head of `ObjectSchema`).
-macro_rules! summary_fields {
-    () => {
-        [
-            Field("objectName", Str, Req),
-            Field("displayName", Str, Req),
-            Field("pluralDisplayName", Str, Req),
-            Field("objectType", Enum(&["profile", "event"]), Req),
-            Field("activeVersion", U32, Req),
-            Field("primaryProfileRoot", Bool, Req),
-            Field("ingestion", Obj(&INGESTION), Req),
-        ]
-    };
-}
-
-static OBJECT_SUMMARY: Shape = Shape {
-    fields: &summary_fields!(),
-    deny_unknown: false,
-};
-
-/// `Page<ObjectSummary>`.
-pub(crate) static OBJECT_LIST: Shape = Shape {
-    fields: &[
-        Field("items", List(&OBJECT_SUMMARY), Req),
-        Field("page", U32, Opt),
-        Field("pageSize", U32, Opt),
-        Field("totalItems", U64, Opt),
-        Field("totalPages", U64, Opt),
-    ],
-    deny_unknown: false,
-};
-
-static FIELD_DESCRIPTOR: Shape = Shape {
-    fields: &[
-        Field("name", Str, Req),
-        Field("type", Str, Req),
-        Field("nullable", Bool, Req),
-        Field("enumValues", StrList, Null),
-        Field("identityKey", Bool, False),
-        Field("description", Str, Opt),
-    ],
-    deny_unknown: false,
-};
-
-/// `ObjectSchema`: the summary's fields, then its own.
-pub(crate) static OBJECT_SCHEMA: Shape = Shape {
-    fields: &{
-        let s = summary_fields!();
-        [
-            s[0],
-            s[1],
-            s[2],
-            s[3],
-            s[4],
-            s[5],
-            s[6],
-            Field("description", Str, Req),
-            Field("identityKeys", StrList, Req),
-            Field("fields", List(&FIELD_DESCRIPTOR), Req),
-        ]
-    },
-    deny_unknown: false,
-};
-
-/// The error envelope's `error`.
-static API_ERROR_BODY: Shape = Shape {
-    fields: &[
-        Field("code", Str, Req),
-        Field("message", Str, Req),
-        Field("details", Any, Opt),
-        Field("remediation", Str, Opt),
-    ],
-    deny_unknown: false,
-};
-
-/// `ErrorEnvelope`.
-pub(crate) static ERROR_ENVELOPE: Shape = Shape {
-    fields: &[
-        Field("success", Bool, Req),
-        Field("correlationId", Str, Opt),
-        Field("error", Obj(&API_ERROR_BODY), Req),
-    ],
-    deny_unknown: false,
-};
-
 /// The client's `retry` option (`{ maxAttempts?, baseDelayMs?, maxDelayMs? }`,
 /// nothing else).
 pub(crate) static RETRY_OPTIONS: Shape = Shape {
+    base: None,
     fields: &[
         Field("maxAttempts", U32, Opt),
         Field("baseDelayMs", U64, Opt),
@@ -536,6 +276,7 @@ pub(crate) static RETRY_OPTIONS: Shape = Shape {
 /// The upload engine's `retry` option (`RetryPolicy`: unknown fields
 /// ignored, as its serde form did).
 pub(crate) static RETRY_POLICY: Shape = Shape {
+    base: None,
     fields: &[
         Field("maxAttempts", U32, Opt),
         Field("baseDelayMs", U64, Opt),

@@ -122,6 +122,7 @@ server.listen(Number(portText), host, () => {
 
   The page talks to the broker at /api with upload tickets from POST /app/ticket;
   the broker gets its workspace token from ${api}/oauth/token and forwards the
-  calls to ${api}/public/v1. Ctrl-C stops the demo.
+  calls to ${api}/public/v1. The API's OpenAPI document: ${api}/openapi.json.
+  Ctrl-C stops the demo.
 `);
 });

@@ -4,7 +4,8 @@
 //!
 //! | module | what it holds |
 //! |---|---|
-//! | [`wire`] | every request and response body of the API, exact field names |
+//! | [`wire`] | every request and response body of the API, exact field names (serde) |
+//! | [`contract`] | the same bodies described once as shapes: the checker's tables, the `.d.ts`, the OpenAPI document |
 //! | [`rules`] | request rules (create, mapping), each with its own code |
 //! | [`csv`] | a streaming CSV reader fed chunks of any size (on `csv-core`) |
 //! | [`validate`] | per-row validation under the three import modes |
@@ -21,6 +22,7 @@
 
 pub mod broker;
 pub mod codes;
+pub mod contract;
 pub mod csv;
 pub mod plan;
 pub mod retry;

@@ -2,8 +2,11 @@
 //! related pages: error envelope, rate limits, metadata), copied verbatim,
 //! parsed into the typed wire structs and serialised back: the result must be
 //! the same JSON value. Also: unknown fields are refused in requests and
-//! ignored in responses, and wrong JSON types are refused.
+//! ignored in responses, and wrong JSON types are refused. Each example
+//! also passes the shape check of `import_core::contract` (what the wasm
+//! client checks bodies with), which gives back the same JSON value.
 
+use import_core::contract::Described;
 use import_core::rules::{check_create, check_mapping, ImportMode};
 use import_core::wire::*;
 use serde::de::DeserializeOwned;
@@ -11,8 +14,9 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 /// Parses `body` into `T`, serialises it back and asserts the JSON value is
-/// unchanged. Returns the typed value for further checks.
-fn round_trip<T: DeserializeOwned + Serialize>(body: &str) -> T {
+/// unchanged; checks it against `T`'s shape, which must give back the same
+/// value. Returns the typed value for further checks.
+fn round_trip<T: DeserializeOwned + Serialize + Described>(body: &str) -> T {
     let original: Value = serde_json::from_str(body).expect("the example is valid JSON");
     let typed: T = serde_json::from_str(body).unwrap_or_else(|e| {
         panic!(
@@ -25,6 +29,18 @@ fn round_trip<T: DeserializeOwned + Serialize>(body: &str) -> T {
         back,
         original,
         "{} does not round-trip",
+        std::any::type_name::<T>()
+    );
+    let checked = T::check(&original).unwrap_or_else(|e| {
+        panic!(
+            "example fails the shape of {}: {e}\n{body}",
+            std::any::type_name::<T>()
+        )
+    });
+    assert_eq!(
+        checked,
+        original,
+        "the shape check of {} changes the example",
         std::any::type_name::<T>()
     );
     typed

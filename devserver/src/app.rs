@@ -5,7 +5,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::{DefaultBodyLimit, Request};
+use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -134,6 +134,16 @@ pub async fn serve(config: Config) -> anyhow::Result<Server> {
     })
 }
 
+/// `GET /openapi.json`: the OpenAPI 3.1 document of the API this emulator
+/// serves, written from import-core's contract (see
+/// [`import_core::contract::openapi`]).
+async fn openapi(State(state): State<AppState>) -> axum::Json<serde_json::Value> {
+    axum::Json(import_core::contract::openapi(&format!(
+        "{}/public/v1",
+        state.base_url
+    )))
+}
+
 /// The whole router.
 pub fn router(state: AppState) -> Router {
     let api = Router::new()
@@ -164,7 +174,8 @@ pub fn router(state: AppState) -> Router {
         .nest("/public/v1", api)
         .route("/oauth/token", post(oauth::token))
         .route("/storage/{*path}", any(storage::handle))
-        .route("/healthz", get(|| async { "ok" }));
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/openapi.json", get(openapi));
 
     if let Some(pkg) = &state.config.pkg {
         app = app.nest_service("/pkg", ServeDir::new(pkg));

@@ -390,10 +390,11 @@ fn gzip_file(path: &Path) -> Result<usize> {
 fn code_sizes(ws: &Workspace, www: &Path) -> Result<CodeSizes> {
     let pkg = ws.pkg_dir();
     let mut engine = 0;
+    let meta = crate::package::read_meta(&ws.root_manifest()?)?;
     for f in [
-        "import_uploader_bg.wasm",
-        "import_uploader.js",
-        "entry-browser.js",
+        crate::package::browser_wasm(&meta),
+        "import_uploader.js".to_string(),
+        "entry-browser.js".to_string(),
     ] {
         engine += gzip_file(&pkg.join(f))?;
     }

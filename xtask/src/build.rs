@@ -10,13 +10,19 @@
 //!    and minified by npm's esbuild (see [`bundle_glue`]);
 //!    `wasm-opt -Oz` from npm's binaryen, when installed
 //! 4. the module's import names shortened, in the `.wasm` and the glue
-//!    alike (see [`shorten_imports`])
-//! 5. `package.json`, per-runtime entry files, `index.d.ts`, README
-//! 6. a smoke test: both builds load in Node and report their version
-//! 7. a table of the gzip -9 sizes of each build's .wasm and JS glue, and
-//!    the size gate: the build fails when a module is over its budget
-//!    ([`BUDGETS`]: the browser build ≤ 100 KB); the server build's size is
-//!    reported, not gated
+//!    alike (see [`shorten_imports`]); the browser build's `.wasm` moved to
+//!    `<package name>/` (see [`package::browser_wasm`])
+//! 5. the wire types' TypeScript, generated from import-core's contract,
+//!    appended to each `.d.ts` (see [`add_wire_types`]); `package.json`,
+//!    per-runtime entry files (the browser one minified), `index.d.ts`,
+//!    README
+//! 6. a smoke test: both builds load in Node and report their version, and
+//!    the browser entry works before and after its module is instantiated
+//! 7. a table of the gzip -9 sizes of each build's .wasm and JS glue (and
+//!    the browser entry, which pages load too), and the size gate: the
+//!    build fails when a module is over its budget ([`BUDGETS`]: the
+//!    browser build ≤ 100 KB); the server build's size is reported, not
+//!    gated
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -67,6 +73,12 @@ struct Flavour {
     out_name: &'static str,
     /// `cargo build` feature arguments.
     features: &'static [&'static str],
+    /// Whether the `.wasm` moves to [`package::browser_wasm`] (see there).
+    wasm_in_package_dir: bool,
+    /// The entry file that loads it, when it counts toward the size: the
+    /// browser entry (which defers the API until the module is there)
+    /// ships to pages; the servers' are two lines.
+    entry: Option<&'static str>,
 }
 
 /// The browser build leaves the edge broker out (`--no-default-features`):
@@ -77,11 +89,15 @@ const FLAVOURS: [Flavour; 2] = [
         label: "browser",
         out_name: OUT_NAME,
         features: &["--no-default-features"],
+        wasm_in_package_dir: true,
+        entry: Some("entry-browser.js"),
     },
     Flavour {
         label: "server (node, deno, workerd)",
         out_name: SERVER_OUT_NAME,
         features: &[],
+        wasm_in_package_dir: false,
+        entry: None,
     },
 ];
 
@@ -116,16 +132,28 @@ pub fn run(ws: &Workspace) -> Result<()> {
             .with_context(|| format!("copying the {} module", f.label))?;
         modules.push(copy);
     }
-    let outputs = |f: &Flavour| {
+    let browser_wasm = package::browser_wasm(&meta);
+    let outputs = |f: &Flavour| -> Outputs {
+        let wasm = if f.wasm_in_package_dir {
+            pkg.join(&browser_wasm)
+        } else {
+            pkg.join(format!("{}_bg.wasm", f.out_name))
+        };
         (
-            pkg.join(format!("{}_bg.wasm", f.out_name)),
+            wasm,
             pkg.join(format!("{}.js", f.out_name)),
+            f.entry.map(|e| pkg.join(e)),
         )
     };
 
     // Skip wasm-bindgen and wasm-opt when nothing changed since the last build.
     let stamp = scratch.join("pkg-stamp");
-    let inputs = inputs_fingerprint(&modules, &manifest)?;
+    // The wire types' TypeScript is an input too: its prose is not linked
+    // into the .wasm.
+    let inputs = inputs_fingerprint(
+        &modules,
+        &format!("{manifest}\n{}", import_core::contract::typescript()),
+    )?;
     if std::fs::read_to_string(&stamp).ok().as_deref() == Some(inputs.as_str())
         && pkg.join("package.json").exists()
         && FLAVOURS.iter().all(|f| outputs(f).0.exists())
@@ -155,7 +183,9 @@ pub fn run(ws: &Workspace) -> Result<()> {
                 ])
                 .arg(module),
         )?;
-        let (wasm, glue) = outputs(f);
+        // wasm-bindgen's name for the module, in pkg/.
+        let wasm = pkg.join(format!("{}_bg.wasm", f.out_name));
+        let glue = pkg.join(format!("{}.js", f.out_name));
         if !esbuild.exists() {
             bail!(
                 "{} not found (npm ci): it bundles the package's JS snippets into the glue",
@@ -179,6 +209,10 @@ pub fn run(ws: &Workspace) -> Result<()> {
             );
         }
         shorten_imports(&wasm, &glue, f.out_name)?;
+        add_wire_types(&pkg.join(format!("{}.d.ts", f.out_name)))?;
+        if f.wasm_in_package_dir {
+            relocate_wasm(&wasm, &glue, &outputs(f).0, &browser_wasm)?;
+        }
     }
 
     // The snippets (`js/host.js`) are bundled into each glue.
@@ -188,10 +222,93 @@ pub fn run(ws: &Workspace) -> Result<()> {
         std::fs::remove_dir_all(&snippets)?;
     }
     package::write(&pkg, &meta)?;
-    smoke_test(ws, &pkg, &meta.version)?;
+    for entry in FLAVOURS.iter().filter_map(|f| outputs(f).2) {
+        minify_entry(ws, &esbuild, &entry)?;
+    }
+    smoke_test(ws, &pkg, &meta.version, &browser_wasm)?;
     std::fs::write(&stamp, &inputs)?;
     println!("build: npm package {} {} in pkg/", meta.name, meta.version);
     size_gate(&outputs)
+}
+
+/// Appends the wire types' TypeScript (`import_core::contract::typescript`)
+/// to a `.d.ts` wasm-bindgen wrote. Fails when the hand-written TypeScript
+/// of the crate declares one of them too: the wire types are described once,
+/// in import-core, and a hand-kept copy is how they drifted before.
+fn add_wire_types(dts: &Path) -> Result<()> {
+    let text =
+        std::fs::read_to_string(dts).with_context(|| format!("reading {}", dts.display()))?;
+    let generated = import_core::contract::typescript();
+    let declared = |name: &str| {
+        text.contains(&format!("export interface {name} "))
+            || text.contains(&format!("export type {name} "))
+    };
+    let names = import_core::contract::ALL_SHAPES
+        .iter()
+        .map(|d| d.name)
+        .chain(import_core::contract::ts_unions().into_iter().map(|u| u.0));
+    for name in names {
+        if declared(name) {
+            bail!(
+                "{} declares `{name}` by hand, and the wire types' TypeScript generated from \
+                 import-core's contract declares it too: remove the hand-written one \
+                 (the wire types are described once, in core/src/contract/shapes.rs)",
+                dts.display()
+            );
+        }
+    }
+    std::fs::write(dts, format!("{text}\n{generated}"))
+        .with_context(|| format!("writing {}", dts.display()))
+/// Moves the browser build's `.wasm` from `from` (wasm-bindgen's place,
+/// next to the glue) to `to`, which is `pkg/<url>`, and points the glue's
+/// default `new URL("<name>_bg.wasm", import.meta.url)` at `<url>` (the
+/// browser entry loads the module from that URL itself; the glue's own
+/// reference then names the same file, which bundlers emit once, instead
+/// of one that is not there).
+fn relocate_wasm(from: &Path, glue: &Path, to: &Path, url: &str) -> Result<()> {
+    let name = from
+        .file_name()
+        .and_then(|n| n.to_str())
+        .context("the module's file name")?;
+    let js = std::fs::read_to_string(glue)?;
+    let old = format!("new URL(\"{name}\",import.meta.url)");
+    if js.matches(&old).count() != 1 {
+        bail!(
+            "{} should contain `{old}` once (wasm-bindgen's default module URL)",
+            glue.display()
+        );
+    }
+    std::fs::write(
+        glue,
+        js.replace(&old, &format!("new URL({},import.meta.url)", json(url))),
+    )?;
+    if let Some(dir) = to.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::rename(from, to)
+        .with_context(|| format!("moving {} to {}", from.display(), to.display()))?;
+    Ok(())
+}
+
+fn json(s: &str) -> String {
+    serde_json::to_string(s).expect("strings serialise")
+}
+
+/// Minifies an entry file in place (`esbuild --minify --keep-names`, not
+/// bundled: its imports stay), as the glue is.
+fn minify_entry(ws: &Workspace, esbuild: &Path, entry: &Path) -> Result<()> {
+    process::run(
+        ws.cmd(esbuild)
+            .arg(entry)
+            .args([
+                "--minify",
+                "--keep-names",
+                "--format=esm",
+                "--log-level=warning",
+            ])
+            .arg(format!("--outfile={}", entry.display()))
+            .arg("--allow-overwrite"),
+    )
 }
 
 /// Fails unless the crate imports its JavaScript from one module
@@ -540,7 +657,8 @@ mod wasm_imports {
     }
 }
 
-/// Size budgets, gzip -9 of a module's `.wasm` plus its JS glue, in bytes
+/// Size budgets, gzip -9 of a module's `.wasm` plus its JS glue (plus the
+/// entry file that loads it, for the browser build), in bytes
 /// (1 KB = 1,000 bytes), by the module's output name. `cargo xtask build`
 /// fails when a module listed here is over its budget; a module not listed
 /// (the server build) has its size reported only. A new module gets the
@@ -555,8 +673,9 @@ fn budget_of(out_name: &str) -> Option<usize> {
         .map(|&(_, b)| b)
 }
 
-/// One module's sizes: gzip -9 of its `.wasm` and of its JS glue, and the
-/// raw total.
+/// One module's sizes: gzip -9 of its `.wasm`, of its JS glue and of the
+/// entry file counted with them ([`Flavour::entry`]; 0 without one), and
+/// the raw total.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct ModuleSize {
     /// What the table calls the build.
@@ -565,12 +684,13 @@ struct ModuleSize {
     out_name: String,
     wasm_gz: usize,
     glue_gz: usize,
+    entry_gz: usize,
     raw: usize,
 }
 
 impl ModuleSize {
     fn total(&self) -> usize {
-        self.wasm_gz + self.glue_gz
+        self.wasm_gz + self.glue_gz + self.entry_gz
     }
 }
 
@@ -579,13 +699,14 @@ impl ModuleSize {
 fn check_budget(size: &ModuleSize, budget: Option<usize>) -> Result<Option<usize>> {
     match budget {
         Some(b) if size.total() > b => bail!(
-            "the {} build ({}) is {} bytes gzip -9 (.wasm {} + glue {}), over its budget \
-             of {} bytes by {} bytes",
+            "the {} build ({}) is {} bytes gzip -9 (.wasm {} + glue {} + entry {}), over \
+             its budget of {} bytes by {} bytes",
             size.label,
             size.out_name,
             thousands(size.total()),
             thousands(size.wasm_gz),
             thousands(size.glue_gz),
+            thousands(size.entry_gz),
             thousands(b),
             thousands(size.total() - b)
         ),
@@ -593,20 +714,30 @@ fn check_budget(size: &ModuleSize, budget: Option<usize>) -> Result<Option<usize
     }
 }
 
+/// Where a flavour's files are in `pkg/`: the `.wasm`, the glue, and the
+/// entry file counted with them (see [`Flavour::entry`]).
+type Outputs = (PathBuf, PathBuf, Option<PathBuf>);
+
 /// Measures every build, prints the size table and fails when a build is
 /// over its budget ([`BUDGETS`]).
-fn size_gate(outputs: &dyn Fn(&Flavour) -> (PathBuf, PathBuf)) -> Result<()> {
+fn size_gate(outputs: &dyn Fn(&Flavour) -> Outputs) -> Result<()> {
     let mut sizes = Vec::new();
     for f in &FLAVOURS {
-        let (wasm, glue) = outputs(f);
+        let (wasm, glue, entry) = outputs(f);
         let read = |p: &Path| std::fs::read(p).with_context(|| format!("reading {}", p.display()));
         let (wasm, glue) = (read(&wasm)?, read(&glue)?);
+        let entry = entry.as_deref().map(read).transpose()?.unwrap_or_default();
         sizes.push(ModuleSize {
             label: f.label.to_string(),
             out_name: f.out_name.to_string(),
             wasm_gz: gzip_len(&wasm)?,
             glue_gz: gzip_len(&glue)?,
-            raw: wasm.len() + glue.len(),
+            entry_gz: if entry.is_empty() {
+                0
+            } else {
+                gzip_len(&entry)?
+            },
+            raw: wasm.len() + glue.len() + entry.len(),
         });
     }
     print!("{}", size_table(&sizes));
@@ -625,11 +756,11 @@ fn size_gate(outputs: &dyn Fn(&Flavour) -> (PathBuf, PathBuf)) -> Result<()> {
 /// beside its budget and the verdict.
 fn size_table(sizes: &[ModuleSize]) -> String {
     let mut t = String::from(
-        "\nsizes, gzip -9 in bytes (1 KB = 1,000 bytes); raw = .wasm + glue uncompressed\n",
+        "\nsizes, gzip -9 in bytes (1 KB = 1,000 bytes); raw = .wasm + glue + entry uncompressed\n",
     );
     t.push_str(&format!(
-        "{:<30} {:>9} {:>9} {:>9} {:>9} {:>9}  verdict\n",
-        "build", ".wasm", "glue", "total", "budget", "raw"
+        "{:<30} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}  verdict\n",
+        "build", ".wasm", "glue", "entry", "total", "budget", "raw"
     ));
     for s in sizes {
         let budget = budget_of(&s.out_name);
@@ -647,10 +778,11 @@ fn size_table(sizes: &[ModuleSize]) -> String {
             ),
         };
         t.push_str(&format!(
-            "{:<30} {:>9} {:>9} {:>9} {:>9} {:>9}  {verdict}\n",
+            "{:<30} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}  {verdict}\n",
             s.label,
             thousands(s.wasm_gz),
             thousands(s.glue_gz),
+            thousands(s.entry_gz),
             thousands(s.total()),
             budget.map(thousands).unwrap_or_else(|| "-".to_string()),
             thousands(s.raw),
@@ -699,31 +831,18 @@ fn inputs_fingerprint(modules: &[PathBuf], manifest: &str) -> Result<String> {
     ))
 }
 
-/// Loads the package in Node through its `node` entry and checks
-/// `version()`; loads the browser build too (Node can instantiate it with
-/// `initSync`), so a browser module that fails to link is caught here.
-fn smoke_test(ws: &Workspace, pkg: &Path, version: &str) -> Result<()> {
-    let entry = pkg.join("entry-node.js");
-    let browser_glue = pkg.join(format!("{OUT_NAME}.js"));
-    let browser_wasm = pkg.join(format!("{OUT_NAME}_bg.wasm"));
-    let script = format!(
-        "import {{ readFileSync }} from 'node:fs';\n\
-         const m = await import({});\n\
-         const v = m.version();\n\
-         if (v !== {version}) {{ console.error(`version() is ${{v}}`); process.exit(1); }}\n\
-         if (typeof m.ImportClient !== 'function') {{ console.error('no ImportClient'); process.exit(1); }}\n\
-         const b = await import({});\n\
-         b.initSync({{ module: readFileSync(new URL({})) }});\n\
-         if (b.version() !== {version}) {{ console.error('the browser build does not load'); process.exit(1); }}\n\
-         if (typeof b.ImportClient !== 'function') {{ console.error('no ImportClient in the browser build'); process.exit(1); }}",
-        serde_json::to_string(&file_url(&entry)?)?,
-        serde_json::to_string(&file_url(&browser_glue)?)?,
-        serde_json::to_string(&file_url(&browser_wasm)?)?,
-        version = serde_json::to_string(version)?,
-    );
+/// Loads the package in Node: the server build through its `node` entry
+/// (`version()`), and the browser entry before and after its module is
+/// instantiated (`xtask/src/smoke_test.mjs`), so a browser module that fails
+/// to link, or a member of the API the browser entry does not cover, is
+/// caught here.
+fn smoke_test(ws: &Workspace, pkg: &Path, version: &str, browser_wasm: &str) -> Result<()> {
     let out = ws
         .cmd("node")
-        .args(["--input-type=module", "-e", &script])
+        .args(["--input-type=module", "-e", include_str!("smoke_test.mjs")])
+        .env("SMOKE_PKG", pkg)
+        .env("SMOKE_VERSION", version)
+        .env("SMOKE_BROWSER_WASM", browser_wasm)
         .output()
         .context("running node (Node.js 20 or later is needed)")?;
     if !out.status.success() {
@@ -732,13 +851,8 @@ fn smoke_test(ws: &Workspace, pkg: &Path, version: &str) -> Result<()> {
             String::from_utf8_lossy(&out.stderr).trim()
         );
     }
-    println!("build: both builds load in Node, version() = {version}");
+    print!("{}", String::from_utf8_lossy(&out.stdout));
     Ok(())
-}
-
-fn file_url(path: &Path) -> Result<String> {
-    let abs = std::fs::canonicalize(path)?;
-    Ok(format!("file://{}", abs.display()))
 }
 
 fn gzip_len(bytes: &[u8]) -> Result<usize> {
@@ -757,6 +871,7 @@ mod tests {
             out_name: OUT_NAME.to_string(),
             wasm_gz,
             glue_gz,
+            entry_gz: 0,
             raw: 4 * (wasm_gz + glue_gz),
         }
     }
@@ -797,6 +912,7 @@ mod tests {
             out_name: SERVER_OUT_NAME.to_string(),
             wasm_gz: 500_000,
             glue_gz: 10_000,
+            entry_gz: 0,
             raw: 2_000_000,
         };
         assert_eq!(
@@ -816,6 +932,16 @@ mod tests {
         assert!(row.contains("ok"), "{row}");
         let table = size_table(&[browser(95_000, 8_500)]);
         assert!(table.contains("OVER BUDGET by 3,500 bytes"), "{table}");
+    }
+
+    #[test]
+    fn the_browser_entry_counts_toward_the_budget() {
+        let mut size = browser(92_000, 7_500);
+        assert!(check_budget(&size, Some(100_000)).is_ok());
+        size.entry_gz = 1_700;
+        let msg = check_budget(&size, Some(100_000)).unwrap_err().to_string();
+        assert!(msg.contains("entry 1,700"), "{msg}");
+        assert!(msg.contains("by 1,200 bytes"), "{msg}");
     }
 
     #[test]

@@ -35,10 +35,13 @@ use crate::setup::Workspace;
 use crate::suites::{Counts, Outcome};
 
 /// Suite names and their runner scripts (relative to the workspace root).
-pub const SUITES: [(&str, &str); 3] = [
+pub const SUITES: [(&str, &str); 4] = [
     ("js-node", "tests/js/run-node.mjs"),
     ("js-deno", "tests/js/run-deno.mjs"),
     ("js-workerd", "tests/js/run-workerd.mjs"),
+    // The wire contract from outside: `/openapi.json` validated, the
+    // generated `.d.ts` complete and compiling.
+    ("contract", "tests/contract/run.mjs"),
 ];
 
 /// The broker suites and their runner scripts.
@@ -90,7 +93,7 @@ fn judge(success: bool, status: &str, counts: Option<Counts>) -> Option<String> 
 }
 
 /// Runs one runner, streaming its output.
-fn run_one(name: &str, cmd: &mut Command) -> Outcome {
+pub(crate) fn run_one(name: &str, cmd: &mut Command) -> Outcome {
     println!("\n==== suite: {name} ====");
     let started = Instant::now();
     let result = run_streamed(cmd);

@@ -18,6 +18,7 @@
 mod bench;
 mod bench_upload;
 mod build;
+mod bundlers;
 mod demo;
 mod emulator;
 mod js_suites;
@@ -40,7 +41,7 @@ commands:
                   install what is missing, build pkg/, run every test suite
                   (or only the named ones: lint, native, wasm-node,
                   wasm-chromium, wasm-worker, js-node, js-deno, js-workerd,
-                  broker-node, broker-deno, broker-workerd)
+                  broker-node, broker-deno, broker-workerd, bundlers)
   build           install what is missing, build the npm package into pkg/,
                   print its sizes; fails when a build is over its size budget
   bench [NAME]    run a benchmark (`processing`, `upload`); no NAME lists them

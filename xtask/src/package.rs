@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 
 /// Base name of wasm-bindgen's output of the browser build (`<name>.js`,
 /// `<name>_bg.wasm`): built without the default features, so without the
@@ -76,14 +76,54 @@ const NODE_ADAPTER: &str = "node-adapter.js";
 /// Its types.
 const NODE_ADAPTER_TYPES: &str = "node-adapter.d.ts";
 
-/// Entry files: (file, contents). Each initialises the module the way its
-/// runtime can, then re-exports the API.
-/// Node, Deno and workerd load the server build; browsers the browser one.
-fn entries() -> Vec<(&'static str, String)> {
+/// The browser entry's source: it loads the module in the background
+/// (no top-level await) and defers the API until it is there (see its
+/// first comment). `@VERSION@` is the package version.
+const BROWSER_ENTRY: &str = include_str!("../../js/entry-browser.js");
+
+/// The entry files (the exports map orders their conditions).
+pub const ENTRY_NAMES: [&str; 4] = [
+    "entry-node.js",
+    "entry-workerd.js",
+    "entry-deno.js",
+    "entry-browser.js",
+];
+
+/// Where the browser build's `.wasm` goes in the package:
+/// `<package name>/<name>_bg.wasm`. Its URL relative to the glue and the
+/// browser entry is then also the package's subpath
+/// `<package name>/<name>_bg.wasm` (exported), which is what the Vite dev
+/// server resolves after moving the entry to its dependency cache; see
+/// `js/entry-browser.js`.
+pub fn browser_wasm(meta: &Meta) -> String {
+    format!("{}/{OUT_NAME}_bg.wasm", meta.name)
+}
+
+/// What the server entries add to the glue's exports: `ready`, which the
+/// browser entry has too (here the module is instantiated at import).
+const SERVER_READY: &str =
+    "\n// Instantiated above, at import: nothing to wait for (the browser entry\n\
+     // loads in the background and has a pending `ready`).\n\
+     export const ready = Promise.resolve();\n";
+
+/// Entry files: (file, contents). Node, Deno and workerd load the server
+/// build synchronously at import; browsers load the browser build in the
+/// background (`js/entry-browser.js`).
+fn entries(meta: &Meta) -> Result<Vec<(&'static str, String)>> {
     let glue = format!("./{SERVER_OUT_NAME}.js");
     let wasm = format!("./{SERVER_OUT_NAME}_bg.wasm");
-    let browser_glue = format!("./{OUT_NAME}.js");
-    vec![
+    let wasm_url = browser_wasm(meta);
+    for needle in [
+        format!("new URL('{wasm_url}', import.meta.url)"),
+        format!("import * as wasm from './{OUT_NAME}.js'"),
+        "'@VERSION@'".to_string(),
+    ] {
+        if BROWSER_ENTRY.matches(&needle).count() != 1 {
+            bail!("js/entry-browser.js must contain `{needle}` exactly once");
+        }
+    }
+    let browser = BROWSER_ENTRY.replace("'@VERSION@'", &json_str(&meta.version));
+    let entries = vec![
         (
             "entry-node.js",
             format!(
@@ -91,7 +131,7 @@ fn entries() -> Vec<(&'static str, String)> {
                  import {{ readFileSync }} from 'node:fs';\n\
                  import {{ initSync }} from '{glue}';\n\n\
                  initSync({{ module: readFileSync(new URL('{wasm}', import.meta.url)) }});\n\n\
-                 export * from '{glue}';\n"
+                 export * from '{glue}';\n{SERVER_READY}"
             ),
         ),
         (
@@ -101,7 +141,7 @@ fn entries() -> Vec<(&'static str, String)> {
                  import wasmModule from '{wasm}';\n\
                  import {{ initSync }} from '{glue}';\n\n\
                  initSync({{ module: wasmModule }});\n\n\
-                 export * from '{glue}';\n"
+                 export * from '{glue}';\n{SERVER_READY}"
             ),
         ),
         (
@@ -111,19 +151,13 @@ fn entries() -> Vec<(&'static str, String)> {
                  import source wasmModule from '{wasm}';\n\
                  import {{ initSync }} from '{glue}';\n\n\
                  initSync({{ module: wasmModule }});\n\n\
-                 export * from '{glue}';\n"
+                 export * from '{glue}';\n{SERVER_READY}"
             ),
         ),
-        (
-            "entry-browser.js",
-            format!(
-                "// Browsers and bundlers: fetch and instantiate the module next to this file.\n\
-                 import init from '{browser_glue}';\n\n\
-                 await init();\n\n\
-                 export * from '{browser_glue}';\n"
-            ),
-        ),
-    ]
+        ("entry-browser.js", browser),
+    ];
+    debug_assert!(entries.iter().map(|(n, _)| *n).eq(ENTRY_NAMES));
+    Ok(entries)
 }
 
 fn json_str(s: &str) -> String {
@@ -137,14 +171,17 @@ pub fn package_json(meta: &Meta) -> String {
     for name in [OUT_NAME, SERVER_OUT_NAME] {
         files.push(format!("{name}.js"));
         files.push(format!("{name}.d.ts"));
-        files.push(format!("{name}_bg.wasm"));
+        files.push(if name == OUT_NAME {
+            browser_wasm(meta)
+        } else {
+            format!("{name}_bg.wasm")
+        });
         files.push(format!("{name}_bg.wasm.d.ts"));
     }
     files.push("index.d.ts".into());
     files.push(NODE_ADAPTER.into());
     files.push(NODE_ADAPTER_TYPES.into());
-    let entry_names: Vec<&str> = entries().iter().map(|(n, _)| *n).collect();
-    files.extend(entry_names.iter().map(|n| n.to_string()));
+    files.extend(ENTRY_NAMES.iter().map(|n| n.to_string()));
     files.push("README.md".into());
     let list = |items: &[String]| {
         items
@@ -153,7 +190,7 @@ pub fn package_json(meta: &Meta) -> String {
             .collect::<Vec<_>>()
             .join(",\n")
     };
-    let side_effects: Vec<String> = entry_names.iter().map(|n| format!("./{n}")).collect();
+    let side_effects: Vec<String> = ENTRY_NAMES.iter().map(|n| format!("./{n}")).collect();
     let repository = meta
         .repository
         .as_deref()
@@ -185,6 +222,7 @@ pub fn package_json(meta: &Meta) -> String {
       "types": "./{NODE_ADAPTER_TYPES}",
       "default": "./{NODE_ADAPTER}"
     }},
+    {wasm_subpath}: {wasm_file},
     "./package.json": "./package.json"
   }},
   "files": [
@@ -203,6 +241,37 @@ pub fn package_json(meta: &Meta) -> String {
         license = json_str(&meta.license),
         files = list(&files),
         side_effects = list(&side_effects),
+        wasm_subpath = json_str(&format!("./{OUT_NAME}_bg.wasm")),
+        wasm_file = json_str(&format!("./{}", browser_wasm(meta))),
+    )
+}
+
+/// `index.d.ts`: the server build's types (the browser build has the same
+/// API less the edge broker) and `ready`, which the entry files add.
+fn index_types() -> String {
+    format!(
+        r#"// Types shared by every entry file (the server build's: the browser
+// build has the same API less the edge broker).
+export * from './{SERVER_OUT_NAME}.js';
+
+/**
+ * Settles when the WebAssembly module is instantiated. Awaiting it is
+ * optional: in Node, Deno and workerd the module is instantiated at
+ * import and `ready` is already resolved; in browsers it is fetched in
+ * the background from import time, and every call made before then waits
+ * for it (constructors and the methods that answer at once still work:
+ * `new ImportClient(…)` keeps its options until the first call, and
+ * `upload()`, `resumeUpload()` and `errorRows()` give an `Upload` or
+ * `ErrorRows` that starts when the module is there; an option error then
+ * rejects `done`, the first `next()` or the first method call instead of
+ * throwing). After `ready`, everything runs at once, as documented.
+ *
+ * Rejects with an `ImportError` of kind `network` and code
+ * `WASM_LOAD_FAILED` when the module cannot be loaded; calls made later
+ * try again.
+ */
+export declare const ready: Promise<void>;
+"#
     )
 }
 
@@ -212,17 +281,10 @@ pub fn write(pkg: &Path, meta: &Meta) -> Result<()> {
         let p = pkg.join(name);
         std::fs::write(&p, text).with_context(|| format!("writing {}", p.display()))
     };
-    for (name, text) in entries() {
+    for (name, text) in entries(meta)? {
         write(name, &text)?;
     }
-    write(
-        "index.d.ts",
-        &format!(
-            "// Types shared by every entry file (the server build's: the browser\n\
-             // build has the same API less the edge broker).\n\
-             export * from './{SERVER_OUT_NAME}.js';\n"
-        ),
-    )?;
+    write("index.d.ts", &index_types())?;
     write("package.json", &package_json(meta))?;
     write("README.md", include_str!("pkg_readme.md"))?;
     write(NODE_ADAPTER, include_str!("../../js/node-adapter.js"))?;
@@ -276,10 +338,13 @@ version = "not this one"
             .map(|k| text.find(&format!("\"{k}\": \"./")).unwrap())
             .collect();
         assert!(pos.windows(2).all(|w| w[0] < w[1]), "{pos:?}");
-        assert!(v["files"]
-            .as_array()
-            .unwrap()
-            .contains(&serde_json::json!("import_uploader_bg.wasm")));
+        assert!(v["files"].as_array().unwrap().contains(&serde_json::json!(
+            "import-uploader/import_uploader_bg.wasm"
+        )));
+        assert_eq!(
+            v["exports"]["./import_uploader_bg.wasm"],
+            "./import-uploader/import_uploader_bg.wasm"
+        );
         assert!(v["files"]
             .as_array()
             .unwrap()

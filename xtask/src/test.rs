@@ -8,7 +8,9 @@
 //! | wasm-chromium  | the same with `WASM_BINDGEN_USE_BROWSER=1` (headless Chromium) |
 //! | wasm-worker    | the same with `WASM_BINDGEN_USE_DEDICATED_WORKER=1` |
 //! | js-node, js-deno, js-workerd | the package's JS suite in each runtime ([`crate::js_suites`]) |
+//! | contract       | `/openapi.json` validated (`@readme/openapi-parser`), the generated `.d.ts` complete and compiling under `tsc --strict` |
 //! | broker-node, broker-deno, broker-workerd | the broker in each runtime, driven from headless Chromium ([`crate::js_suites::run_broker`]) |
+//! | bundlers       | the packed package installed into apps built with Vite, webpack, esbuild and Rollup (loaded in headless Chromium) and imported in Node, Deno and a workerd bundle ([`crate::bundlers`]) |
 //!
 //! The wasm suites talk to emulators started on ephemeral ports; their URLs
 //! reach the tests at compile time: `IMPORT_EMULATOR_URL` (Azure Block Blob
@@ -34,7 +36,7 @@ use crate::suites::{self, Outcome};
 use crate::{build, process};
 
 /// Every suite, in the order they run.
-pub const ALL_SUITES: [&str; 11] = [
+pub const ALL_SUITES: [&str; 12] = [
     "lint",
     "native",
     "wasm-node",
@@ -43,9 +45,11 @@ pub const ALL_SUITES: [&str; 11] = [
     "js-node",
     "js-deno",
     "js-workerd",
+    "contract",
     "broker-node",
     "broker-deno",
     "broker-workerd",
+    crate::bundlers::SUITE,
 ];
 
 /// Which suites to run: all, or those `--suites=a,b,…` names.
@@ -130,6 +134,7 @@ pub fn run(ws: &Workspace, args: &[String]) -> Result<()> {
     outcomes.extend(wasm_suites(ws, &chromium, &selection));
     outcomes.extend(crate::js_suites::run(ws, &|n| selection.wants(n)));
     outcomes.extend(crate::js_suites::run_broker(ws, &|n| selection.wants(n)));
+    outcomes.extend(crate::bundlers::run(ws, &|n| selection.wants(n)));
 
     suites::print_table(&outcomes);
     selection.announce();

@@ -1,0 +1,150 @@
+// The wire contract, checked from outside: the emulator's `/openapi.json`
+// is a valid OpenAPI 3.1 document (validated by @readme/openapi-parser
+// against the specification's JSON Schema), and the package's generated
+// `.d.ts` carries every field of every schema of that document and
+// compiles under `tsc --strict` in an app that uses the wire types.
+//
+//   IMPORT_EMULATOR_URL=http://127.0.0.1:PORT node tests/contract/run.mjs
+//
+// Prints one line per case and the closing `N passed, M failed`.
+
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync, rmSync, writeFileSync, symlinkSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { validate } from '@readme/openapi-parser';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const emulator = process.env.IMPORT_EMULATOR_URL;
+if (!emulator) {
+  console.error('IMPORT_EMULATOR_URL is not set: run this with `cargo xtask test`');
+  process.exit(2);
+}
+const scratch = join(process.env.IMPORT_JS_SCRATCH ?? join(root, 'target', 'xtask', 'js'), 'contract');
+
+const cases = [];
+const test = (name, fn) => cases.push({ name, fn });
+const assert = (cond, message) => {
+  if (!cond) throw new Error(message);
+};
+
+let doc;
+
+test('/openapi.json is served as JSON', async () => {
+  const r = await fetch(`${emulator}/openapi.json`);
+  assert(r.status === 200, `status ${r.status}`);
+  assert((r.headers.get('content-type') ?? '').startsWith('application/json'), 'content type');
+  doc = await r.json();
+  assert(doc.openapi === '3.1.0', `openapi ${doc.openapi}`);
+  assert(doc.servers[0].url === `${emulator}/public/v1`, `server ${doc.servers[0].url}`);
+});
+
+test('it is a valid OpenAPI 3.1 document', async () => {
+  const result = await validate(structuredClone(doc));
+  assert(result.valid, `invalid: ${JSON.stringify(result.errors ?? result, null, 1).slice(0, 2000)}`);
+  assert(result.specification === 'OpenAPI' || result.specification === undefined, 'specification');
+});
+
+test('the validator refuses a broken copy (it really validates)', async () => {
+  const broken = structuredClone(doc);
+  broken.paths['/import-jobs'].post.responses = 'none';
+  const result = await validate(broken);
+  assert(!result.valid, 'a document with string responses passed');
+});
+
+test('it documents the five Import Jobs operations and marks extensions', async () => {
+  for (const [path, method] of [
+    ['/import-jobs', 'post'],
+    ['/import-jobs/{jobId}/mapping', 'post'],
+    ['/import-jobs/{jobId}/start', 'post'],
+    ['/import-jobs/{jobId}', 'get'],
+    ['/import-jobs/{jobId}/errors', 'get'],
+  ]) {
+    const op = doc.paths[path]?.[method];
+    assert(op, `${method} ${path} missing`);
+    assert(!op['x-emulator-extension'], `${method} ${path} marked as an extension`);
+  }
+  assert(doc.paths['/import-jobs/{jobId}/upload'].get['x-emulator-extension'] === true, 'readback');
+  const status = doc.components.schemas.JobStatus.properties;
+  assert(status.profileUnification['x-emulator-extension'] === true, 'profileUnification');
+  assert(!status.readRows['x-emulator-extension'], 'readRows');
+});
+
+const dts = readFileSync(join(root, 'pkg', 'import_uploader.d.ts'), 'utf8');
+const serverDts = readFileSync(join(root, 'pkg', 'import_uploader_server.d.ts'), 'utf8');
+
+test('every schema field of the document is in both .d.ts files', async () => {
+  const missing = [];
+  for (const [name, schema] of Object.entries(doc.components.schemas)) {
+    const own = schema.allOf ? schema.allOf[1] : schema;
+    for (const text of [dts, serverDts]) {
+      const start = text.indexOf(`export interface ${name} `);
+      if (start < 0) {
+        missing.push(`interface ${name}`);
+        continue;
+      }
+      const block = text.slice(start, text.indexOf('\n}\n', start));
+      for (const field of Object.keys(own.properties ?? {})) {
+        const key = /^\w+$/.test(field) ? field : JSON.stringify(field);
+        if (!block.includes(`\n  ${key}: `) && !block.includes(`\n  ${key}?: `)) {
+          missing.push(`${name}.${field}`);
+        }
+      }
+    }
+  }
+  assert(missing.length === 0, `missing: ${missing.join(', ')}`);
+});
+
+test('an app using the wire types compiles with tsc --strict', async () => {
+  const app = join(scratch, 'ts-app');
+  rmSync(app, { recursive: true, force: true });
+  mkdirSync(join(app, 'node_modules'), { recursive: true });
+  symlinkSync(join(root, 'pkg'), join(app, 'node_modules', 'import-uploader'), 'dir');
+  writeFileSync(
+    join(app, 'app.ts'),
+    [
+      "import type { JobStatus, CreateJobRequest, MappingRequest, ObjectSchema, ErrorRow, ImportClient } from 'import-uploader';",
+      "const create: CreateJobRequest = { objectName: 'profiles', fileName: 'a.csv', fileSize: 1 };",
+      "const mapping: MappingRequest = { sourceFields: { email: 'email' }, fieldMap: { email: 'email' }, importMode: 'strict' };",
+      'export function merged(s: JobStatus): number { return s.profileUnification?.profilesMerged ?? 0; }',
+      'export function key(o: ObjectSchema): string { return o.identityKeys[0] ?? o.objectName; }',
+      'export function row(r: ErrorRow): string { return `${r.rowNumber} ${r.code ?? ""}`; }',
+      'export async function use(c: ImportClient): Promise<JobStatus> { const j = await c.createJob(create); await c.setMapping(j.jobId, mapping); return c.status(j.jobId); }',
+      '',
+    ].join('\n'),
+  );
+  writeFileSync(
+    join(app, 'bad.ts'),
+    "import type { JobStatus } from 'import-uploader';\nexport const s: JobStatus['state'] = 'paused';\n",
+  );
+  const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+  const flags = ['--noEmit', '--strict', '--target', 'es2022', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--lib', 'es2022,dom'];
+  try {
+    execFileSync(process.execPath, [tsc, ...flags, 'app.ts'], { cwd: app, encoding: 'utf8' });
+  } catch (e) {
+    throw new Error(`tsc: ${e.stdout}${e.stderr}`);
+  }
+  let refused = false;
+  try {
+    execFileSync(process.execPath, [tsc, ...flags, 'bad.ts'], { cwd: app, encoding: 'utf8' });
+  } catch (e) {
+    refused = /paused/.test(e.stdout);
+  }
+  assert(refused, 'tsc accepted a job state that does not exist');
+});
+
+let passed = 0;
+let failed = 0;
+for (const c of cases) {
+  try {
+    await c.fn();
+    passed++;
+    console.log(`ok   ${c.name}`);
+  } catch (e) {
+    failed++;
+    console.log(`FAIL ${c.name}: ${e.message}`);
+  }
+}
+console.log(`${passed} passed, ${failed} failed`);
+process.exitCode = failed === 0 ? 0 : 1;
