@@ -9,6 +9,7 @@
 //! by name.
 
 mod broker;
+mod contract;
 mod csv;
 mod validate;
 
