@@ -1,4 +1,4 @@
-//! `cargo xtask <demo|test|build|bench>`: the project's only entry points.
+//! `cargo xtask <demo|test|build|bench|fuzz>`: the project's only entry points.
 //!
 //! * `demo`  — set up, build the npm package, run the emulator and, in
 //!   front of it on 127.0.0.1:8787, the package's broker serving `www/` and
@@ -9,6 +9,8 @@
 //! * `build` — set up, build the npm package into `pkg/`, print its sizes;
 //!   fails when a build is over its size budget.
 //! * `bench` — benchmarks (programs that print tables).
+//! * `fuzz`  — the generated-input tests with a million cases each, in
+//!   release; prints a table ([`fuzz`]).
 //!
 //! Set-up ([`setup`]) installs what a fresh machine lacks: the
 //! `wasm32-unknown-unknown` target, the pinned `wasm-bindgen-cli`, the npm
@@ -21,6 +23,7 @@ mod build;
 mod bundlers;
 mod demo;
 mod emulator;
+mod fuzz;
 mod js_suites;
 mod lint;
 mod package;
@@ -44,6 +47,9 @@ commands:
                   broker-node, broker-deno, broker-workerd, bundlers)
   build           install what is missing, build the npm package into pkg/,
                   print its sizes; fails when a build is over its size budget
+  fuzz [CASES]    run every generated-input test (proptest property) with
+                  CASES cases (default 1000000) in release; print a table of
+                  cases, failures and seconds per property
   bench [NAME]    run a benchmark (`processing`, `upload`); no NAME lists them
   bench upload [quick|SIZE…] [--methods=M,…]
                   upload speed and page memory in headless Chromium to Azurite:
@@ -69,6 +75,7 @@ fn run(args: &[String]) -> Result<()> {
             build::run(&ws)
         }
         Some("bench") => bench::run(&args[1..]),
+        Some("fuzz") => fuzz::run(&ws, &args[1..]),
         Some("help" | "-h" | "--help") => {
             print!("{USAGE}");
             Ok(())
