@@ -259,6 +259,8 @@ fn add_wire_types(dts: &Path) -> Result<()> {
     }
     std::fs::write(dts, format!("{text}\n{generated}"))
         .with_context(|| format!("writing {}", dts.display()))
+}
+
 /// Moves the browser build's `.wasm` from `from` (wasm-bindgen's place,
 /// next to the glue) to `to`, which is `pkg/<url>`, and points the glue's
 /// default `new URL("<name>_bg.wasm", import.meta.url)` at `<url>` (the

@@ -36,7 +36,7 @@ use crate::suites::{self, Outcome};
 use crate::{build, process};
 
 /// Every suite, in the order they run.
-pub const ALL_SUITES: [&str; 12] = [
+pub const ALL_SUITES: [&str; 13] = [
     "lint",
     "native",
     "wasm-node",
