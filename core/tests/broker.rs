@@ -354,6 +354,12 @@ fn start_bodies() {
         Some(r#"{"a":1}"#)
     );
     assert_eq!(check_start(b"[1]").unwrap_err().status, 400);
+    // Forwarded as parsed and re-serialised, never raw: a duplicate key
+    // reaches the API once, as the broker read it.
+    assert_eq!(
+        check_start(b" {\"a\" : 1, \"a\": 2 }\n").unwrap().as_deref(),
+        Some(r#"{"a":2}"#)
+    );
 }
 
 #[test]
