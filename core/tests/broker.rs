@@ -357,7 +357,9 @@ fn start_bodies() {
     // Forwarded as parsed and re-serialised, never raw: a duplicate key
     // reaches the API once, as the broker read it.
     assert_eq!(
-        check_start(b" {\"a\" : 1, \"a\": 2 }\n").unwrap().as_deref(),
+        check_start(b" {\"a\" : 1, \"a\": 2 }\n")
+            .unwrap()
+            .as_deref(),
         Some(r#"{"a":2}"#)
     );
 }
