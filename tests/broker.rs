@@ -556,8 +556,9 @@ async fn a_refused_workspace_token_is_the_brokers_problem() {
     ));
     let a = objects(&b, Some(&ticket("a", "")), &[]).await;
     expect(&a, 502, "BROKER.UPSTREAM.AUTH_FAILED");
+    // A generic message: the token endpoint's `error` goes to the log.
     assert!(
-        a.text.contains("invalid_client") && !a.text.contains("not-the-secret"),
+        !a.text.contains("invalid_client") && !a.text.contains("not-the-secret"),
         "{}",
         a.text
     );
@@ -779,6 +780,14 @@ fn options_and_claims_are_checked() {
         (
             r#"{"apiBaseUrl": "http://x", "ticketSecret": "0123456789abcdef0123456789abcdef", "token": "t", "basePath": "api"}"#,
             "basePath",
+        ),
+        (
+            r#"{"apiBaseUrl": "http://u:p@x", "ticketSecret": "0123456789abcdef0123456789abcdef", "token": "t"}"#,
+            "credentials",
+        ),
+        (
+            r#"{"apiBaseUrl": "http://x", "ticketSecret": "0123456789abcdef0123456789abcdef", "token": "t", "ticketAudience": ""}"#,
+            "ticketAudience",
         ),
     ];
     for (opts, want) in bad {

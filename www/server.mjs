@@ -7,7 +7,7 @@
 // | `/`, `/app.js`    | the demo page (this directory) |
 // | `/pkg/…`          | the built npm package (its browser entry is what the page imports) |
 // | `/api/…`          | `createBroker`: the Import Jobs API and the Metadata API, with the workspace token added here |
-// | `POST /app/ticket`| mints a 10-minute upload ticket for the demo user (`mintUploadTicket`) |
+// | `POST /app/ticket`| mints a 10-minute upload ticket for the demo user (`mintUploadTicket`); only for a `Host` naming this server (its address, or localhost on loopback), so a page on another name that resolves here (DNS rebinding) gets 403 |
 //
 // The broker obtains the workspace token itself with OAuth client
 // credentials from the emulator's `POST /oauth/token`; the page only ever
@@ -50,6 +50,22 @@ const ticketSecret = randomBytes(32).toString('base64url');
 const DEMO_SUBJECT = 'demo-user';
 const MAX_FILE_SIZE = 100 * 1024 * 1024;
 
+const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1', '[::1]']);
+
+/**
+ * The `Host` values the ticket endpoint answers: the bound address and, on
+ * a loopback or wildcard address, `localhost` and `127.0.0.1` (with the port).
+ */
+function allowedHosts(port) {
+  const names = new Set([host.includes(':') && !host.startsWith('[') ? `[${host}]` : host]);
+  if (LOOPBACK.has(host) || host === '0.0.0.0' || host === '::') {
+    names.add('localhost');
+    names.add('127.0.0.1');
+    names.add('[::1]');
+  }
+  return new Set([...names].map((n) => `${n}:${port}`.toLowerCase()));
+}
+
 /** The origins the page may be opened from (the broker's CORS list). */
 function origins(port) {
   const list = [`http://${host}:${port}`];
@@ -87,6 +103,19 @@ async function handle(request) {
   if (path === '/api' || path.startsWith('/api/')) return broker(request);
   if (path === '/app/ticket') {
     if (request.method !== 'POST') return new Response('use POST\n', { status: 405, headers: { allow: 'POST' } });
+    const hostHeader = (request.headers.get('host') ?? '').toLowerCase();
+    if (!allowedHosts(server.address().port).has(hostHeader)) {
+      return Response.json(
+        {
+          success: false,
+          error: {
+            code: 'DEMO.HOST.NOT_ALLOWED',
+            message: 'This ticket endpoint answers only requests addressed to the demo server itself (its address or localhost), not to another host name.',
+          },
+        },
+        { status: 403, headers: { 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' } },
+      );
+    }
     const ticket = mintUploadTicket(ticketSecret, {
       subject: DEMO_SUBJECT,
       objects: ['profiles', 'orders'],

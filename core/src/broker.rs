@@ -10,15 +10,24 @@
 //!
 //! | claim | meaning |
 //! |---|---|
-//! | `aud` | always [`TICKET_AUDIENCE`]: a JWT minted for something else is refused |
+//! | `aud` | the broker's `ticketAudience` (default [`TICKET_AUDIENCE`]): a JWT minted for another audience is refused |
 //! | `sub` | the subject (the app's user or session), 1–256 characters |
 //! | `iat`, `exp` | issued at / expires at, Unix seconds; lifetime 1 s to 24 h |
 //! | `objects` | optional: the objects this ticket may import into |
 //! | `maxFileSize` | optional: the largest `fileSize` this ticket may declare |
 //!
 //! The signature is checked before anything else (so an altered ticket is
-//! `BROKER.TICKET.INVALID`, never `EXPIRED`); only `HS256` is accepted. No
+//! `BROKER.TICKET.INVALID`, never `EXPIRED`); only `HS256` is accepted, and a
+//! header with `crit` is refused (RFC 7515 §4.1.11: this verifier
+//! understands no extension). Then the audience, then the times: `iat` may
+//! be at most [`CLOCK_SKEW`] seconds ahead of the broker's clock, and `exp −
+//! iat` at most [`MAX_TICKET_TTL`], so a ticket cannot outlive what the
+//! minting API allows even when the secret's holder minted it by hand. No
 //! leeway on `exp`: tickets are short-lived and minted by the same party.
+//!
+//! Environments that share a `ticketSecret` (staging and production, two
+//! apps) keep their tickets apart with distinct audiences
+//! (`ticketAudience` of `createBroker` and of `mintUploadTicket`).
 //!
 //! # Job handles
 //! The broker is stateless, yet a subject may touch only the jobs it created.
@@ -39,6 +48,8 @@
 //! | create | `createList`/`targetListId` need `allowCreateList`; `createAudience` needs `allowCreateAudience`; `autoProfileAfterImport` needs `allowAutoProfile` | 403 `BROKER.POLICY.OPTION_NOT_ALLOWED` |
 //! | mapping | `importMode` in `importModes` (default: the three documented modes, so `custom` is refused) | 403 `BROKER.POLICY.IMPORT_MODE_NOT_ALLOWED` |
 //! | mapping | `saveAsTemplate`/`templateId` need `allowTemplates` | 403 `BROKER.POLICY.OPTION_NOT_ALLOWED` |
+//! | mapping | every `fieldMap` destination in `fields`, when set (a `templateId` is refused then: its fields cannot be checked) | 403 `BROKER.POLICY.FIELD_NOT_ALLOWED` |
+//! | metadata | `GET /metadata/objects/{name}`: `name` allowed by the policy and the grant; the list keeps only allowed objects | 403 `BROKER.POLICY.OBJECT_NOT_ALLOWED` |
 //! | create, mapping, start | the body is one JSON object of the API's shape | 400 `CDP_ETL.VALIDATION.REQUEST_INVALID` |
 //!
 //! Bodies the broker checked are re-serialised from what it parsed, so the API
@@ -60,8 +71,12 @@ use crate::wire::{CreateJobRequest, ErrorEnvelope, MappingRequest};
 
 type HmacSha256 = Hmac<Sha256>;
 
-/// The `aud` claim of every upload ticket.
+/// The default `aud` claim of upload tickets (`ticketAudience`).
 pub const TICKET_AUDIENCE: &str = "import-uploader-broker";
+/// Longest `ticketAudience`, characters.
+pub const MAX_AUDIENCE_LEN: usize = 256;
+/// How far a ticket's `iat` may be ahead of the broker's clock, seconds.
+pub const CLOCK_SKEW: u64 = 60;
 /// Shortest accepted `ticketSecret`, in bytes (256 bits as text).
 pub const MIN_SECRET_LEN: usize = 32;
 /// Default ticket lifetime, seconds.
@@ -96,6 +111,9 @@ pub struct Refusal {
     pub details: Option<Value>,
     /// Seconds to wait (429 only): sent as `Retry-After`.
     pub retry_after: Option<u64>,
+    /// For the operator's log only, never sent: the cause behind a generic
+    /// message (an upstream host, a network error).
+    pub log: Option<String>,
 }
 
 impl Refusal {
@@ -107,7 +125,14 @@ impl Refusal {
             message: message.into(),
             details: None,
             retry_after: None,
+            log: None,
         }
+    }
+
+    /// Adds what the operator's log gets (never the browser).
+    pub fn with_log(mut self, log: impl Into<String>) -> Self {
+        self.log = Some(log.into());
+        self
     }
 
     /// Adds `details`.
@@ -168,7 +193,7 @@ impl Grant {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TicketClaims {
-    /// Always [`TICKET_AUDIENCE`].
+    /// The broker's `ticketAudience`.
     pub aud: String,
     /// Subject.
     pub sub: String,
@@ -200,15 +225,40 @@ fn mac(secret: &str) -> HmacSha256 {
     HmacSha256::new_from_slice(secret.as_bytes()).expect("HMAC accepts any key length")
 }
 
-/// Mints an upload ticket for `grant`, valid `ttl_seconds` from `now` (Unix
-/// seconds). Errors name the bad input.
+/// Checks a `ticketAudience`: 1–[`MAX_AUDIENCE_LEN`] characters, no
+/// control characters.
+pub fn check_audience(audience: &str) -> Result<(), String> {
+    let n = audience.chars().count();
+    if n == 0 || n > MAX_AUDIENCE_LEN || audience.chars().any(char::is_control) {
+        return Err(format!(
+            "ticketAudience must be 1 to {MAX_AUDIENCE_LEN} characters without control characters (got {n})"
+        ));
+    }
+    Ok(())
+}
+
+/// Mints an upload ticket for `grant` with the default audience
+/// ([`TICKET_AUDIENCE`]); see [`mint_ticket_for`].
 pub fn mint_ticket(
     secret: &str,
     grant: &Grant,
     ttl_seconds: u64,
     now: u64,
 ) -> Result<String, String> {
+    mint_ticket_for(secret, TICKET_AUDIENCE, grant, ttl_seconds, now)
+}
+
+/// Mints an upload ticket for `grant` and `audience`, valid `ttl_seconds`
+/// from `now` (Unix seconds). Errors name the bad input.
+pub fn mint_ticket_for(
+    secret: &str,
+    audience: &str,
+    grant: &Grant,
+    ttl_seconds: u64,
+    now: u64,
+) -> Result<String, String> {
     check_secret(secret)?;
+    check_audience(audience)?;
     grant.check()?;
     if !(1..=MAX_TICKET_TTL).contains(&ttl_seconds) {
         return Err(format!(
@@ -219,7 +269,7 @@ pub fn mint_ticket(
         .checked_add(ttl_seconds)
         .ok_or_else(|| format!("now ({now}) plus ttlSeconds is past the largest time"))?;
     let claims = TicketClaims {
-        aud: TICKET_AUDIENCE.to_string(),
+        aud: audience.to_string(),
         sub: grant.subject.clone(),
         iat: now,
         exp,
@@ -242,8 +292,20 @@ pub fn mint_ticket(
     Ok(ticket)
 }
 
-/// Verifies an upload ticket at `now` (Unix seconds) and returns its grant.
+/// Verifies an upload ticket of the default audience ([`TICKET_AUDIENCE`]);
+/// see [`verify_ticket_for`].
 pub fn verify_ticket(secret: &str, ticket: &str, now: u64) -> Result<Grant, Refusal> {
+    verify_ticket_for(secret, TICKET_AUDIENCE, ticket, now)
+}
+
+/// Verifies an upload ticket minted for `audience` at `now` (Unix seconds)
+/// and returns its grant.
+pub fn verify_ticket_for(
+    secret: &str,
+    audience: &str,
+    ticket: &str,
+    now: u64,
+) -> Result<Grant, Refusal> {
     let invalid = |why: &str| {
         Refusal::new(
             401,
@@ -268,6 +330,11 @@ pub fn verify_ticket(secret: &str, ticket: &str, now: u64) -> Result<Grant, Refu
     if header.get("alg").and_then(Value::as_str) != Some("HS256") {
         return Err(invalid("only HS256 tickets are accepted"));
     }
+    if header.get("crit").is_some() {
+        return Err(invalid(
+            "its header lists critical extensions (`crit`), which this broker does not support",
+        ));
+    }
     let sig = URL_SAFE_NO_PAD
         .decode(s)
         .map_err(|_| invalid("unreadable signature"))?;
@@ -282,8 +349,18 @@ pub fn verify_ticket(secret: &str, ticket: &str, now: u64) -> Result<Grant, Refu
         .ok()
         .and_then(|b| serde_json::from_slice(&b).ok())
         .ok_or_else(|| invalid("unreadable claims"))?;
-    if claims.aud != TICKET_AUDIENCE {
+    if claims.aud != audience {
         return Err(invalid("minted for another audience"));
+    }
+    if claims.iat > now.saturating_add(CLOCK_SKEW) {
+        return Err(invalid(
+            "issued in the future: check the clocks of the app and the broker",
+        ));
+    }
+    if claims.exp <= claims.iat || claims.exp - claims.iat > MAX_TICKET_TTL {
+        return Err(invalid(&format!(
+            "its lifetime is not 1 s to {MAX_TICKET_TTL} s"
+        )));
     }
     if claims.exp <= now {
         return Err(Refusal::new(
@@ -377,6 +454,8 @@ pub struct Policy {
     pub rate_requests: u32,
     /// Rate limit window, seconds.
     pub rate_per_seconds: u32,
+    /// Destination fields a mapping may write (`None`: any).
+    pub fields: Option<Vec<String>>,
 }
 
 impl Default for Policy {
@@ -391,17 +470,14 @@ impl Default for Policy {
             allow_templates: false,
             rate_requests: 120,
             rate_per_seconds: 60,
+            fields: None,
         }
     }
 }
 
 fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8], what: &str) -> Result<T, Refusal> {
     if body.len() > MAX_BODY {
-        return Err(Refusal::new(
-            413,
-            codes::REQUEST_INVALID,
-            format!("The {what} body is over {MAX_BODY} bytes."),
-        ));
+        return Err(body_too_large());
     }
     if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
         return Err(Refusal::new(
@@ -417,6 +493,59 @@ fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8], what: &str) -> Result
             format!("The {what} body is not a valid JSON object of the API's shape: {e}."),
         )
     })
+}
+
+/// The refusal of a request body over [`MAX_BODY`] bytes.
+pub fn body_too_large() -> Refusal {
+    Refusal::new(
+        413,
+        code::REQUEST_TOO_LARGE,
+        format!("The request body is over the broker's limit of {MAX_BODY} bytes."),
+    )
+    .with_details(serde_json::json!({ "maxBytes": MAX_BODY }))
+}
+
+/// Whether `object` is allowed by `policy` and `grant`.
+pub fn object_allowed(policy: &Policy, grant: &Grant, object: &str) -> bool {
+    let allowed =
+        |list: &Option<Vec<String>>| list.as_ref().is_none_or(|l| l.iter().any(|o| o == object));
+    allowed(&policy.objects) && allowed(&grant.objects)
+}
+
+/// Refuses an object outside `policy` and `grant` (403
+/// `BROKER.POLICY.OBJECT_NOT_ALLOWED`).
+pub fn check_object(policy: &Policy, grant: &Grant, object: &str) -> Result<(), Refusal> {
+    if object_allowed(policy, grant, object) {
+        return Ok(());
+    }
+    Err(Refusal::new(
+        403,
+        code::OBJECT_NOT_ALLOWED,
+        format!("The object `{object}` is not allowed for this upload."),
+    )
+    .with_details(serde_json::json!({ "field": "objectName", "objectName": object })))
+}
+
+/// Keeps, in a `GET /metadata/objects` answer, only the objects `policy`
+/// and `grant` allow (`data.items[]`, or `data[]`, by `objectName`). `None`
+/// when nothing needs removing or the body is not that shape.
+pub fn filter_objects(body: &str, policy: &Policy, grant: &Grant) -> Option<String> {
+    if policy.objects.is_none() && grant.objects.is_none() {
+        return None;
+    }
+    let mut v: Value = serde_json::from_str(body).ok()?;
+    let data = v.get_mut("data")?;
+    let items = match data {
+        Value::Array(a) => a,
+        Value::Object(o) => o.get_mut("items")?.as_array_mut()?,
+        _ => return None,
+    };
+    items.retain(|item| {
+        item.get("objectName")
+            .and_then(Value::as_str)
+            .is_some_and(|name| object_allowed(policy, grant, name))
+    });
+    Some(v.to_string())
 }
 
 fn option_refused(option: &str, policy_flag: &str) -> Refusal {
@@ -437,10 +566,7 @@ pub fn check_create(
 ) -> Result<CreateJobRequest, Refusal> {
     let req: CreateJobRequest = parse_body(body, "create")?;
     if let Some(object) = &req.object_name {
-        let allowed = |list: &Option<Vec<String>>| {
-            list.as_ref().is_none_or(|l| l.iter().any(|o| o == object))
-        };
-        if !allowed(&policy.objects) || !allowed(&grant.objects) {
+        if !object_allowed(policy, grant, object) {
             return Err(Refusal::new(
                 403,
                 code::OBJECT_NOT_ALLOWED,
@@ -506,6 +632,33 @@ pub fn check_mapping(policy: &Policy, body: &[u8]) -> Result<MappingRequest, Ref
         }
         if req.template_id.is_some() {
             return Err(option_refused("templateId", "allowTemplates"));
+        }
+    }
+    if let Some(fields) = &policy.fields {
+        if req.template_id.is_some() {
+            return Err(Refusal::new(
+                403,
+                code::FIELD_NOT_ALLOWED,
+                "A mapping template cannot be used through this broker: its policy allows only some destination fields, and a template's fields cannot be checked. Send `fieldMap` instead.",
+            )
+            .with_details(serde_json::json!({ "field": "templateId", "allowedFields": fields })));
+        }
+        let map = req.field_map.iter().flatten();
+        if let Some((source, dest)) = map.into_iter().find(|(_, d)| !fields.contains(d)) {
+            return Err(Refusal::new(
+                403,
+                code::FIELD_NOT_ALLOWED,
+                format!(
+                    "The mapping writes `{source}` to the field `{dest}`, which this broker does not allow; allowed fields: {}.",
+                    fields.join(", ")
+                ),
+            )
+            .with_details(serde_json::json!({
+                "field": "fieldMap",
+                "source": source,
+                "destination": dest,
+                "allowedFields": fields,
+            })));
         }
     }
     Ok(req)
@@ -634,24 +787,70 @@ pub fn rewrite_job_id(body: &str, secret: &str, subject: &str) -> Option<String>
 
 /// A token bucket per subject: burst `requests`, refilled at `requests` per
 /// `per_seconds`. Refused requests take nothing.
+///
+/// Memory is bounded: at most `max_subjects` buckets (default
+/// [`MAX_BUCKETS`]). When a new subject arrives at the cap, full buckets are
+/// dropped first (forgetting them changes nothing), then the least recently
+/// used eighth of the rest (their subjects start again with a full bucket).
+/// One instance counts only the requests it sees; where a broker runs as
+/// many instances (edge isolates), use a shared limiter (`rateLimiter`).
 #[derive(Debug)]
 pub struct RateLimiter {
     capacity: f64,
     per_ms: f64,
+    max_subjects: usize,
     buckets: HashMap<String, (f64, f64)>,
 }
 
-/// Subjects remembered before full buckets are forgotten.
-const MAX_BUCKETS: usize = 10_000;
+/// Subjects remembered by default before buckets are evicted.
+pub const MAX_BUCKETS: usize = 10_000;
 
 impl RateLimiter {
     /// `requests` per `per_seconds` per subject (0 requests: no limit).
     pub fn new(requests: u32, per_seconds: u32) -> Self {
+        Self::with_max_subjects(requests, per_seconds, MAX_BUCKETS)
+    }
+
+    /// As [`RateLimiter::new`], remembering at most `max_subjects` (≥ 1).
+    pub fn with_max_subjects(requests: u32, per_seconds: u32, max_subjects: usize) -> Self {
         RateLimiter {
             capacity: requests as f64,
             per_ms: requests as f64 / (per_seconds.max(1) as f64 * 1000.0),
+            max_subjects: max_subjects.max(1),
             buckets: HashMap::new(),
         }
+    }
+
+    /// How many subjects are remembered.
+    pub fn subjects(&self) -> usize {
+        self.buckets.len()
+    }
+
+    /// Makes room for one more subject at `now_ms`.
+    fn evict(&mut self, now_ms: f64) {
+        let (cap, per_ms) = (self.capacity, self.per_ms);
+        self.buckets
+            .retain(|_, (tokens, at)| *tokens + (now_ms - *at) * per_ms < cap);
+        if self.buckets.len() < self.max_subjects {
+            return;
+        }
+        // Least recently used first: drop an eighth (at least one), so that
+        // eviction scans the map once per `max_subjects / 8` new subjects.
+        let mut times: Vec<f64> = self.buckets.values().map(|(_, at)| *at).collect();
+        let drop = (self.max_subjects / 8).max(1).min(times.len());
+        let (_, nth, _) = times.select_nth_unstable_by(drop - 1, |a, b| a.total_cmp(b));
+        let cutoff = *nth;
+        let before = self.buckets.len();
+        self.buckets.retain(|_, (_, at)| *at >= cutoff);
+        // Then as many as still due among those used at the cutoff time.
+        let mut left = drop.saturating_sub(before - self.buckets.len());
+        self.buckets.retain(|_, (_, at)| {
+            let keep = left == 0 || *at > cutoff;
+            if !keep {
+                left -= 1;
+            }
+            keep
+        });
     }
 
     /// Takes one request for `subject` at `now_ms`; `Err(seconds)` to wait.
@@ -659,10 +858,8 @@ impl RateLimiter {
         if self.capacity <= 0.0 {
             return Ok(());
         }
-        if self.buckets.len() >= MAX_BUCKETS && !self.buckets.contains_key(subject) {
-            let (cap, per_ms) = (self.capacity, self.per_ms);
-            self.buckets
-                .retain(|_, (tokens, at)| *tokens + (now_ms - *at) * per_ms < cap);
+        if self.buckets.len() >= self.max_subjects && !self.buckets.contains_key(subject) {
+            self.evict(now_ms);
         }
         let (tokens, at) = self
             .buckets

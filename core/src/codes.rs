@@ -49,6 +49,11 @@ pub mod broker {
     pub const OBJECT_NOT_ALLOWED: &str = "BROKER.POLICY.OBJECT_NOT_ALLOWED";
     /// 413: `fileSize` is over what the ticket or the policy allows.
     pub const FILE_TOO_LARGE: &str = "BROKER.POLICY.FILE_TOO_LARGE";
+    /// 403: the mapping's `fieldMap` writes a field outside `policy.fields`.
+    pub const FIELD_NOT_ALLOWED: &str = "BROKER.POLICY.FIELD_NOT_ALLOWED";
+    /// 413: the request body is over the broker's limit (1 MiB), whether
+    /// or not it declared a `Content-Length`.
+    pub const REQUEST_TOO_LARGE: &str = "BROKER.REQUEST.TOO_LARGE";
     /// 403: the mapping's `importMode` is not allowed (`custom` by default).
     pub const IMPORT_MODE_NOT_ALLOWED: &str = "BROKER.POLICY.IMPORT_MODE_NOT_ALLOWED";
     /// 403: `createList`, `targetListId`, `createAudience`,
@@ -58,6 +63,9 @@ pub mod broker {
     pub const ORIGIN_NOT_ALLOWED: &str = "BROKER.CORS.ORIGIN_NOT_ALLOWED";
     /// 429: the subject sent too many requests; see `Retry-After`.
     pub const RATE_LIMITED: &str = "BROKER.RATE.LIMITED";
+    /// 503: the configured `rateLimiter` failed (the request is refused,
+    /// not let through unlimited).
+    pub const RATE_UNAVAILABLE: &str = "BROKER.RATE.UNAVAILABLE";
     /// 404: the broker forwards only the Import Jobs and Metadata paths.
     pub const ROUTE_NOT_FOUND: &str = "BROKER.ROUTE.NOT_FOUND";
     /// 405: the path exists but not with this method.

@@ -376,6 +376,14 @@ fn start_bodies() {
         Some(r#"{"a":1}"#)
     );
     assert_eq!(check_start(b"[1]").unwrap_err().status, 400);
+    // Forwarded as parsed and re-serialised, never raw: a duplicate key
+    // reaches the API once, as the broker read it.
+    assert_eq!(
+        check_start(b" {\"a\" : 1, \"a\": 2 }\n")
+            .unwrap()
+            .as_deref(),
+        Some(r#"{"a":2}"#)
+    );
 }
 
 #[test]
@@ -478,4 +486,194 @@ fn refusal_envelopes_are_the_apis() {
     assert_eq!(v["error"]["code"], "BROKER.JOB.FORBIDDEN");
     assert_eq!(v["error"]["message"], "no");
     assert_eq!(v["error"]["details"]["x"], 1);
+}
+
+/// An HS256 JWT of any header and claims, signed with `secret`.
+fn signed(secret: &str, header: &str, claims: &str) -> String {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine;
+    use hmac::{Hmac, Mac};
+    let input = format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(header),
+        URL_SAFE_NO_PAD.encode(claims)
+    );
+    let mut m = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    m.update(input.as_bytes());
+    format!(
+        "{input}.{}",
+        URL_SAFE_NO_PAD.encode(m.finalize().into_bytes())
+    )
+}
+
+const HS256: &str = r#"{"alg":"HS256","typ":"JWT"}"#;
+
+fn claims(iat: u64, exp: u64) -> String {
+    format!(r#"{{"aud":"{TICKET_AUDIENCE}","sub":"a","iat":{iat},"exp":{exp}}}"#)
+}
+
+#[test]
+fn tickets_issued_in_the_future_are_refused_beyond_the_skew() {
+    let ok = signed(
+        SECRET,
+        HS256,
+        &claims(NOW + CLOCK_SKEW, NOW + CLOCK_SKEW + 60),
+    );
+    assert!(verify_ticket(SECRET, &ok, NOW).is_ok());
+    let ahead = signed(
+        SECRET,
+        HS256,
+        &claims(NOW + CLOCK_SKEW + 1, NOW + CLOCK_SKEW + 60),
+    );
+    let r = verify_ticket(SECRET, &ahead, NOW).unwrap_err();
+    assert_eq!((r.status, r.code), (401, code::TICKET_INVALID));
+    assert!(r.message.contains("future"), "{}", r.message);
+}
+
+#[test]
+fn tickets_living_longer_than_the_maximum_are_refused() {
+    let longest = signed(SECRET, HS256, &claims(NOW, NOW + MAX_TICKET_TTL));
+    assert!(verify_ticket(SECRET, &longest, NOW).is_ok());
+    // Minted by hand with the secret: a year, or exp before iat.
+    for (iat, exp) in [
+        (NOW, NOW + MAX_TICKET_TTL + 1),
+        (NOW, NOW + 365 * 86_400),
+        (NOW, NOW),
+        (NOW - 10, NOW - 20),
+    ] {
+        let t = signed(SECRET, HS256, &claims(iat, exp));
+        let r = verify_ticket(SECRET, &t, NOW.min(exp.saturating_sub(1))).unwrap_err();
+        assert_eq!(r.code, code::TICKET_INVALID, "iat {iat} exp {exp}");
+        assert!(r.message.contains("lifetime"), "{}", r.message);
+    }
+}
+
+#[test]
+fn tickets_with_crit_headers_are_refused() {
+    let plain = signed(SECRET, HS256, &claims(NOW, NOW + 60));
+    assert!(verify_ticket(SECRET, &plain, NOW).is_ok());
+    let crit = signed(
+        SECRET,
+        r#"{"alg":"HS256","typ":"JWT","crit":["exp"],"exp":1}"#,
+        &claims(NOW, NOW + 60),
+    );
+    let r = verify_ticket(SECRET, &crit, NOW).unwrap_err();
+    assert_eq!(r.code, code::TICKET_INVALID);
+    assert!(r.message.contains("crit"), "{}", r.message);
+}
+
+#[test]
+fn the_audience_keeps_environments_apart() {
+    let staging = mint_ticket_for(SECRET, "staging", &grant("a"), 600, NOW).unwrap();
+    assert_eq!(
+        verify_ticket_for(SECRET, "staging", &staging, NOW).unwrap(),
+        grant("a")
+    );
+    let r = verify_ticket_for(SECRET, "production", &staging, NOW).unwrap_err();
+    assert_eq!(r.code, code::TICKET_INVALID);
+    assert!(r.message.contains("audience"), "{}", r.message);
+    // The default audience is neither.
+    assert!(verify_ticket(SECRET, &staging, NOW).is_err());
+    let default = mint_ticket(SECRET, &grant("a"), 600, NOW).unwrap();
+    assert!(verify_ticket_for(SECRET, "staging", &default, NOW).is_err());
+    assert!(verify_ticket_for(SECRET, TICKET_AUDIENCE, &default, NOW).is_ok());
+    for bad in ["", "a\nb", &"x".repeat(MAX_AUDIENCE_LEN + 1)] {
+        assert!(mint_ticket_for(SECRET, bad, &grant("a"), 600, NOW).is_err());
+        assert!(check_audience(bad).is_err());
+    }
+}
+
+#[test]
+fn the_fields_policy_limits_mapping_destinations() {
+    let p = Policy {
+        fields: Some(vec!["email".into(), "first_name".into()]),
+        allow_templates: true,
+        ..Policy::default()
+    };
+    let ok =
+        br#"{"sourceFields":{"e":"email","f":"string"},"fieldMap":{"e":"email","f":"first_name"}}"#;
+    assert!(check_mapping(&p, ok).is_ok());
+    let bad = br#"{"sourceFields":{"e":"email","s":"string"},"fieldMap":{"e":"email","s":"lifetime_value"}}"#;
+    let r = check_mapping(&p, bad).unwrap_err();
+    assert_eq!((r.status, r.code), (403, code::FIELD_NOT_ALLOWED));
+    assert!(r.message.contains("lifetime_value"), "{}", r.message);
+    let d = r.details.unwrap();
+    assert_eq!(d["destination"], "lifetime_value");
+    assert_eq!(d["source"], "s");
+    // A template's fields cannot be checked.
+    let r = check_mapping(&p, br#"{"templateId":"tpl_1"}"#).unwrap_err();
+    assert_eq!(r.code, code::FIELD_NOT_ALLOWED);
+    // Without the option, any field.
+    assert!(check_mapping(&Policy::default(), bad).is_ok());
+}
+
+#[test]
+fn metadata_answers_keep_only_allowed_objects() {
+    let list = r#"{"success":true,"data":{"items":[{"objectName":"profiles"},{"objectName":"orders"},{"objectName":"secrets"}]},"correlationId":"c"}"#;
+    let p = Policy {
+        objects: Some(vec!["profiles".into(), "orders".into()]),
+        ..Policy::default()
+    };
+    let names = |body: &str| -> Vec<String> {
+        let v: serde_json::Value = serde_json::from_str(body).unwrap();
+        v["data"]["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| o["objectName"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let out = filter_objects(list, &p, &grant("a")).unwrap();
+    assert_eq!(names(&out), ["profiles", "orders"]);
+    assert!(out.contains(r#""correlationId":"c""#));
+    let narrow = Grant {
+        objects: Some(vec!["orders".into()]),
+        ..grant("a")
+    };
+    assert_eq!(
+        names(&filter_objects(list, &p, &narrow).unwrap()),
+        ["orders"]
+    );
+    // No narrowing: unchanged.
+    assert_eq!(filter_objects(list, &Policy::default(), &grant("a")), None);
+    assert!(check_object(&p, &grant("a"), "profiles").is_ok());
+    let r = check_object(&p, &grant("a"), "secrets").unwrap_err();
+    assert_eq!((r.status, r.code), (403, code::OBJECT_NOT_ALLOWED));
+    assert!(check_object(&p, &narrow, "profiles").is_err());
+}
+
+#[test]
+fn bodies_over_the_limit_have_the_brokers_code() {
+    let big = vec![b' '; MAX_BODY + 1];
+    let r = check_create(&Policy::default(), &grant("a"), &big).unwrap_err();
+    assert_eq!((r.status, r.code), (413, code::REQUEST_TOO_LARGE));
+    assert_eq!(body_too_large().code, "BROKER.REQUEST.TOO_LARGE");
+}
+
+#[test]
+fn the_rate_limiter_remembers_a_bounded_number_of_subjects() {
+    // Every subject keeps a partly used bucket, so none is "full" and
+    // forgettable for free: the cap must still hold.
+    let mut rl = RateLimiter::with_max_subjects(5, 3600, 100);
+    for i in 0..10_000 {
+        rl.take(&format!("s{i}"), i as f64).unwrap();
+        assert!(rl.subjects() <= 100, "{} subjects after {i}", rl.subjects());
+    }
+    // The most recent subjects are remembered: s9999 has 4 requests left.
+    for _ in 0..4 {
+        rl.take("s9999", 10_000.0).unwrap();
+    }
+    assert!(rl.take("s9999", 10_000.0).is_err());
+    // A busy subject used recently survives a flood of new ones.
+    let mut rl = RateLimiter::with_max_subjects(2, 3600, 50);
+    rl.take("busy", 0.0).unwrap();
+    rl.take("busy", 0.0).unwrap();
+    for i in 0..40 {
+        rl.take(&format!("n{i}"), 1.0 + i as f64).unwrap();
+        rl.take("busy", 1.0 + i as f64).unwrap_err();
+    }
+    for i in 40..400 {
+        rl.take(&format!("n{i}"), 100.0 + i as f64).unwrap();
+        assert!(rl.take("busy", 100.0 + i as f64).is_err(), "at {i}");
+    }
 }

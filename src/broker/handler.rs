@@ -9,10 +9,16 @@
 //!    (404/405 otherwise).
 //! 3. Who: the `authorize` hook if given (a grant, or null to fall through),
 //!    else `Authorization: Bearer <upload ticket>`.
-//! 4. Rate limit per subject (429 with `Retry-After`).
+//! 4. Rate limit per subject (429 with `Retry-After`): this instance's
+//!    buckets, or the `rateLimiter` option (503 `BROKER.RATE.UNAVAILABLE`
+//!    when it fails: refused, not let through).
 //! 5. Job handles: the handle in the path must have been issued to this
 //!    subject; it is replaced by the job id.
-//! 6. Policy on create and mapping bodies; the checked body is what is sent.
+//! 6. Policy on create, mapping and start bodies (read with a byte count, at
+//!    most 1 MiB: 413 `BROKER.REQUEST.TOO_LARGE`, with or without a
+//!    `Content-Length`); the checked body, re-serialised, is what is sent.
+//!    The metadata routes honour the allowed objects: a schema of another
+//!    object is 403, and the list keeps only allowed objects.
 //! 7. The call to the API with the workspace token (the browser's
 //!    `Authorization` is never forwarded; of its headers only
 //!    `Idempotency-Key` is, scoped to the subject).
@@ -20,17 +26,31 @@
 //!    `data.jobId` replaced by the subject's job handle. An authentication
 //!    refusal of the broker's own token becomes 502
 //!    `BROKER.UPSTREAM.AUTH_FAILED` (the browser cannot fix it, and its
-//!    ticket is not at fault).
+//!    ticket is not at fault). 502 messages are generic: the cause (hosts,
+//!    network errors) goes to the operator's log (`console.error`) with
+//!    the correlation id the browser got.
+//!
+//! Every answer carries `X-Content-Type-Options: nosniff` and
+//! `Cache-Control: no-store`.
 
 use import_core::broker::{self as rules, Grant, Refusal, Route};
 use import_core::codes::{self, broker as code};
-use js_sys::Promise;
+use js_sys::{Function, Object, Promise, Reflect, Uint8Array};
 use serde_json::json;
-use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{Headers, Request, Response, ResponseInit};
+use web_sys::{Headers, ReadableStreamDefaultReader, Request, Response, ResponseInit};
 
-use super::options::{grant_of, Broker};
+use super::options::{grant_of, Broker, Limiter};
+use crate::js::describe;
+
+#[wasm_bindgen]
+extern "C" {
+    /// The operator's log.
+    #[wasm_bindgen(js_namespace = console, js_name = error)]
+    fn log_error(message: &str);
+}
 use super::upstream::{auth_failed, error_code, Answer};
 use crate::runtime::{now_ms, uuid_v4};
 
@@ -106,10 +126,10 @@ async fn serve(b: &Broker, req: &Request, path: &str, query: &str) -> Result<Rep
     }
     let route = rules::route(&method, rel)?;
     let grant = authenticate(b, req).await?;
-    b.limiter
-        .borrow_mut()
-        .take(&grant.subject, now_ms())
-        .map_err(rules::rate_limited)?;
+    limit(b, &grant.subject).await?;
+    if let Route::Object(name) = &route {
+        rules::check_object(&b.policy, &grant, name)?;
+    }
     let job_id = match route.handle() {
         Some(h) => rules::open_job_handle(&b.secret, &grant.subject, h)?,
         None => String::new(),
@@ -172,23 +192,75 @@ fn reply(b: &Broker, grant: &Grant, route: &Route, answer: Answer) -> Result<Rep
                 .iter()
                 .find(|(k, _)| *k == "x-correlation-id")
                 .map(|(_, v)| v.clone());
-            return Err(auth_failed(
-                &format!("The API refused the broker's workspace token ({c}). The broker's operator must fix its token or OAuth client; your upload ticket is fine."),
-                Some(json!({ "upstreamStatus": status, "upstreamCode": c, "upstreamCorrelationId": upstream_cid })),
-            ));
+            return Err(
+                auth_failed(Some(json!({ "upstreamCorrelationId": upstream_cid }))).with_log(
+                    format!("the API refused the workspace token: HTTP {status} {c}"),
+                ),
+            );
         }
     }
-    let body =
-        if (200..300).contains(&status) && !matches!(route, Route::Objects | Route::Object(_)) {
-            rules::rewrite_job_id(&body, &b.secret, &grant.subject).unwrap_or(body)
-        } else {
-            body
-        };
+    let body = match route {
+        _ if !(200..300).contains(&status) => body,
+        Route::Objects => rules::filter_objects(&body, &b.policy, grant).unwrap_or(body),
+        Route::Object(_) => body,
+        _ => rules::rewrite_job_id(&body, &b.secret, &grant.subject).unwrap_or(body),
+    };
     Ok(Reply {
         status,
         body: (!body.is_empty()).then_some(body),
         headers,
     })
+}
+
+/// Takes one request of `subject`'s rate limit.
+async fn limit(b: &Broker, subject: &str) -> Result<(), Refusal> {
+    match &b.limiter {
+        Limiter::Memory(l) => l
+            .borrow_mut()
+            .take(subject, now_ms())
+            .map_err(rules::rate_limited),
+        Limiter::Custom(l) => {
+            let unavailable = |why: String| {
+                Refusal::new(
+                    503,
+                    code::RATE_UNAVAILABLE,
+                    "The broker's rate limiter is unavailable; try again shortly.",
+                )
+                .with_log(format!("rateLimiter.limit failed: {why}"))
+            };
+            let answer = custom_limit(l, subject)
+                .await
+                .map_err(|e| unavailable(describe(&e)))?;
+            match Reflect::get(&answer, &JsValue::from_str("ok")).map(|v| v.as_bool()) {
+                Ok(Some(true)) => Ok(()),
+                Ok(Some(false)) => {
+                    let wait = Reflect::get(&answer, &JsValue::from_str("retryAfter"))
+                        .ok()
+                        .and_then(|v| v.as_f64())
+                        .filter(|w| w.is_finite())
+                        .unwrap_or(1.0);
+                    Err(rules::rate_limited(wait.clamp(1.0, 86_400.0).ceil() as u64))
+                }
+                _ => Err(unavailable(
+                    "it must answer { ok: boolean, retryAfter?: number }".into(),
+                )),
+            }
+        }
+    }
+}
+
+/// `limiter.limit(subject)`, awaited; its answer must be an object.
+async fn custom_limit(limiter: &Object, subject: &str) -> Result<JsValue, JsValue> {
+    let f: Function = Reflect::get(limiter, &JsValue::from_str("limit"))?.dyn_into()?;
+    let value = f.call1(limiter, &JsValue::from_str(subject))?;
+    let answer = JsFuture::from(Promise::resolve(&value)).await?;
+    if answer.is_object() {
+        Ok(answer)
+    } else {
+        Err(JsValue::from_str(
+            "it must answer { ok: boolean, retryAfter?: number }",
+        ))
+    }
 }
 
 async fn authenticate(b: &Broker, req: &Request) -> Result<Grant, Refusal> {
@@ -239,39 +311,53 @@ async fn authenticate(b: &Broker, req: &Request) -> Result<Grant, Refusal> {
             )
         })?;
     let now = (now_ms() / 1000.0).floor() as u64;
-    rules::verify_ticket(&b.secret, ticket, now)
+    rules::verify_ticket_for(&b.secret, &b.audience, ticket, now)
 }
 
+/// The request body, at most [`rules::MAX_BODY`] bytes: counted as it is
+/// read, so a body without `Content-Length` (chunked) is cancelled at the
+/// limit rather than buffered whole.
 async fn body(req: &Request) -> Result<String, Refusal> {
-    let too_large = || {
-        Refusal::new(
-            413,
-            codes::REQUEST_INVALID,
-            format!("The request body is over {} bytes.", rules::MAX_BODY),
-        )
-    };
-    if let Some(len) = header(req, "content-length").and_then(|l| l.parse::<usize>().ok()) {
-        if len > rules::MAX_BODY {
-            return Err(too_large());
+    if let Some(len) = header(req, "content-length").and_then(|l| l.parse::<u64>().ok()) {
+        if len > rules::MAX_BODY as u64 {
+            return Err(rules::body_too_large());
         }
     }
-    let unreadable = || {
+    let unreadable = |e: JsValue| {
         Refusal::new(
             400,
             codes::REQUEST_INVALID,
             "The request body could not be read.",
         )
+        .with_log(format!("reading a request body failed: {}", describe(&e)))
     };
-    let text = req.text().map_err(|_| unreadable())?;
-    let text = JsFuture::from(text)
-        .await
-        .map_err(|_| unreadable())?
-        .as_string()
-        .unwrap_or_default();
-    if text.len() > rules::MAX_BODY {
-        return Err(too_large());
+    let Some(stream) = req.body() else {
+        return Ok(String::new());
+    };
+    let reader: ReadableStreamDefaultReader = stream.get_reader().unchecked_into();
+    let mut bytes = Vec::new();
+    loop {
+        let chunk = JsFuture::from(reader.read()).await.map_err(unreadable)?;
+        if Reflect::get(&chunk, &JsValue::from_str("done"))
+            .map_err(unreadable)?
+            .is_truthy()
+        {
+            break;
+        }
+        let value: Uint8Array = Reflect::get(&chunk, &JsValue::from_str("value"))
+            .map_err(unreadable)?
+            .dyn_into()
+            .map_err(unreadable)?;
+        if bytes.len() + value.length() as usize > rules::MAX_BODY {
+            // Stop reading: the rest is never pulled.
+            let _ = reader.cancel();
+            return Err(rules::body_too_large());
+        }
+        let at = bytes.len();
+        bytes.resize(at + value.length() as usize, 0);
+        value.copy_to(&mut bytes[at..]);
     }
-    Ok(text)
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
 fn header(req: &Request, name: &str) -> Option<String> {
@@ -293,6 +379,12 @@ fn split_url(url: &str) -> (String, String, String) {
 }
 
 fn refusal_response(r: &Refusal, cid: &str, cors: Option<&str>) -> Response {
+    if let Some(cause) = &r.log {
+        log_error(&format!(
+            "import-uploader broker: {} {} (correlation id {cid}): {cause}",
+            r.status, r.code
+        ));
+    }
     let mut headers = vec![
         ("content-type", "application/json".to_string()),
         ("x-correlation-id", cid.to_string()),
@@ -326,6 +418,7 @@ fn finish(reply: Reply, cors: Option<&str>) -> Response {
         let _ = h.append("vary", "Origin");
     }
     let _ = h.set("cache-control", "no-store");
+    let _ = h.set("x-content-type-options", "nosniff");
     let init = ResponseInit::new();
     init.set_status(reply.status);
     init.set_headers(&h);

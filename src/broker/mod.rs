@@ -33,11 +33,13 @@ mod upstream;
 ///
 /// Options (see the README's Broker section): `apiBaseUrl`, `token` and/or
 /// `oauth: { tokenUrl, clientId, clientSecret, scope? }`, `ticketSecret`,
-/// `authorize?`, `policy?`, `allowedOrigins?`, `basePath?`, `fetch?`.
-/// Throws a `TypeError` naming the option when one is missing or wrong.
+/// `authorize?`, `policy?`, `allowedOrigins?`, `basePath?`, `fetch?`,
+/// `ticketAudience?`, `rateLimiter?`. Throws a `TypeError` naming the
+/// option, with `code` `BROKER.CONFIG.INVALID`, when one is missing or
+/// wrong.
 #[wasm_bindgen(js_name = createBroker, skip_typescript)]
 pub fn create_broker(options: JsValue) -> Result<Function, JsValue> {
-    let broker = Rc::new(options::parse(&options).map_err(type_error)?);
+    let broker = Rc::new(options::parse(&options).map_err(config_error)?);
     let closure = Closure::<dyn Fn(JsValue) -> Promise>::new(move |request: JsValue| {
         let broker = broker.clone();
         wasm_bindgen_futures::future_to_promise(async move {
@@ -47,7 +49,7 @@ pub fn create_broker(options: JsValue) -> Result<Function, JsValue> {
     Ok(closure.into_js_value().unchecked_into())
 }
 
-/// `mintUploadTicket(secret, { subject, objects?, maxFileSize?, ttlSeconds? })`:
+/// `mintUploadTicket(secret, { subject, objects?, maxFileSize?, ttlSeconds?, audience? })`:
 /// an upload ticket (a compact HS256 JWT) for the broker whose `ticketSecret`
 /// is `secret`. For the app's backend: it decides who the subject is and
 /// hands the ticket to its page. Throws a `TypeError` on bad input.
@@ -74,8 +76,11 @@ pub fn mint_upload_ticket(secret: JsValue, claims: JsValue) -> Result<String, Js
             )))
         }
     };
+    let audience = options::string(&claims, "audience")
+        .map_err(|e| type_error(format!("mintUploadTicket: {e}")))?
+        .unwrap_or_else(|| rules::TICKET_AUDIENCE.to_string());
     let now = (crate::runtime::now_ms() / 1000.0).floor() as u64;
-    rules::mint_ticket(&secret, &grant, ttl, now)
+    rules::mint_ticket_for(&secret, &audience, &grant, ttl, now)
         .map_err(|e| type_error(format!("mintUploadTicket: {e}")))
 }
 
@@ -95,6 +100,27 @@ export interface BrokerGrant {
 export interface UploadTicketClaims extends BrokerGrant {
   /** Lifetime in seconds, 1 to 86400 (default 600). */
   ttlSeconds?: number;
+  /** The `aud` claim: the `ticketAudience` of the broker that will accept it (default `import-uploader-broker`). */
+  audience?: string;
+}
+
+/** What a `rateLimiter` answers for one request. */
+export interface RateLimitDecision {
+  /** `true`: let the request through; `false`: answer 429. */
+  ok: boolean;
+  /** Seconds to wait when refused (`Retry-After`, at least 1). */
+  retryAfter?: number;
+}
+
+/**
+ * A rate limiter shared by broker instances (the default counts per
+ * instance, which at the edge is no limit). `limit(subject)` takes one
+ * request of `subject`; when it throws, the broker answers 503
+ * `BROKER.RATE.UNAVAILABLE`. See `import-uploader/cloudflare` for one backed
+ * by a Durable Object.
+ */
+export interface BrokerRateLimiter {
+  limit(subject: string): RateLimitDecision | Promise<RateLimitDecision>;
 }
 
 /** The broker's policy; every option narrows what browsers may do. */
@@ -113,8 +139,10 @@ export interface BrokerPolicy {
   allowAutoProfile?: boolean;
   /** Allow `saveAsTemplate` / `templateId` in mappings (default false). */
   allowTemplates?: boolean;
-  /** Requests per subject (default 120 per 60 s; `requests: 0` turns it off). */
+  /** Requests per subject (default 120 per 60 s; `requests: 0` turns it off). In-memory, per broker instance; see `rateLimiter`. */
   rateLimit?: { requests: number; perSeconds: number };
+  /** Destination fields a mapping's `fieldMap` may write (default: any); a `templateId` is refused when set. */
+  fields?: string[];
 }
 
 /** Options of `createBroker`. */
@@ -135,6 +163,10 @@ export interface BrokerOptions {
   allowedOrigins?: string[];
   /** Path prefix the broker serves under, e.g. `/api` (default: none). */
   basePath?: string;
+  /** The `aud` of the tickets this broker accepts (default `import-uploader-broker`); give each environment sharing a `ticketSecret` its own. */
+  ticketAudience?: string;
+  /** A rate limiter shared between instances, replacing `policy.rateLimit`'s in-memory one. */
+  rateLimiter?: BrokerRateLimiter;
   /** The `fetch` used to reach the API and the token endpoint (default: the global one). */
   fetch?: (request: Request) => Promise<Response>;
 }
@@ -151,4 +183,16 @@ export function mintUploadTicket(secret: string, claims: UploadTicketClaims): st
 
 fn type_error(message: String) -> JsValue {
     js_sys::TypeError::new(&message).into()
+}
+
+/// `createBroker`'s refusal of its options: a `TypeError` whose `code` is
+/// `BROKER.CONFIG.INVALID`.
+fn config_error(message: String) -> JsValue {
+    let e = type_error(message);
+    let _ = js_sys::Reflect::set(
+        &e,
+        &JsValue::from_str("code"),
+        &JsValue::from_str(import_core::codes::broker::MISCONFIGURED),
+    );
+    e
 }

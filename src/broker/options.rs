@@ -5,12 +5,21 @@
 
 use std::cell::RefCell;
 
-use import_core::broker::{check_secret, Grant, Policy, RateLimiter, API_MAX_FILE_SIZE};
-use js_sys::{Array, Function, Reflect};
+use import_core::broker::{
+    check_audience, check_secret, Grant, Policy, RateLimiter, API_MAX_FILE_SIZE, TICKET_AUDIENCE,
+};
+use js_sys::{Array, Function, Object, Reflect};
 use wasm_bindgen::prelude::*;
 
 use super::upstream::{OAuth, Upstream};
 use crate::options::Checked;
+
+/// The per-subject rate limit: this instance's own buckets, or the
+/// `rateLimiter` option (shared between instances, e.g. a Durable Object).
+pub(crate) enum Limiter {
+    Memory(RefCell<RateLimiter>),
+    Custom(Object),
+}
 
 /// A configured broker.
 pub(crate) struct Broker {
@@ -25,7 +34,9 @@ pub(crate) struct Broker {
     /// What browsers may do.
     pub policy: Policy,
     /// Per-subject rate limit.
-    pub limiter: RefCell<RateLimiter>,
+    pub limiter: Limiter,
+    /// The `aud` of the tickets this broker accepts.
+    pub audience: String,
     /// Exact origins allowed for CORS.
     pub origins: Vec<String>,
     /// The workspace token and the calls to the API.
@@ -94,7 +105,16 @@ extern "C" {
 /// Reads `createBroker`'s options, as [`crate::options`] describes: the
 /// checks are `js/host.js`'s (`brokerOptions`) but for the secret's length
 /// and the policy's `maxFileSize` being whole, made here in their place.
+/// The options only servers use (`ticketAudience`, `rateLimiter`,
+/// `policy.fields`) and the refusal of URLs with credentials are read and
+/// checked here, so that `js/host.js`, which the browser build ships whole,
+/// does not grow for them.
 pub(crate) fn parse(options: &JsValue) -> Result<Broker, String> {
+    // Before any message that repeats a URL: none may show credentials.
+    no_credentials(options, "apiBaseUrl", "apiBaseUrl")?;
+    if let Some(oauth) = get(options, "oauth") {
+        no_credentials(&oauth, "tokenUrl", "oauth.tokenUrl")?;
+    }
     let c = broker_options(options);
     c.message_before(5)?;
     let secret = c.ticket_secret().unwrap_or_default();
@@ -111,10 +131,25 @@ pub(crate) fn parse(options: &JsValue) -> Result<Broker, String> {
         client_secret: o.client_secret(),
         scope: o.scope(),
     });
-    let limiter = RefCell::new(RateLimiter::new(
-        policy.rate_requests,
-        policy.rate_per_seconds,
-    ));
+    let mut policy = policy;
+    if let Some(fields) = get(options, "policy").and_then(|p| get(&p, "fields")) {
+        policy.fields =
+            Some(strings(&fields, "policy.fields").map_err(|e| format!("createBroker: {e}"))?);
+    }
+    let audience = string(options, "ticketAudience")
+        .map_err(|e| format!("createBroker: {e}"))?
+        .unwrap_or_else(|| TICKET_AUDIENCE.to_string());
+    check_audience(&audience).map_err(|e| format!("createBroker: {e}"))?;
+    let limiter = match get(options, "rateLimiter") {
+        Some(l) if Reflect::get(&l, &JsValue::from_str("limit")).is_ok_and(|f| f.is_function()) => {
+            Limiter::Custom(l.unchecked_into())
+        }
+        Some(_) => return Err("createBroker: rateLimiter must be an object with an async limit(subject) method answering { ok, retryAfter }".into()),
+        None => Limiter::Memory(RefCell::new(RateLimiter::new(
+            policy.rate_requests,
+            policy.rate_per_seconds,
+        ))),
+    };
     Ok(Broker {
         api_base: c.api_base_url().unwrap_or_default(),
         base_path: c.base_path().unwrap_or_default(),
@@ -122,6 +157,7 @@ pub(crate) fn parse(options: &JsValue) -> Result<Broker, String> {
         authorize: c.authorize(),
         policy,
         limiter,
+        audience,
         origins: text_list(&c.origins()),
         upstream: Upstream::new(c.token(), oauth, c.fetch()),
     })
@@ -153,6 +189,24 @@ fn policy(p: &PolicyOptions) -> Result<Policy, String> {
         policy.rate_per_seconds = per_seconds;
     }
     Ok(policy)
+}
+
+/// Refuses `v[key]` when it is a URL with credentials (`user:pass@`),
+/// without repeating them.
+fn no_credentials(v: &JsValue, key: &str, name: &str) -> Result<(), String> {
+    let Some(url) = get(v, key).and_then(|u| u.as_string()) else {
+        return Ok(());
+    };
+    let Some(after) = url.find("://").map(|i| i + 3) else {
+        return Ok(());
+    };
+    let authority = url[after..].split(['/', '?', '#']).next().unwrap_or("");
+    if authority.contains('@') {
+        return Err(format!(
+            "createBroker: {name} must not carry credentials (`user:pass@`): give the token or the OAuth client credentials in their own options"
+        ));
+    }
+    Ok(())
 }
 
 /// A checked array of strings.

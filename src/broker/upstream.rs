@@ -11,6 +11,12 @@
 //!   `token` and `oauth`, the static token is used until it expires.
 //! * The token goes only to the API (`Authorization`) and the client secret
 //!   only to the token endpoint; neither appears in any answer or message.
+//!   No upstream request follows a redirect (`redirect: "manual"`, and a
+//!   3xx answer is an upstream failure): a redirect would carry the token
+//!   or the client secret to another host.
+//! * Failures answer the browser a generic 502; the cause (the upstream
+//!   host, the network error, the token endpoint's `error`) is the
+//!   refusal's `log`, which the handler writes to the operator's log.
 
 use std::cell::RefCell;
 
@@ -20,7 +26,7 @@ use js_sys::{Array, Function, Object, Promise};
 use serde_json::Value;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{Headers, Request, RequestInit, Response};
+use web_sys::{Headers, Request, RequestInit, RequestRedirect, Response, ResponseType};
 
 use crate::js::describe;
 use crate::runtime::now_ms;
@@ -106,9 +112,8 @@ impl Upstream {
         let Some(oauth) = &self.oauth else {
             return match (self.current.borrow().as_ref(), stale) {
                 (Some(t), None) => Ok(t.value.clone()),
-                _ => Err(auth_failed(
-                    "The API refused the broker's workspace token as expired, and the broker has no OAuth credentials to get a new one.",
-                    None,
+                _ => Err(auth_failed(None).with_log(
+                    "the API refused the static workspace token as expired, and the broker has no OAuth credentials to get a new one",
                 )),
             };
         };
@@ -131,7 +136,7 @@ impl Upstream {
                 *inflight = None;
             }
         }
-        let pair = result.map_err(|e| auth_failed(&describe(&e), None))?;
+        let pair = result.map_err(|e| auth_failed(None).with_log(describe(&e)))?;
         let pair = Array::from(&pair);
         let value = pair.get(0).as_string().unwrap_or_default();
         let refresh_at_ms = pair.get(1).as_f64().unwrap_or(0.0);
@@ -176,24 +181,25 @@ impl Upstream {
         headers: &[(&str, String)],
         token: &str,
     ) -> Result<Answer, Refusal> {
-        let h = Headers::new().map_err(|e| unreachable(&e))?;
+        let failed = |e: JsValue| unreachable(url, &e);
+        let h = Headers::new().map_err(failed)?;
         h.set("authorization", &format!("Bearer {token}"))
-            .map_err(|e| unreachable(&e))?;
-        h.set("accept", "application/json")
-            .map_err(|e| unreachable(&e))?;
+            .map_err(failed)?;
+        h.set("accept", "application/json").map_err(failed)?;
         if body.is_some() {
-            h.set("content-type", "application/json")
-                .map_err(|e| unreachable(&e))?;
+            h.set("content-type", "application/json").map_err(failed)?;
         }
         for (k, v) in headers {
-            h.set(k, v).map_err(|e| unreachable(&e))?;
+            h.set(k, v).map_err(failed)?;
         }
         let response = fetch(self.fetch.as_ref(), method, url, &h, body).await?;
-        read(response).await
+        read(url, response).await
     }
 }
 
-/// Sends a request with `fetch` (the configured one or the global one).
+/// Sends a request with `fetch` (the configured one or the global one),
+/// never following a redirect: a 3xx answer (or an opaque redirect) is an
+/// upstream failure.
 async fn fetch(
     custom: Option<&Function>,
     method: &str,
@@ -201,31 +207,42 @@ async fn fetch(
     headers: &Headers,
     body: Option<&str>,
 ) -> Result<Response, Refusal> {
+    let failed = |e: JsValue| unreachable(url, &e);
     let init = RequestInit::new();
     init.set_method(method);
     init.set_headers(headers);
+    init.set_redirect(RequestRedirect::Manual);
     if let Some(b) = body {
         init.set_body(&JsValue::from_str(b));
     }
-    let request = Request::new_with_str_and_init(url, &init).map_err(|e| unreachable(&e))?;
+    let request = Request::new_with_str_and_init(url, &init).map_err(failed)?;
     let promise = match custom {
-        Some(f) => Promise::resolve(
-            &f.call1(&JsValue::UNDEFINED, &request)
-                .map_err(|e| unreachable(&e))?,
-        ),
-        None => global_fetch(&request).map_err(|e| unreachable(&e))?,
+        Some(f) => Promise::resolve(&f.call1(&JsValue::UNDEFINED, &request).map_err(failed)?),
+        None => global_fetch(&request).map_err(failed)?,
     };
-    let value = JsFuture::from(promise).await.map_err(|e| unreachable(&e))?;
-    value
+    let value = JsFuture::from(promise).await.map_err(failed)?;
+    let response = value
         .dyn_into::<Response>()
-        .map_err(|_| unreachable(&JsValue::from_str("fetch did not answer a Response")))
+        .map_err(|_| failed(JsValue::from_str("fetch did not answer a Response")))?;
+    let status = response.status();
+    if (300..400).contains(&status) || response.type_() == ResponseType::Opaqueredirect {
+        // Not followed: the redirect's body is not read either.
+        if let Some(b) = response.body() {
+            let _ = b.cancel();
+        }
+        return Err(failed(JsValue::from_str(&format!(
+            "it answered a redirect (HTTP {status}), which the broker does not follow"
+        ))));
+    }
+    Ok(response)
 }
 
-async fn read(response: Response) -> Result<Answer, Refusal> {
-    let text = response.text().map_err(|e| unreachable(&e))?;
+async fn read(url: &str, response: Response) -> Result<Answer, Refusal> {
+    let failed = |e: JsValue| unreachable(url, &e);
+    let text = response.text().map_err(failed)?;
     let body = JsFuture::from(text)
         .await
-        .map_err(|e| unreachable(&e))?
+        .map_err(failed)?
         .as_string()
         .unwrap_or_default();
     let h = response.headers();
@@ -264,10 +281,11 @@ async fn fetch_token(oauth: OAuth, custom: Option<Function>) -> Result<JsValue, 
         form.push_str(&form_encode(scope));
     }
     let started = now_ms();
+    let cause = |r: Refusal| failed(r.log.unwrap_or(r.message));
     let response = fetch(custom.as_ref(), "POST", &oauth.token_url, &h, Some(&form))
         .await
-        .map_err(|r| failed(r.message))?;
-    let answer = read(response).await.map_err(|r| failed(r.message))?;
+        .map_err(cause)?;
+    let answer = read(&oauth.token_url, response).await.map_err(cause)?;
     let v: Value = serde_json::from_str(&answer.body).unwrap_or(Value::Null);
     if answer.status != 200 {
         // RFC 6749 §5.2 `error` codes name no secret.
@@ -315,17 +333,35 @@ pub(crate) fn error_code(body: &str) -> Option<String> {
     Some(v.get("error")?.get("code")?.as_str()?.to_string())
 }
 
-fn unreachable(e: &JsValue) -> Refusal {
+/// A 502 for an upstream that cannot be reached at `url`: a generic
+/// message; the host and the cause go to the log.
+fn unreachable(url: &str, e: &JsValue) -> Refusal {
     Refusal::new(
         502,
         code::UPSTREAM_UNREACHABLE,
-        format!("The broker could not reach the API: {}", describe(e)),
+        "The broker could not reach the API. Try again later; if it persists, give the broker's operator this answer's correlation id.",
     )
+    .with_log(format!("{} {}: {}", origin_of(url), "unreachable", describe(e)))
 }
 
-/// A 502 for a workspace-token problem (the browser can do nothing about it).
-pub(crate) fn auth_failed(message: &str, details: Option<Value>) -> Refusal {
-    let mut r = Refusal::new(502, code::UPSTREAM_AUTH_FAILED, message);
+/// `scheme://host[:port]` of `url` (no path, query or credentials).
+fn origin_of(url: &str) -> &str {
+    let after = url.find("://").map_or(0, |i| i + 3);
+    let end = url[after..]
+        .find(['/', '?', '#'])
+        .map_or(url.len(), |i| after + i);
+    &url[..end]
+}
+
+/// A 502 for a workspace-token problem (the browser can do nothing about
+/// it): a generic message; the cause goes to the log (add it with
+/// `with_log`).
+pub(crate) fn auth_failed(details: Option<Value>) -> Refusal {
+    let mut r = Refusal::new(
+        502,
+        code::UPSTREAM_AUTH_FAILED,
+        "The API refused the broker's own credentials. Your upload ticket is fine; the broker's operator must fix its workspace token or OAuth client (give them this answer's correlation id).",
+    );
     r.details = details;
     r
 }

@@ -9,13 +9,16 @@
 // | path           | what |
 // |----------------|------|
 // | `/api/…`       | broker: OAuth client credentials against the main emulator; policy objects `profiles`, `orders`, max 1 MB; CORS for the test page's origin |
-// | `/static/…`    | broker: a static workspace token; same policy |
+// | `/static/…`    | broker: a static workspace token; same policy, and `fields` (the people mapping's destinations only) |
 // | `/limited/…`   | broker: a static workspace token; rate limit 3 requests per 60 s per subject |
 // | `/expiring/…`  | broker: an already expired `token` plus OAuth against the emulator whose tokens live 2 s |
 // | `/session/…`   | broker: an `authorize` hook (the app's own sessions: `Authorization: Bearer session:<subject>` grants `profiles` only), tickets otherwise |
 // | `/badcreds/…`  | broker: OAuth with a wrong client secret (the API refuses the broker) |
 // | `/down/…`      | broker: an API base URL where nothing listens |
-// | `/app/ticket`  | the app's backend: `GET ?subject=&objects=a,b&maxFileSize=&ttlSeconds=` mints a ticket (CORS for the page) |
+// | `/redirected/…` | broker: a static token and an API base URL that answers 302 to another host |
+// | `/redirectedauth/…` | broker: OAuth whose token URL answers 307 to another host |
+// | `/staging/…`   | broker: `ticketAudience: "staging"`; tickets of the default audience are refused |
+// | `/app/ticket`  | the app's backend: `GET ?subject=&objects=a,b&maxFileSize=&ttlSeconds=&audience=` mints a ticket (CORS for the page) |
 // | `/test/upstream` | what the brokers sent upstream (token requests, Authorization values), for the runner only |
 //
 // Every broker gets a recording `fetch` (the contract's `fetch` option), so
@@ -40,6 +43,8 @@ export const ENV = {
   workspaceToken: 'BROKER_WORKSPACE_TOKEN',
   expiredToken: 'BROKER_EXPIRED_TOKEN',
   ticketSecret: 'BROKER_TICKET_SECRET',
+  /** A server that answers every request with a redirect to another host (the runner's). */
+  redirectUrl: 'BROKER_REDIRECT_URL',
 };
 
 /** The names of `ENV` that hold secrets (workerd: environment bindings). */
@@ -58,6 +63,8 @@ export function readSettings(get) {
 
 /** Policy shared by the brokers that run imports. */
 const POLICY = { objects: ['profiles', 'orders'], maxFileSize: 1_000_000 };
+/** The destination fields of the people mapping (`../js/people.mjs`). */
+export const PEOPLE_FIELDS = ['email', 'first_name'];
 
 /** A `fetch` that records token requests and the Authorization it sends. */
 function recordingFetch(log) {
@@ -88,6 +95,9 @@ export function createApp(pkg, settings) {
     session: newLog(),
     badcreds: newLog(),
     down: newLog(),
+    redirected: newLog(),
+    redirectedauth: newLog(),
+    staging: newLog(),
   };
   const oauth = (tokenUrl) => ({ tokenUrl, clientId: s.clientId, clientSecret: s.clientSecret });
   const common = { ticketSecret: s.ticketSecret, allowedOrigins: [s.pageOrigin] };
@@ -104,7 +114,7 @@ export function createApp(pkg, settings) {
       ...common,
       apiBaseUrl: s.apiUrl,
       token: s.workspaceToken,
-      policy: POLICY,
+      policy: { ...POLICY, fields: PEOPLE_FIELDS },
       basePath: '/static',
       fetch: recordingFetch(logs.static),
     }),
@@ -153,6 +163,29 @@ export function createApp(pkg, settings) {
       basePath: '/down',
       fetch: recordingFetch(logs.down),
     }),
+    redirected: pkg.createBroker({
+      ...common,
+      apiBaseUrl: `${s.redirectUrl}/public/v1`,
+      token: s.workspaceToken,
+      basePath: '/redirected',
+      fetch: recordingFetch(logs.redirected),
+    }),
+    redirectedauth: pkg.createBroker({
+      ...common,
+      apiBaseUrl: s.apiUrl,
+      oauth: oauth(`${s.redirectUrl}/oauth/token`),
+      basePath: '/redirectedauth',
+      fetch: recordingFetch(logs.redirectedauth),
+    }),
+    staging: pkg.createBroker({
+      ...common,
+      apiBaseUrl: s.apiUrl,
+      token: s.workspaceToken,
+      policy: POLICY,
+      ticketAudience: 'staging',
+      basePath: '/staging',
+      fetch: recordingFetch(logs.staging),
+    }),
   };
 
   const pageCors = {
@@ -172,6 +205,7 @@ export function createApp(pkg, settings) {
       if (q.has('objects')) claims.objects = q.get('objects').split(',');
       if (q.has('maxFileSize')) claims.maxFileSize = Number(q.get('maxFileSize'));
       if (q.has('ttlSeconds')) claims.ttlSeconds = Number(q.get('ttlSeconds'));
+      if (q.has('audience')) claims.audience = q.get('audience');
       try {
         const ticket = pkg.mintUploadTicket(s.ticketSecret, claims);
         return Response.json({ ticket }, { headers: pageCors });

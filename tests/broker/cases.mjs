@@ -8,6 +8,8 @@
 // client secret or the ticket key, and that no storage request carries
 // Authorization.
 
+import { request as httpRequest } from 'node:http';
+
 import { assert, assertEqual } from '../js/harness.mjs';
 import { PEOPLE_MAPPING } from '../js/people.mjs';
 
@@ -43,9 +45,11 @@ async function openPage(ctx, { origin = ctx.pageOrigin } = {}) {
   const pending = [];
   const problems = [];
   page.on('pageerror', (e) => problems.push(e.message));
+  // A page closed after a failed case must not leave these rejecting.
+  const ignoreClosed = (f) => f().catch(() => {});
   page.on('request', (req) => {
     pending.push(
-      (async () => {
+      ignoreClosed(async () => {
         entries.push({
           kind: 'request',
           method: req.method(),
@@ -53,12 +57,12 @@ async function openPage(ctx, { origin = ctx.pageOrigin } = {}) {
           headers: await req.allHeaders(),
           body: req.postDataBuffer()?.toString('latin1') ?? '',
         });
-      })(),
+      }),
     );
   });
   page.on('response', (res) => {
     pending.push(
-      (async () => {
+      ignoreClosed(async () => {
         let body = '';
         try {
           body = (await res.body()).toString('latin1');
@@ -66,7 +70,7 @@ async function openPage(ctx, { origin = ctx.pageOrigin } = {}) {
           // no body (redirect, preflight) or gone with the page
         }
         entries.push({ kind: 'response', status: res.status(), url: res.url(), headers: await res.allHeaders(), body });
-      })(),
+      }),
     );
   });
   await page.goto(`${origin}/`);
@@ -180,6 +184,64 @@ function assertImported(r, valid, invalid) {
   assertEqual(s.mergedInserts, valid, 'mergedInserts');
   assertEqual(r.rejected.length, Math.min(invalid, 5), 'rejected rows read back');
   assertEqual(r.rejected[0]?.rowNumber, valid + 1, 'first rejected row number');
+}
+
+/** A ticket from the test app's backend, asked from here (not the page). */
+async function nodeTicket(ctx, claims) {
+  const q = new URLSearchParams(Object.entries(claims).map(([k, v]) => [k, Array.isArray(v) ? v.join(',') : String(v)]));
+  const r = await fetch(`${ctx.broker}/app/ticket?${q}`);
+  const body = await r.json();
+  assertEqual(r.status, 200, `ticket endpoint (${JSON.stringify(body)})`);
+  return body.ticket;
+}
+
+/**
+ * POSTs `size` bytes of spaces to `url` in 64 KiB chunks with chunked
+ * transfer encoding (no Content-Length); resolves to `{ status, body }` once
+ * answered. Write errors after the answer (the server closing the
+ * connection on a refused body) are ignored.
+ */
+function chunkedPost(url, headers, size) {
+  return new Promise((ok, fail) => {
+    let answered = false;
+    const req = httpRequest(url, { method: 'POST', headers: { ...headers, 'transfer-encoding': 'chunked' } }, (res) => {
+      answered = true;
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (c) => (text += c));
+      res.on('end', () => {
+        let body = text;
+        try {
+          body = JSON.parse(text);
+        } catch {
+          // not JSON
+        }
+        ok({ status: res.statusCode, headers: res.headers, body });
+      });
+    });
+    req.on('error', (e) => {
+      if (!answered) fail(e);
+    });
+    const chunk = Buffer.alloc(64 * 1024, 0x20);
+    let left = size;
+    const write = () => {
+      while (left > 0 && !answered) {
+        const n = Math.min(left, chunk.length);
+        left -= n;
+        if (!req.write(chunk.subarray(0, n))) return req.once('drain', write);
+      }
+      req.end();
+    };
+    write();
+  });
+}
+
+/** Asserts that an answer's message names no internal host or cause. */
+function assertGenericMessage(answer, what, hosts) {
+  const text = JSON.stringify(answer.body);
+  for (const leak of [...hosts, 'ECONNREFUSED', 'fetch failed', 'invalid_client', 'redirect', 'TypeError']) {
+    assert(!text.includes(leak), `${what}: the answer names \`${leak}\`: ${text.slice(0, 300)}`);
+  }
 }
 
 export const cases = [
@@ -467,8 +529,13 @@ export const cases = [
     async fn(ctx) {
       await withPage(ctx, async (p) => {
         const t = await p.ticket({ subject: unique('ursula') });
-        assertRefusal(await p.call('/badcreds/metadata/objects', { ticket: t }), 502, 'BROKER.UPSTREAM.AUTH_FAILED', 'a wrong client secret');
-        assertRefusal(await p.call('/down/metadata/objects', { ticket: t }), 502, 'BROKER.UPSTREAM.UNREACHABLE', 'nothing listening');
+        const badcreds = await p.call('/badcreds/metadata/objects', { ticket: t });
+        assertRefusal(badcreds, 502, 'BROKER.UPSTREAM.AUTH_FAILED', 'a wrong client secret');
+        const emulatorHost = new URL(ctx.emulator).host;
+        assertGenericMessage(badcreds, 'a wrong client secret', [emulatorHost, '/oauth/token']);
+        const down = await p.call('/down/metadata/objects', { ticket: t });
+        assertRefusal(down, 502, 'BROKER.UPSTREAM.UNREACHABLE', 'nothing listening');
+        assertGenericMessage(down, 'nothing listening', ['127.0.0.1', ':9/']);
       });
       const logs = await upstream(ctx);
       assert(logs.badcreds.tokenRequests >= 1, 'the broker asked for a token');
@@ -491,6 +558,110 @@ export const cases = [
         assertEqual(early.status, 409, `start before the upload: status (body ${JSON.stringify(early.body).slice(0, 200)})`);
         assertEqual(early.body?.error?.code, 'CDP_ETL.JOB.STATE_CONFLICT', "the API's code");
         assertEqual(early.body.correlationId, early.headers['x-correlation-id'], "the error's correlationId matches the header");
+      });
+    },
+  },
+  {
+    name: 'a chunked body just over 1 MiB (no Content-Length) is refused with 413 BROKER.REQUEST.TOO_LARGE, and the broker stays up',
+    async fn(ctx) {
+      const t = await nodeTicket(ctx, { subject: unique('bea') });
+      const headers = { authorization: `Bearer ${t}`, 'content-type': 'application/json' };
+      const big = await chunkedPost(`${ctx.broker}/api/import-jobs`, headers, 1024 * 1024 + 1);
+      assertRefusal(big, 413, 'BROKER.REQUEST.TOO_LARGE', 'a chunked body of 1 MiB + 1 byte');
+      const small = await chunkedPost(`${ctx.broker}/api/import-jobs`, headers, 1024);
+      assertRefusal(small, 400, 'CDP_ETL.VALIDATION.REQUEST_INVALID', 'a chunked body of 1 KiB of spaces (read, then refused as not JSON)');
+      const after = await fetch(`${ctx.broker}/api/metadata/objects`, { headers: { authorization: `Bearer ${t}` } });
+      assertEqual(after.status, 200, 'the broker answers afterwards');
+    },
+  },
+  {
+    name: 'every broker answer carries X-Content-Type-Options: nosniff',
+    async fn(ctx) {
+      const t = await nodeTicket(ctx, { subject: unique('nina') });
+      const answers = {
+        'a forwarded answer': await fetch(`${ctx.broker}/api/metadata/objects`, { headers: { authorization: `Bearer ${t}` } }),
+        'a refusal': await fetch(`${ctx.broker}/api/metadata/objects`),
+        'an unknown route': await fetch(`${ctx.broker}/api/nowhere`, { headers: { authorization: `Bearer ${t}` } }),
+        'a preflight': await fetch(`${ctx.broker}/api/import-jobs`, {
+          method: 'OPTIONS',
+          headers: { origin: ctx.pageOrigin, 'access-control-request-method': 'POST' },
+        }),
+        'a CORS refusal': await fetch(`${ctx.broker}/api/metadata/objects`, { headers: { origin: 'http://evil.example' } }),
+        'a 502': await fetch(`${ctx.broker}/down/metadata/objects`, { headers: { authorization: `Bearer ${t}` } }),
+      };
+      for (const [what, r] of Object.entries(answers)) {
+        await r.arrayBuffer();
+        assertEqual(r.headers.get('x-content-type-options'), 'nosniff', what);
+      }
+    },
+  },
+  {
+    name: 'upstream redirects are not followed: the workspace token and the client secret never reach another host',
+    async fn(ctx) {
+      const before = ctx.elsewhere.seen.length;
+      await withPage(ctx, async (p) => {
+        const t = await p.ticket({ subject: unique('rex') });
+        const api = await p.call('/redirected/metadata/objects', { ticket: t });
+        assertRefusal(api, 502, 'BROKER.UPSTREAM.UNREACHABLE', 'an API answering 302');
+        assertGenericMessage(api, 'an API answering 302', [new URL(ctx.redirector).host, new URL(ctx.elsewhere.url).host]);
+        const created = await p.call('/redirected/import-jobs', { method: 'POST', ticket: t, body: JOB });
+        assertRefusal(created, 502, 'BROKER.UPSTREAM.UNREACHABLE', 'an API answering 307 to a POST');
+        const token = await p.call('/redirectedauth/metadata/objects', { ticket: t });
+        assertRefusal(token, 502, 'BROKER.UPSTREAM.AUTH_FAILED', 'a token endpoint answering 307');
+        assertGenericMessage(token, 'a token endpoint answering 307', [new URL(ctx.redirector).host, new URL(ctx.elsewhere.url).host]);
+      });
+      const reached = ctx.elsewhere.seen.slice(before);
+      assertEqual(JSON.stringify(reached), '[]', 'requests that reached the other host');
+      const logs = await upstream(ctx);
+      assert(logs.redirected.apiRequests >= 2, `the broker did call its API (which redirected): ${logs.redirected.apiRequests}`);
+      assert(logs.redirectedauth.tokenRequests >= 1, 'the broker did call its token endpoint (which redirected)');
+      assertEqual(logs.redirectedauth.apiRequests, 0, 'no API call without a token');
+    },
+  },
+  {
+    name: "the metadata routes honour the allowed objects: the list is filtered, another object's schema is 403",
+    async fn(ctx) {
+      await withPage(ctx, async (p) => {
+        const narrow = await p.ticket({ subject: unique('mo'), objects: ['profiles'] });
+        const names = (answer) => {
+          const data = assertOk(answer, 'GET /metadata/objects');
+          return (data.items ?? data).map((o) => o.objectName).sort().join();
+        };
+        assertEqual(names(await p.call('/api/metadata/objects', { ticket: narrow })), 'profiles', "objects listed for a ticket narrowed to profiles");
+        assertOk(await p.call('/api/metadata/objects/profiles', { ticket: narrow }), 'the schema of an allowed object');
+        assertRefusal(await p.call('/api/metadata/objects/orders', { ticket: narrow }), 403, 'BROKER.POLICY.OBJECT_NOT_ALLOWED', "the schema of an object outside the ticket's");
+        const wide = await p.ticket({ subject: unique('mo') });
+        assertEqual(names(await p.call('/api/metadata/objects', { ticket: wide })), 'orders,profiles', "objects listed under the policy's two");
+        assertRefusal(await p.call('/api/metadata/objects/accounts', { ticket: wide }), 403, 'BROKER.POLICY.OBJECT_NOT_ALLOWED', "an object outside the policy's");
+      });
+    },
+  },
+  {
+    name: 'policy.fields: a mapping that writes a field outside the allowlist is refused (403 BROKER.POLICY.FIELD_NOT_ALLOWED) before forwarding',
+    async fn(ctx) {
+      await withPage(ctx, async (p) => {
+        const t = await p.ticket({ subject: unique('fay') });
+        const { jobId } = assertOk(await p.call('/static/import-jobs', { method: 'POST', ticket: t, body: JOB }), 'create');
+        const before = (await upstream(ctx)).static.apiRequests;
+        const bad = { ...PEOPLE_MAPPING, fieldMap: { ...PEOPLE_MAPPING.fieldMap, FirstName: 'lifetime_value' } };
+        const refused = await p.call(`/static/import-jobs/${jobId}/mapping`, { method: 'POST', ticket: t, body: bad });
+        assertRefusal(refused, 403, 'BROKER.POLICY.FIELD_NOT_ALLOWED', 'a destination outside policy.fields');
+        assertEqual(refused.body.error.details?.destination, 'lifetime_value', 'details.destination');
+        assertEqual((await upstream(ctx)).static.apiRequests, before, 'nothing was forwarded');
+        assertOk(await p.call(`/static/import-jobs/${jobId}/mapping`, { method: 'POST', ticket: t, body: PEOPLE_MAPPING }), 'the allowed mapping');
+      });
+    },
+  },
+  {
+    name: 'ticketAudience: a ticket minted for another audience is refused (401 BROKER.TICKET.INVALID)',
+    async fn(ctx) {
+      await withPage(ctx, async (p) => {
+        const subject = unique('stan');
+        const staging = await p.ticket({ subject, audience: 'staging' });
+        const plain = await p.ticket({ subject });
+        assertOk(await p.call('/staging/metadata/objects', { ticket: staging }), 'a staging ticket at the staging broker');
+        assertRefusal(await p.call('/staging/metadata/objects', { ticket: plain }), 401, 'BROKER.TICKET.INVALID', 'a default-audience ticket at the staging broker');
+        assertRefusal(await p.call('/api/metadata/objects', { ticket: staging }), 401, 'BROKER.TICKET.INVALID', 'a staging ticket at a default-audience broker');
       });
     },
   },

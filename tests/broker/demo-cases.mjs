@@ -8,6 +8,7 @@
 // shares).
 
 import { spawn } from 'node:child_process';
+import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 
 import { assert, assertEqual } from '../js/harness.mjs';
@@ -34,7 +35,60 @@ async function tokenHeader(ctx) {
   return `${token.split('.')[0]}.`;
 }
 
+/** `POST url` with the given `Host` header (which fetch cannot set): `{ status, body }`. */
+function postWithHost(url, host) {
+  return new Promise((ok, fail) => {
+    const req = httpRequest(url, { method: 'POST', headers: { host, 'content-length': 0 } }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c) => (body += c));
+      res.on('end', () => ok({ status: res.statusCode, body }));
+    });
+    req.on('error', fail);
+    req.end();
+  });
+}
+
+/** Starts the demo server; resolves to `{ url, child }`. */
+async function startDemo(ctx) {
+  const { clientId, clientSecret } = ctx.settings;
+  const child = spawn(process.execPath, [join(root, 'www', 'server.mjs')], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, DEMO_API: ctx.emulator, DEMO_ADDR: '127.0.0.1:0', DEMO_CLIENT: `${clientId}:${clientSecret}` },
+  });
+  try {
+    const { url } = await listeningUrl(child, 'the demo server');
+    return { url, child };
+  } catch (e) {
+    await stopChild(child);
+    throw e;
+  }
+}
+
 export const demoCases = [
+  {
+    name: "the demo's ticket endpoint answers only its own Host (no DNS rebinding)",
+    async fn(ctx) {
+      const { url, child } = await startDemo(ctx);
+      try {
+        const port = new URL(url).port;
+        for (const host of [`127.0.0.1:${port}`, `localhost:${port}`]) {
+          const r = await postWithHost(`${url}/app/ticket`, host);
+          assertEqual(r.status, 200, `Host ${host} (body ${r.body.slice(0, 200)})`);
+          assert(typeof JSON.parse(r.body).ticket === 'string', `a ticket for Host ${host}`);
+        }
+        for (const host of [`evil.example:${port}`, 'evil.example', `127.0.0.1.evil.example:${port}`, `localhost:${Number(port) + 1}`]) {
+          const r = await postWithHost(`${url}/app/ticket`, host);
+          assertEqual(r.status, 403, `Host ${host}`);
+          const body = JSON.parse(r.body);
+          assertEqual(body.error?.code, 'DEMO.HOST.NOT_ALLOWED', `Host ${host}: code`);
+          assert(!('ticket' in body), `no ticket for Host ${host}`);
+        }
+      } finally {
+        await stopChild(child);
+      }
+    },
+  },
   {
     name: 'the demo page imports a dropped CSV through the broker and shows the counts and rejected rows',
     async fn(ctx) {

@@ -14,6 +14,7 @@ import { pathToFileURL } from 'node:url';
 
 import { adapterCases } from './adapter-cases.mjs';
 import { demoCases } from './demo-cases.mjs';
+import { serverCases } from './server-cases.mjs';
 import { brokerDir, listeningUrl, runBrokerSuite, scratchProject, stopChild } from './runner.mjs';
 
 const url = (f) => JSON.stringify(pathToFileURL(join(brokerDir, f)).href);
@@ -22,7 +23,7 @@ await runBrokerSuite({
   runner: 'run-node',
   runtime: 'node',
   expectedEntry: 'entry-node.js',
-  extraCases: [...adapterCases, ...demoCases],
+  extraCases: [...serverCases, ...adapterCases, ...demoCases],
   async start(env, s) {
     const main = scratchProject(
       join(s.scratch, 'node'),

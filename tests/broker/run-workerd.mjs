@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { checkWorkerd, layOutWorker, PACKAGE_DIR, startWorkerd } from '../runtimes/workerd.mjs';
 import { ENV, SECRET_KEYS } from './app.mjs';
 import { brokerDir, runBrokerSuite } from './runner.mjs';
+import { sharedLimitCases } from './shared-limit.mjs';
 
 const RUNNER = 'run-workerd';
 const MODULES = ['worker.mjs', 'app.mjs'];
@@ -24,6 +25,7 @@ await runBrokerSuite({
   runner: RUNNER,
   runtime: 'workerd',
   expectedEntry: 'entry-workerd.js',
+  extraCases: sharedLimitCases,
   async start(env, s) {
     const dir = join(s.scratch, 'workerd');
     const secretNames = new Set(SECRET_KEYS.map((k) => ENV[k]));

@@ -173,6 +173,40 @@ async function oauthToken(emulator, clientId, clientSecret) {
   return body.access_token;
 }
 
+/**
+ * Two servers for the redirect cases: `elsewhere` records every request it
+ * gets (a host the brokers must never reach) and answers as the API or the
+ * token endpoint would, so that a broker following a redirect would
+ * succeed; `redirector` answers every request with a redirect there (302
+ * for GET, 307 for POST, which keeps the method, body and headers).
+ */
+async function redirectServers() {
+  const seen = [];
+  const elsewhere = createServer((req, res) => {
+    let size = 0;
+    req.on('data', (c) => (size += c.length));
+    req.on('end', () => {
+      seen.push({ method: req.method, url: req.url, authorization: req.headers.authorization ?? null, size });
+      const body = req.url.endsWith('/oauth/token')
+        ? { access_token: 'token-from-elsewhere', token_type: 'Bearer', expires_in: 3600 }
+        : { success: true, data: { items: [] }, correlationId: '00000000-0000-4000-8000-000000000000' };
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+    });
+  });
+  const listen = (server) => new Promise((ok) => server.listen(0, '127.0.0.1', () => ok(`http://127.0.0.1:${server.address().port}`)));
+  const elsewhereUrl = await listen(elsewhere);
+  const redirector = createServer((req, res) => {
+    req.resume();
+    res.writeHead(req.method === 'GET' ? 302 : 307, { location: `${elsewhereUrl}${req.url}` }).end();
+  });
+  const redirectorUrl = await listen(redirector);
+  const close = (server) => new Promise((ok) => {
+    server.closeAllConnections?.();
+    server.close(ok);
+  });
+  return { url: redirectorUrl, elsewhere: { url: elsewhereUrl, seen }, close: () => Promise.all([close(elsewhere), close(redirector)]) };
+}
+
 /** Chromium's flags, from the workspace's `webdriver.json`. */
 function chromiumOptions() {
   const wd = JSON.parse(readFileSync(join(root, 'webdriver.json'), 'utf8'))['goog:chromeOptions'];
@@ -208,6 +242,9 @@ export async function runBrokerSuite({ runner, runtime, expectedEntry, start, ex
     cleanups.push(page.close);
     const pageOrigin = `http://127.0.0.1:${page.port}`;
 
+    const redirects = await redirectServers();
+    cleanups.push(redirects.close);
+
     const ticketSecret = randomBytes(32).toString('base64url');
     const env = {
       [ENV.apiUrl]: `${s.emulator}/public/v1`,
@@ -220,6 +257,7 @@ export async function runBrokerSuite({ runner, runtime, expectedEntry, start, ex
       [ENV.workspaceToken]: s.workspaceToken,
       [ENV.expiredToken]: expiredToken,
       [ENV.ticketSecret]: ticketSecret,
+      [ENV.redirectUrl]: redirects.url,
     };
     const server = await start(env, s);
     cleanups.push(server.stop);
@@ -240,6 +278,8 @@ export async function runBrokerSuite({ runner, runtime, expectedEntry, start, ex
       expiredTokenExpiredAt: expiredTokenIssuedAt + (EXPIRING_TTL_S + 1) * 1000,
       emulator: s.emulator,
       settings: s,
+      redirector: redirects.url,
+      elsewhere: redirects.elsewhere,
     };
     const entryCase = {
       name: `the ${runtime} server imports the package's ${expectedEntry} by name`,

@@ -75,6 +75,11 @@ pub fn read_meta(manifest: &str) -> Result<Meta> {
 const NODE_ADAPTER: &str = "node-adapter.js";
 /// Its types.
 const NODE_ADAPTER_TYPES: &str = "node-adapter.d.ts";
+/// `import-uploader/cloudflare`: the broker's rate limit shared through a
+/// Durable Object (source: `js/cloudflare.js`).
+const CLOUDFLARE: &str = "cloudflare.js";
+/// Its types.
+const CLOUDFLARE_TYPES: &str = "cloudflare.d.ts";
 
 /// The browser entry's source: it loads the module in the background
 /// (no top-level await) and defers the API until it is there (see its
@@ -181,6 +186,8 @@ pub fn package_json(meta: &Meta) -> String {
     files.push("index.d.ts".into());
     files.push(NODE_ADAPTER.into());
     files.push(NODE_ADAPTER_TYPES.into());
+    files.push(CLOUDFLARE.into());
+    files.push(CLOUDFLARE_TYPES.into());
     files.extend(ENTRY_NAMES.iter().map(|n| n.to_string()));
     files.push("README.md".into());
     let list = |items: &[String]| {
@@ -221,6 +228,10 @@ pub fn package_json(meta: &Meta) -> String {
     "./node": {{
       "types": "./{NODE_ADAPTER_TYPES}",
       "default": "./{NODE_ADAPTER}"
+    }},
+    "./cloudflare": {{
+      "types": "./{CLOUDFLARE_TYPES}",
+      "default": "./{CLOUDFLARE}"
     }},
     {wasm_subpath}: {wasm_file},
     "./package.json": "./package.json"
@@ -292,6 +303,8 @@ pub fn write(pkg: &Path, meta: &Meta) -> Result<()> {
         NODE_ADAPTER_TYPES,
         include_str!("../../js/node-adapter.d.ts"),
     )?;
+    write(CLOUDFLARE, include_str!("../../js/cloudflare.js"))?;
+    write(CLOUDFLARE_TYPES, include_str!("../../js/cloudflare.d.ts"))?;
     Ok(())
 }
 
@@ -332,6 +345,12 @@ version = "not this one"
         assert_eq!(v["type"], "module");
         assert_eq!(v["exports"]["."]["node"], "./entry-node.js");
         assert_eq!(v["exports"]["./node"]["default"], "./node-adapter.js");
+        assert_eq!(v["exports"]["./cloudflare"]["default"], "./cloudflare.js");
+        assert_eq!(v["exports"]["./cloudflare"]["types"], "./cloudflare.d.ts");
+        assert!(v["files"]
+            .as_array()
+            .unwrap()
+            .contains(&serde_json::json!("cloudflare.js")));
         let order = ["types", "workerd", "deno", "node", "browser", "default"];
         let pos: Vec<usize> = order
             .iter()
