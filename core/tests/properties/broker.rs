@@ -1,7 +1,8 @@
 //! The broker's upload tickets and job handles (`import_core::broker`):
 //! any text is refused without a panic unless it is validly signed; a
-//! minted ticket verifies to its grant until it expires; any single-byte
-//! change (a byte replaced, removed or added) makes it invalid.
+//! minted ticket verifies to its grant until it expires, for its audience
+//! only; any single-byte change (a byte replaced, removed or added) makes
+//! it invalid.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -48,8 +49,14 @@ fn signed(header: &[u8], payload: &[u8]) -> String {
     )
 }
 
-/// JSON text shaped like ticket claims, with values right, wrong and odd.
-fn claims_like() -> impl Strategy<Value = Vec<u8>> {
+/// A `now` and JSON text shaped like ticket claims for it, with values
+/// right, wrong and odd: mostly all the claims, `iat` near `now` and `exp`
+/// near a day after it, so that many are valid; sometimes any members.
+fn now_and_claims() -> impl Strategy<Value = (u64, Vec<u8>)> {
+    now().prop_flat_map(|now| (Just(now), claims_like(now)))
+}
+
+fn claims_like(now: u64) -> impl Strategy<Value = Vec<u8>> {
     let number = prop_oneof![
         Just("0".to_string()),
         any::<u64>().prop_map(|n| n.to_string()),
@@ -69,6 +76,34 @@ fn claims_like() -> impl Strategy<Value = Vec<u8>> {
         Just("{}".to_string()),
         Just("7".to_string()),
     ];
+    // `iat` up to two minutes either side of now, `exp` a lifetime of a
+    // little less than nothing to a little more than a day after it.
+    let times = (-120i64..=120, -5i64..=MAX_TICKET_TTL as i64 + 5).prop_map(move |(skew, life)| {
+        let iat = now.saturating_add_signed(skew);
+        (iat, iat.saturating_add_signed(life))
+    });
+    let usual = (
+        prop_oneof![6 => Just("\"import-uploader-broker\"".to_string()), 1 => text.clone()],
+        prop_oneof![6 => "[a-z0-9@.]{1,12}".prop_map(|s| format!("\"{s}\"")), 1 => text.clone()],
+        times,
+        prop_oneof![
+            Just(None),
+            Just(Some("[\"profiles\",\"orders\"]")),
+            Just(Some("[]"))
+        ],
+        prop_oneof![Just(None), any::<u64>().prop_map(Some)],
+    )
+        .prop_map(|(aud, sub, (iat, exp), objects, max)| {
+            let mut body = format!("{{\"aud\":{aud},\"sub\":{sub},\"iat\":{iat},\"exp\":{exp}");
+            if let Some(o) = objects {
+                body.push_str(&format!(",\"objects\":{o}"));
+            }
+            if let Some(m) = max {
+                body.push_str(&format!(",\"maxFileSize\":{m}"));
+            }
+            body.push('}');
+            body.into_bytes()
+        });
     let member = prop_oneof![
         (select(vec!["aud", "sub", "objects"]), text.clone()),
         (select(vec!["iat", "exp", "maxFileSize"]), number.clone()),
@@ -86,7 +121,8 @@ fn claims_like() -> impl Strategy<Value = Vec<u8>> {
         ),
     ];
     prop_oneof![
-        6 => prop::collection::vec(member, 0..8).prop_map(|m| {
+        6 => usual,
+        3 => prop::collection::vec(member, 0..8).prop_map(|m| {
             let body: Vec<String> = m.iter().map(|(k, v)| format!("\"{k}\":{v}")).collect();
             format!("{{{}}}", body.join(",")).into_bytes()
         }),
@@ -157,25 +193,32 @@ proptest! {
     }
 
     /// Signed tickets with any header and claims: never a panic, and a
-    /// ticket is accepted only when its header says HS256 and its claims
-    /// are a valid grant for the broker's audience, not yet expired.
+    /// ticket is accepted only when its header says HS256 without `crit`
+    /// and its claims are a valid grant for the broker's audience, issued
+    /// at most `CLOCK_SKEW` ahead of the clock, living 1 s to a day, not
+    /// yet expired.
     #[test]
     fn signed_tickets_with_any_claims_are_checked(
         header in prop_oneof![
             3 => Just(br#"{"alg":"HS256","typ":"JWT"}"#.to_vec()),
-            1 => select(vec![&br#"{"alg":"none"}"#[..], br#"{"alg":"HS512"}"#, b"[]", b"{", br#"{"alg":"HS256"}"#]).prop_map(<[u8]>::to_vec),
+            1 => select(vec![
+                &br#"{"alg":"none"}"#[..], br#"{"alg":"HS512"}"#, b"[]", b"{", br#"{"alg":"HS256"}"#,
+                br#"{"alg":"HS256","crit":["b64"],"b64":false}"#, br#"{"alg":"HS256","crit":[]}"#,
+            ]).prop_map(<[u8]>::to_vec),
             1 => prop::collection::vec(any::<u8>(), 0..20),
         ],
-        claims in claims_like(),
-        now in now(),
+        (now, claims) in now_and_claims(),
     ) {
         let ticket = signed(&header, &claims);
         match verify_ticket(SECRET, &ticket, now) {
             Ok(grant) => {
                 let h: serde_json::Value = serde_json::from_slice(&header).unwrap();
                 prop_assert_eq!(h["alg"].as_str(), Some("HS256"));
+                prop_assert!(h.get("crit").is_none());
                 let c: TicketClaims = serde_json::from_slice(&claims).unwrap();
                 prop_assert_eq!(c.aud.as_str(), TICKET_AUDIENCE);
+                prop_assert!(c.iat <= now.saturating_add(CLOCK_SKEW));
+                prop_assert!(c.exp > c.iat && c.exp - c.iat <= MAX_TICKET_TTL);
                 prop_assert!(c.exp > now);
                 prop_assert!(grant.check().is_ok());
                 prop_assert_eq!(grant, Grant { subject: c.sub, objects: c.objects, max_file_size: c.max_file_size });
@@ -226,6 +269,11 @@ proptest! {
         let expired = verify_ticket(SECRET, &ticket, now + ttl).unwrap_err();
         prop_assert_eq!(expired.code, code::TICKET_EXPIRED);
         prop_assert_eq!(verify_ticket(OTHER, &ticket, now).unwrap_err().code, code::TICKET_INVALID);
+        // Another audience's ticket is invalid here, and valid there.
+        let staging = mint_ticket_for(SECRET, "staging", &grant, ttl, now).unwrap();
+        prop_assert_eq!(verify_ticket(SECRET, &staging, now).unwrap_err().code, code::TICKET_INVALID);
+        let verified = verify_ticket_for(SECRET, "staging", &staging, now);
+        prop_assert_eq!(verified.as_ref(), Ok(&grant));
         if let Some(altered) = changed(&ticket, how, at, by) {
             let refusal = verify_ticket(SECRET, &altered, now).unwrap_err();
             prop_assert_eq!(refusal.code, code::TICKET_INVALID, "{}", altered);
