@@ -504,8 +504,9 @@ async fn azure_content_md5_is_verified() {
 #[tokio::test]
 async fn azure_requires_content_length() {
     let emu = start_with(|_| {}).await;
+    let host = emu.server.addr;
     let req = format!(
-        "PUT {} HTTP/1.1\r\nHost: x\r\nx-ms-blob-type: BlockBlob\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+        "PUT {} HTTP/1.1\r\nHost: {host}\r\nx-ms-blob-type: BlockBlob\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
         path_and_query(&upload_url(&emu, PATH))
     );
     let resp = raw_http(&emu, req.as_bytes()).await;
@@ -515,7 +516,7 @@ async fn azure_requires_content_length() {
 
     // Sizes are checked from the header, before any byte is read.
     let req = format!(
-        "PUT {} HTTP/1.1\r\nHost: x\r\nx-ms-blob-type: BlockBlob\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        "PUT {} HTTP/1.1\r\nHost: {host}\r\nx-ms-blob-type: BlockBlob\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
         path_and_query(&upload_url(&emu, PATH)),
         5000u64 * 1024 * 1024 + 1
     );
@@ -613,6 +614,7 @@ async fn signatures_are_checked() {
 #[tokio::test]
 async fn paths_cannot_escape_the_blob_root() {
     let emu = start_with(|_| {}).await;
+    let host = emu.server.addr;
     let url = upload_url(&emu, PATH);
     let query = url.split_once('?').unwrap().1;
     for evil in ["jobs%2F..%2Fx", "jobs//x", "jobs/a%5Cb", "jobs/%00"] {
@@ -628,7 +630,7 @@ async fn paths_cannot_escape_the_blob_root() {
         "jobs/%2E%2E/%2e%2e/keys/storage-hmac.key",
     ] {
         let req =
-            format!("GET /storage/{evil}?{query} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+            format!("GET /storage/{evil}?{query} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
         let resp = raw_http(&emu, req.as_bytes()).await;
         assert!(resp.starts_with("HTTP/1.1 400"), "{evil}: {resp}");
         assert!(resp.contains("InvalidUri"), "{evil}: {resp}");
@@ -830,8 +832,9 @@ async fn s3_single_put() {
 #[tokio::test]
 async fn s3_refuses_more_than_5_gib_from_the_header() {
     let emu = start_with(|c| c.storage = StorageMode::LocalS3).await;
+    let host = emu.server.addr;
     let req = format!(
-        "PUT {} HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        "PUT {} HTTP/1.1\r\nHost: {host}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
         path_and_query(&upload_url(&emu, PATH)),
         5u64 * 1024 * 1024 * 1024 + 1
     );
