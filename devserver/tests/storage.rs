@@ -629,8 +629,9 @@ async fn paths_cannot_escape_the_blob_root() {
         "jobs/../../keys/storage-hmac.key",
         "jobs/%2E%2E/%2e%2e/keys/storage-hmac.key",
     ] {
-        let req =
-            format!("GET /storage/{evil}?{query} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+        let req = format!(
+            "GET /storage/{evil}?{query} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+        );
         let resp = raw_http(&emu, req.as_bytes()).await;
         assert!(resp.starts_with("HTTP/1.1 400"), "{evil}: {resp}");
         assert!(resp.contains("InvalidUri"), "{evil}: {resp}");
@@ -1252,4 +1253,42 @@ async fn a_block_list_commit_reads_back_in_list_order() {
     assert_eq!(s, 200);
     assert_eq!(sha256(&body), sha256(&data));
     emu.server.stop().await;
+}
+
+#[tokio::test]
+async fn a_refused_request_is_answered_without_reading_a_large_body() {
+    let emu = start_with(|_| {}).await;
+    let host = emu.server.addr;
+    let url = upload_url(&emu, PATH);
+    let bad = url.replace("sig=", "sig=AAAA");
+    // 100 MiB announced, 64 KiB sent: the refusal comes at once, and the
+    // connection is closed rather than read to the end.
+    let mut req = format!(
+        "PUT {} HTTP/1.1\r\nHost: {host}\r\nx-ms-blob-type: BlockBlob\r\nContent-Length: {}\r\n\r\n",
+        path_and_query(&bad),
+        100u64 * 1024 * 1024
+    )
+    .into_bytes();
+    req.extend_from_slice(&bytes(64 * 1024, 7));
+    let t = std::time::Instant::now();
+    let resp = raw_http(&emu, &req).await;
+    assert!(resp.starts_with("HTTP/1.1 403"), "{resp}");
+    assert!(resp.contains("AuthenticationFailed"), "{resp}");
+    assert!(
+        resp.to_ascii_lowercase().contains("connection: close"),
+        "{resp}"
+    );
+    assert!(t.elapsed() < std::time::Duration::from_secs(3));
+
+    // A small refused body is read to its end and the connection stays
+    // open for the next request.
+    let (status, h, _) = send(
+        emu.http
+            .put(&bad)
+            .header("x-ms-blob-type", "BlockBlob")
+            .body(bytes(1000, 1)),
+    )
+    .await;
+    assert_eq!(status, 403);
+    assert!(h.get("connection").is_none(), "{h:?}");
 }

@@ -617,12 +617,11 @@ pub async fn handle(State(state): State<AppState>, req: Request) -> Response {
             // Read (and discard) the body first so the client reliably sees
             // the status instead of a broken pipe.
             let len = content_length(protocol, req.headers()).ok().flatten();
-            if len.is_some_and(|n| n <= DRAIN_LIMIT) {
-                drain(req.into_body()).await;
-            }
-            storage
+            let drained = drain(req.into_body(), len).await;
+            let resp = storage
                 .fault_error(status)
-                .render(protocol, &request_id, &resource)
+                .render(protocol, &request_id, &resource);
+            close_unless(drained, resp)
         }
         None => {
             let now = state.now().timestamp();
@@ -631,17 +630,19 @@ pub async fn handle(State(state): State<AppState>, req: Request) -> Response {
             let result = storage.serve(&parts, &mut body, now).await;
             // Answered without reading the body (a refusal, a retried GCS
             // chunk): read it (up to a bound) so a browser sees the answer
-            // rather than a reset connection.
-            if let Some(body) = body {
-                let len = content_length(protocol, &parts.headers).ok().flatten();
-                if len.is_some_and(|n| n > 0 && n <= DRAIN_LIMIT) {
-                    drain(body).await;
+            // rather than a reset connection; past the bound, close.
+            let drained = match body {
+                Some(body) => {
+                    let len = content_length(protocol, &parts.headers).ok().flatten();
+                    drain(body, len).await
                 }
-            }
-            match result {
+                None => true,
+            };
+            let resp = match result {
                 Ok(r) => r,
                 Err(e) => e.render(protocol, &request_id, &resource),
-            }
+            };
+            close_unless(drained, resp)
         }
     };
     let h = resp.headers_mut();
@@ -665,16 +666,56 @@ pub async fn handle(State(state): State<AppState>, req: Request) -> Response {
     resp
 }
 
-/// Largest unread body read and discarded before answering without it.
-const DRAIN_LIMIT: u64 = 256 * 1024 * 1024;
+/// Most bytes of an unread body read and discarded before answering
+/// without it (a body that ends within them leaves the connection open for
+/// the next request; a longer one is cut off: the answer carries
+/// `Connection: close`). Enough for the small requests a browser retries;
+/// a refused 100 MiB block is not read.
+pub const DRAIN_LIMIT: u64 = 1024 * 1024;
+/// How long draining may wait for the client's bytes.
+const DRAIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Takes the request body for a handler that is about to read it.
 pub(crate) fn take_body(body: &mut Option<Body>) -> Body {
     body.take().unwrap_or_else(Body::empty)
 }
 
-async fn drain(body: Body) {
+/// Reads and discards what is left of a body of `len` bytes (the
+/// `Content-Length`, if any), up to [`DRAIN_LIMIT`] bytes and
+/// [`DRAIN_TIMEOUT`]; true when the body ended within them. A body known to
+/// be longer is not read at all (nor is `100 Continue` sent for it).
+async fn drain(body: Body, len: Option<u64>) -> bool {
     use futures_util::StreamExt;
+    match len {
+        Some(0) => return true,
+        Some(n) if n > DRAIN_LIMIT => return false,
+        _ => {}
+    }
     let mut s = body.into_data_stream();
-    while let Some(Ok(_)) = s.next().await {}
+    let read = async {
+        let mut n = 0u64;
+        while let Some(chunk) = s.next().await {
+            let Ok(chunk) = chunk else { return false };
+            n += chunk.len() as u64;
+            if n > DRAIN_LIMIT {
+                return false;
+            }
+        }
+        true
+    };
+    tokio::time::timeout(DRAIN_TIMEOUT, read)
+        .await
+        .unwrap_or(false)
+}
+
+/// Marks `resp` `Connection: close` unless the request's body was read to
+/// its end (the connection cannot carry another request otherwise).
+fn close_unless(drained: bool, mut resp: Response) -> Response {
+    if !drained {
+        resp.headers_mut().insert(
+            axum::http::header::CONNECTION,
+            HeaderValue::from_static("close"),
+        );
+    }
+    resp
 }
