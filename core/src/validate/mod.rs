@@ -33,6 +33,7 @@
 //! | Situation | `strict` | `balanced` (default) | `landing_friendly` |
 //! |---|---|---|---|
 //! | row with more or fewer fields than the header | reject `ROW_MALFORMED` | reject `ROW_MALFORMED` | reject `ROW_MALFORMED` |
+//! | row of more than 10,000 fields ([`crate::csv::MAX_FIELDS`]; its values are not kept) | reject `ROW_MALFORMED` | reject `ROW_MALFORMED` | reject `ROW_MALFORMED` |
 //! | field that is not valid UTF-8 | reject `INVALID_ENCODING` | reject `INVALID_ENCODING` | reject `INVALID_ENCODING` |
 //! | header column not declared in `sourceFields` | reject `EXTRA_COLUMN` | ignored | ignored |
 //! | key field empty | reject `REQUIRED_FIELD_MISSING` | reject `REQUIRED_FIELD_MISSING` | reject `REQUIRED_FIELD_MISSING` |

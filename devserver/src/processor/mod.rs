@@ -46,7 +46,10 @@
 //!   zip / Excel, gzip, PDF and UTF-16 files are named as such), or a UTF-16
 //!   byte order mark;
 //! * the file has no header row (only blank lines);
-//! * the header is not valid UTF-8, or is too large;
+//! * the header is not valid UTF-8, is too large, or has more than 10,000
+//!   columns ([`import_core::csv::MAX_FIELDS`]; a data row of more fields
+//!   is rejected as `ROW_MALFORMED` instead, its values not kept, and the
+//!   rest of the file imported);
 //! * the header does not fit the mapping: a mapped column is missing (named,
 //!   with the header's columns and a hint when the file looks delimited by
 //!   another character), the key field is not mapped, or a mapped column is
@@ -1187,6 +1190,11 @@ fn header_unreadable(kind: &CsvErrorKind) -> Failure {
         CsvErrorKind::RecordTooLarge { limit } => format!(
             "The file's header row is larger than {limit} bytes (a quote that is never closed \
              probably runs on through the file): fix the header and upload again on a new job."
+        ),
+        CsvErrorKind::TooManyFields { limit, found } => format!(
+            "The file's header row has {found} columns; a file may have at most {limit}. \
+             Remove the columns you do not import (or check that the file is a CSV file whose \
+             first line names its columns) and upload it again on a new job."
         ),
         CsvErrorKind::WrongWidth { .. } => {
             "The file's header row could not be read: upload a CSV file whose first line names its columns.".into()
