@@ -34,17 +34,25 @@ use web_sys::{AbortController, Request, Response, ResponseInit};
 
 /// The fault-injecting emulator (see the module docs).
 fn flaky_root() -> String {
-    emulator_root("IMPORT_EMULATOR_URL_FLAKY", option_env!("IMPORT_EMULATOR_URL_FLAKY"))
+    emulator_root(
+        "IMPORT_EMULATOR_URL_FLAKY",
+        option_env!("IMPORT_EMULATOR_URL_FLAKY"),
+    )
 }
 
 /// The rate-limited emulator (see the module docs).
 fn limited_root() -> String {
-    emulator_root("IMPORT_EMULATOR_URL_LIMITED", option_env!("IMPORT_EMULATOR_URL_LIMITED"))
+    emulator_root(
+        "IMPORT_EMULATOR_URL_LIMITED",
+        option_env!("IMPORT_EMULATOR_URL_LIMITED"),
+    )
 }
 
 fn emulator_root(name: &str, url: Option<&str>) -> String {
     let Some(url) = url else {
-        panic!("{name} was not set when these tests were compiled; run them with `cargo xtask test`");
+        panic!(
+            "{name} was not set when these tests were compiled; run them with `cargo xtask test`"
+        );
     };
     url.trim_end_matches('/').to_string()
 }
