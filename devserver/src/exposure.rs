@@ -89,8 +89,14 @@ impl Exposure {
                 80
             };
             let host = auth.host().to_ascii_lowercase();
-            add(host, auth.port_u16().unwrap_or(default_port), default_port);
-            origins.push(format!("{}://{}", scheme, auth).to_ascii_lowercase());
+            let public_port = auth.port_u16().unwrap_or(default_port);
+            add(host.clone(), public_port, default_port);
+            // Browsers leave the scheme's default port out of `Origin`.
+            origins.push(if public_port == default_port {
+                format!("{scheme}://{host}").to_ascii_lowercase()
+            } else {
+                format!("{scheme}://{host}:{public_port}").to_ascii_lowercase()
+            });
         }
         hosts.sort();
         hosts.dedup();
@@ -230,6 +236,15 @@ mod tests {
             assert!(e.host_allowed(ok), "{ok} refused");
         }
         assert!(!e.host_allowed("emu.example.com:80"));
+        let o = |v: &str| e.origin_allowed(&HeaderValue::from_str(v).unwrap());
+        assert!(o("https://emu.example.com"));
+        let e = Exposure::new(
+            "127.0.0.1:80".parse().unwrap(),
+            Some("http://emu.example.com:80"),
+            &[],
+        )
+        .unwrap();
+        assert!(e.origin_allowed(&HeaderValue::from_static("http://emu.example.com")));
         assert!(!e.host_allowed("other.example.com"));
         assert!(Exposure::new("127.0.0.1:1".parse().unwrap(), Some("nope"), &[]).is_err());
     }
