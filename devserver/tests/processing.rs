@@ -1111,6 +1111,10 @@ async fn commas_only_job_fails(lines: usize, commas: usize, budget: u64) {
     assert_eq!(st["mergedInserts"], 0, "{st}");
     if measured {
         let grew = peak_rss().unwrap_or(0).saturating_sub(before);
+        eprintln!(
+            "{lines} lines of {commas} commas: failed in {took:?}, memory grew by {} MB",
+            grew >> 20
+        );
         assert!(
             grew < budget,
             "memory grew by {} MB reading {lines} lines of {commas} commas ({took:?})",
@@ -1134,6 +1138,45 @@ async fn a_file_of_commas_fails_on_its_header_with_memory_bounded() {
 async fn a_100_mb_file_of_commas_fails_on_its_header_with_memory_bounded() {
     commas_only_job_fails(100, 1 << 20, 64 << 20).await;
     commas_only_job_fails(1, 100 << 20, 64 << 20).await;
+}
+
+/// A file of a header and `lines` lines of `commas` commas: each line is
+/// rejected, and the emulator's memory grows by less than `budget`.
+async fn comma_rows_are_rejected(lines: usize, commas: usize, budget: u64) {
+    let emu = emu().await;
+    let mut csv = b"email,first_name\n".to_vec();
+    csv.extend(commas_only(lines, commas));
+    let (id, _) = ready_job(&emu, W, "profiles", &csv, email_name_mapping()).await;
+    drop(csv);
+    let measured = reset_peak_rss();
+    let before = peak_rss().unwrap_or(0);
+    let t = std::time::Instant::now();
+    start(&emu, W, &id).await;
+    let st = wait(&emu, W, &id).await;
+    assert_eq!(st["state"], "completed", "{st}");
+    assert_eq!(st["invalidRows"], lines, "{st}");
+    assert_eq!(st["errorSummary"], json!({"ROW_MALFORMED": lines}));
+    if measured {
+        let grew = peak_rss().unwrap_or(0).saturating_sub(before);
+        eprintln!(
+            "a header and {lines} lines of {commas} commas: completed in {:?}, memory grew by {} MB",
+            t.elapsed(),
+            grew >> 20
+        );
+        assert!(grew < budget, "memory grew by {} MB", grew >> 20);
+    }
+}
+
+#[tokio::test]
+async fn data_rows_of_commas_are_rejected_with_memory_bounded() {
+    comma_rows_are_rejected(4, 1 << 20, 64 << 20).await;
+}
+
+/// About 100 MB of comma rows (see the test above; run with `--ignored`).
+#[tokio::test]
+#[ignore]
+async fn a_100_mb_file_of_comma_rows_is_rejected_with_memory_bounded() {
+    comma_rows_are_rejected(100, 1 << 20, 64 << 20).await;
 }
 
 #[tokio::test]
