@@ -18,9 +18,12 @@
 //!   (the BOM, when present, counts: the header of a file with a BOM starts at
 //!   offset 3);
 //! * a record whose field count differs from the header's, a field that is not
-//!   valid UTF-8 and a record larger than [`CsvOptions::max_record_bytes`] are
-//!   reported as [`CsvRowError`]s for that row: the stream never panics and
-//!   never stops;
+//!   valid UTF-8, a record larger than [`CsvOptions::max_record_bytes`] and a
+//!   record of more than [`CsvOptions::max_fields`] fields are reported as
+//!   [`CsvRowError`]s for that row: the stream never panics and never stops;
+//! * memory is bounded by those two limits: a line of nothing but
+//!   delimiters (no field bytes at all) is counted, not kept, once past
+//!   [`CsvOptions::max_fields`];
 //! * buffers are reused from record to record: the hot path allocates
 //!   nothing once the buffers have grown to the largest record seen.
 //!
@@ -60,6 +63,9 @@ const INITIAL_RECORD_CAPACITY: usize = 64 * 1024;
 /// Initial number of field slots; doubles as needed.
 const INITIAL_FIELD_CAPACITY: usize = 64;
 
+/// The default [`CsvOptions::max_fields`]: 10,000 columns.
+pub const MAX_FIELDS: usize = 10_000;
+
 /// Reader settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CsvOptions {
@@ -72,6 +78,11 @@ pub struct CsvOptions {
     /// unclosed quote, is skipped and reported as
     /// [`CsvErrorKind::RecordTooLarge`]. Default 32 MiB.
     pub max_record_bytes: usize,
+    /// Most fields a record may have. A record with more (a header of too
+    /// many columns, a line of delimiters) is skipped, its fields counted
+    /// but not kept, and reported as [`CsvErrorKind::TooManyFields`].
+    /// Default [`MAX_FIELDS`] (10,000).
+    pub max_fields: usize,
 }
 
 impl Default for CsvOptions {
@@ -80,6 +91,7 @@ impl Default for CsvOptions {
             delimiter: b',',
             quote: b'"',
             max_record_bytes: 32 * 1024 * 1024,
+            max_fields: MAX_FIELDS,
         }
     }
 }
@@ -130,6 +142,14 @@ pub enum CsvErrorKind {
         /// The limit that was exceeded.
         limit: usize,
     },
+    /// The record has more than [`CsvOptions::max_fields`] fields; its
+    /// contents were skipped.
+    TooManyFields {
+        /// The limit that was exceeded.
+        limit: usize,
+        /// Fields the record has.
+        found: u64,
+    },
 }
 
 /// A record that could not be read: reported in place of the record, and the
@@ -143,8 +163,9 @@ pub struct CsvRowError {
     /// What is wrong.
     pub kind: CsvErrorKind,
     /// The record's fields as far as they could be read, invalid UTF-8
-    /// replaced by U+FFFD (empty for [`CsvErrorKind::RecordTooLarge`]), so
-    /// the row can still be shown to a person.
+    /// replaced by U+FFFD (empty for [`CsvErrorKind::RecordTooLarge`] and
+    /// [`CsvErrorKind::TooManyFields`]), so the row can still be shown to a
+    /// person.
     pub fields: Vec<String>,
 }
 
@@ -196,6 +217,11 @@ pub struct CsvStream {
     in_record: bool,
     /// Whether the current record outgrew the limit and is being skipped.
     skipping: bool,
+    /// Fields of the current record so far (read by csv_core).
+    record_fields: u64,
+    /// Whether the current record has more than [`CsvOptions::max_fields`]
+    /// fields (they are then counted, not kept).
+    overflow: bool,
     record_start: u64,
     /// Bytes consumed so far.
     offset: u64,
@@ -269,6 +295,8 @@ impl CsvStream {
             bom_settled: false,
             in_record: false,
             skipping: false,
+            record_fields: 0,
+            overflow: false,
             record_start: 0,
             offset: 0,
             next_row: 0,
@@ -338,8 +366,7 @@ impl CsvStream {
                         &mut self.record[self.record_len..],
                         &mut self.ends[self.ends_len..],
                     );
-                    self.record_len += nout;
-                    self.ends_len += nend;
+                    self.took(nout, nend);
                     match res {
                         ReadRecordResult::OutputEndsFull => self.grow_ends(),
                         ReadRecordResult::OutputFull => self.grow_record(),
@@ -373,6 +400,10 @@ impl CsvStream {
     }
 
     fn grow_ends(&mut self) {
+        if self.skipping || self.overflow {
+            // Field ends are not kept: the buffer is reused from the start.
+            return;
+        }
         let n = self.ends.len() * 2;
         self.ends.resize(n, 0);
     }
@@ -393,6 +424,26 @@ impl CsvStream {
         }
         let n = (self.record.len() * 2).min(cap).max(self.record.len() + 1);
         self.record.resize(n, 0);
+    }
+
+    /// Accounts for what [`csv_core`] wrote: `nout` bytes and `nend` field
+    /// ends. Past [`CsvOptions::max_fields`] the fields are only counted
+    /// (and the bytes dropped), so the buffers stop growing.
+    fn took(&mut self, nout: usize, nend: usize) {
+        self.record_len += nout;
+        self.record_fields += nend as u64;
+        if self.record_fields > self.opts.max_fields as u64 {
+            self.overflow = true;
+        }
+        if self.overflow {
+            self.record_len = 0;
+        }
+        // Field positions are meaningless while a record is skipped.
+        self.ends_len = if self.skipping || self.overflow {
+            0
+        } else {
+            self.ends_len + nend
+        };
     }
 
     fn process(&mut self, mut input: &[u8], out: &mut impl FnMut(RecordEvent<'_>)) {
@@ -430,13 +481,7 @@ impl CsvStream {
             );
             input = &input[nin..];
             self.offset += nin as u64;
-            self.record_len += nout;
-            // Field positions are meaningless while a record is skipped.
-            self.ends_len = if self.skipping {
-                0
-            } else {
-                self.ends_len + nend
-            };
+            self.took(nout, nend);
             match res {
                 // Input left over after csv_core's first, one-byte read.
                 ReadRecordResult::InputEmpty if !input.is_empty() => {}
@@ -455,6 +500,22 @@ impl CsvStream {
         let byte_offset = self.record_start;
         self.in_record = false;
 
+        let found = std::mem::take(&mut self.record_fields);
+        if std::mem::take(&mut self.overflow) {
+            self.skipping = false;
+            self.record_len = 0;
+            self.ends_len = 0;
+            out(RecordEvent::Error(CsvRowError {
+                row_number,
+                byte_offset,
+                kind: CsvErrorKind::TooManyFields {
+                    limit: self.opts.max_fields,
+                    found,
+                },
+                fields: Vec::new(),
+            }));
+            return;
+        }
         // A record one byte over the limit fits the buffer when the input
         // ends right after it.
         if self.skipping || self.record_len > self.opts.max_record_bytes {
@@ -528,13 +589,31 @@ impl CsvStream {
         self.next_row += 1;
         let mut strs: Vec<&str> = recycle(std::mem::take(&mut self.strs));
         let mut start = 0;
+        let max = self.opts.max_fields;
         // The delimiter is ASCII, so every split is a character boundary.
-        for at in memchr::memchr_iter(self.opts.delimiter, line) {
+        let mut delimiters = memchr::memchr_iter(self.opts.delimiter, line);
+        let mut found = None;
+        for at in delimiters.by_ref() {
+            if strs.len() + 1 >= max {
+                // This delimiter starts field max + 1: count the rest.
+                found = Some(strs.len() as u64 + 2 + delimiters.count() as u64);
+                break;
+            }
             strs.push(&text[start..at]);
             start = at + 1;
         }
-        strs.push(&text[start..]);
-        deliver(&mut self.width, row_number, self.offset, &strs, out);
+        match found {
+            None => {
+                strs.push(&text[start..]);
+                deliver(&mut self.width, row_number, self.offset, &strs, out);
+            }
+            Some(found) => out(RecordEvent::Error(CsvRowError {
+                row_number,
+                byte_offset: self.offset,
+                kind: CsvErrorKind::TooManyFields { limit: max, found },
+                fields: Vec::new(),
+            })),
+        }
         self.strs = recycle(strs);
         #[cfg(test)]
         {
@@ -676,6 +755,7 @@ mod tests {
                 delimiter: [b',', b';', b'\t'][case % 3],
                 // Small limits put some records over it, and some just under.
                 max_record_bytes: [32 * 1024 * 1024, 40, 8, 1][(case / 3) % 4],
+                max_fields: [MAX_FIELDS, 4, 2, 1][(case / 12) % 4],
                 ..CsvOptions::default()
             };
             let mut chunks = Vec::new();
@@ -706,6 +786,49 @@ mod tests {
         assert!(
             shortcut_total > 3_000,
             "only {shortcut_total} records took the shortcut"
+        );
+    }
+
+    #[test]
+    fn a_line_of_delimiters_is_counted_not_kept() {
+        // 20,000 commas (a line the shortcut takes) and 3,000,000 (csv_core's,
+        // in 64 KiB chunks): each row is one error, the buffers stay small,
+        // and the next row is read.
+        for (commas, shortcut) in [(20_000, true), (20_000, false), (3_000_000, true)] {
+            let mut input = b"a,b\n".to_vec();
+            input.extend(std::iter::repeat_n(b',', commas));
+            input.extend_from_slice(b"\n1,2\n");
+            let mut stream = CsvStream::default();
+            stream.shortcut &= shortcut;
+            let mut events = Vec::new();
+            for chunk in input.chunks(64 * 1024) {
+                stream.feed(chunk, &mut |e| events.push(format!("{e:?}")));
+            }
+            stream.finish(&mut |e| events.push(format!("{e:?}")));
+            assert_eq!(events.len(), 3, "{commas}");
+            let want = format!(
+                "TooManyFields {{ limit: {MAX_FIELDS}, found: {} }}",
+                commas + 1
+            );
+            assert!(events[1].contains(&want), "{commas}: {}", events[1]);
+            assert!(events[1].contains("row_number: 1") && events[1].contains("fields: []"));
+            assert!(events[2].contains("[\"1\", \"2\"]"), "{}", events[2]);
+            assert!(stream.ends.len() <= 2 * MAX_FIELDS + INITIAL_FIELD_CAPACITY);
+            assert!(stream.strs.capacity() <= 2 * MAX_FIELDS + INITIAL_FIELD_CAPACITY);
+            assert!(stream.record.len() <= INITIAL_RECORD_CAPACITY);
+        }
+        // Exactly the limit is a record; a header over it is row 0's error.
+        let opts = CsvOptions {
+            max_fields: 3,
+            ..CsvOptions::default()
+        };
+        let (events, _, _) = read(opts, &[b"a,b,c\n1,2,3\n1,2,3,4\n"], true);
+        assert!(events[1].contains("Row"), "{events:?}");
+        assert!(events[2].contains("found: 4"), "{events:?}");
+        let (events, _, _) = read(opts, &[b"a,b,c,d\n"], true);
+        assert!(
+            events[0].contains("row_number: 0") && events[0].contains("TooManyFields"),
+            "{events:?}"
         );
     }
 

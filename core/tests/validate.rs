@@ -678,6 +678,19 @@ fn a_mapped_column_missing_from_the_header_fails_in_every_mode() {
 }
 
 #[test]
+fn a_wide_header_is_listed_in_part() {
+    // 10,000 columns of long names: the message names 20 of them, each
+    // shortened, and says how many more there are.
+    let (sf, fm) = (source_fields(), field_map());
+    let names: Vec<String> = (0..10_000).map(|i| format!("{i:0>200}")).collect();
+    let err = RowValidator::new(&names, Mapping::new(&sf, &fm), Balanced, &["email"]).unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.contains("and 9980 more"), "{msg}");
+    assert!(msg.contains(&format!("\"{}…\"", "0".repeat(64))), "{msg}");
+    assert!(msg.len() < 3_000, "{} bytes", msg.len());
+}
+
+#[test]
 fn a_one_column_header_suggests_the_delimiter() {
     let (sf, fm) = (source_fields(), field_map());
     let h = [header().join(";")];

@@ -21,6 +21,7 @@ use crate::auth::Auth;
 use crate::config::Config;
 use crate::db::Db;
 use crate::error::{ApiError, CORRELATION_ID};
+use crate::exposure::Exposure;
 use crate::faults::Faults;
 use crate::metadata::Catalog;
 use crate::ratelimit::RateLimiter;
@@ -49,6 +50,8 @@ pub struct App {
     pub faults: Faults,
     /// Per-token rate limit.
     pub rate_limiter: RateLimiter,
+    /// The `Host` values and CORS origins answered.
+    pub exposure: Exposure,
 }
 
 impl App {
@@ -103,6 +106,7 @@ pub async fn serve(config: Config) -> anyhow::Result<Server> {
     let faults = Faults::parse(config.faults.as_deref().unwrap_or(""), config.seed)
         .map_err(|e| anyhow::anyhow!(e))?;
     let rate_limiter = RateLimiter::new(config.rate_limit);
+    let exposure = Exposure::new(addr, config.public_url.as_deref(), &config.cors_origins)?;
     let state = Arc::new(App {
         config,
         base_url: base_url.clone(),
@@ -112,6 +116,7 @@ pub async fn serve(config: Config) -> anyhow::Result<Server> {
         storage,
         faults,
         rate_limiter,
+        exposure,
     });
     lists::init(&state)?;
     jobs::on_start(&state)?;
@@ -187,18 +192,25 @@ pub fn router(state: AppState) -> Router {
     }
 
     app.layer(DefaultBodyLimit::disable())
-        .layer(cors())
+        .layer(cors(state.exposure.clone()))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::exposure::check_host,
+        ))
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(middleware::from_fn(correlation_layer))
         .with_state(state)
 }
 
-/// CORS for every route: any origin (no credentials are used: the API takes a
-/// bearer token, storage a signed URL), the headers a browser client sends,
-/// and the response headers it must read.
-fn cors() -> CorsLayer {
+/// CORS for every route: loopback origins and those configured (see
+/// [`crate::exposure`]; no credentials are used: the API takes a bearer
+/// token, storage a signed URL), the headers a browser client sends, and the
+/// response headers it must read.
+fn cors(exposure: Exposure) -> CorsLayer {
     CorsLayer::new()
-        .allow_origin(AllowOrigin::mirror_request())
+        .allow_origin(AllowOrigin::predicate(move |origin, _| {
+            exposure.origin_allowed(origin)
+        }))
         .allow_methods([
             Method::GET,
             Method::POST,

@@ -127,6 +127,9 @@ pub struct Config {
     /// Base URL written into upload and error-file URLs; default
     /// `http://<bound address>`.
     pub public_url: Option<String>,
+    /// Origins CORS answers besides the loopback ones (`--cors-origin`,
+    /// repeatable); see [`crate::exposure`].
+    pub cors_origins: Vec<String>,
     /// Source of time.
     pub clock: Arc<dyn Clock>,
     /// Print the start banner (URL, tokens) to stdout.
@@ -163,6 +166,7 @@ impl Config {
             token_ttl_secs: 3600,
             upload_url_ttl_secs: 24 * 3600,
             public_url: None,
+            cors_origins: Vec::new(),
             clock: Arc::new(SystemClock),
             banner: false,
             workers: 4,

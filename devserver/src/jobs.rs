@@ -284,7 +284,9 @@ async fn create_job(state: &App, caller: &Caller, body: &[u8]) -> ApiResult<Resp
     let landing_path = format!("jobs/{id}/file");
     let ttl = i64::try_from(state.config.upload_url_ttl_secs).unwrap_or(i64::MAX / 1000);
     let expires_at = now + Duration::seconds(ttl);
-    let target = state.storage.upload_target(&landing_path, expires_at);
+    let target = state
+        .storage
+        .upload_target(&landing_path, expires_at, valid.file_size);
     let job = Job {
         id: id.clone(),
         workspace: caller.workspace.clone(),

@@ -12,6 +12,7 @@ pub mod clock;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod exposure;
 pub mod faults;
 pub mod idempotency;
 pub mod jobs;

@@ -59,6 +59,10 @@ struct Args {
     /// Base URL to write into upload and error-file URLs (default: the bound address).
     #[arg(long)]
     public_url: Option<String>,
+    /// Also answer CORS requests of this origin (repeatable), e.g.
+    /// https://app.example.com; loopback origins are always answered.
+    #[arg(long = "cors-origin", value_parser = import_devserver::exposure::parse_origin)]
+    cors_origins: Vec<String>,
     /// Processor workers (jobs processed at once across workspaces).
     #[arg(long, default_value_t = 4)]
     workers: usize,
@@ -102,6 +106,7 @@ async fn main() -> anyhow::Result<()> {
     config.token_ttl_secs = args.token_ttl;
     config.upload_url_ttl_secs = args.upload_url_ttl;
     config.public_url = args.public_url;
+    config.cors_origins = args.cors_origins;
     config.banner = true;
     config.workers = args.workers;
 

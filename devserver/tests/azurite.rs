@@ -375,7 +375,7 @@ async fn size_reader_and_remove_follow_the_azurite_blob() {
 
     let data = csv(100);
     let exp = chrono::Utc::now() + chrono::Duration::minutes(5);
-    let t = st.upload_target(landing, exp);
+    let t = st.upload_target(landing, exp, 1 << 20);
     let r = emu
         .http
         .put(&t.url)
@@ -411,7 +411,7 @@ async fn azurite_answers_browser_preflights_for_uploads() {
         .server
         .state
         .storage
-        .upload_target("jobs/imp_cors/file", exp);
+        .upload_target("jobs/imp_cors/file", exp, 1 << 20);
     let r = emu
         .http
         .request(reqwest::Method::OPTIONS, &t.url)

@@ -1062,3 +1062,144 @@ async fn the_profile_stage_is_visible_while_unification_runs() {
     );
     assert_eq!(st["mergedInserts"], ROWS as u64);
 }
+
+// --------------------------------------------- CSV limits (columns)
+
+/// Peak resident memory of this process (the tests and the emulator),
+/// bytes; `None` where `/proc` does not say.
+fn peak_rss() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+/// Resets the peak to the current resident memory (Linux); false when it
+/// cannot.
+fn reset_peak_rss() -> bool {
+    std::fs::write("/proc/self/clear_refs", "5").is_ok()
+}
+
+/// A file of `lines` lines of `commas` commas each (the header too).
+fn commas_only(lines: usize, commas: usize) -> Vec<u8> {
+    let mut line = vec![b','; commas];
+    line.push(b'\n');
+    line.repeat(lines)
+}
+
+/// Runs a job of a file of only commas: it fails on its header, naming the
+/// column limit, and the emulator's memory grows by less than `budget`.
+async fn commas_only_job_fails(lines: usize, commas: usize, budget: u64) {
+    let emu = emu().await;
+    let csv = commas_only(lines, commas);
+    let (id, _) = ready_job(&emu, W, "profiles", &csv, email_name_mapping()).await;
+    drop(csv);
+    let measured = reset_peak_rss();
+    let before = peak_rss().unwrap_or(0);
+    let t = std::time::Instant::now();
+    start(&emu, W, &id).await;
+    let st = wait(&emu, W, &id).await;
+    let took = t.elapsed();
+    assert_eq!(st["state"], "failed", "{st}");
+    let msg = st["errorMessage"].as_str().unwrap();
+    assert!(
+        msg.contains(&format!("has {} columns", commas + 1))
+            && msg.contains("at most 10000")
+            && msg.len() < 400,
+        "{msg}"
+    );
+    assert_eq!(st["mergedInserts"], 0, "{st}");
+    if measured {
+        let grew = peak_rss().unwrap_or(0).saturating_sub(before);
+        eprintln!(
+            "{lines} lines of {commas} commas: failed in {took:?}, memory grew by {} MB",
+            grew >> 20
+        );
+        assert!(
+            grew < budget,
+            "memory grew by {} MB reading {lines} lines of {commas} commas ({took:?})",
+            grew >> 20
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_file_of_commas_fails_on_its_header_with_memory_bounded() {
+    // 16 lines of a quarter of a million commas (4 MB): each line would be
+    // 250,001 columns; one 8 MB line of commas.
+    commas_only_job_fails(16, 250_000, 64 << 20).await;
+    commas_only_job_fails(1, 8 << 20, 64 << 20).await;
+}
+
+/// The same with about 100 MB of commas (slow in a debug build; run with
+/// `cargo test --release -p import-devserver --test processing -- --ignored`).
+#[tokio::test]
+#[ignore]
+async fn a_100_mb_file_of_commas_fails_on_its_header_with_memory_bounded() {
+    commas_only_job_fails(100, 1 << 20, 64 << 20).await;
+    commas_only_job_fails(1, 100 << 20, 64 << 20).await;
+}
+
+/// A file of a header and `lines` lines of `commas` commas: each line is
+/// rejected, and the emulator's memory grows by less than `budget`.
+async fn comma_rows_are_rejected(lines: usize, commas: usize, budget: u64) {
+    let emu = emu().await;
+    let mut csv = b"email,first_name\n".to_vec();
+    csv.extend(commas_only(lines, commas));
+    let (id, _) = ready_job(&emu, W, "profiles", &csv, email_name_mapping()).await;
+    drop(csv);
+    let measured = reset_peak_rss();
+    let before = peak_rss().unwrap_or(0);
+    let t = std::time::Instant::now();
+    start(&emu, W, &id).await;
+    let st = wait(&emu, W, &id).await;
+    assert_eq!(st["state"], "completed", "{st}");
+    assert_eq!(st["invalidRows"], lines, "{st}");
+    assert_eq!(st["errorSummary"], json!({"ROW_MALFORMED": lines}));
+    if measured {
+        let grew = peak_rss().unwrap_or(0).saturating_sub(before);
+        eprintln!(
+            "a header and {lines} lines of {commas} commas: completed in {:?}, memory grew by {} MB",
+            t.elapsed(),
+            grew >> 20
+        );
+        assert!(grew < budget, "memory grew by {} MB", grew >> 20);
+    }
+}
+
+#[tokio::test]
+async fn data_rows_of_commas_are_rejected_with_memory_bounded() {
+    comma_rows_are_rejected(4, 1 << 20, 64 << 20).await;
+}
+
+/// About 100 MB of comma rows (see the test above; run with `--ignored`).
+#[tokio::test]
+#[ignore]
+async fn a_100_mb_file_of_comma_rows_is_rejected_with_memory_bounded() {
+    comma_rows_are_rejected(100, 1 << 20, 64 << 20).await;
+}
+
+#[tokio::test]
+async fn a_data_row_of_too_many_fields_is_rejected_and_the_rest_imported() {
+    let emu = emu().await;
+    let mut csv = b"email,first_name\nann@example.com,Ann\n".to_vec();
+    csv.extend(commas_only(1, 20_000));
+    csv.extend_from_slice(b"bob@example.com,Bob\n");
+    let (id, st) = run(&emu, W, "profiles", &csv, email_name_mapping()).await;
+    assert_eq!(st["state"], "completed", "{st}");
+    assert_eq!(
+        (&st["readRows"], &st["validRows"], &st["invalidRows"]),
+        (&json!(3), &json!(2), &json!(1)),
+        "{st}"
+    );
+    assert_eq!(st["errorSummary"], json!({"ROW_MALFORMED": 1}));
+    let lines = error_lines(&emu, &id).await;
+    assert_eq!(lines[0]["rowNumber"], 2);
+    assert_eq!(lines[0]["code"], "ROW_MALFORMED");
+    let error = lines[0]["error"].as_str().unwrap();
+    assert!(
+        error.contains("20001 columns") && error.contains("10000"),
+        "{error}"
+    );
+    assert_eq!(lines[0]["sourceRow"], json!({}));
+}

@@ -15,6 +15,9 @@ use sha2::Sha256;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const PATH: &str = "jobs/imp_01TEST/file.csv";
+/// The size bound of the upload URLs these tests sign themselves (a job's
+/// URL carries its `fileSize`).
+const BOUND: u64 = 64 * 1024 * 1024;
 
 fn md5_b64(data: &[u8]) -> String {
     B64.encode(Md5::digest(data))
@@ -33,7 +36,7 @@ fn bytes(n: usize, salt: u8) -> Vec<u8> {
 
 fn upload_url(emu: &Emu, path: &str) -> String {
     let exp = emu.server.state.now() + Duration::hours(1);
-    emu.server.state.storage.upload_target(path, exp).url
+    emu.server.state.storage.upload_target(path, exp, BOUND).url
 }
 
 fn read_url(emu: &Emu, path: &str) -> String {
@@ -127,7 +130,7 @@ fn path_and_query(url: &str) -> String {
 async fn upload_targets_per_mode() {
     let azure = start_with(|_| {}).await;
     let exp = azure.server.state.now() + Duration::hours(1);
-    let t = azure.server.state.storage.upload_target(PATH, exp);
+    let t = azure.server.state.storage.upload_target(PATH, exp, BOUND);
     assert_eq!(t.method, "PUT");
     assert_eq!(
         t.headers.get("x-ms-blob-type").map(String::as_str),
@@ -141,21 +144,30 @@ async fn upload_targets_per_mode() {
     );
     assert!(t.url.contains(&format!("se={}", exp.timestamp())));
     assert!(t.url.contains("sp=w") && t.url.contains("sig="));
+    assert!(t.url.contains(&format!("sz={BOUND}")), "{}", t.url);
 
     let s3 = start_with(|c| c.storage = StorageMode::LocalS3).await;
-    let t = s3.server.state.storage.upload_target(PATH, exp);
+    let t = s3.server.state.storage.upload_target(PATH, exp, BOUND);
     assert_eq!((t.method.as_str(), t.headers.len()), ("PUT", 0));
 
     let gcs = start_with(|c| c.storage = StorageMode::LocalGcs).await;
-    let t = gcs.server.state.storage.upload_target(PATH, exp);
+    let t = gcs.server.state.storage.upload_target(PATH, exp, BOUND);
     assert_eq!((t.method.as_str(), t.headers.len()), ("PUT", 0));
     assert!(t.url.contains("upload_id="), "{}", t.url);
     // Each target is a new session.
-    assert_ne!(t.url, gcs.server.state.storage.upload_target(PATH, exp).url);
+    assert_ne!(
+        t.url,
+        gcs.server.state.storage.upload_target(PATH, exp, BOUND).url
+    );
 
     // Paths with spaces and non-ASCII characters are encoded and round-trip.
     let odd = "jobs/imp_01TEST/spring 2026 ü.csv";
-    let url = azure.server.state.storage.upload_target(odd, exp).url;
+    let url = azure
+        .server
+        .state
+        .storage
+        .upload_target(odd, exp, BOUND)
+        .url;
     assert!(url.contains("spring%202026%20%C3%BC.csv"), "{url}");
     let (status, _, _) = send(
         azure
@@ -504,8 +516,9 @@ async fn azure_content_md5_is_verified() {
 #[tokio::test]
 async fn azure_requires_content_length() {
     let emu = start_with(|_| {}).await;
+    let host = emu.server.addr;
     let req = format!(
-        "PUT {} HTTP/1.1\r\nHost: x\r\nx-ms-blob-type: BlockBlob\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+        "PUT {} HTTP/1.1\r\nHost: {host}\r\nx-ms-blob-type: BlockBlob\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
         path_and_query(&upload_url(&emu, PATH))
     );
     let resp = raw_http(&emu, req.as_bytes()).await;
@@ -515,7 +528,7 @@ async fn azure_requires_content_length() {
 
     // Sizes are checked from the header, before any byte is read.
     let req = format!(
-        "PUT {} HTTP/1.1\r\nHost: x\r\nx-ms-blob-type: BlockBlob\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        "PUT {} HTTP/1.1\r\nHost: {host}\r\nx-ms-blob-type: BlockBlob\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
         path_and_query(&upload_url(&emu, PATH)),
         5000u64 * 1024 * 1024 + 1
     );
@@ -613,6 +626,7 @@ async fn signatures_are_checked() {
 #[tokio::test]
 async fn paths_cannot_escape_the_blob_root() {
     let emu = start_with(|_| {}).await;
+    let host = emu.server.addr;
     let url = upload_url(&emu, PATH);
     let query = url.split_once('?').unwrap().1;
     for evil in ["jobs%2F..%2Fx", "jobs//x", "jobs/a%5Cb", "jobs/%00"] {
@@ -627,8 +641,9 @@ async fn paths_cannot_escape_the_blob_root() {
         "jobs/../../keys/storage-hmac.key",
         "jobs/%2E%2E/%2e%2e/keys/storage-hmac.key",
     ] {
-        let req =
-            format!("GET /storage/{evil}?{query} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        let req = format!(
+            "GET /storage/{evil}?{query} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+        );
         let resp = raw_http(&emu, req.as_bytes()).await;
         assert!(resp.starts_with("HTTP/1.1 400"), "{evil}: {resp}");
         assert!(resp.contains("InvalidUri"), "{evil}: {resp}");
@@ -641,7 +656,7 @@ async fn signing_key_survives_a_restart() {
     config.storage = StorageMode::LocalS3;
     let server = import_devserver::serve(config.clone()).await.unwrap();
     let exp = server.state.now() + Duration::hours(1);
-    let target = server.state.storage.upload_target(PATH, exp);
+    let target = server.state.storage.upload_target(PATH, exp, BOUND);
     server.stop().await;
     let key = std::fs::read_to_string(dir.path().join("keys/storage-hmac.key")).unwrap();
     assert_eq!(key.trim().len(), 64);
@@ -830,8 +845,9 @@ async fn s3_single_put() {
 #[tokio::test]
 async fn s3_refuses_more_than_5_gib_from_the_header() {
     let emu = start_with(|c| c.storage = StorageMode::LocalS3).await;
+    let host = emu.server.addr;
     let req = format!(
-        "PUT {} HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        "PUT {} HTTP/1.1\r\nHost: {host}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
         path_and_query(&upload_url(&emu, PATH)),
         5u64 * 1024 * 1024 * 1024 + 1
     );
@@ -1249,4 +1265,275 @@ async fn a_block_list_commit_reads_back_in_list_order() {
     assert_eq!(s, 200);
     assert_eq!(sha256(&body), sha256(&data));
     emu.server.stop().await;
+}
+
+// ------------------------------------- the job's fileSize bounds storage
+
+/// Put Block of `data` under id `n` to `url`: (status, x-ms-error-code, body).
+async fn put_block(emu: &Emu, url: &str, n: u32, data: &[u8]) -> (u16, String, String) {
+    let (status, h, body) = send(
+        emu.http
+            .put(with(
+                url,
+                &format!("comp=block&blockid={}", urlencoding::encode(&block_id(n))),
+            ))
+            .body(data.to_vec()),
+    )
+    .await;
+    (status, header(&h, "x-ms-error-code").to_string(), body)
+}
+
+/// Put Block List of `ids` (all `Latest`): (status, x-ms-error-code, body).
+async fn put_list(emu: &Emu, url: &str, ids: impl Iterator<Item = u32>) -> (u16, String, String) {
+    let entries: Vec<(&str, String)> = ids.map(|n| ("Latest", block_id(n))).collect();
+    let (status, h, body) = send(
+        emu.http
+            .put(with(url, "comp=blocklist"))
+            .body(block_list(&entries)),
+    )
+    .await;
+    (status, header(&h, "x-ms-error-code").to_string(), body)
+}
+
+/// Files under the blob store's `tmp/` (bodies being received or assembled).
+fn temp_files(emu: &Emu) -> usize {
+    std::fs::read_dir(emu.dir.path().join("blobs/tmp"))
+        .unwrap()
+        .count()
+}
+
+#[tokio::test]
+async fn one_block_listed_many_times_or_blocks_over_the_file_size_are_not_committed() {
+    // One 100 MiB block listed 50,000 times would commit about 5 TB; the
+    // same rule with 100-byte blocks and a 1,000-byte file.
+    let emu = start_with(|_| {}).await;
+    let job = create_job(&emu, "dev-write", 1000).await;
+    let url = job["uploadUrl"].as_str().unwrap();
+    let path = job["landingPath"].as_str().unwrap();
+    for n in 0..11 {
+        let (status, code, body) = put_block(&emu, url, n, &bytes(100, n as u8)).await;
+        assert_eq!(status, 201, "{code} {body}");
+    }
+
+    // The same block 50,000 times: refused on its second entry.
+    let t = std::time::Instant::now();
+    let (status, code, body) = put_list(&emu, url, std::iter::repeat_n(0, 50_000)).await;
+    assert_eq!((status, code.as_str()), (400, "InvalidBlockList"), "{body}");
+    assert!(body.contains("listed twice (entries 1 and 2)"), "{body}");
+    // Two distinct blocks, one repeated later.
+    let (status, code, body) = put_list(&emu, url, [0, 1, 0].into_iter()).await;
+    assert_eq!((status, code.as_str()), (400, "InvalidBlockList"), "{body}");
+    assert!(body.contains("entries 1 and 3"), "{body}");
+    // Eleven distinct blocks: 1,100 bytes for a 1,000-byte file.
+    let (status, code, body) = put_list(&emu, url, 0..11).await;
+    assert_eq!(
+        (status, code.as_str()),
+        (413, "RequestBodyTooLarge"),
+        "{body}"
+    );
+    assert!(
+        body.contains("at most 1000 bytes") && body.contains("fileSize"),
+        "{body}"
+    );
+    assert!(t.elapsed() < std::time::Duration::from_secs(5));
+    // Nothing was written: no blob, no assembled file left behind.
+    assert_eq!(committed(&emu, path), None);
+    assert_eq!(temp_files(&emu), 0);
+
+    // Ten of them are the file: committed.
+    let (status, code, body) = put_list(&emu, url, 0..10).await;
+    assert_eq!(status, 201, "{code} {body}");
+    assert_eq!(committed(&emu, path), Some(1000));
+}
+
+#[tokio::test]
+async fn a_blob_or_block_over_the_file_size_is_refused_from_its_headers() {
+    let emu = start_with(|_| {}).await;
+    let host = emu.server.addr;
+    let job = create_job(&emu, "dev-write", 1000).await;
+    let url = job["uploadUrl"].as_str().unwrap();
+    let path = job["landingPath"].as_str().unwrap();
+
+    let (status, h, body) = send(
+        emu.http
+            .put(url)
+            .header("x-ms-blob-type", "BlockBlob")
+            .body(bytes(1001, 1)),
+    )
+    .await;
+    assert_eq!(
+        (status, header(&h, "x-ms-error-code")),
+        (413, "RequestBodyTooLarge"),
+        "{body}"
+    );
+    assert!(
+        body.contains("1001 bytes") && body.contains("at most 1000 bytes"),
+        "{body}"
+    );
+    let (status, code, body) = put_block(&emu, url, 0, &bytes(1001, 1)).await;
+    assert_eq!(
+        (status, code.as_str()),
+        (413, "RequestBodyTooLarge"),
+        "{body}"
+    );
+
+    // Refused from Content-Length alone: a 100 MiB Put Blob is answered
+    // without its body being sent.
+    let req = format!(
+        "PUT {} HTTP/1.1\r\nHost: {host}\r\nx-ms-blob-type: BlockBlob\r\nContent-Length: {}\r\n\r\n",
+        path_and_query(url),
+        100u64 * 1024 * 1024
+    );
+    let resp = raw_http(&emu, req.as_bytes()).await;
+    assert!(resp.starts_with("HTTP/1.1 413"), "{resp}");
+    assert!(
+        resp.to_ascii_lowercase().contains("connection: close"),
+        "{resp}"
+    );
+    assert_eq!(committed(&emu, path), None);
+
+    // The declared size itself is fine.
+    let (status, _, body) = send(
+        emu.http
+            .put(url)
+            .header("x-ms-blob-type", "BlockBlob")
+            .body(bytes(1000, 1)),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(committed(&emu, path), Some(1000));
+}
+
+#[tokio::test]
+async fn staged_blocks_are_capped_at_twice_the_file_size() {
+    let emu = start_with(|_| {}).await;
+    let job = create_job(&emu, "dev-write", 1000).await;
+    let url = job["uploadUrl"].as_str().unwrap();
+    let path = job["landingPath"].as_str().unwrap();
+    // A first attempt, abandoned, and a second under other ids: 2,000 bytes.
+    for n in 0..20 {
+        let (status, code, body) = put_block(&emu, url, n, &bytes(100, n as u8)).await;
+        assert_eq!(status, 201, "block {n}: {code} {body}");
+    }
+    let (status, code, body) = put_block(&emu, url, 20, &bytes(1, 0)).await;
+    assert_eq!(
+        (status, code.as_str()),
+        (413, "RequestBodyTooLarge"),
+        "{body}"
+    );
+    assert!(
+        body.contains("2001 bytes") && body.contains("at most 2000"),
+        "{body}"
+    );
+    // Re-sending a block replaces it: still within the cap.
+    let (status, code, body) = put_block(&emu, url, 3, &bytes(100, 33)).await;
+    assert_eq!(status, 201, "{code} {body}");
+    let (status, code, body) = put_block(&emu, url, 3, &bytes(101, 33)).await;
+    assert_eq!(
+        (status, code.as_str()),
+        (413, "RequestBodyTooLarge"),
+        "{body}"
+    );
+    // Committing discards the blocks left out, which frees the room.
+    let (status, code, body) = put_list(&emu, url, 10..20).await;
+    assert_eq!(status, 201, "{code} {body}");
+    assert_eq!(committed(&emu, path), Some(1000));
+    let (status, code, body) = put_block(&emu, url, 30, &bytes(1000, 3)).await;
+    assert_eq!(status, 201, "{code} {body}");
+}
+
+#[tokio::test]
+async fn s3_and_gcs_refuse_uploads_over_the_file_size() {
+    let emu = start_with(|c| c.storage = StorageMode::LocalS3).await;
+    let job = create_job(&emu, "dev-write", 1000).await;
+    let url = job["uploadUrl"].as_str().unwrap();
+    let path = job["landingPath"].as_str().unwrap();
+    let (status, _, body) = send(emu.http.put(url).body(bytes(1001, 1))).await;
+    assert_eq!((status, xml_code(&body)), (400, "EntityTooLarge"), "{body}");
+    assert!(
+        body.contains("1000 bytes") && body.contains("fileSize"),
+        "{body}"
+    );
+    assert_eq!(committed(&emu, path), None);
+    let (status, _, body) = send(emu.http.put(url).body(bytes(1000, 1))).await;
+    assert_eq!(status, 200, "{body}");
+
+    let emu = start_with(|c| c.storage = StorageMode::LocalGcs).await;
+    let job = create_job(&emu, "dev-write", 1000).await;
+    let url = job["uploadUrl"].as_str().unwrap();
+    let path = job["landingPath"].as_str().unwrap();
+    let reason = |body: &str| {
+        serde_json::from_str::<serde_json::Value>(body).unwrap()["error"]["errors"][0]["reason"]
+            .as_str()
+            .unwrap_or("")
+            .to_string()
+    };
+    // The whole object at once, a total over the size, a chunk reaching
+    // past it while the total is open, and a status query declaring more.
+    for (range, data) in [
+        (None, bytes(1001, 1)),
+        (Some("bytes 0-262143/300000"), bytes(262_144, 1)),
+        (Some("bytes 0-262143/*"), bytes(262_144, 1)),
+        (Some("bytes */5000"), Vec::new()),
+    ] {
+        let mut rb = emu.http.put(url).body(data);
+        if let Some(r) = range {
+            rb = rb.header("content-range", r);
+        }
+        let (status, _, body) = send(rb).await;
+        assert_eq!(
+            (status, reason(&body).as_str()),
+            (413, "entityTooLarge"),
+            "{range:?}: {body}"
+        );
+        assert!(body.contains("at most 1000 bytes"), "{body}");
+    }
+    assert_eq!(committed(&emu, path), None);
+    let (status, _, body) = send(
+        emu.http
+            .put(url)
+            .header("content-range", "bytes 0-999/1000")
+            .body(bytes(1000, 1)),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(committed(&emu, path), Some(1000));
+}
+
+#[tokio::test]
+async fn a_refused_request_is_answered_without_reading_a_large_body() {
+    let emu = start_with(|_| {}).await;
+    let host = emu.server.addr;
+    let url = upload_url(&emu, PATH);
+    let bad = url.replace("sig=", "sig=AAAA");
+    // 100 MiB announced, 64 KiB sent: the refusal comes at once, and the
+    // connection is closed rather than read to the end.
+    let mut req = format!(
+        "PUT {} HTTP/1.1\r\nHost: {host}\r\nx-ms-blob-type: BlockBlob\r\nContent-Length: {}\r\n\r\n",
+        path_and_query(&bad),
+        100u64 * 1024 * 1024
+    )
+    .into_bytes();
+    req.extend_from_slice(&bytes(64 * 1024, 7));
+    let t = std::time::Instant::now();
+    let resp = raw_http(&emu, &req).await;
+    assert!(resp.starts_with("HTTP/1.1 403"), "{resp}");
+    assert!(resp.contains("AuthenticationFailed"), "{resp}");
+    assert!(
+        resp.to_ascii_lowercase().contains("connection: close"),
+        "{resp}"
+    );
+    assert!(t.elapsed() < std::time::Duration::from_secs(3));
+
+    // A small refused body is read to its end and the connection stays
+    // open for the next request.
+    let (status, h, _) = send(
+        emu.http
+            .put(&bad)
+            .header("x-ms-blob-type", "BlockBlob")
+            .body(bytes(1000, 1)),
+    )
+    .await;
+    assert_eq!(status, 403);
+    assert!(h.get("connection").is_none(), "{h:?}");
 }

@@ -33,6 +33,7 @@
 //! | Situation | `strict` | `balanced` (default) | `landing_friendly` |
 //! |---|---|---|---|
 //! | row with more or fewer fields than the header | reject `ROW_MALFORMED` | reject `ROW_MALFORMED` | reject `ROW_MALFORMED` |
+//! | row of more than 10,000 fields ([`crate::csv::MAX_FIELDS`]; its values are not kept) | reject `ROW_MALFORMED` | reject `ROW_MALFORMED` | reject `ROW_MALFORMED` |
 //! | field that is not valid UTF-8 | reject `INVALID_ENCODING` | reject `INVALID_ENCODING` | reject `INVALID_ENCODING` |
 //! | header column not declared in `sourceFields` | reject `EXTRA_COLUMN` | ignored | ignored |
 //! | key field empty | reject `REQUIRED_FIELD_MISSING` | reject `REQUIRED_FIELD_MISSING` | reject `REQUIRED_FIELD_MISSING` |
@@ -210,12 +211,28 @@ fn quote(s: &str) -> String {
 }
 
 fn quoted_list(items: &[String]) -> String {
-    items
+    let mut out = items
         .iter()
-        .map(|i| format!("\"{}\"", escape(i)))
+        .take(LISTED_ITEMS)
+        .map(|i| {
+            let mut shown: String = i.chars().take(LISTED_CHARS).collect();
+            if shown.len() < i.len() {
+                shown.push('…');
+            }
+            format!("\"{}\"", escape(&shown))
+        })
         .collect::<Vec<_>>()
-        .join(", ")
+        .join(", ");
+    if items.len() > LISTED_ITEMS {
+        out.push_str(&format!(" and {} more", items.len() - LISTED_ITEMS));
+    }
+    out
 }
+
+/// Names a message lists at most (a header may have 10,000 columns)…
+const LISTED_ITEMS: usize = 20;
+/// …and characters of each name it shows.
+const LISTED_CHARS: usize = 64;
 
 /// `column "name"`, or `column 3 (unnamed)` for an empty header cell.
 fn column_label(name: Option<&str>, index: usize) -> String {

@@ -70,6 +70,15 @@ impl RowError {
                     ),
                 }
             }
+            CsvErrorKind::TooManyFields { limit, found } => RowError {
+                row_number: err.row_number,
+                code: ROW_MALFORMED,
+                column: None,
+                message: format!(
+                    "row has {found} columns, more than the {limit} a row may have (the header has {}); its values were not kept",
+                    header.len()
+                ),
+            },
             CsvErrorKind::RecordTooLarge { limit } => RowError {
                 row_number: err.row_number,
                 code: ROW_MALFORMED,

@@ -10,9 +10,10 @@
 //! * a record starts at its first byte after the line breaks that end the
 //!   previous one (`csv_core` skips `\r` and `\n` between records), and its
 //!   offset counts the byte order mark;
-//! * a record of more than `max_record_bytes` unquoted bytes is an error
-//!   without fields; the first record that is not is the one whose width
-//!   counts;
+//! * a record of more than `max_fields` fields is an error without fields
+//!   that counts them; else a record of more than `max_record_bytes`
+//!   unquoted bytes is an error without fields; the first record that is
+//!   neither is the one whose width counts;
 //! * a record with a field that is not UTF-8 is an error naming the first
 //!   such field, its first bad byte and that byte's position;
 //! * the first record is the header; a later record of another width is an
@@ -22,7 +23,9 @@
 //! the reference all at once, and their events and totals must be equal.
 
 use csv_core::{ReadRecordResult, ReaderBuilder};
-use import_core::csv::{CsvErrorKind, CsvOptions, CsvRowError, CsvStream, CsvSummary, RecordEvent};
+use import_core::csv::{
+    CsvErrorKind, CsvOptions, CsvRowError, CsvStream, CsvSummary, RecordEvent, MAX_FIELDS,
+};
 use proptest::prelude::*;
 use proptest::sample::select;
 
@@ -124,6 +127,18 @@ fn reference(opts: CsvOptions, input: &[u8]) -> (Vec<Ev>, CsvSummary) {
     let mut events = Vec::new();
     for (row, rec) in (0u64..).zip(&records) {
         let offset = rec.start as u64;
+        if rec.fields.len() > opts.max_fields {
+            events.push(Ev::Error(CsvRowError {
+                row_number: row,
+                byte_offset: offset,
+                kind: CsvErrorKind::TooManyFields {
+                    limit: opts.max_fields,
+                    found: rec.fields.len() as u64,
+                },
+                fields: vec![],
+            }));
+            continue;
+        }
         let size: usize = rec.fields.iter().map(Vec::len).sum();
         if size > opts.max_record_bytes {
             events.push(Ev::Error(CsvRowError {
@@ -198,7 +213,8 @@ fn csv_text() -> impl Strategy<Value = Vec<u8>> {
 
 /// Reader options: the usual delimiters and quotes, odd ones (a line
 /// break, a non-ASCII byte, the quote as delimiter) and any byte; record
-/// limits small enough to be reached, and the default.
+/// size and field count limits small enough to be reached, and the
+/// defaults.
 fn options() -> impl Strategy<Value = CsvOptions> {
     let delimiter = prop_oneof![
         4 => select(vec![b',', b';', b'\t']),
@@ -214,11 +230,15 @@ fn options() -> impl Strategy<Value = CsvOptions> {
         2 => Just(CsvOptions::default().max_record_bytes),
         3 => 0usize..48,
     ];
-    (delimiter, quote, limit).prop_map(|(delimiter, quote, max_record_bytes)| CsvOptions {
-        delimiter,
-        quote,
-        max_record_bytes,
-    })
+    let fields = prop_oneof![2 => Just(MAX_FIELDS), 1 => 1usize..6];
+    (delimiter, quote, limit, fields).prop_map(
+        |(delimiter, quote, max_record_bytes, max_fields)| CsvOptions {
+            delimiter,
+            quote,
+            max_record_bytes,
+            max_fields,
+        },
+    )
 }
 
 /// Where to cut an input of up to `len` bytes into chunks (sorted; cuts
@@ -241,9 +261,10 @@ proptest! {
         delimiter in any::<u8>(),
         quote in any::<u8>(),
         max_record_bytes in prop_oneof![Just(usize::MAX), 0usize..64, Just(1 << 25)],
+        max_fields in prop_oneof![Just(usize::MAX), 1usize..8, Just(MAX_FIELDS)],
         cuts in cuts(),
     ) {
-        let opts = CsvOptions { delimiter, quote, max_record_bytes };
+        let opts = CsvOptions { delimiter, quote, max_record_bytes, max_fields };
         let (_, summary) = read_chunked(opts, &input, &cuts);
         prop_assert_eq!(summary.bytes, input.len() as u64);
     }

@@ -46,7 +46,10 @@
 //!   zip / Excel, gzip, PDF and UTF-16 files are named as such), or a UTF-16
 //!   byte order mark;
 //! * the file has no header row (only blank lines);
-//! * the header is not valid UTF-8, or is too large;
+//! * the header is not valid UTF-8, is too large, or has more than 10,000
+//!   columns ([`import_core::csv::MAX_FIELDS`]; a data row of more fields
+//!   is rejected as `ROW_MALFORMED` instead, its values not kept, and the
+//!   rest of the file imported);
 //! * the header does not fit the mapping: a mapped column is missing (named,
 //!   with the header's columns and a hint when the file looks delimited by
 //!   another character), the key field is not mapped, or a mapped column is
@@ -386,10 +389,10 @@ fn consume(mut run: Run<'_>, validated: &[std::sync::mpsc::Receiver<Msg>]) -> Re
     while let Ok(msg) = validated[turn].recv() {
         match msg {
             Msg::Header { header, fields } => run.on_header(header, &fields)?,
-            Msg::Rows(Rows { items, encoded }) => {
-                let mut at = 0;
-                for item in items {
-                    run.on_item(item, &encoded, &mut at)?;
+            Msg::Rows(rows) => {
+                let mut at = Cursor::default();
+                for item in &rows.items {
+                    run.on_item(item, &rows, &mut at)?;
                 }
                 run.maybe_report()?;
                 turn = (turn + 1) % validated.len();
@@ -455,10 +458,44 @@ enum Msg {
 }
 
 /// Rows in file order: the valid ones encoded one after another
-/// ([`merge::encode_row`]: one buffer per message, no allocation per row).
+/// ([`merge::encode_row`]: one buffer per message, no allocation per row),
+/// the rejected ones' fields one after another in one string (not one
+/// `String` per field: a rejected row may have up to 10,000 of them).
+#[derive(Default)]
 struct Rows {
     items: Vec<Item>,
     encoded: Vec<u8>,
+    /// Fields of the rejected rows, one after another.
+    rejected: String,
+    /// Where each of those fields ends in `rejected`.
+    rejected_ends: Vec<usize>,
+}
+
+impl Rows {
+    fn with_capacity() -> Rows {
+        Rows {
+            items: Vec::with_capacity(ITEMS_PER_MSG),
+            encoded: Vec::with_capacity(ITEMS_PER_MSG * ENCODED_ROW_GUESS),
+            ..Rows::default()
+        }
+    }
+
+    /// Adds a rejected row's fields.
+    fn push_rejected<S: AsRef<str>>(&mut self, fields: &[S]) {
+        for f in fields {
+            self.rejected.push_str(f.as_ref());
+            self.rejected_ends.push(self.rejected.len());
+        }
+    }
+}
+
+/// Where the next row of a [`Rows`] starts: its valid rows' encodings and
+/// its rejected rows' fields.
+#[derive(Default)]
+struct Cursor {
+    encoded: usize,
+    field: usize,
+    text: usize,
 }
 
 /// One data row, validated.
@@ -466,8 +503,9 @@ enum Item {
     /// Valid: the length of its encoding (the next bytes of
     /// [`Rows::encoded`]).
     Valid(usize),
-    /// Rejected: why, and its fields as read.
-    Rejected(RowError, Vec<String>),
+    /// Rejected: why, and how many fields it has (the next ones of
+    /// [`Rows::rejected`]).
+    Rejected(RowError, usize),
 }
 
 /// The validation thread's part: checks the records the [`Parser`] sends
@@ -480,8 +518,7 @@ struct Reader<'a> {
     header: Vec<String>,
     validator: Option<RowValidator>,
     row: ValidRow,
-    items: Vec<Item>,
-    encoded: Vec<u8>,
+    rows: Rows,
     fatal: Option<Failure>,
 }
 
@@ -494,8 +531,7 @@ impl<'a> Reader<'a> {
             header: Vec::new(),
             validator: None,
             row: ValidRow::default(),
-            items: Vec::with_capacity(ITEMS_PER_MSG),
-            encoded: Vec::new(),
+            rows: Rows::with_capacity(),
             fatal: None,
         }
     }
@@ -505,13 +541,9 @@ impl<'a> Reader<'a> {
     }
 
     fn flush(&mut self) {
-        if !self.items.is_empty() {
-            let items = std::mem::replace(&mut self.items, Vec::with_capacity(ITEMS_PER_MSG));
-            let encoded = std::mem::replace(
-                &mut self.encoded,
-                Vec::with_capacity(ITEMS_PER_MSG * ENCODED_ROW_GUESS),
-            );
-            self.send(Msg::Rows(Rows { items, encoded }));
+        if !self.rows.items.is_empty() {
+            let rows = std::mem::replace(&mut self.rows, Rows::with_capacity());
+            self.send(Msg::Rows(rows));
         }
     }
 
@@ -569,22 +601,22 @@ impl<'a> Reader<'a> {
             if self.fatal.is_some() || self.out.closed {
                 return;
             }
+            let n = match item {
+                RawItem::Row { fields, .. } => *fields,
+                RawItem::Unreadable { fields, .. } => *fields,
+            };
+            fields.clear();
+            for &end in &records.ends[at..at + n] {
+                fields.push(&records.text[start..end]);
+                start = end;
+            }
+            at += n;
             match item {
-                RawItem::Row {
-                    row_number,
-                    fields: n,
-                } => {
-                    fields.clear();
-                    for &end in &records.ends[at..at + n] {
-                        fields.push(&records.text[start..end]);
-                        start = end;
-                    }
-                    at += n;
-                    self.on_row(*row_number, &fields);
-                }
-                RawItem::Unreadable(err) => {
-                    let row_err = RowError::from_csv(err, &self.header);
-                    self.push(Item::Rejected(row_err, err.fields.clone()));
+                RawItem::Row { row_number, .. } => self.on_row(*row_number, &fields),
+                RawItem::Unreadable { error, .. } => {
+                    let row_err = RowError::from_csv(error, &self.header);
+                    self.rows.push_rejected(&fields);
+                    self.push(Item::Rejected(row_err, n));
                 }
             }
         }
@@ -597,11 +629,14 @@ impl<'a> Reader<'a> {
         };
         let item = match validator.validate_into(row_number, fields, &mut self.row) {
             Ok(()) => {
-                let start = self.encoded.len();
-                merge::encode_row(&self.row.values, &mut self.encoded);
-                Item::Valid(self.encoded.len() - start)
+                let start = self.rows.encoded.len();
+                merge::encode_row(&self.row.values, &mut self.rows.encoded);
+                Item::Valid(self.rows.encoded.len() - start)
             }
-            Err(e) => Item::Rejected(e, fields.iter().map(|f| (*f).to_string()).collect()),
+            Err(e) => {
+                self.rows.push_rejected(fields);
+                Item::Rejected(e, fields.len())
+            }
         };
         self.push(item);
     }
@@ -609,7 +644,7 @@ impl<'a> Reader<'a> {
     /// Adds a row to the message of the batch (sent once the batch is done:
     /// one message per batch keeps the validators' turns).
     fn push(&mut self, item: Item) {
-        self.items.push(item);
+        self.rows.items.push(item);
     }
 
     fn on_header(&mut self, fields: &[&str]) -> Result<(), Failure> {
@@ -661,8 +696,9 @@ struct RawRecords {
 enum RawItem {
     /// A record of `fields` fields (the next ones of [`RawRecords::ends`]).
     Row { row_number: u64, fields: usize },
-    /// A record the CSV reader could not read.
-    Unreadable(CsvRowError),
+    /// A record the CSV reader could not read, with the `fields` it could
+    /// (the next ones of [`RawRecords::ends`]; `error.fields` is empty).
+    Unreadable { error: CsvRowError, fields: usize },
 }
 
 /// The parse thread's part: streams the blob through the CSV reader and
@@ -796,8 +832,17 @@ impl Parser {
             RecordEvent::Error(err) if err.row_number == 0 => {
                 self.fatal = Some(header_unreadable(&err.kind));
             }
-            RecordEvent::Error(err) => {
-                self.records.items.push(RawItem::Unreadable(err));
+            RecordEvent::Error(mut error) => {
+                let r = &mut self.records;
+                let fields = std::mem::take(&mut error.fields);
+                for f in &fields {
+                    r.text.push_str(f);
+                    r.ends.push(r.text.len());
+                }
+                r.items.push(RawItem::Unreadable {
+                    error,
+                    fields: fields.len(),
+                });
                 if self.records.items.len() >= ITEMS_PER_MSG {
                     self.flush();
                 }
@@ -944,24 +989,36 @@ impl<'a> Run<'a> {
         self.report()
     }
 
-    /// One row of a message; `at` is where the next valid row's encoding
-    /// starts in `encoded`.
-    fn on_item(&mut self, item: Item, encoded: &[u8], at: &mut usize) -> Result<(), Failure> {
+    /// One row of a message; `at` is where the row's data starts in it.
+    fn on_item(&mut self, item: &Item, rows: &Rows, at: &mut Cursor) -> Result<(), Failure> {
         self.counters.read_rows += 1;
         match item {
             Item::Valid(len) => {
                 let Some(merger) = self.merger.as_mut() else {
                     return Err(anyhow::anyhow!("a data row arrived before the header").into());
                 };
-                let row = encoded
-                    .get(*at..*at + len)
+                let row = rows
+                    .encoded
+                    .get(at.encoded..at.encoded + len)
                     .ok_or_else(|| anyhow::anyhow!("a row's encoding is missing"))?;
-                *at += len;
+                at.encoded += len;
                 merger.push_encoded(row)?;
                 self.counters.valid_rows += 1;
                 Ok(())
             }
-            Item::Rejected(err, fields) => self.reject(&err, &fields),
+            Item::Rejected(err, n) => {
+                let ends = rows
+                    .rejected_ends
+                    .get(at.field..at.field + n)
+                    .ok_or_else(|| anyhow::anyhow!("a rejected row's fields are missing"))?;
+                let mut fields = Vec::with_capacity(*n);
+                for &end in ends {
+                    fields.push(&rows.rejected[at.text..end]);
+                    at.text = end;
+                }
+                at.field += n;
+                self.reject(err, &fields)
+            }
         }
     }
 
@@ -1187,6 +1244,11 @@ fn header_unreadable(kind: &CsvErrorKind) -> Failure {
         CsvErrorKind::RecordTooLarge { limit } => format!(
             "The file's header row is larger than {limit} bytes (a quote that is never closed \
              probably runs on through the file): fix the header and upload again on a new job."
+        ),
+        CsvErrorKind::TooManyFields { limit, found } => format!(
+            "The file's header row has {found} columns; a file may have at most {limit}. \
+             Remove the columns you do not import (or check that the file is a CSV file whose \
+             first line names its columns) and upload it again on a new job."
         ),
         CsvErrorKind::WrongWidth { .. } => {
             "The file's header row could not be read: upload a CSV file whose first line names its columns.".into()

@@ -27,6 +27,16 @@
 //!   `AuthorizationPermissionMismatch`, so a client resuming an upload must
 //!   rely on its own record of acknowledged blocks.
 //!
+//! - **Size bound** (the URL's signed `sz`, the job's `fileSize`; see
+//!   [`super`]): a Put Blob body or a single block larger than the bound,
+//!   a Put Block that would bring the blob's uncommitted blocks over
+//!   [`super::STAGED_FACTOR`] times the bound, and a Put Block List whose
+//!   blocks add up to more than the bound are refused with 413
+//!   `RequestBodyTooLarge`, from the headers and the block sizes, before
+//!   any byte is read or written. A block id listed twice in one Put Block
+//!   List is 400 `InvalidBlockList` (a list of one staged block repeated
+//!   50,000 times would otherwise commit 50,000 copies of it).
+//!
 //! Every `PUT` needs `Content-Length` (411 `MissingContentLengthHeader`).
 //! A `Content-MD5` header on Put Blob, Put Block or Put Block List is
 //! checked against the body (400 `Md5Mismatch`, or `InvalidMd5` when it is
@@ -51,7 +61,7 @@ use super::blob_store::{
 };
 use super::errors::StorageError;
 use super::signing::hex;
-use super::{content_length, content_md5, http_date, take_body, Protocol, Storage};
+use super::{content_length, content_md5, http_date, take_body, Protocol, Storage, STAGED_FACTOR};
 
 /// The `x-ms-version` the emulator answers with.
 pub const API_VERSION: &str = "2025-01-05";
@@ -75,6 +85,7 @@ pub async fn put(
     query: &[(String, String)],
     headers: &HeaderMap,
     body: &mut Option<Body>,
+    limit: u64,
 ) -> Result<Response, StorageError> {
     let comp = query
         .iter()
@@ -88,15 +99,15 @@ pub async fn put(
         )
     })?;
     match comp {
-        None => put_blob(st, path, headers, len, body).await,
+        None => put_blob(st, path, headers, len, body, limit).await,
         Some("block") => {
             let id = query
                 .iter()
                 .find(|(k, _)| k == "blockid")
                 .map(|(_, v)| v.as_str());
-            put_block(st, path, id, headers, len, body).await
+            put_block(st, path, id, headers, len, body, limit).await
         }
-        Some("blocklist") => put_block_list(st, path, headers, len, body).await,
+        Some("blocklist") => put_block_list(st, path, headers, len, body, limit).await,
         Some(other) => Err(StorageError::bad_request(
             "InvalidQueryParameterValue",
             format!("comp={other} is not supported: use comp=block or comp=blocklist, or no comp for Put Blob."),
@@ -161,6 +172,17 @@ fn too_large(what: &str, limit: u64) -> StorageError {
     )
 }
 
+/// 413 for an upload over the URL's size bound (the job's `fileSize`).
+fn over_bound(what: String, limit: u64) -> StorageError {
+    StorageError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "RequestBodyTooLarge",
+        format!(
+            "{what}, but this upload URL allows at most {limit} bytes: the fileSize declared when the job was created. Upload the file the job was created for, or create a new job with the file's size."
+        ),
+    )
+}
+
 fn content_type(headers: &HeaderMap, path: &BlobPath) -> String {
     headers
         .get("x-ms-blob-content-type")
@@ -195,6 +217,7 @@ async fn put_blob(
     headers: &HeaderMap,
     len: u64,
     body: &mut Option<Body>,
+    limit: u64,
 ) -> Result<Response, StorageError> {
     match headers.get("x-ms-blob-type").map(|v| v.to_str().unwrap_or("")) {
         None => {
@@ -213,6 +236,12 @@ async fn put_blob(
     }
     if len > MAX_PUT_BLOB {
         return Err(too_large("Put Blob", MAX_PUT_BLOB));
+    }
+    if len > limit {
+        return Err(over_bound(
+            format!("The blob would hold {len} bytes"),
+            limit,
+        ));
     }
     precheck_md5(headers)?;
     let (tmp, got) = st
@@ -236,6 +265,42 @@ async fn put_blob(
         .map_err(|e| StorageError::internal(P, e))?;
     discard_staged(st, path).await;
     Ok(created(Some(&meta.etag), Some(&meta.md5)))
+}
+
+/// Refuses a block of `len` bytes with id `key` (hex) when the blob's
+/// uncommitted blocks would then hold more than [`STAGED_FACTOR`] times
+/// `limit` (the block it replaces does not count). Call it under the blob's
+/// lock.
+async fn check_staged(
+    st: &Storage,
+    path: &BlobPath,
+    key: &str,
+    len: u64,
+    limit: u64,
+) -> Result<u64, StorageError> {
+    let staged = st
+        .blobs
+        .staged_bytes(path)
+        .await
+        .map_err(|e| StorageError::internal(P, e))?;
+    let replaced =
+        match tokio::fs::metadata(st.blobs.staging_dir(path).join(format!("block-{key}"))).await {
+            Ok(m) => m.len(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
+            Err(e) => return Err(StorageError::internal(P, e)),
+        };
+    let after = staged - replaced.min(staged) + len;
+    let cap = limit.saturating_mul(STAGED_FACTOR);
+    if after > cap {
+        return Err(StorageError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "RequestBodyTooLarge",
+            format!(
+                "This block would bring the blob's uncommitted blocks to {after} bytes; at most {cap} may be staged ({STAGED_FACTOR} times the job's fileSize of {limit} bytes). Commit the blocks with Put Block List (blocks not in the list are discarded), or re-send a block under the same id to replace it."
+            ),
+        ));
+    }
+    Ok(after)
 }
 
 /// Decodes a block id: base64 of 1–64 bytes.
@@ -289,6 +354,7 @@ async fn put_block(
     headers: &HeaderMap,
     len: u64,
     body: &mut Option<Body>,
+    limit: u64,
 ) -> Result<Response, StorageError> {
     let id = id.filter(|s| !s.is_empty()).ok_or_else(|| {
         StorageError::bad_request(
@@ -301,13 +367,22 @@ async fn put_block(
     if len > MAX_BLOCK {
         return Err(too_large("block", MAX_BLOCK));
     }
+    if len > limit {
+        return Err(over_bound(format!("This block is {len} bytes"), limit));
+    }
     precheck_md5(headers)?;
-    // Refuse an unequal id before reading the body; checked again under the
-    // lock below, where it counts.
+    let key = hex(&raw);
+    // Refuse an unequal id, or a block over the staging bound, before
+    // reading the body; both are checked again under the lock below, where
+    // they count.
     if let Some(have) = existing_id_len(st, path).await? {
         if have != raw.len() {
             return Err(unequal_ids(id, have, raw.len()));
         }
+    }
+    {
+        let _guard = st.blobs.lock(path).await;
+        check_staged(st, path, &key, len, limit).await?;
     }
     let (tmp, got) = st
         .blobs
@@ -316,6 +391,7 @@ async fn put_block(
         .map_err(receive_error)?;
     check_md5(headers, &got)?;
     let _guard = st.blobs.lock(path).await;
+    let staged_after = check_staged(st, path, &key, got.len, limit).await?;
     let staging = st.blobs.staging_dir(path);
     match existing_id_len(st, path).await? {
         Some(have) if have != raw.len() => return Err(unequal_ids(id, have, raw.len())),
@@ -330,9 +406,10 @@ async fn put_block(
         }
     }
     st.blobs
-        .persist(tmp, &staging.join(format!("block-{}", hex(&raw))))
+        .persist(tmp, &staging.join(format!("block-{key}")))
         .await
         .map_err(|e| StorageError::internal(P, e))?;
+    st.blobs.set_staged_bytes(path, staged_after);
     Ok(created(None, Some(&got.md5_b64())))
 }
 
@@ -419,6 +496,7 @@ async fn put_block_list(
     headers: &HeaderMap,
     len: u64,
     body: &mut Option<Body>,
+    limit: u64,
 ) -> Result<Response, StorageError> {
     if len > MAX_BLOCK_LIST_BODY {
         return Err(too_large("block list", MAX_BLOCK_LIST_BODY));
@@ -477,7 +555,8 @@ async fn put_block_list(
     let mut sources = Vec::with_capacity(entries.len());
     let mut new_blocks = Vec::with_capacity(entries.len());
     let mut total = 0u64;
-    for (kind, id) in &entries {
+    let mut listed: HashMap<String, usize> = HashMap::with_capacity(entries.len());
+    for (n, (kind, id)) in entries.iter().enumerate() {
         let invalid = |why: &str| {
             StorageError::bad_request(
                 "InvalidBlockList",
@@ -487,6 +566,15 @@ async fn put_block_list(
         let raw =
             decode_block_id(id).map_err(|_| invalid("is not valid base64 of 1 to 64 bytes"))?;
         let key = hex(&raw);
+        if let Some(first) = listed.insert(key.clone(), n + 1) {
+            return Err(StorageError::bad_request(
+                "InvalidBlockList",
+                format!(
+                    "The specified block list is invalid: block id `{id}` is listed twice (entries {first} and {}). List each block once, in the order the file's parts go.",
+                    n + 1
+                ),
+            ));
+        }
         let staged = staging.join(format!("block-{key}"));
         let staged_len = match tokio::fs::metadata(&staged).await {
             Ok(m) => Some(m.len()),
@@ -511,6 +599,15 @@ async fn put_block_list(
             Source::Committed { size, .. } => *size,
         };
         total += size;
+        if total > limit {
+            return Err(over_bound(
+                format!(
+                    "The listed blocks add up to more than {limit} bytes (at least {total} by entry {})",
+                    n + 1
+                ),
+                limit,
+            ));
+        }
         new_blocks.push(CommittedBlock { id: key, size });
         sources.push(source);
     }
@@ -701,6 +798,7 @@ async fn discard_staged(st: &Storage, path: &BlobPath) {
     }
     let _ = tokio::fs::remove_file(staging.join("block-id-length")).await;
     let _ = tokio::fs::remove_dir(&staging).await;
+    st.blobs.forget_staged(path);
 }
 
 #[cfg(test)]

@@ -200,6 +200,9 @@ pub enum ReceiveError {
 pub struct BlobStore {
     root: PathBuf,
     locks: Mutex<HashMap<String, Weak<tokio::sync::Mutex<()>>>>,
+    /// Bytes of each blob's uncommitted Azure blocks, once counted (see
+    /// [`BlobStore::staged_bytes`]).
+    staged: Mutex<HashMap<String, u64>>,
 }
 
 impl BlobStore {
@@ -219,6 +222,7 @@ impl BlobStore {
         Ok(BlobStore {
             root,
             locks: Mutex::new(HashMap::new()),
+            staged: Mutex::new(HashMap::new()),
         })
     }
 
@@ -257,6 +261,45 @@ impl BlobStore {
     /// `staging/<sha256(path)>/` (not created).
     pub fn staging_dir(&self, path: &BlobPath) -> PathBuf {
         self.root.join("staging").join(path.key())
+    }
+
+    /// Bytes of the blob's uncommitted Azure blocks (`block-*` in its
+    /// staging directory). Counted from the directory the first time, then
+    /// kept up to date by [`BlobStore::set_staged_bytes`]; call it, and
+    /// that, under the blob's [`BlobStore::lock`].
+    pub async fn staged_bytes(&self, path: &BlobPath) -> std::io::Result<u64> {
+        if let Some(n) = self.staged.lock().unwrap().get(path.as_str()) {
+            return Ok(*n);
+        }
+        let mut total = 0;
+        match tokio::fs::read_dir(self.staging_dir(path)).await {
+            Ok(mut dir) => {
+                while let Some(entry) = dir.next_entry().await? {
+                    if entry.file_name().to_string_lossy().starts_with("block-") {
+                        total += entry.metadata().await?.len();
+                    }
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+        self.set_staged_bytes(path, total);
+        Ok(total)
+    }
+
+    /// Records the bytes of the blob's uncommitted blocks.
+    pub fn set_staged_bytes(&self, path: &BlobPath, bytes: u64) {
+        let mut map = self.staged.lock().unwrap();
+        if bytes == 0 {
+            map.remove(path.as_str());
+        } else {
+            map.insert(path.as_str().to_string(), bytes);
+        }
+    }
+
+    /// Forgets the count of a blob whose staged blocks were removed.
+    pub fn forget_staged(&self, path: &BlobPath) {
+        self.staged.lock().unwrap().remove(path.as_str());
     }
 
     /// A fresh, empty temporary file.

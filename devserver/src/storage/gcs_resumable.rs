@@ -25,6 +25,11 @@
 //! an earlier one, or a Content-Length that differs from the range, is 400
 //! `invalidRange`. A chunk that fails mid-body leaves the session at its
 //! previous offset.
+//!
+//! The object may not grow past the URL's size bound (the job's declared
+//! `fileSize`): a TOTAL above it, or a chunk (or whole-object `PUT`) that
+//! reaches past it, is 413 `entityTooLarge` before any byte is read, so a
+//! session never holds more than the bound.
 
 use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
@@ -123,6 +128,7 @@ pub async fn put(
     upload_id: &str,
     headers: &HeaderMap,
     body: &mut Option<Body>,
+    limit: u64,
 ) -> Result<Response, StorageError> {
     if upload_id.is_empty()
         || upload_id.len() > 64
@@ -157,6 +163,18 @@ pub async fn put(
         },
         Some(v) => parse_content_range(v.to_str().unwrap_or("")).map_err(invalid_range)?,
     };
+    let (declared, reach) = match range {
+        ContentRange::Query { total } => (total, 0),
+        ContentRange::Chunk { end, total, .. } => (total, end + 1),
+    };
+    let claimed = declared.unwrap_or(0).max(reach);
+    if claimed > limit {
+        return Err(StorageError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "entityTooLarge",
+            format!("The upload would hold at least {claimed} bytes, but this session URI allows at most {limit} bytes: the fileSize declared when the job was created. Upload the file the job was created for, or create a new job with the file's size."),
+        ));
+    }
 
     let _guard = st.blobs.lock(path).await;
     let dir = st.blobs.staging_dir(path);

@@ -3,7 +3,10 @@
 //! One `PUT` of the whole file to the signed URL (create-job `headers` is
 //! `{}`). `Content-Length` is required (411 `MissingContentLength`); more
 //! than 5 GiB (5,368,709,120 bytes) is refused from the header alone,
-//! before any byte is read (400 `EntityTooLarge`, as S3 answers). A
+//! before any byte is read (400 `EntityTooLarge`, as S3 answers); so is a
+//! body over the URL's size bound (the job's declared `fileSize`; 400
+//! `EntityTooLarge`, as S3 answers a pre-signed upload over its signed
+//! content-length range). A
 //! `Content-MD5` header is checked (400 `InvalidDigest` when malformed,
 //! `BadDigest` on mismatch). Success is 200 with `ETag: "<hex MD5>"`.
 //! Multipart uploads (`?uploads`, `?partNumber=`) are not emulated: 501
@@ -32,6 +35,7 @@ pub async fn put(
     query: &[(String, String)],
     headers: &HeaderMap,
     body: &mut Option<Body>,
+    limit: u64,
 ) -> Result<Response, StorageError> {
     if query
         .iter()
@@ -54,6 +58,12 @@ pub async fn put(
         return Err(StorageError::bad_request(
             "EntityTooLarge",
             format!("Your proposed upload ({len} bytes) exceeds the maximum allowed object size of {MAX_OBJECT} bytes (5 GiB) for a single PUT."),
+        ));
+    }
+    if len > limit {
+        return Err(StorageError::bad_request(
+            "EntityTooLarge",
+            format!("Your proposed upload ({len} bytes) exceeds the {limit} bytes this URL allows: the fileSize declared when the job was created. Upload the file the job was created for, or create a new job with the file's size."),
         ));
     }
     let invalid = || {

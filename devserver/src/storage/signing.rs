@@ -9,15 +9,19 @@
 //! | `sig` | HMAC-SHA256, base64url without padding |
 //!
 //! GCS-mode session URLs carry a fourth, `upload_id`, which names the
-//! resumable session and is covered by the signature.
+//! resumable session and is covered by the signature. Upload URLs also carry
+//! `sz`, the most bytes the blob may hold (the job's declared `fileSize`),
+//! covered by the signature too: storage refuses to commit more, whatever the
+//! protocol (see [`super`]).
 //!
 //! The MAC is computed with a 256-bit key generated once and kept in the data
 //! directory (`keys/storage-hmac.key`, hex), over the string
-//! `"v1\n{sp}\n{se}\n{mode}\n{path}\n{upload_id}"`, where `mode` is `azure`,
-//! `s3` or `gcs` and `path` is the percent-decoded landing path. A URL is
-//! therefore valid for exactly one path, one permission and one storage mode,
-//! until its expiry; nothing else (in particular no `Authorization` header)
-//! authorises a storage request.
+//! `"v1\n{sp}\n{se}\n{mode}\n{path}\n{upload_id}"`, or with `sz`
+//! `"v2\n{sp}\n{se}\n{mode}\n{path}\n{upload_id}\n{sz}"`, where `mode` is
+//! `azure`, `s3` or `gcs` and `path` is the percent-decoded landing path. A
+//! URL is therefore valid for exactly one path, one permission, one storage
+//! mode and one size bound, until its expiry; nothing else (in particular no
+//! `Authorization` header) authorises a storage request.
 
 use std::path::Path;
 
@@ -66,6 +70,8 @@ pub struct Grant {
     pub expires: i64,
     /// `upload_id` (GCS sessions), empty otherwise.
     pub upload_id: String,
+    /// `sz`: the most bytes the blob may hold (upload URLs).
+    pub max_size: Option<u64>,
 }
 
 /// Why a request's signature does not authorise it.
@@ -131,25 +137,27 @@ impl Signer {
     }
 
     /// The query string (without `?`) that authorises `permission` on `path`
-    /// until `expires` (epoch seconds).
+    /// until `expires` (epoch seconds), for at most `max_size` bytes.
     pub fn query(
         &self,
         path: &str,
         permission: Permission,
         expires: i64,
         upload_id: &str,
+        max_size: Option<u64>,
     ) -> String {
-        let sig = self.mac(path, permission, expires, upload_id);
+        let sig = self.mac(path, permission, expires, upload_id, max_size);
         let mut q = String::new();
         if !upload_id.is_empty() {
             q.push_str("upload_id=");
             q.push_str(&urlencoding::encode(upload_id));
             q.push('&');
         }
-        q.push_str(&format!(
-            "se={expires}&sp={}&sig={sig}",
-            permission.as_str()
-        ));
+        q.push_str(&format!("se={expires}&sp={}&", permission.as_str()));
+        if let Some(n) = max_size {
+            q.push_str(&format!("sz={n}&"));
+        }
+        q.push_str(&format!("sig={sig}"));
         q
     }
 
@@ -177,10 +185,14 @@ impl Signer {
             .and_then(Permission::parse)
             .ok_or(SignatureError::Missing("sp"))?;
         let upload_id = get("upload_id").unwrap_or("").to_string();
+        let max_size = match get("sz") {
+            None => None,
+            Some(n) => Some(n.parse().map_err(|_| SignatureError::Missing("sz"))?),
+        };
         let given = URL_SAFE_NO_PAD
             .decode(sig.trim_end_matches('='))
             .map_err(|_| SignatureError::Mismatch)?;
-        self.hmac(path, permission, expires, &upload_id)
+        self.hmac(path, permission, expires, &upload_id, max_size)
             .verify_slice(&given)
             .map_err(|_| SignatureError::Mismatch)?;
         if now >= expires {
@@ -192,6 +204,7 @@ impl Signer {
             permission,
             expires,
             upload_id,
+            max_size,
         })
     }
 
@@ -201,22 +214,29 @@ impl Signer {
         permission: Permission,
         expires: i64,
         upload_id: &str,
+        max_size: Option<u64>,
     ) -> HmacSha256 {
         let mut mac = HmacSha256::new_from_slice(&self.key).expect("HMAC takes any key length");
-        mac.update(
-            format!(
-                "v1\n{}\n{expires}\n{}\n{path}\n{upload_id}",
-                permission.as_str(),
-                self.mode
-            )
-            .as_bytes(),
-        );
+        let sp = permission.as_str();
+        let mode = self.mode;
+        let text = match max_size {
+            None => format!("v1\n{sp}\n{expires}\n{mode}\n{path}\n{upload_id}"),
+            Some(n) => format!("v2\n{sp}\n{expires}\n{mode}\n{path}\n{upload_id}\n{n}"),
+        };
+        mac.update(text.as_bytes());
         mac
     }
 
-    fn mac(&self, path: &str, permission: Permission, expires: i64, upload_id: &str) -> String {
+    fn mac(
+        &self,
+        path: &str,
+        permission: Permission,
+        expires: i64,
+        upload_id: &str,
+        max_size: Option<u64>,
+    ) -> String {
         URL_SAFE_NO_PAD.encode(
-            self.hmac(path, permission, expires, upload_id)
+            self.hmac(path, permission, expires, upload_id, max_size)
                 .finalize()
                 .into_bytes(),
         )
@@ -284,7 +304,13 @@ mod tests {
     #[test]
     fn round_trip_and_refusals() {
         let s = signer();
-        let q = parse_query(Some(&s.query("jobs/a/f.csv", Permission::Write, 100, "")));
+        let q = parse_query(Some(&s.query(
+            "jobs/a/f.csv",
+            Permission::Write,
+            100,
+            "",
+            None,
+        )));
         let g = s.verify("jobs/a/f.csv", &q, 99).unwrap();
         assert_eq!(g.permission, Permission::Write);
         assert_eq!(
@@ -312,9 +338,24 @@ mod tests {
     #[test]
     fn upload_id_is_signed() {
         let s = signer();
-        let mut q = parse_query(Some(&s.query("p", Permission::Write, 100, "abc")));
+        let mut q = parse_query(Some(&s.query("p", Permission::Write, 100, "abc", None)));
         assert!(s.verify("p", &q, 1).is_ok());
         q[0].1 = "abd".into();
         assert_eq!(s.verify("p", &q, 1), Err(SignatureError::Mismatch));
+    }
+
+    #[test]
+    fn the_size_bound_is_signed() {
+        let s = signer();
+        let q = parse_query(Some(&s.query("p", Permission::Write, 100, "", Some(10))));
+        assert_eq!(s.verify("p", &q, 1).unwrap().max_size, Some(10));
+        // Raised, or dropped: the signature no longer matches.
+        let raised: Vec<_> = q
+            .iter()
+            .map(|(k, v)| (k.clone(), if k == "sz" { "11".into() } else { v.clone() }))
+            .collect();
+        assert_eq!(s.verify("p", &raised, 1), Err(SignatureError::Mismatch));
+        let dropped: Vec<_> = q.iter().filter(|(k, _)| k != "sz").cloned().collect();
+        assert_eq!(s.verify("p", &dropped, 1), Err(SignatureError::Mismatch));
     }
 }
