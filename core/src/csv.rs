@@ -602,6 +602,10 @@ impl CsvStream {
             strs.push(&text[start..at]);
             start = at + 1;
         }
+        // A limit of 0 fields refuses even a record without a delimiter.
+        if found.is_none() && max == 0 {
+            found = Some(1);
+        }
         match found {
             None => {
                 strs.push(&text[start..]);

@@ -511,6 +511,31 @@ fn a_record_of_exactly_the_limit_is_read_and_one_byte_more_is_not() {
 }
 
 #[test]
+fn a_limit_of_no_fields_refuses_every_record_however_it_is_read() {
+    // A quote-free data record without a delimiter once passed as a row
+    // (the shortcut checked the limit at delimiters only), while csv_core
+    // refused the same record with a quote in it.
+    let opts = CsvOptions {
+        max_fields: 0,
+        ..CsvOptions::default()
+    };
+    let (events, _) = parse_chunks(opts, &[b"xyza\r\na\r\"c\"\n"]);
+    assert_eq!(events.len(), 3);
+    for (row, event) in events.iter().enumerate() {
+        assert!(
+            matches!(
+                event,
+                Ev::Error(CsvRowError {
+                    kind: CsvErrorKind::TooManyFields { limit: 0, found: 1 },
+                    ..
+                })
+            ),
+            "row {row}: {event:?}"
+        );
+    }
+}
+
+#[test]
 fn many_fields_in_one_record() {
     let n = 1000;
     let header_line: Vec<String> = (0..n).map(|i| format!("c{i}")).collect();

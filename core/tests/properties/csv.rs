@@ -230,7 +230,7 @@ fn options() -> impl Strategy<Value = CsvOptions> {
         2 => Just(CsvOptions::default().max_record_bytes),
         3 => 0usize..48,
     ];
-    let fields = prop_oneof![2 => Just(MAX_FIELDS), 1 => 1usize..6];
+    let fields = prop_oneof![2 => Just(MAX_FIELDS), 1 => 0usize..6];
     (delimiter, quote, limit, fields).prop_map(
         |(delimiter, quote, max_record_bytes, max_fields)| CsvOptions {
             delimiter,
@@ -261,7 +261,7 @@ proptest! {
         delimiter in any::<u8>(),
         quote in any::<u8>(),
         max_record_bytes in prop_oneof![Just(usize::MAX), 0usize..64, Just(1 << 25)],
-        max_fields in prop_oneof![Just(usize::MAX), 1usize..8, Just(MAX_FIELDS)],
+        max_fields in prop_oneof![Just(usize::MAX), 0usize..8, Just(MAX_FIELDS)],
         cuts in cuts(),
     ) {
         let opts = CsvOptions { delimiter, quote, max_record_bytes, max_fields };
