@@ -322,7 +322,7 @@ fn parse_http_date(value: &str, now_epoch_ms: u64) -> Option<i64> {
         2 => {
             // RFC 9110: a two-digit year more than 50 years in the future
             // is the most recent past year with the same last two digits.
-            let now_year = civil_from_days((now_epoch_ms / 86_400_000) as i64).0;
+            let now_year = crate::validate::civil_from_days((now_epoch_ms / 86_400_000) as i64).0;
             let yy = i64::from(parse_digits(year, 2, 2)?);
             let mut y = now_year - now_year.rem_euclid(100) + yy;
             if y > now_year + 50 {
@@ -385,20 +385,6 @@ fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
     let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(day) - 1;
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     era * 146_097 + doe - 719_468
-}
-
-/// (year, month, day) of a day count since 1970-01-01.
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
 }
 
 // ---------------------------------------------------------------------------

@@ -104,6 +104,7 @@ mod row;
 mod values;
 
 pub use row::{HeaderError, MappedField, Mapping, RowError, RowValidator, ValidRow};
+pub(crate) use values::civil_from_days;
 pub use values::{check_value, ValueError};
 
 use std::fmt;
