@@ -31,7 +31,16 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
 import { resultLine, runTests, summaryLine } from '../js/harness.mjs';
-import { bail, exportFor, packageManifest, pkgDir, root, scratchProject, stopChild } from '../js/support.mjs';
+import {
+  bail,
+  CONTENT_TYPES as TYPES,
+  exportFor,
+  packageManifest,
+  pkgDir,
+  root,
+  scratchProject,
+  stopChild,
+} from '../js/support.mjs';
 import { ENV } from './app.mjs';
 import { cases } from './cases.mjs';
 
@@ -72,16 +81,6 @@ export function settings(runner) {
     only: process.env.IMPORT_JS_ONLY ?? '',
   };
 }
-
-const TYPES = {
-  '.html': 'text/html; charset=utf-8',
-  '.js': 'text/javascript; charset=utf-8',
-  '.mjs': 'text/javascript; charset=utf-8',
-  '.wasm': 'application/wasm',
-  '.json': 'application/json',
-  '.css': 'text/css; charset=utf-8',
-  '.ts': 'text/plain; charset=utf-8',
-};
 
 /** Serves `files` (URL path → file) and `dirs` (URL prefix → directory), GET only. */
 export function staticServer({ files = {}, dirs = {} }) {

@@ -20,6 +20,7 @@ import { fileURLToPath } from 'node:url';
 
 import { denoBinary, denoEnv, denoRunArgs } from '../runtimes/deno.mjs';
 import { checkWorkerd, startWorkerd } from '../runtimes/workerd.mjs';
+import { CONTENT_TYPES as TYPES, stopChild } from '../js/support.mjs';
 
 const RUNNER = 'bundlers';
 const here = dirname(fileURLToPath(import.meta.url));
@@ -127,23 +128,6 @@ async function waitFor(url, ms, child) {
 }
 
 /** Stops a child process we started, and waits for it. */
-function stop(child) {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((done) => {
-    child.once('exit', done);
-    child.kill('SIGTERM');
-  });
-}
-
-const TYPES = {
-  '.html': 'text/html; charset=utf-8',
-  '.js': 'text/javascript; charset=utf-8',
-  '.mjs': 'text/javascript; charset=utf-8',
-  '.wasm': 'application/wasm',
-  '.json': 'application/json',
-  '.css': 'text/css; charset=utf-8',
-};
-
 /** Serves the files under `dir` (GET; `/` is index.html), as any static host would. */
 function serve(dir) {
   const server = createServer((req, res) => {
@@ -209,13 +193,13 @@ const BROWSER_APPS = [
       try {
         await waitFor(url, 60_000, child);
       } catch (e) {
-        await stop(child);
+        await stopChild(child);
         throw new Error(`${e.message}\n${log}`);
       }
       return {
         url,
         close: async () => {
-          await stop(child);
+          await stopChild(child);
           if (/error/i.test(log)) console.log(`# vite dev server output:\n${log.replace(/^/gm, '#   ')}`);
         },
       };
