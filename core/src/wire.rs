@@ -21,6 +21,10 @@
 //!   meaning.
 //! * Malformed JSON is refused with 400 `CDP_ETL.VALIDATION.REQUEST_INVALID`
 //!   and a message giving the line and column of the problem.
+//! * A key given twice is refused, both a field of a request (`"objectName"`
+//!   twice) and a key of the mapping's `sourceFields` or `fieldMap` (a
+//!   column declared twice, with two types or two destinations): which of
+//!   the two was meant cannot be known, and taking one would be a guess.
 
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
@@ -147,10 +151,18 @@ pub struct SaveAsTemplate {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct MappingRequest {
     /// Source columns: `{ "columnName": "dataType" }`, in file order.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "unique_keys"
+    )]
     pub source_fields: Option<IndexMap<String, String>>,
     /// Source column → destination field.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "unique_keys"
+    )]
     pub field_map: Option<IndexMap<String, String>>,
     /// `balanced` (default), `strict`, `landing_friendly`; `custom` is reserved.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -161,6 +173,44 @@ pub struct MappingRequest {
     /// Save this mapping as a template.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub save_as_template: Option<SaveAsTemplate>,
+}
+
+/// A JSON object of strings whose keys are all different.
+struct UniqueKeys(IndexMap<String, String>);
+
+impl<'de> Deserialize<'de> for UniqueKeys {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Keys;
+        impl<'de> serde::de::Visitor<'de> for Keys {
+            type Value = UniqueKeys;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an object of strings")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<UniqueKeys, A::Error> {
+                let mut out = IndexMap::new();
+                while let Some((k, v)) = map.next_entry::<String, String>()? {
+                    if out.contains_key(&k) {
+                        return Err(serde::de::Error::custom(format!(
+                            "duplicate key `{k}`: give each key once"
+                        )));
+                    }
+                    out.insert(k, v);
+                }
+                Ok(UniqueKeys(out))
+            }
+        }
+        d.deserialize_map(Keys)
+    }
+}
+
+/// An optional object of strings, refusing a key given twice.
+fn unique_keys<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<IndexMap<String, String>>, D::Error> {
+    Ok(Option::<UniqueKeys>::deserialize(d)?.map(|u| u.0))
 }
 
 /// `POST /import-jobs/{job_id}/mapping` response `data`.

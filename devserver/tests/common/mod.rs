@@ -3,6 +3,8 @@
 //! to it over real HTTP.
 #![allow(dead_code)]
 
+pub mod corpus;
+
 use std::sync::Arc;
 
 use import_devserver::clock::OffsetClock;
