@@ -150,6 +150,11 @@ pub enum CsvErrorKind {
         /// Fields the record has.
         found: u64,
     },
+    /// The input ends inside a quoted value: its quote is never closed, so
+    /// everything from it to the end of the file (line breaks, delimiters,
+    /// later rows) was read as that one value. The record is not kept:
+    /// taking it would import the later rows as text of one value.
+    UnterminatedQuote,
 }
 
 /// A record that could not be read: reported in place of the record, and the
@@ -230,6 +235,8 @@ pub struct CsvStream {
     /// Header width, once the header was read.
     width: Option<usize>,
     finished: bool,
+    /// Whether the input ended inside a quoted value (set by `finish`).
+    unterminated: bool,
     /// Whether quote-free data records take the shortcut (the delimiter and
     /// the quote are distinct ASCII bytes other than a line break). The
     /// header always goes through csv_core.
@@ -302,6 +309,7 @@ impl CsvStream {
             next_row: 0,
             width: None,
             finished: false,
+            unterminated: false,
             shortcut,
             core_started: false,
             #[cfg(test)]
@@ -358,6 +366,9 @@ impl CsvStream {
         if !self.finished {
             if !self.bom_settled {
                 self.settle_bom(out);
+            }
+            if self.in_record {
+                self.end_with_line_break(out);
             }
             if self.in_record {
                 loop {
@@ -537,6 +548,18 @@ impl CsvStream {
             return;
         }
 
+        if std::mem::take(&mut self.unterminated) {
+            self.record_len = 0;
+            self.ends_len = 0;
+            out(RecordEvent::Error(CsvRowError {
+                row_number,
+                byte_offset,
+                kind: CsvErrorKind::UnterminatedQuote,
+                fields: Vec::new(),
+            }));
+            return;
+        }
+
         let nfields = self.ends_len;
         let bytes = &self.record[..self.record_len];
         let ends = &self.ends[..nfields];
@@ -565,6 +588,40 @@ impl CsvStream {
         }
         deliver(&mut self.width, row_number, byte_offset, &strs, out);
         self.strs = recycle(strs);
+    }
+
+    /// At the end of the input, gives csv_core a line break: outside
+    /// quotes it ends the record as the end of the input would (the record
+    /// is reported), inside a quoted value it is taken as part of the value,
+    /// and the record is marked [`CsvErrorKind::UnterminatedQuote`]. (With
+    /// a line break as the quote or the delimiter the other one is given;
+    /// with both taken, nothing is.)
+    fn end_with_line_break(&mut self, out: &mut impl FnMut(RecordEvent<'_>)) {
+        let Some(&probe) = [b'\n', b'\r']
+            .iter()
+            .find(|&&b| b != self.opts.quote && b != self.opts.delimiter)
+        else {
+            return;
+        };
+        loop {
+            let (res, nin, nout, nend) = self.reader.read_record(
+                &[probe],
+                &mut self.record[self.record_len..],
+                &mut self.ends[self.ends_len..],
+            );
+            self.took(nout, nend);
+            match res {
+                ReadRecordResult::OutputEndsFull => self.grow_ends(),
+                ReadRecordResult::OutputFull if nin == 0 => self.grow_record(),
+                ReadRecordResult::Record => return self.emit(out),
+                ReadRecordResult::End => return,
+                // Taken into a value: inside quotes.
+                ReadRecordResult::InputEmpty | ReadRecordResult::OutputFull => {
+                    self.unterminated = true;
+                    return;
+                }
+            }
+        }
     }
 
     /// The shortcut: when the record starting at `input` ends within it and

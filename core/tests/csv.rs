@@ -679,3 +679,50 @@ fn random_input_in_random_chunks_never_panics_and_matches_one_chunk() {
         }
     }
 }
+
+#[test]
+fn a_quote_never_closed_is_an_error_not_a_value_holding_the_rest_of_the_file() {
+    let input = b"a,b\n1,2\n3,\"x\n4,5\n";
+    for size in [1, 2, 5, input.len()] {
+        let chunks: Vec<&[u8]> = input.chunks(size).collect();
+        let (events, summary) = parse_chunks(CsvOptions::default(), &chunks);
+        assert_eq!(events.len(), 3, "{events:?}");
+        assert_eq!(events[1], row(1, 4, &["1", "2"]));
+        assert_eq!(
+            events[2],
+            Ev::Error(CsvRowError {
+                row_number: 2,
+                byte_offset: 8,
+                kind: CsvErrorKind::UnterminatedQuote,
+                fields: vec![],
+            })
+        );
+        assert_eq!(summary.data_rows, 2);
+        assert_eq!(summary.bytes, input.len() as u64);
+    }
+    // Closed quotes at the very end, with or without a line break, and a
+    // quote inside an unquoted value, are ordinary records.
+    for input in [
+        &b"a,b\n1,\"x\"\n"[..],
+        b"a,b\n1,\"x\"",
+        b"a,b\n1,\"x\"\"\"",
+        b"a,b\n1,x\"y",
+    ] {
+        let (events, summary) = parse(input);
+        assert!(
+            matches!(events[1], Ev::Row { row: 1, .. }),
+            "{input:?}: {events:?}"
+        );
+        assert_eq!(summary.bytes, input.len() as u64);
+    }
+    // An unclosed quote in the header.
+    let (events, _) = parse(b"a,\"b\n1,2\n");
+    assert!(matches!(
+        &events[0],
+        Ev::Error(CsvRowError {
+            row_number: 0,
+            kind: CsvErrorKind::UnterminatedQuote,
+            ..
+        })
+    ));
+}

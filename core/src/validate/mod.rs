@@ -182,7 +182,8 @@ fn plural(n: usize, one: &'static str, many: &'static str) -> &'static str {
     }
 }
 
-/// Escapes quotes, backslashes and control characters for a message.
+/// Escapes quotes, backslashes, control and invisible characters (a byte
+/// order mark, a zero-width space) for a message, so a person sees them.
 fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
@@ -192,7 +193,9 @@ fn escape(s: &str) -> String {
             '\n' => out.push_str("\\n"),
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
-            c if c.is_control() => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c if c.is_control() || values::is_invisible(c) => {
+                out.push_str(&format!("\\u{{{:x}}}", c as u32))
+            }
             c => out.push(c),
         }
     }
@@ -276,6 +279,11 @@ mod tests {
     fn check_email_by_splitting(s: &str) -> Option<&'static str> {
         if s.chars().any(char::is_whitespace) {
             return Some("contains a space");
+        }
+        if s.chars().any(|c| c.is_control() || is_invisible(c)) {
+            return Some(
+                "contains a control or invisible character (such as a NUL byte or a byte order mark)",
+            );
         }
         let mut parts = s.split('@');
         let local = parts.next().unwrap_or("");
@@ -427,7 +435,17 @@ mod tests {
                 "{s:?}"
             );
         }
-        assert!(check_email("a\u{1}b@x.io").is_ok());
+        for s in [
+            "a\u{1}b@x.io",
+            "a@x.io\u{0}",
+            "a@\u{feff}x.io",
+            "a\u{200b}@x.io",
+        ] {
+            assert!(
+                matches!(check_email(s), Err(Problem::Email(m)) if m.contains("invisible")),
+                "{s:?}"
+            );
+        }
         assert!(check_email("é@x.io").is_ok());
     }
 }

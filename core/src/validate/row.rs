@@ -87,6 +87,12 @@ impl RowError {
                     "row is larger than the {limit}-byte limit (a quote that is never closed probably runs on through the rest of the file)"
                 ),
             },
+            CsvErrorKind::UnterminatedQuote => RowError {
+                row_number: err.row_number,
+                code: ROW_MALFORMED,
+                column: None,
+                message: "a quoted value is never closed: the file ends inside it, so this row and every line after its opening quote were read as one value; they were not imported (close the quote, or double a quote meant as text)".into(),
+            },
         }
     }
 }

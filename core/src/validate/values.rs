@@ -774,8 +774,14 @@ pub(super) fn lenient_datetime(s: &str) -> Option<String> {
 // ---------------------------------------------------------------------------
 // E-mail
 
+/// Characters that show as nothing: a byte order mark or a zero-width
+/// space inside an address makes it another address that looks the same.
+pub(super) fn is_invisible(c: char) -> bool {
+    matches!(c, '\u{ad}' | '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{2064}' | '\u{feff}')
+}
+
 /// The practical check: one `@`, a non-empty local part, a domain with a dot
-/// and no empty label, no whitespace.
+/// and no empty label, no whitespace, no control or invisible characters.
 pub(super) fn check_email(s: &str) -> Result<(), Problem> {
     // One pass over the bytes: whitespace, the `@`s, the first `@`. Every
     // whitespace character is either ASCII or not ASCII at all, and `@` is
@@ -784,6 +790,7 @@ pub(super) fn check_email(s: &str) -> Result<(), Problem> {
     let mut ats = 0usize;
     let mut at = 0usize;
     let mut ascii = true;
+    let mut control = false;
     for (i, &b) in s.as_bytes().iter().enumerate() {
         match b {
             // The ASCII whitespace characters (`u8::is_ascii_whitespace`
@@ -797,11 +804,17 @@ pub(super) fn check_email(s: &str) -> Result<(), Problem> {
                 ats += 1;
             }
             0x80.. => ascii = false,
+            0x00..=0x1f | 0x7f => control = true,
             _ => {}
         }
     }
     if space || (!ascii && s.chars().any(char::is_whitespace)) {
         return Err(Problem::Email("contains a space"));
+    }
+    if control || (!ascii && s.chars().any(|c| c.is_control() || is_invisible(c))) {
+        return Err(Problem::Email(
+            "contains a control or invisible character (such as a NUL byte or a byte order mark)",
+        ));
     }
     match ats {
         0 => return Err(Problem::Email("has no @")),

@@ -14,6 +14,8 @@
 //!   that counts them; else a record of more than `max_record_bytes`
 //!   unquoted bytes is an error without fields; the first record that is
 //!   neither is the one whose width counts;
+//! * a record the input ends inside of, in a quoted value (its quote never
+//!   closed), is an error without fields (after the two above);
 //! * a record with a field that is not UTF-8 is an error naming the first
 //!   such field, its first bad byte and that byte's position;
 //! * the first record is the header; a later record of another width is an
@@ -72,6 +74,8 @@ fn read_chunked(opts: CsvOptions, input: &[u8], cuts: &[usize]) -> (Vec<Ev>, Csv
 struct CoreRecord {
     start: usize,
     fields: Vec<Vec<u8>>,
+    /// Whether the input ended inside a quoted value of this record.
+    unterminated: bool,
 }
 
 /// Every record of `input`, read by one `csv_core::Reader` in one go.
@@ -98,8 +102,23 @@ fn csv_core_records(opts: CsvOptions, input: &[u8]) -> Vec<CoreRecord> {
         let (mut res, nin, mut nout, mut nend) =
             reader.read_record(&input[pos..], &mut out, &mut ends);
         pos += nin;
+        let mut unterminated = false;
         if res == ReadRecordResult::InputEmpty {
             assert_eq!(pos, input.len());
+            // Inside a quoted value a line break is data; elsewhere it ends
+            // the record as the end of the input does (the other line break
+            // when one is the quote or the delimiter).
+            if let Some(&probe) = [b'\n', b'\r']
+                .iter()
+                .find(|&&b| b != opts.quote && b != opts.delimiter)
+            {
+                let (r, _, n, e) =
+                    reader.read_record(&[probe], &mut out[nout..], &mut ends[nend..]);
+                (res, nout, nend) = (r, nout + n, nend + e);
+                unterminated = res == ReadRecordResult::InputEmpty;
+            }
+        }
+        if res == ReadRecordResult::InputEmpty {
             let (last, _, n, e) = reader.read_record(&[], &mut out[nout..], &mut ends[nend..]);
             (res, nout, nend) = (last, nout + n, nend + e);
         }
@@ -112,7 +131,11 @@ fn csv_core_records(opts: CsvOptions, input: &[u8]) -> Vec<CoreRecord> {
                     from = end;
                 }
                 assert_eq!(from, nout);
-                records.push(CoreRecord { start, fields });
+                records.push(CoreRecord {
+                    start,
+                    fields,
+                    unterminated,
+                });
             }
             ReadRecordResult::End => return records,
             other => panic!("csv_core answered {other:?} with room to spare"),
@@ -147,6 +170,15 @@ fn reference(opts: CsvOptions, input: &[u8]) -> (Vec<Ev>, CsvSummary) {
                 kind: CsvErrorKind::RecordTooLarge {
                     limit: opts.max_record_bytes,
                 },
+                fields: vec![],
+            }));
+            continue;
+        }
+        if rec.unterminated {
+            events.push(Ev::Error(CsvRowError {
+                row_number: row,
+                byte_offset: offset,
+                kind: CsvErrorKind::UnterminatedQuote,
                 fields: vec![],
             }));
             continue;

@@ -1250,6 +1250,11 @@ fn header_unreadable(kind: &CsvErrorKind) -> Failure {
              Remove the columns you do not import (or check that the file is a CSV file whose \
              first line names its columns) and upload it again on a new job."
         ),
+        CsvErrorKind::UnterminatedQuote => {
+            "The file's header row opens a quote that is never closed: the whole file was read as \
+             one header value. Fix the header and upload again on a new job."
+                .into()
+        }
         CsvErrorKind::WrongWidth { .. } => {
             "The file's header row could not be read: upload a CSV file whose first line names its columns.".into()
         }
