@@ -720,7 +720,8 @@ impl Route {
 /// the broker does not serve the path. `path` is relative to the base path,
 /// without the query.
 pub fn methods_of(path: &str) -> Option<&'static str> {
-    let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    // One leading slash: `//import-jobs` is not `/import-jobs`.
+    let segs: Vec<&str> = path.strip_prefix('/').unwrap_or(path).split('/').collect();
     // Path segments the broker forwards: job handles and object names, never
     // `.`/`..` or anything that would need (or undo) percent-encoding.
     let ok = |s: &str| {
@@ -759,7 +760,8 @@ pub fn route(method: &str, path: &str) -> Result<Route, Refusal> {
         .with_details(serde_json::json!({ "allow": allowed })));
     }
     let segs: Vec<String> = path
-        .trim_start_matches('/')
+        .strip_prefix('/')
+        .unwrap_or(path)
         .split('/')
         .map(String::from)
         .collect();

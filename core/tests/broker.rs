@@ -418,6 +418,9 @@ fn routes() {
         "/import-jobs/h/other",
         "/oauth/token",
         "/metadata",
+        "//import-jobs",
+        "//metadata/objects",
+        "///import-jobs/h",
     ] {
         let r = route("GET", path).unwrap_err();
         assert_eq!((r.status, r.code), (404, code::ROUTE_NOT_FOUND), "{path}");

@@ -7,8 +7,9 @@
 //!    (`OPTIONS`) are answered here without authentication.
 //! 2. Route: only the Import Jobs and Metadata paths under `basePath`
 //!    (404/405 otherwise).
-//! 3. Who: the `authorize` hook if given (a grant, or null to fall through),
-//!    else `Authorization: Bearer <upload ticket>`.
+//! 3. Who: the `authorize` hook if given (a grant, or null to fall through;
+//!    it gets a copy of the request without its body), else
+//!    `Authorization: Bearer <upload ticket>`.
 //! 4. Rate limit per subject (429 with `Retry-After`): this instance's
 //!    buckets, or the `rateLimiter` option (503 `BROKER.RATE.UNAVAILABLE`
 //!    when it fails: refused, not let through).
@@ -40,7 +41,7 @@ use serde_json::json;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{Headers, ReadableStreamDefaultReader, Request, Response, ResponseInit};
+use web_sys::{Headers, ReadableStreamDefaultReader, Request, RequestInit, Response, ResponseInit};
 
 use super::options::{grant_of, Broker, Limiter};
 use crate::js::describe;
@@ -272,8 +273,14 @@ async fn authenticate(b: &Broker, req: &Request) -> Result<Grant, Refusal> {
                 format!("The broker's authorize hook failed: {why}."),
             )
         };
-        let copy = req
-            .clone()
+        // The hook gets the method, URL and headers (who is asking is in
+        // them: cookies, Authorization) but no body: a copy of the body
+        // would be read by nobody but the hook, without the broker's size
+        // limit.
+        let init = RequestInit::new();
+        init.set_method(&req.method());
+        init.set_headers(&req.headers());
+        let copy = Request::new_with_str_and_init(&req.url(), &init)
             .map_err(|_| hook_failed("the request could not be copied".into()))?;
         let value = f
             .call1(&JsValue::UNDEFINED, &copy)

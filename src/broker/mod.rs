@@ -155,7 +155,11 @@ export interface BrokerOptions {
   oauth?: { tokenUrl: string; clientId: string; clientSecret: string; scope?: string };
   /** HMAC-SHA256 key of upload tickets and job handles, at least 32 characters. */
   ticketSecret: string;
-  /** The app's own authentication: a grant, or null to fall back to the ticket. */
+  /**
+   * The app's own authentication: a grant, or null to fall back to the
+   * ticket. It gets a copy of the request with its method, URL and headers
+   * but no body (the body is read once, by the broker, within its limit).
+   */
   authorize?: (request: Request) => BrokerGrant | null | undefined | Promise<BrokerGrant | null | undefined>;
   /** What browsers may do. */
   policy?: BrokerPolicy;

@@ -43,6 +43,7 @@ import {
 } from '../js/support.mjs';
 import { ENV } from './app.mjs';
 import { cases } from './cases.mjs';
+import { corpusCases } from './corpus.mjs';
 
 // For the runners: the JS suite's helpers (`../js/support.mjs`).
 export { bail, root, scratchProject, stopChild };
@@ -286,7 +287,7 @@ export async function runBrokerSuite({ runner, runtime, expectedEntry, start, ex
         if (!server.entry.endsWith(expectedEntry)) throw new Error(`resolved to ${server.entry}`);
       },
     };
-    results = await runTests([entryCase, ...cases, ...extraCases], ctx, {
+    results = await runTests([entryCase, ...cases, ...corpusCases, ...extraCases], ctx, {
       only: s.only || undefined,
       timeoutMs: 60_000,
       onResult: (r) => console.log(resultLine(r)),

@@ -133,4 +133,38 @@ export const serverCases = [
       }
     },
   },
+  {
+    name: "broker: the authorize hook gets the request without its body, so a streamed 64 MiB body is refused at 1 MiB whatever the hook does",
+    async fn(ctx) {
+      const pkg = await load();
+      const seen = [];
+      const handle = pkg.createBroker(
+        options(ctx, {
+          // A hook that reads what it is given, as a careless one might.
+          authorize: async (request) => {
+            const text = request.body === null ? null : await request.text();
+            seen.push({ method: request.method, auth: request.headers.get('authorization'), body: text === null ? null : text.length });
+            return { subject: 'hooked' };
+          },
+        }),
+      );
+      const { stream, counter } = countingBody(64 * MiB);
+      const response = await handle(
+        new Request('http://broker.test/import-jobs', {
+          method: 'POST',
+          headers: { authorization: 'Bearer session:abc', 'content-type': 'application/json' },
+          body: stream,
+          duplex: 'half',
+        }),
+      );
+      const body = await response.json();
+      assertEqual(response.status, 413, `status (${JSON.stringify(body)})`);
+      assertEqual(body.error?.code, 'BROKER.REQUEST.TOO_LARGE', 'error.code');
+      assertEqual(seen.length, 1, 'the hook was called once');
+      assertEqual(seen[0].method, 'POST', 'the hook saw the method');
+      assertEqual(seen[0].auth, 'Bearer session:abc', 'the hook saw the headers');
+      assertEqual(seen[0].body, null, 'the hook got no body');
+      assert(counter.pulled <= MiB + 4 * 64 * 1024, `bytes pulled from the body: ${counter.pulled} (limit ${MiB})`);
+    },
+  },
 ];
