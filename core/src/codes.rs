@@ -78,6 +78,16 @@ pub mod broker {
     pub const MISCONFIGURED: &str = "BROKER.CONFIG.INVALID";
 }
 
+/// Codes of the local emulator's own refusals (`import-devserver`), in the
+/// API's error envelope. The real API has no such codes.
+pub mod emulator {
+    /// 403: the request's `Host` is neither the emulator's bound address,
+    /// a loopback name with its port, nor the host of `--public-url` (a
+    /// page of another site reaching it by DNS rebinding). `details.host`
+    /// and `details.allowedHosts` say which.
+    pub const HOST_NOT_ALLOWED: &str = "EMULATOR.HOST.NOT_ALLOWED";
+}
+
 /// Whether a client may retry a request that failed with `status` (the API's
 /// error-handling guide: 429 and 5xx yes; 409 from a state conflict no).
 pub fn is_retryable_status(status: u16) -> bool {

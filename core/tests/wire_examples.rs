@@ -631,3 +631,34 @@ fn success_envelope_new_sets_success_and_correlation_id() {
         json!({"success": true, "data": {"ok": true}, "correlationId": "c-1"})
     );
 }
+
+#[test]
+fn a_key_given_twice_is_refused_in_request_fields_and_in_the_mapping_maps() {
+    for body in
+        [r#"{"objectName":"profiles","objectName":"orders","fileName":"a.csv","fileSize":1}"#]
+    {
+        let e = serde_json::from_str::<CreateJobRequest>(body).unwrap_err();
+        assert!(e.to_string().contains("duplicate"), "{e}");
+    }
+    for body in [
+        r#"{"sourceFields":{"email":"string","email":"integer"},"fieldMap":{"email":"email"}}"#,
+        r#"{"sourceFields":{"email":"string"},"fieldMap":{"email":"email","email":"first_name"}}"#,
+    ] {
+        let e = serde_json::from_str::<MappingRequest>(body).unwrap_err();
+        assert!(e.to_string().contains("duplicate key `email`"), "{e}");
+    }
+    // Distinct keys, and no maps at all, still read.
+    let m: MappingRequest = serde_json::from_str(
+        r#"{"sourceFields":{"email":"string","name":"string"},"fieldMap":{"email":"email"}}"#,
+    )
+    .unwrap();
+    assert_eq!(m.source_fields.unwrap().len(), 2);
+    let m: MappingRequest = serde_json::from_str(r#"{"templateId":"tpl_1"}"#).unwrap();
+    assert!(m.source_fields.is_none() && m.field_map.is_none());
+    assert!(
+        serde_json::from_str::<MappingRequest>(r#"{"sourceFields":null}"#)
+            .unwrap()
+            .source_fields
+            .is_none()
+    );
+}

@@ -31,7 +31,7 @@ use crate::app::AppState;
 use crate::error::ApiError;
 
 /// `error.code` of a request refused for its `Host` (403).
-pub const HOST_NOT_ALLOWED: &str = "EMULATOR.HOST.NOT_ALLOWED";
+pub use import_core::codes::emulator::HOST_NOT_ALLOWED;
 
 /// Host names that are always the local machine.
 const LOOPBACK_HOSTS: [&str; 3] = ["localhost", "127.0.0.1", "[::1]"];

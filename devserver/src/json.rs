@@ -170,3 +170,32 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
         parse_json(&bytes).map(ApiJson)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::is_json_content_type;
+
+    #[test]
+    fn json_content_types() {
+        for ok in [
+            "application/json",
+            "Application/JSON",
+            "application/json; charset=utf-8",
+            "application/json;charset=\"UTF-8\"",
+            "application/merge-patch+json",
+        ] {
+            assert!(is_json_content_type(ok), "{ok}");
+        }
+        for bad in [
+            "text/plain",
+            "application/x-www-form-urlencoded",
+            "multipart/form-data; boundary=b",
+            "application/json; charset=utf-16",
+            "application/jsonp",
+            "text/json+xml",
+            "",
+        ] {
+            assert!(!is_json_content_type(bad), "{bad}");
+        }
+    }
+}

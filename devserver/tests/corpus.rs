@@ -109,6 +109,9 @@ async fn api_case(emu: &Emu, case: Case) -> Result<(), String> {
         }
         Some(other) => return Err(format!("unknown setup `{other}`")),
     }
+    if let Some(c) = s["expect"]["code"].as_str() {
+        corpus::check_documented(c, "api")?;
+    }
     let before = state(emu);
     let req = api_request(&s["request"]);
     let answer = corpus::send_case_request(emu.server.addr, &case.dir, &req, &vars).await?;
@@ -142,6 +145,16 @@ async fn csv_case(emu: &Emu, case: Case) -> Result<(), String> {
     let before = dump_db(&records_file);
     let (id, status) = common::run(emu, "dev-write", object, &file, mapping).await;
     let expect = &s["expect"];
+    let mut codes: Vec<&str> = expect["errorSummary"]
+        .as_object()
+        .map(|m| m.keys().map(String::as_str).collect())
+        .unwrap_or_default();
+    for e in expect["errors"].as_array().into_iter().flatten() {
+        codes.extend(e["code"].as_str());
+    }
+    for c in codes {
+        corpus::check_documented(c, "csv")?;
+    }
     let text = status.to_string();
     for (k, v) in expect.as_object().ok_or("`expect` must be an object")? {
         match k.as_str() {

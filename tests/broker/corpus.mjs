@@ -140,6 +140,9 @@ export function rawRequest(base, { method = 'GET', target, headers = {}, body = 
   });
 }
 
+/** The codes' documentation: the broker's and the API's codes are all there. */
+const CODES_RS = readFileSync(join(root, 'core', 'src', 'codes.rs'), 'utf8');
+
 /** Every API call the test app's brokers made so far (token requests aside). */
 async function upstreamCalls(ctx) {
   const r = await fetch(`${ctx.broker}/test/upstream`);
@@ -195,6 +198,7 @@ async function runCase(ctx, file) {
   const body = bodyBytes(req.body, vars);
   if (body.length > 0 && !Object.keys(headers).some((k) => k.toLowerCase() === 'content-type')) headers['content-type'] = 'application/json';
 
+  if (spec.expect?.code) assert(CODES_RS.includes(`"${spec.expect.code}"`), `the expected code ${spec.expect.code} is not documented in core/src/codes.rs`);
   const before = await upstreamCalls(ctx);
   const answer = await rawRequest(ctx.broker, {
     method: req.method ?? 'GET',

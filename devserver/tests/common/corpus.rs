@@ -101,6 +101,28 @@ where
     n
 }
 
+/// Fails unless `code` is documented where its family's codes are: the
+/// API's and the emulator's in `core/src/codes.rs` (`"CODE"`), row codes in
+/// `core/src/validate/mod.rs`, storage codes in the emulator's README
+/// (`` `Code` ``).
+pub fn check_documented(code: &str, family: &str) -> Result<(), String> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let (file, needle) = match family {
+        "api" => ("core/src/codes.rs", format!("\"{code}\"")),
+        "csv" => ("core/src/validate/mod.rs", format!("\"{code}\"")),
+        "storage" => ("devserver/README.md", format!("`{code}`")),
+        other => return Err(format!("no documentation known for the family `{other}`")),
+    };
+    let text = std::fs::read_to_string(root.join(file)).map_err(|e| format!("{file}: {e}"))?;
+    if text.contains(&needle) {
+        Ok(())
+    } else {
+        Err(format!(
+            "the expected code `{code}` is not documented in {file}"
+        ))
+    }
+}
+
 /// Placeholders: `{name}` in strings of a case is replaced by `vars[name]`.
 pub type Vars = BTreeMap<String, String>;
 
