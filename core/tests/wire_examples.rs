@@ -634,12 +634,9 @@ fn success_envelope_new_sets_success_and_correlation_id() {
 
 #[test]
 fn a_key_given_twice_is_refused_in_request_fields_and_in_the_mapping_maps() {
-    for body in
-        [r#"{"objectName":"profiles","objectName":"orders","fileName":"a.csv","fileSize":1}"#]
-    {
-        let e = serde_json::from_str::<CreateJobRequest>(body).unwrap_err();
-        assert!(e.to_string().contains("duplicate"), "{e}");
-    }
+    let body = r#"{"objectName":"profiles","objectName":"orders","fileName":"a.csv","fileSize":1}"#;
+    let e = serde_json::from_str::<CreateJobRequest>(body).unwrap_err();
+    assert!(e.to_string().contains("duplicate"), "{e}");
     for body in [
         r#"{"sourceFields":{"email":"string","email":"integer"},"fieldMap":{"email":"email"}}"#,
         r#"{"sourceFields":{"email":"string"},"fieldMap":{"email":"email","email":"first_name"}}"#,
