@@ -21,6 +21,7 @@ mod bench;
 mod bench_upload;
 mod build;
 mod bundlers;
+mod cli_suite;
 mod demo;
 mod emulator;
 mod fuzz;
