@@ -14,7 +14,7 @@
 //
 // This file is small and loads no WebAssembly itself: the Worker does.
 
-import { abortError, checkOptions, errorFromData, preflightError } from './preflight-run.js';
+import { abortError, checkOptions, checkReport, errorFromData, preflightError } from './preflight-run.js';
 
 export { DEFAULT_SAMPLE_BYTES } from './preflight-run.js';
 
@@ -67,4 +67,66 @@ export function preflight(file, options) {
     const wasmUrl = new URL('import-uploader/import_uploader_preflight_bg.wasm', import.meta.url).href;
     worker.postMessage({ type: 'run', file, options: checked, progress: typeof onProgress === 'function', wasmUrl });
   });
+}
+
+/**
+ * The file as the API reads it (UTF-8, `,`), as a file source `{ size,
+ * name, read(offset, length) }` for `importFile` and `upload`: decoded and
+ * re-written in a Worker, part by part as the upload reads them. `report`
+ * is the `full` preflight of the same file. The Worker ends after the last
+ * byte is read (a later read starts another).
+ */
+export function normalised(file, report) {
+  checkReport(report);
+  if (typeof Blob === 'undefined' || !(file instanceof Blob)) {
+    throw preflightError('validation', 'PREFLIGHT_FILE_INVALID', 'normalised(): in a browser, the file must be a Blob or File', { field: 'file' });
+  }
+  const size = report.normalisedSize;
+  let worker = null;
+  let next = 0;
+  const pending = new Map();
+  function fail(err) {
+    for (const { reject } of pending.values()) reject(err);
+    pending.clear();
+    worker?.terminate();
+    worker = null;
+  }
+  function open() {
+    worker = new Worker(new URL('import-uploader/preflight-worker.js', import.meta.url), { type: 'module' });
+    worker.addEventListener('message', ({ data }) => {
+      const waiting = pending.get(data?.id);
+      if (!waiting) return;
+      pending.delete(data.id);
+      if (data.type === 'bytes') waiting.resolve(data.bytes);
+      else waiting.reject(errorFromData(data.error));
+    });
+    worker.addEventListener('error', (event) => {
+      event.preventDefault?.();
+      fail(preflightError('network', 'WASM_LOAD_FAILED', `the preflight's Worker failed: ${event.message || 'it could not be loaded'}`, { retryable: true }));
+    });
+    const wasmUrl = new URL('import-uploader/import_uploader_preflight_bg.wasm', import.meta.url).href;
+    worker.postMessage({ type: 'normalise', file, report, wasmUrl });
+  }
+  return {
+    size,
+    name: typeof file.name === 'string' ? file.name : null,
+    read(offset, length) {
+      return new Promise((resolve, reject) => {
+        if (!worker) open();
+        const id = (next += 1);
+        pending.set(id, {
+          resolve: (bytes) => {
+            resolve(bytes);
+            // The last part: the Worker is done.
+            if (offset + length >= size && pending.size === 0) {
+              worker?.terminate();
+              worker = null;
+            }
+          },
+          reject,
+        });
+        worker.postMessage({ type: 'read', id, offset, length });
+      });
+    },
+  };
 }

@@ -162,3 +162,24 @@ export declare function preflight(file: Blob | PreflightFileSource, options?: Pr
 
 /** The default `sampleBytes`: 1 MiB. */
 export declare const DEFAULT_SAMPLE_BYTES: number;
+
+/** The normalised file, as `importFile` and `upload` read it. */
+export interface NormalisedFile {
+  /** The exact size of the normalised file (the report's `normalisedSize`). */
+  readonly size: number;
+  readonly name: string | null;
+  /** The bytes `[offset, offset + length)` of the normalised file. */
+  read(offset: number, length: number): Promise<Uint8Array>;
+}
+
+/**
+ * The file re-written as the API reads it (UTF-8, `,` delimiters, quotes
+ * where needed), part by part as it is read, never whole: give it to
+ * `importFile` or `upload` instead of the file. `report` is the `full`
+ * preflight of the same file (`preflight(file, { full: true })`), whose
+ * `normalisedSize` is the size declared. In browsers the work is done in
+ * a module Worker. Throws an `ImportError` with code `PREFLIGHT_NOT_FULL`
+ * for a sampled report; a read fails with `PREFLIGHT_FILE_CHANGED` when
+ * the file no longer gives that size.
+ */
+export declare function normalised(file: Blob | PreflightFileSource, report: Preflight): NormalisedFile;

@@ -275,3 +275,118 @@ export function inProcess(core) {
     return runPreflight(core, file, checked, { signal, onProgress });
   };
 }
+
+/** `normalised(file, report)` in this thread (see {@link normalisedSource}). */
+export function normalisedInProcess(core) {
+  return function normalised(file, report) {
+    return normalisedSource(core, file, report);
+  };
+}
+
+/** Fails unless `report` is a `full` preflight's, with the normalised size. */
+export function checkReport(report) {
+  if (!report || typeof report !== 'object' || !report.dialect || typeof report.dialect !== 'object') {
+    throw preflightError('validation', 'PREFLIGHT_OPTIONS_INVALID', 'normalising needs the report of preflight(file, { full: true })', { field: 'report' });
+  }
+  if (report.sampled || !Number.isSafeInteger(report.normalisedSize)) {
+    throw preflightError(
+      'validation',
+      'PREFLIGHT_NOT_FULL',
+      report.needsNormalising === false
+        ? 'this file needs no normalising: upload it as it is'
+        : 'normalising needs the exact normalised size: run preflight(file, { full: true }) on the file first',
+      { field: 'report' },
+    );
+  }
+}
+
+/** Normalised bytes kept behind the furthest read, so that a part read
+ * again (an upload's retry) is served without starting over. */
+export const NORMALISED_WINDOW = 64 << 20;
+
+/**
+ * The file as the API reads it (UTF-8, `,`), as a file source
+ * `{ size, name, read(offset, length) }` for the upload engine: decoded with
+ * `TextDecoder` and re-written by the core's `Normaliser` part by part as
+ * the engine reads, never whole. `report` is a `full` preflight of the same
+ * file (its `normalisedSize` is the exact size to declare). Reads are
+ * served in order; one behind what is kept re-runs from the start, which
+ * gives the same bytes.
+ */
+export function normalisedSource(core, file, report) {
+  checkReport(report);
+  const source = fileSource(file);
+  const size = report.normalisedSize;
+  let state = null;
+  let queue = Promise.resolve();
+
+  function restart() {
+    state?.normaliser.free();
+    const transcoder = report.dialect.encoding && !/^utf-?8$/i.test(report.dialect.encoding) ? utf8Transcoder(report.dialect.encoding) : null;
+    state = { inOffset: 0, transcoder, normaliser: new core.NormaliserRun(report.dialect), kept: [], keptStart: 0, produced: 0, done: false };
+  }
+
+  async function produce() {
+    const s = state;
+    let out;
+    if (s.inOffset < source.size) {
+      const length = Math.min(PART_BYTES, source.size - s.inOffset);
+      const part = await source.read(s.inOffset, length);
+      if (part.length !== length) throw readError(s.inOffset, length, part.length);
+      s.inOffset += length;
+      out = s.normaliser.push(s.transcoder ? s.transcoder.push(part) : part);
+    } else {
+      const rest = s.transcoder ? s.transcoder.end() : new Uint8Array(0);
+      const tail = rest.length ? s.normaliser.push(rest) : new Uint8Array(0);
+      const last = s.normaliser.finish();
+      out = new Uint8Array(tail.length + last.length);
+      out.set(tail);
+      out.set(last, tail.length);
+      s.done = true;
+    }
+    if (out.length) {
+      s.kept.push({ start: s.produced, bytes: out });
+      s.produced += out.length;
+    }
+    if (s.produced > size || (s.done && s.produced !== size)) {
+      throw preflightError(
+        'validation',
+        'PREFLIGHT_FILE_CHANGED',
+        `the normalised file is ${s.done ? '' : 'at least '}${s.produced} bytes, not the ${size} its preflight measured: the file changed since; run the preflight again`,
+        { field: 'file' },
+      );
+    }
+  }
+
+  async function read(offset, length) {
+    if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || offset + length > size) {
+      throw preflightError('validation', 'PREFLIGHT_READ_FAILED', `read(${offset}, ${length}) is outside the normalised file's ${size} bytes`);
+    }
+    if (!state || offset < state.keptStart) restart();
+    while (state.produced < offset + length) await produce();
+    const out = new Uint8Array(length);
+    for (const { start, bytes } of state.kept) {
+      const from = Math.max(offset, start);
+      const to = Math.min(offset + length, start + bytes.length);
+      if (from < to) out.set(bytes.subarray(from - start, to - start), from - offset);
+    }
+    // Forget what is far behind this read.
+    const keepFrom = offset + length - NORMALISED_WINDOW;
+    while (state.kept.length > 1 && state.kept[0].start + state.kept[0].bytes.length <= keepFrom) {
+      const dropped = state.kept.shift();
+      state.keptStart = dropped.start + dropped.bytes.length;
+    }
+    return out;
+  }
+
+  return {
+    size,
+    name: source.name,
+    /** The bytes `[offset, offset + length)` of the normalised file. */
+    read(offset, length) {
+      const answer = queue.then(() => read(offset, length));
+      queue = answer.catch(() => {});
+      return answer;
+    },
+  };
+}

@@ -93,3 +93,46 @@ impl PreflightRun {
             .ok_or_else(|| JsError::new("this preflight has already finished"))
     }
 }
+
+/// Re-writes a file's UTF-8 text in its dialect as the CSV the API reads
+/// (UTF-8, `,`, quotes where needed): import-core's
+/// [`Normaliser`](import_core::preflight::Normaliser), fed in parts.
+#[wasm_bindgen]
+pub struct NormaliserRun {
+    inner: import_core::preflight::Normaliser,
+    out: Vec<u8>,
+}
+
+#[wasm_bindgen]
+impl NormaliserRun {
+    /// `new NormaliserRun(dialect)`: the `dialect` of a preflight's report.
+    #[wasm_bindgen(constructor)]
+    pub fn new(dialect: JsValue) -> Result<NormaliserRun, JsError> {
+        let dialect: import_core::preflight::Dialect = serde_wasm_bindgen::from_value(dialect)
+            .map_err(|e| JsError::new(&format!("the dialect does not read: {e}")))?;
+        Ok(NormaliserRun {
+            inner: import_core::preflight::Normaliser::new(&dialect),
+            out: Vec::new(),
+        })
+    }
+
+    /// Feeds the next UTF-8 bytes; answers the normalised bytes they make
+    /// (possibly none: a record is written when it is complete).
+    pub fn push(&mut self, utf8: &[u8]) -> Vec<u8> {
+        self.out.clear();
+        self.inner.push(utf8, &mut self.out);
+        std::mem::take(&mut self.out)
+    }
+
+    /// The end of the input: answers the rest.
+    pub fn finish(&mut self) -> Vec<u8> {
+        self.out.clear();
+        self.inner.finish(&mut self.out);
+        std::mem::take(&mut self.out)
+    }
+
+    /// Bytes written so far.
+    pub fn written(&self) -> f64 {
+        self.inner.written() as f64
+    }
+}

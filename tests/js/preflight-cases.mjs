@@ -9,7 +9,7 @@
 // invalid UTF-8 in the middle of a part). The prediction is checked
 // against the emulator's own verdict on the same file.
 
-import { assert, assertEqual, rejection } from './harness.mjs';
+import { assert, assertEqual, rejection, thrown as thrownBy } from './harness.mjs';
 
 /** `text` as windows-1252 bytes (Latin-1 range, plus the euro sign). */
 export function windows1252(text) {
@@ -79,10 +79,57 @@ function europeanRows(n, run) {
   return lines;
 }
 
+/**
+ * A windows-1252 export with `;` and CRLF of `n` people, and the same file
+ * converted by hand as the API reads it (UTF-8, `,`, quotes where a value
+ * holds a comma, `\n` line ends, no BOM).
+ */
+export function europeanExport(n, run) {
+  const header = ['email', 'first_name', 'last_name', 'lifetime_value'];
+  const names = [['Zoë', 'Müller'], ['José', 'Ñúñez'], ['Renée', 'Dupont, Jr.'], ['Øyvind', 'Sæther']];
+  const rows = [header];
+  for (let i = 0; i < n; i++) {
+    const [first, last] = names[i % names.length];
+    rows.push([`p${i}.${run}@example.com`, first, last, `${i},${i % 100} €`]);
+  }
+  const quoteSemicolon = (v) => (/[;"\r\n]/.test(v) ? `"${v.replaceAll('"', '""')}"` : v);
+  const quoteComma = (v) => (/[,"\r\n]/.test(v) ? `"${v.replaceAll('"', '""')}"` : v);
+  const original = windows1252(`${rows.map((r) => r.map(quoteSemicolon).join(';')).join('\r\n')}\r\n`);
+  const converted = utf8(`${rows.map((r) => r.map(quoteComma).join(',')).join('\n')}\n`);
+  return { original, converted, rows: n };
+}
+
 /** Fast polling for tests. */
 const FAST_POLL = { pollStartMs: 50, pollCapMs: 250 };
 
 export const preflightTests = [
+  {
+    name: 'preflight: normalised() re-writes a windows-1252 semicolon file as the hand-converted UTF-8 CSV, part by part',
+    timeoutMs: 60_000,
+    async fn({ preflight }) {
+      const { original, converted } = europeanExport(60_000, crypto.randomUUID().slice(0, 8));
+      assert(original.length > 4 << 20, `more than one part of the reader (${original.length} bytes)`);
+      const report = await preflight.preflight(new Blob([original]), { full: true });
+      assertEqual(report.needsNormalising, true, 'needsNormalising');
+      assertEqual(report.normalisedSize, converted.length, 'normalisedSize is the hand-converted size');
+      const source = preflight.normalised(new Blob([original]), report);
+      assertEqual(source.size, converted.length, 'size');
+      const step = 1 << 20;
+      const got = new Uint8Array(source.size);
+      for (let at = 0; at < source.size; at += step) got.set(await source.read(at, Math.min(step, source.size - at)), at);
+      assert(got.every((b, i) => b === converted[i]), 'the bytes are the hand-converted file');
+      // A part read again (a retry), and the start after the end (a fresh run).
+      const again = await source.read(3 * step, step);
+      assert(again.every((b, i) => b === converted[3 * step + i]), 'a part read again');
+      const first = await source.read(0, 1000);
+      assert(first.every((b, i) => b === converted[i]), 'the start read again after the end');
+      assertPreflightError(thrownBy(() => preflight.normalised(new Blob([original]), { ...report, sampled: true })), 'validation', 'PREFLIGHT_NOT_FULL');
+      assertPreflightError(await rejection(source.read(source.size - 10, 20)), 'validation', 'PREFLIGHT_READ_FAILED');
+      // The file changed since its preflight: the size no longer holds.
+      const changed = preflight.normalised(new Blob([original.subarray(0, original.length - 200)]), report);
+      assertPreflightError(await rejection(changed.read(changed.size - 100, 100)), 'validation', 'PREFLIGHT_FILE_CHANGED');
+    },
+  },
   {
     name: 'preflight: the export resolves and refuses bad options with a code and the field',
     async fn({ preflight }) {

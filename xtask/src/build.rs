@@ -1,28 +1,36 @@
 //! `cargo xtask build`: the npm package in `pkg/`.
 //!
-//! 1. `cargo build --target wasm32-unknown-unknown --profile wasm -p import-uploader`,
-//!    twice: with `--no-default-features` for browsers (no edge broker) and
-//!    with the default features for servers (Node, Deno, workerd)
+//! 1. `cargo build --target wasm32-unknown-unknown --profile wasm`: the
+//!    upload crate (`-p import-uploader`) twice, with
+//!    `--no-default-features` for browsers (no edge broker) and with the
+//!    default features for servers (Node, Deno, workerd); and the
+//!    preflight's own crate (`-p import-uploader-preflight`), one build for
+//!    every runtime, which only `import-uploader/preflight` loads
 //! 2. `wasm-bindgen --target web` of each (name and producers sections
-//!    removed): `import_uploader` (browser) and `import_uploader_server`
+//!    removed): `import_uploader` (browser), `import_uploader_server` and
+//!    `import_uploader_preflight`
 //! 3. the JS glue bundled with its snippet (`js/host.js`, the one module
 //!    Rust code imports: more fail the build, see [`check_one_snippet`])
 //!    and minified by npm's esbuild (see [`bundle_glue`]);
 //!    `wasm-opt -Oz` from npm's binaryen, when installed
 //! 4. the module's import names shortened, in the `.wasm` and the glue
-//!    alike (see [`shorten_imports`]); the browser build's `.wasm` moved to
-//!    `<package name>/` (see [`package::browser_wasm`])
+//!    alike (see [`shorten_imports`]); the preflight's module Worker
+//!    bundled with its glue and driver (see [`bundle_worker`]); the
+//!    browser-loaded `.wasm` files moved to `<package name>/` (see
+//!    [`package::package_wasm`])
 //! 5. the wire types' TypeScript, generated from import-core's contract,
-//!    appended to each `.d.ts` (see [`add_wire_types`]); `package.json`,
-//!    per-runtime entry files (the browser one minified), `index.d.ts`,
-//!    README
-//! 6. a smoke test: both builds load in Node and report their version, and
-//!    the browser entry works before and after its module is instantiated
+//!    appended to the upload builds' `.d.ts` (see [`add_wire_types`]);
+//!    `package.json`, per-runtime entry files (the browser ones minified),
+//!    `index.d.ts`, `preflight.d.ts`, README
+//! 6. a smoke test: both upload builds load in Node and report their
+//!    version, the browser entry works before and after its module is
+//!    instantiated, and the preflight answers in Node
 //! 7. a table of the gzip -9 sizes of each build's .wasm and JS glue (and
-//!    the browser entry, which pages load too), and the size gate: the
-//!    build fails when a module is over its budget ([`BUDGETS`]: the
-//!    browser build ≤ 100 KB); the server build's size is reported, not
-//!    gated
+//!    the browser entry, which pages load too; for the preflight, its
+//!    Worker and its browser entry), and the size gate: the build fails
+//!    when a module is over its budget ([`BUDGETS`]: the browser build
+//!    ≤ 100 KB, the preflight ≤ 150 KB); the server build's size is
+//!    reported, not gated
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -148,10 +148,11 @@ fn preflight_entries(meta: &Meta) -> Vec<(&'static str, String)> {
     let wasm = format!("./{}", package_wasm(meta, PREFLIGHT_OUT_NAME));
     let body = format!(
         "import * as core from '{glue}';\n\
-         import {{ inProcess }} from './{PREFLIGHT_RUN}';\n\n\
+         import {{ inProcess, normalisedInProcess }} from './{PREFLIGHT_RUN}';\n\n\
          core.initSync({{ module: wasmModule }});\n\n\
-         /** Runs in this thread (see preflight.d.ts). */\n\
+         /** Both run in this thread (see preflight.d.ts). */\n\
          export const preflight = inProcess(core);\n\
+         export const normalised = normalisedInProcess(core);\n\
          export {{ DEFAULT_SAMPLE_BYTES }} from './{PREFLIGHT_RUN}';\n"
     );
     let entries = vec![
