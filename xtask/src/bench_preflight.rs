@@ -209,7 +209,7 @@ fn ensure_file(ws: &Workspace, size: u64) -> Result<(PathBuf, u64)> {
             i % 28 + 1,
             i % 10_000,
             i % 100,
-            if i % 2 == 0 { "true" } else { "false" },
+            if i.is_multiple_of(2) { "true" } else { "false" },
             ["bronze", "silver", "gold"][(i % 3) as usize],
         );
         out.write_all(line.as_bytes())?;
