@@ -348,6 +348,15 @@ export const preflightTests = [
       assertEqual(mid.prediction.readRows > 20_000 || mid.prediction.failure !== undefined, true, `the whole file judged: ${JSON.stringify(mid.prediction).slice(0, 300)}`);
       const said = [...codes(mid), ...Object.keys(mid.prediction.errorSummary ?? {}), mid.prediction.failure?.code ?? ''].join(' ');
       assert(/UTF|ENCODING/i.test(said), `the invalid UTF-8 is named, got ${said}`);
+
+      // A 20 MB single line, and a header of 100,000 columns: an answer,
+      // not a hang or a crash.
+      const line = new Uint8Array(20 << 20).fill(0x61);
+      const long = await preflight.preflight(new Blob([line]), { full: true });
+      assert(long.prediction.failure || long.problems.length > 0, `the single line is judged: ${JSON.stringify(long.problems).slice(0, 300)} ${JSON.stringify(long.prediction).slice(0, 300)}`);
+      const wide = Array.from({ length: 100_000 }, (_, i) => `c${i}`).join(',');
+      const many = await preflight.preflight(new Blob([`${wide}\n${wide.replaceAll('c', 'v')}\n`]), { full: true });
+      assert(many.columns.length === 100_000 || many.prediction.failure, `100,000 columns read or refused: ${many.columns.length} columns, ${JSON.stringify(many.prediction.failure)}`);
     },
   },
   {
