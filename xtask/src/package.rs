@@ -103,6 +103,9 @@ const NODE_ADAPTER_TYPES: &str = "node-adapter.d.ts";
 const CLOUDFLARE: &str = "cloudflare.js";
 /// Its types.
 const CLOUDFLARE_TYPES: &str = "cloudflare.d.ts";
+/// Files on disk as upload sources (paths, `file:` URLs), which only the
+/// Node entry loads (source: `js/node-files.js`).
+const NODE_FILES: &str = "node-files.js";
 
 /// The browser entry's source: it loads the module in the background
 /// (no top-level await) and defers the API until it is there (see its
@@ -217,9 +220,12 @@ fn entries(meta: &Meta) -> Result<Vec<(&'static str, String)>> {
             format!(
                 "// Node: fetch() cannot read file: URLs, so read the module from disk.\n\
                  import {{ readFileSync }} from 'node:fs';\n\
-                 import {{ initSync }} from '{glue}';\n\n\
+                 import {{ initSync, ImportClient, upload as uploadSource }} from '{glue}';\n\
+                 import {{ acceptPaths }} from './{NODE_FILES}';\n\n\
                  initSync({{ module: readFileSync(new URL('{wasm}', import.meta.url)) }});\n\n\
-                 export * from '{glue}';\n{SERVER_READY}"
+                 export * from '{glue}';\n\
+                 // Paths and file: URLs as files (./{NODE_FILES}).\n\
+                 export const upload = acceptPaths(ImportClient, uploadSource);\n{SERVER_READY}"
             ),
         ),
         (
@@ -279,6 +285,7 @@ pub fn package_json(meta: &Meta) -> String {
     files.push(NODE_ADAPTER_TYPES.into());
     files.push(CLOUDFLARE.into());
     files.push(CLOUDFLARE_TYPES.into());
+    files.push(NODE_FILES.into());
     files.extend(ENTRY_NAMES.iter().map(|n| n.to_string()));
     files.push("README.md".into());
     let list = |items: &[String]| {
@@ -419,6 +426,7 @@ pub fn write(pkg: &Path, meta: &Meta) -> Result<()> {
     )?;
     write(CLOUDFLARE, include_str!("../../js/cloudflare.js"))?;
     write(CLOUDFLARE_TYPES, include_str!("../../js/cloudflare.d.ts"))?;
+    write(NODE_FILES, include_str!("../../js/node-files.js"))?;
     Ok(())
 }
 
