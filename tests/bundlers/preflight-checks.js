@@ -111,6 +111,14 @@ export async function checkPreflight(pkg, preflight, { api, workers }) {
     assert(got.every((b, i) => b === converted[i]), 'the bytes are the hand-converted file');
     const again = await source.read(step, step);
     assert(again.every((b, i) => b === converted[step + i]), 'a part read again');
+    // Uploaded by the engine in parts, straight from the normalising Worker.
+    const client = new pkg.ImportClient({ baseUrl: api, token: 'dev-write' });
+    const job = await client.createJob({ objectName: 'profiles', fileName: 'normalised.csv', fileSize: source.size });
+    await client.upload(job, preflight.normalised(file, report), { partSize: 128 * 1024 }).done;
+    const back = await fetch(`${api}/import-jobs/${job.jobId}/upload`, { headers: { authorization: 'Bearer dev-write' } });
+    const bytes = new Uint8Array(await back.arrayBuffer());
+    assert(back.status === 200 && bytes.length === converted.length, `read back ${back.status}, ${bytes.length} bytes of ${converted.length}`);
+    assert(bytes.every((b, i) => b === converted[i]), 'the upload read back is the hand-converted file');
   });
   await run("the prediction equals the emulator's verdict on the same file", async () => {
     const client = new pkg.ImportClient({ baseUrl: api, token: 'dev-write' });
