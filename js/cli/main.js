@@ -285,7 +285,8 @@ async function readMapping(flags) {
   const given = ['mapping', 'template', 'auto'].filter((k) => flags[k] !== undefined);
   if (given.length !== 1) throw new UsageError('give exactly one of --mapping FILE, --template ID or --auto');
   let mapping;
-  if (flags.template !== undefined) mapping = { templateId: flags.template };
+  if (flags.auto) mapping = undefined;
+  else if (flags.template !== undefined) mapping = { templateId: flags.template };
   else {
     let text;
     try {
@@ -311,6 +312,82 @@ async function readMapping(flags) {
   return mapping;
 }
 
+// ---- preflight (--auto, --dry-run) ----------------------------------------------
+
+/**
+ * The preflight of one file (`import-uploader/preflight`): its dialect,
+ * columns, the suggested mapping (or `mapping`'s prediction) and the
+ * predicted verdict. `full` reads the whole file (exact counters).
+ */
+async function preflightFile(ctx, path, mapping, full) {
+  const { preflight } = await import('../preflight-node.js');
+  ctx.schema ??= await ctx.client.objectSchema(ctx.object);
+  const source = await FileSource.open(path);
+  try {
+    const mode = ctx.importMode && ctx.importMode !== 'custom' ? ctx.importMode : undefined;
+    return await preflight(source, {
+      schema: ctx.schema,
+      importMode: mode,
+      full,
+      mapping: mapping?.sourceFields && mapping?.fieldMap ? { sourceFields: mapping.sourceFields, fieldMap: mapping.fieldMap } : undefined,
+    });
+  } finally {
+    await source.close();
+  }
+}
+
+/** Why a preflight says the import cannot go as asked, or undefined. */
+function blocker(report) {
+  if (report.prediction.failure) return `${report.prediction.failure.code}: ${report.prediction.failure.message}`;
+  if (report.needsNormalising) {
+    return `the file is ${report.dialect.encoding} with \`${report.dialect.delimiter}\` delimiters; the API reads UTF-8 with commas: convert it first`;
+  }
+  return undefined;
+}
+
+/** `--dry-run`: the preflight of every file, no job; the exit code of what the imports would do. */
+async function dryRun(ctx, files, mapping, reporter) {
+  const codes = [];
+  for (const path of files) {
+    const label = relative(process.cwd(), path) || path;
+    try {
+      const report = await preflightFile(ctx, path, mapping, true);
+      const why = blocker(report);
+      const p = report.prediction;
+      const code = why ? EXIT.JOB_FAILED : p.invalidRows > 0 && ctx.failOnRejects ? EXIT.REJECTS : EXIT.OK;
+      codes.push(code);
+      if (reporter.mode === 'json') {
+        reporter.emit({
+          event: 'preflight',
+          file: label,
+          dialect: report.dialect,
+          mapping: mapping?.templateId ? mapping : report.mapping,
+          problems: report.problems,
+          prediction: p,
+          wouldFail: why ?? null,
+          exitCode: code,
+        });
+        continue;
+      }
+      const d = report.dialect;
+      const lines = [
+        `${label}: ${d.encoding}, delimiter ${JSON.stringify(d.delimiter)}, ${d.hasHeader ? 'header' : 'no header'}, ${report.columns.length} column(s)`,
+        `  mapping${mapping ? ' (given)' : ' (suggested)'}: ${JSON.stringify(mapping?.templateId ? mapping : report.mapping)}`,
+        ...report.problems.map((pr) => `  problem ${pr.code}: ${pr.message}`),
+        `  predicted: read ${p.readRows}, valid ${p.validRows}, invalid ${p.invalidRows}${p.errorSummary ? ` ${JSON.stringify(p.errorSummary)}` : ''}`,
+        ...p.firstErrors.slice(0, 5).map((e) => `  row ${e.rowNumber}: ${e.code ?? ''} ${e.error}`),
+        why ? `  would fail: ${why}` : '  would import (no job was created)',
+      ];
+      process.stdout.write(lines.join('\n') + '\n');
+    } catch (e) {
+      reporter.error(label, e);
+      codes.push(exitCodeOf(e));
+    }
+  }
+  reporter.close();
+  return worst(codes);
+}
+
 async function confirm(question) {
   const rl = createInterface({ input: process.stdin, output: process.stderr });
   try {
@@ -323,11 +400,6 @@ async function confirm(question) {
 async function commandImport(positional, flags) {
   if (positional.length === 0) throw new UsageError('name at least one file or glob to import');
   if (!flags.object) throw new UsageError('--object NAME is required (e.g. --object profiles; `import-uploader objects` lists them)');
-  if (flags.auto || flags['dry-run']) {
-    throw new UsageError(
-      `--${flags.auto ? 'auto' : 'dry-run'} needs the preflight (import-uploader/preflight), which this version does not include yet: give --mapping FILE or --template ID`,
-    );
-  }
   if (flags['create-list'] !== undefined && flags['target-list'] !== undefined) {
     throw new UsageError('give --create-list NAME or --target-list ID, not both');
   }
@@ -360,6 +432,10 @@ async function commandImport(positional, flags) {
     return EXIT.FILE;
   }
 
+  const client = new ImportClient(options);
+  const pre = { client, object: flags.object, importMode: flags.mode, failOnRejects: Boolean(flags['fail-on-rejects']) };
+  if (flags['dry-run']) return dryRun(pre, files, mapping, reporter);
+
   const journal = new Journal(flags.journal ?? defaultJournal(files));
   const create = { objectName: flags.object };
   if (flags['create-list'] !== undefined) Object.assign(create, { createList: true, listName: flags['create-list'] });
@@ -369,6 +445,14 @@ async function commandImport(positional, flags) {
   for (const path of files) {
     const s = stats.get(path);
     const label = relative(process.cwd(), path) || path;
+    let fileMapping = mapping;
+    if (flags.auto) {
+      const report = await preflightFile(pre, path, undefined, false);
+      const why = blocker(report);
+      if (why) throw fail(EXIT.JOB_FAILED, `${label}: --auto cannot import it: ${why}`);
+      fileMapping = flags.mode ? { ...report.mapping, importMode: flags.mode } : report.mapping;
+      reporter.say(`${label}: --auto mapping ${JSON.stringify(report.mapping.fieldMap)}`);
+    }
     const old = await journal.get(path);
     if (old && old.step === 'creating') {
       // No job was confirmed: go on with the same idempotency key (should
@@ -380,7 +464,7 @@ async function commandImport(positional, flags) {
         size: s.size,
         mtimeMs: Math.trunc(s.mtimeMs),
         create,
-        mapping,
+        mapping: fileMapping,
         partSize,
         concurrency,
         idempotencyKey: same ? old.idempotencyKey : randomUUID(),
@@ -407,7 +491,7 @@ async function commandImport(positional, flags) {
       size: s.size,
       mtimeMs: Math.trunc(s.mtimeMs),
       create,
-      mapping,
+      mapping: fileMapping,
       partSize,
       concurrency,
       step: 'creating',
@@ -425,7 +509,6 @@ async function commandImport(positional, flags) {
     if (!ok) throw new UsageError('not confirmed (pass --yes to skip the question)');
   }
   for (const e of entries) await journal.put(e);
-  const client = new ImportClient(options);
   const stop = interruption(reporter);
   const ctx = { client, journal, reporter, signal: stop.signal, pollMs, failOnRejects: Boolean(flags['fail-on-rejects']) };
   try {

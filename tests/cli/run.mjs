@@ -224,15 +224,35 @@ await test('exit 2: unknown command, unknown option, missing --object, a token f
   }
 });
 
-await test('exit 2: --auto and --dry-run refused while the preflight is missing', async () => {
-  const d = dir('auto');
-  writeFileSync(join(d, 'a.csv'), peopleCsv(2));
-  for (const flag of ['--auto', '--dry-run']) {
-    const r = await cli(['import', join(d, 'a.csv'), '--object', 'profiles', flag, ...(flag === '--dry-run' ? ['--mapping', mappingFile] : [])]);
-    expectExit(r, 2);
-    assert(r.stderr.includes('preflight'), `says why: ${r.stderr}`);
-  }
+await test('--dry-run: a good file predicted (exit 0), a bad one says why (exit 6); no job, no journal', async () => {
+  const d = dir('dryrun');
+  writeFileSync(join(d, 'good.csv'), peopleCsv(20, 3, 'dr'));
+  writeFileSync(join(d, 'bad.csv'), 'mail,first_name\na@example.com,Ann\n');
+  let r = await cli(['import', join(d, 'good.csv'), '--object', 'profiles', '--mapping', mappingFile, '--dry-run', '--json']);
+  expectExit(r, 0);
+  const [ev] = events(r.stdout);
+  assertEqual(ev.event, 'preflight', 'event');
+  assertEqual(`${ev.prediction.readRows} ${ev.prediction.validRows} ${ev.prediction.invalidRows}`, '23 20 3', 'predicted rows');
+  assertEqual(ev.dialect.delimiter, ',', 'delimiter');
+  r = await cli(['import', join(d, 'bad.csv'), '--object', 'profiles', '--mapping', mappingFile, '--dry-run']);
+  expectExit(r, 6);
+  assert(/would fail: \S+: .*email/i.test(r.stdout), `says why: ${r.stdout}`);
+  r = await cli(['import', join(d, 'good.csv'), '--object', 'profiles', '--auto', '--dry-run']);
+  expectExit(r, 0);
+  assert(r.stdout.includes('(suggested)') && r.stdout.includes('"email":"email"'), `the suggested mapping: ${r.stdout}`);
   assert(!existsSync(join(d, '.import-uploader')), 'no journal was written');
+});
+
+await test('--auto: the suggested mapping imports the file', async () => {
+  const d = dir('auto');
+  const file = join(d, 'people.csv');
+  writeFileSync(file, peopleCsv(12, 1, 'au'));
+  const r = await cli(['import', file, '--object', 'profiles', '--auto', '--json', '--poll-ms', '100'], { cwd: d });
+  expectExit(r, 0);
+  const done = events(r.stdout).find((e) => e.event === 'done');
+  assertEqual(`${done.importedRows} ${done.rejectedRows}`, '12 1', 'imported and rejected rows');
+  const [entry] = journalEntries(join(d, '.import-uploader'));
+  assertEqual(entry.mapping.fieldMap.email, 'email', 'the journal keeps the mapping used');
 });
 
 await test('exit 4: no credentials, a wrong token, a wrong OAuth secret', async () => {
