@@ -572,7 +572,7 @@ async function sparseFile(path, size) {
 }
 
 for (const [name, size, how] of [
-  ['5 GiB', 5 * 2 ** 30, 'importFile-less createJob + client.upload(job, path) without checksums'],
+  ['5 GiB', 5 * 2 ** 30, 'createJob, then client.upload(job, path) without checksums'],
   ['2 GiB + 1 byte', 2 ** 31 + 1, 'standalone upload(path, { url }) with Content-MD5'],
 ]) {
   await test(`file source: a sparse ${name} file uploaded by path (${how}), read back by length and SHA-256`, async () => {
