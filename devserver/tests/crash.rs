@@ -197,7 +197,12 @@ async fn start_job(http: &reqwest::Client, p: &Proc, csv: &str) -> String {
     }
     let r = put.body(csv.to_string()).send().await.unwrap();
     assert_eq!(r.status().as_u16(), 201);
-    let (s, b) = post(http, p.api(&format!("/import-jobs/{id}/mapping")), mapping()).await;
+    let (s, b) = post(
+        http,
+        p.api(&format!("/import-jobs/{id}/mapping")),
+        mapping(),
+    )
+    .await;
     assert_eq!(s, 200, "{b}");
     let (s, b) = post(http, p.api(&format!("/import-jobs/{id}/start")), json!({})).await;
     assert_eq!(s, 200, "{b}");
@@ -216,12 +221,17 @@ async fn wait(http: &reqwest::Client, p: &Proc, id: &str) -> Value {
     }
 }
 
+/// A record of `profiles`: e-mail, first name, creating and last updating
+/// job numbers.
+type Record = (String, Option<String>, i64, i64);
 /// Every record of `profiles`, in key order, and the jobs that merged.
-fn snapshot(data_dir: &Path) -> (Vec<(String, Option<String>, i64, i64)>, Vec<String>) {
-    let conn = rusqlite::Connection::open(
-        data_dir.join(import_devserver::processor::merge::RECORDS_FILE),
-    )
-    .unwrap();
+type Snapshot = (Vec<Record>, Vec<String>);
+
+/// Reads the [`Snapshot`] of a data directory.
+fn snapshot(data_dir: &Path) -> Snapshot {
+    let conn =
+        rusqlite::Connection::open(data_dir.join(import_devserver::processor::merge::RECORDS_FILE))
+            .unwrap();
     let mut stmt = conn
         .prepare(
             "SELECT email, first_name, _created_job, _updated_job FROM obj_profiles \
@@ -274,16 +284,7 @@ fn assert_merged_once(st: &Value, data_dir: &Path, seed_job: &str, job: &str) {
 /// crash under `hold`, kills the process there and restarts it. Returns
 /// the restarted process, the data directory, the seed and crashed jobs'
 /// ids, and the records as they were before the crashed job.
-#[allow(clippy::type_complexity)]
-async fn crash_at(
-    point: &str,
-    dir: &Path,
-) -> (
-    Proc,
-    String,
-    String,
-    (Vec<(String, Option<String>, i64, i64)>, Vec<String>),
-) {
+async fn crash_at(point: &str, dir: &Path) -> (Proc, String, String, Snapshot) {
     let http = reqwest::Client::new();
     let first = Proc::start(dir, "127.0.0.1:0".parse().unwrap(), None);
     let seed = start_job(&http, &first, &csv_seed()).await;

@@ -418,7 +418,6 @@ fn generate(path: &Path, index: usize, size: u64, seed: u64) -> Result<Expected>
         put(&row, &mut out)?;
     }
     out.flush()?;
-    drop(put);
     if written != size {
         bail!("upload {index}: wrote {written} bytes, meant {size}");
     }

@@ -308,10 +308,7 @@ pub fn record_job(
 /// `data_dir` (if there is one): `Some` with what it recorded (None inside
 /// for a row written before completions were kept), `None` when it did not
 /// merge.
-pub fn merged_job(
-    data_dir: &Path,
-    job_id: &str,
-) -> anyhow::Result<Option<Option<Completion>>> {
+pub fn merged_job(data_dir: &Path, job_id: &str) -> anyhow::Result<Option<Option<Completion>>> {
     let path = data_dir.join(RECORDS_FILE);
     if !path.is_file() {
         return Ok(None);
@@ -332,9 +329,7 @@ pub fn merged_job(
     } else {
         "SELECT NULL FROM _merged_jobs WHERE job_id = ?1"
     };
-    let row: Option<Option<String>> = conn
-        .query_row(sql, [job_id], |r| r.get(0))
-        .optional()?;
+    let row: Option<Option<String>> = conn.query_row(sql, [job_id], |r| r.get(0)).optional()?;
     Ok(match row {
         None => None,
         Some(None) => Some(None),
