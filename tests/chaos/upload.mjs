@@ -29,10 +29,12 @@ const emit = (event) => process.stdout.write(`${JSON.stringify(event)}\n`);
 
 const { ImportClient } = await import('import-uploader');
 
-// Ten attempts, waits from 250 ms doubling to at most 4 s (full jitter):
-// up to about 24 s in all, which outlasts a restart of the emulator (well
-// under a second) or of Azurite (a few seconds) with room to spare.
-const retry = { maxAttempts: 10, baseDelayMs: 250, maxDelayMs: 4000 };
+// Fifteen attempts, waits from 500 ms doubling to at most 10 s (full
+// jitter): about 50 s in all on average, at least 20 s but once in ten
+// thousand, which outlasts a restart of the emulator (well under a second)
+// or of Azurite (a few seconds; 20 s seen on a busy machine). The default
+// budget (6 attempts) is for a storage that does not go away.
+const retry = { maxAttempts: 15, baseDelayMs: 500, maxDelayMs: 10000 };
 const client = new ImportClient({ baseUrl: settings.baseUrl, token: settings.token, retry });
 
 const size = statSync(settings.file).size;

@@ -22,7 +22,7 @@
 //!   `FILE_SIZE_OUT_OF_RANGE`).
 //! * The upload runs in Node through the built package
 //!   (`tests/chaos/upload.mjs`: `ImportClient.importFile`, a retry budget of
-//!   10 attempts). Some uploads meet a restart, chosen from the seed: the
+//!   15 attempts). Some uploads meet a restart, chosen from the seed: the
 //!   emulator killed with SIGKILL and started again on the same port and
 //!   data directory mid-upload or mid-job; Azurite stopped and started
 //!   again mid-upload or mid-job ([`crate::emulator::Azurite::restart`]
