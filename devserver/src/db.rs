@@ -15,9 +15,9 @@
 //! state `running` and stage `queued` until a processor claims it with
 //! [`Db::claim_next_queued`] (oldest start first), which moves it to stage
 //! `parse`. [`Db::notify_queued`] / [`Db::queued`] wake a waiting processor.
-//! Being durable, the queue survives a restart; jobs that were `running` when
-//! the previous process stopped are failed by [`Db::fail_interrupted`] (see
-//! [`crate::jobs::on_start`]).
+//! Being durable, the queue survives a restart: queued jobs stay queued;
+//! jobs a processor had claimed are completed or failed at start-up (see
+//! [`crate::jobs::on_start`] and [`Db::fail_interrupted`]).
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
@@ -649,8 +649,24 @@ impl Db {
         Ok(n == 1)
     }
 
-    /// Fails every `running` job with `message` (used at start-up: no
-    /// processor of this process is working on them). Returns their ids.
+    /// The jobs a processor had claimed that are still `running` (used at
+    /// start-up: no processor of this process is working on them), oldest
+    /// first. Queued jobs are not among them.
+    pub fn interrupted_jobs(&self) -> rusqlite::Result<Vec<String>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT id FROM jobs WHERE state = 'running' AND stage != 'queued' \
+             ORDER BY started_at, id",
+        )?;
+        let ids = stmt
+            .query_map([], |r| r.get::<_, String>(0))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(ids)
+    }
+
+    /// Fails every job a processor had claimed that is still `running`
+    /// with `message` (used at start-up: no processor of this process is
+    /// working on them; queued jobs stay queued). Returns their ids.
     pub fn fail_interrupted(
         &self,
         message: &str,
@@ -659,7 +675,9 @@ impl Db {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let ids = {
-            let mut stmt = tx.prepare("SELECT id FROM jobs WHERE state = 'running' ORDER BY id")?;
+            let mut stmt = tx.prepare(
+                "SELECT id FROM jobs WHERE state = 'running' AND stage != 'queued' ORDER BY id",
+            )?;
             let ids = stmt
                 .query_map([], |r| r.get::<_, String>(0))?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
@@ -667,7 +685,7 @@ impl Db {
         };
         tx.execute(
             "UPDATE jobs SET state = 'failed', error_message = ?1, finished_at = ?2, \
-             updated_at = ?2 WHERE state = 'running'",
+             updated_at = ?2 WHERE state = 'running' AND stage != 'queued'",
             params![message, to_millis(now)],
         )?;
         tx.commit()?;

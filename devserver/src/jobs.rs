@@ -48,9 +48,20 @@
 //!   last change (`updatedAt`), with its upload and error file; afterwards
 //!   every endpoint answers 404. Expiry is checked on access and by a sweep
 //!   every five minutes.
-//! * **Restart:** jobs left `running` by a previous process are marked
-//!   `failed` at start-up with [`INTERRUPTED_MESSAGE`]; their partial
-//!   counters are kept.
+//! * **Restart:** at start-up ([`on_start`]), each job left `running` by a
+//!   previous process (stopped or killed) ends exactly one way:
+//!   * still `queued` (never claimed by the processor): it stays queued
+//!     and is processed as usual;
+//!   * its records were committed (the records database's `_merged_jobs`
+//!     holds it: the process stopped between that commit and the job's
+//!     `completed`, which live in two databases): it is `completed` with
+//!     the figures recorded in the same transaction as its records, so it
+//!     completes once and its rows count once;
+//!   * otherwise (stopped while reading, validating or merging, before the
+//!     commit): `failed` with [`INTERRUPTED_MESSAGE`], its partial counters
+//!     kept; its transaction never committed, so the object's records are
+//!     exactly as before the job, and an error file it had begun is
+//!     removed.
 //! * **Errors:** `{hasErrors: false}` until the processor records an error
 //!   file; then `errorFileUrl` is a signed storage URL valid 24 hours (never
 //!   past the job's retention), and each call gives a fresh one.
@@ -95,7 +106,8 @@ pub const SWEEP_INTERVAL: StdDuration = StdDuration::from_secs(300);
 /// `errorMessage` of jobs failed at start-up because a previous process
 /// stopped while they were running.
 pub const INTERRUPTED_MESSAGE: &str =
-    "Processing was interrupted by a server restart; create a new job and upload again.";
+    "Processing was interrupted by a server restart before its rows were merged; nothing was \
+     imported. Create a new job and upload the file again.";
 /// Stage of a job before it starts.
 pub const STAGE_UPLOAD: &str = "upload";
 /// Stage of a started job waiting for the processor.
@@ -104,9 +116,45 @@ pub const STAGE_QUEUED: &str = "queued";
 /// Called once at start-up: fails jobs interrupted by a previous process,
 /// purges expired jobs and starts the periodic sweep.
 pub fn on_start(state: &AppState) -> anyhow::Result<()> {
+    for id in state.db.interrupted_jobs()? {
+        let Some(merged) = crate::processor::merge::merged_job(&state.config.data_dir, &id)? else {
+            continue;
+        };
+        let Some(c) = merged else {
+            // Merged by an emulator that kept no completion: failed below,
+            // the message says so.
+            continue;
+        };
+        let counters = Counters {
+            read_rows: c.read_rows,
+            valid_rows: c.valid_rows,
+            invalid_rows: c.invalid_rows,
+            merged_inserts: c.merged_inserts,
+            merged_updates: c.merged_updates,
+        };
+        if let Some(outcome) = &c.profile_unification {
+            state.db.set_profile_unification(&id, outcome)?;
+        }
+        state.db.complete_job(
+            &id,
+            &counters,
+            c.error_summary.as_ref(),
+            c.error_file.as_deref(),
+            c.error_count,
+            state.now(),
+        )?;
+        tracing::warn!(job = %id, "completed a job whose records were committed before a restart");
+    }
     let failed = state
         .db
         .fail_interrupted(INTERRUPTED_MESSAGE, state.now())?;
+    for id in &failed {
+        // An error file written before the stop belongs to no completed job.
+        let path = crate::processor::error_file::error_file_path(id);
+        if let Err(e) = state.storage.remove(&path) {
+            tracing::warn!(job = %id, error = %e, "could not remove an interrupted job's error file");
+        }
+    }
     if !failed.is_empty() {
         tracing::warn!(
             count = failed.len(),

@@ -14,6 +14,7 @@ pub mod db;
 pub mod error;
 pub mod exposure;
 pub mod faults;
+pub mod hold;
 pub mod idempotency;
 pub mod jobs;
 pub mod json;

@@ -178,13 +178,6 @@ pub struct Azurite {
 impl Azurite {
     /// Starts Azurite and waits until it accepts connections.
     pub fn start(ws: &Workspace) -> Result<Azurite> {
-        let main = ws.root.join("node_modules/azurite/dist/src/blob/main.js");
-        if !main.is_file() {
-            bail!(
-                "Azurite is not installed ({} is missing): run `npm ci` in the repository root",
-                main.display()
-            );
-        }
         let scratch = ws.scratch_dir();
         std::fs::create_dir_all(&scratch)?;
         let port = std::net::TcpListener::bind("127.0.0.1:0")?
@@ -193,7 +186,28 @@ impl Azurite {
         let data_dir = scratch.join(format!("azurite-data-{}-{port}", std::process::id()));
         let log = scratch.join("azurite.log");
         let out = File::create(&log).with_context(|| format!("creating {}", log.display()))?;
-        let child = ws
+        let child = Self::spawn(ws, port, &data_dir, out, &log)?;
+        let az = Azurite {
+            child,
+            url: format!("http://127.0.0.1:{port}/devstoreaccount1"),
+            log,
+            data_dir,
+        };
+        println!("azurite: {} (log: {})", az.url, az.log.display());
+        Ok(az)
+    }
+
+    /// Starts Azurite on `port` with its data in `data_dir`, its output
+    /// going to `out`, and waits until it accepts connections.
+    fn spawn(ws: &Workspace, port: u16, data_dir: &Path, out: File, log: &Path) -> Result<Child> {
+        let main = ws.root.join("node_modules/azurite/dist/src/blob/main.js");
+        if !main.is_file() {
+            bail!(
+                "Azurite is not installed ({} is missing): run `npm ci` in the repository root",
+                main.display()
+            );
+        }
+        let mut child = ws
             .cmd("node")
             .arg(&main)
             .args([
@@ -203,40 +217,70 @@ impl Azurite {
                 &port.to_string(),
                 "-l",
             ])
-            .arg(&data_dir)
+            .arg(data_dir)
             .args(["--skipApiVersionCheck", "--loose", "--disableTelemetry"])
             .stdin(Stdio::null())
             .stdout(out.try_clone()?)
             .stderr(out)
             .spawn()
             .context("starting Azurite with `node`")?;
-        let mut az = Azurite {
-            child,
-            url: format!("http://127.0.0.1:{port}/devstoreaccount1"),
-            log,
-            data_dir,
-        };
         let deadline = Instant::now() + AZURITE_TIMEOUT;
         loop {
             if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                println!("azurite: {} (log: {})", az.url, az.log.display());
-                return Ok(az);
+                return Ok(child);
             }
-            if let Some(status) = az.child.try_wait()? {
+            if let Some(status) = child.try_wait()? {
                 bail!(
                     "Azurite exited ({status}) before listening; see {}",
-                    az.log.display()
+                    log.display()
                 );
             }
             if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
                 bail!(
                     "Azurite did not listen within {}s; see {}",
                     AZURITE_TIMEOUT.as_secs(),
-                    az.log.display()
+                    log.display()
                 );
             }
             std::thread::sleep(Duration::from_millis(50));
         }
+    }
+
+    /// Stops Azurite and starts it again on the same port and data, waiting
+    /// until it listens. It is stopped with SIGTERM, not SIGKILL: Azurite
+    /// saves its metadata (which blocks are staged, which blobs exist) only
+    /// every 5 seconds and on a clean stop, so a SIGKILL loses writes it has
+    /// acknowledged, which real storage never does. Requests in flight are
+    /// cut all the same.
+    pub fn restart(&mut self, ws: &Workspace) -> Result<()> {
+        let pid = self.child.id().to_string();
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status();
+        let deadline = Instant::now() + AZURITE_TIMEOUT;
+        while self.child.try_wait()?.is_none() {
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.wait();
+        let port: u16 = self
+            .url
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.split('/').next())
+            .and_then(|p| p.parse().ok())
+            .context("Azurite's port")?;
+        let out = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&self.log)
+            .with_context(|| format!("opening {}", self.log.display()))?;
+        self.child = Self::spawn(ws, port, &self.data_dir, out, &self.log)?;
+        Ok(())
     }
 }
 

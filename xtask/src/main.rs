@@ -9,6 +9,8 @@
 //! * `build` — set up, build the npm package into `pkg/`, print its sizes;
 //!   fails when a build is over its size budget.
 //! * `bench` — benchmarks (programs that print tables).
+//! * `chaos` — uploads through injected faults and server restarts, each
+//!   checked end to end; prints a table ([`chaos`]).
 //! * `fuzz`  — the generated-input tests with a million cases each, in
 //!   release; prints a table ([`fuzz`]).
 //!
@@ -23,6 +25,7 @@ mod bench_upload;
 mod build;
 mod bundlers;
 mod cli_suite;
+mod chaos;
 mod demo;
 mod emulator;
 mod fuzz;
@@ -46,13 +49,18 @@ commands:
                   install what is missing, build pkg/, run every test suite
                   (or only the named ones: lint, native, wasm-node,
                   wasm-chromium, wasm-worker, js-node, js-deno, js-workerd,
-                  broker-node, broker-deno, broker-workerd, bundlers)
+                  broker-node, broker-deno, broker-workerd, bundlers, chaos)
   build           install what is missing, build the npm package into pkg/,
                   print its sizes; fails when a build is over its size budget
   fuzz [CASES]    run every generated-input test (proptest property) with
                   CASES cases (default 1000000) in release; print a table of
                   cases, failures and seconds per property
   bench [NAME]    run a benchmark (`processing`, `upload`, `preflight`); no NAME lists them
+  chaos [--uploads N] [--max-size SIZE] [--seed S] [--part-size SIZE]
+                  N uploads (default 100) of generated CSV files of 0 B to
+                  SIZE (default 300MiB) through injected faults and restarts
+                  of the emulator and Azurite, each read back and its import
+                  checked; prints a table, fails unless every upload passed
   bench upload [quick|SIZE…] [--methods=M,…]
                   upload speed and page memory in headless Chromium to Azurite:
                   this package vs raw fetch vs @azure/storage-blob (default
@@ -83,6 +91,7 @@ fn run(args: &[String]) -> Result<()> {
         }
         Some("bench") => bench::run(&args[1..]),
         Some("fuzz") => fuzz::run(&ws, &args[1..]),
+        Some("chaos") => chaos::run(&ws, &args[1..]),
         Some("help" | "-h" | "--help") => {
             print!("{USAGE}");
             Ok(())

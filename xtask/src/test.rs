@@ -12,6 +12,7 @@
 //! | broker-node, broker-deno, broker-workerd | the broker in each runtime, driven from headless Chromium ([`crate::js_suites::run_broker`]) |
 //! | bundlers       | the packed package installed into apps built with Vite, webpack, esbuild and Rollup (loaded in headless Chromium) and imported in Node, Deno and a workerd bundle ([`crate::bundlers`]) |
 //! | cli            | the packed package's `import-uploader` command line against emulators and Azurite, and its file sources on 5 GiB and 2 GiB + 1 byte sparse files ([`crate::cli_suite`]) |
+//! | chaos          | 10 uploads of up to 3 MiB through injected faults and restarts of the emulator and Azurite, each read back and its import checked ([`crate::chaos`]) |
 //!
 //! The wasm suites talk to emulators started on ephemeral ports; their URLs
 //! reach the tests at compile time: `IMPORT_EMULATOR_URL` (Azure Block Blob
@@ -37,7 +38,7 @@ use crate::suites::{self, Outcome};
 use crate::{build, process};
 
 /// Every suite, in the order they run.
-pub const ALL_SUITES: [&str; 14] = [
+pub const ALL_SUITES: [&str; 15] = [
     "lint",
     "native",
     "wasm-node",
@@ -52,6 +53,7 @@ pub const ALL_SUITES: [&str; 14] = [
     "broker-workerd",
     crate::bundlers::SUITE,
     crate::cli_suite::SUITE,
+    crate::chaos::SUITE,
 ];
 
 /// Which suites to run: all, or those `--suites=a,b,…` names.
@@ -138,6 +140,9 @@ pub fn run(ws: &Workspace, args: &[String]) -> Result<()> {
     outcomes.extend(crate::js_suites::run_broker(ws, &|n| selection.wants(n)));
     outcomes.extend(crate::bundlers::run(ws, &|n| selection.wants(n)));
     outcomes.extend(crate::cli_suite::run(ws, &|n| selection.wants(n)));
+    if selection.wants(crate::chaos::SUITE) {
+        outcomes.push(crate::chaos::suite(ws));
+    }
 
     suites::print_table(&outcomes);
     selection.announce();

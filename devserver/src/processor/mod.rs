@@ -58,12 +58,13 @@
 //! * anything else goes wrong (a storage or database error, a panic):
 //!   [`PROCESSOR_ERROR_MESSAGE`], with the details in the emulator's log.
 //!
-//! A job interrupted by a restart is failed at start-up
+//! A job interrupted by a restart (or a `kill -9`) is failed at start-up
 //! ([`crate::jobs::on_start`]) and, its transaction never committed, leaves
-//! no records behind. (The records commit and the job's `completed` are two
-//! databases: a stop in the instant between them leaves a job reported
-//! `failed` whose rows are merged; the table `_merged_jobs` of the records
-//! database tells which jobs did merge.)
+//! no records behind. The records commit and the job's `completed` are two
+//! databases: the figures the job will report are written with its records,
+//! in the same transaction (`_merged_jobs`, [`merge::Completion`]), so a
+//! job stopped between the two is completed at start-up with them, once.
+//! Tests stop the processor at these moments with [`crate::hold`].
 //!
 //! # Concurrency
 //!
@@ -1040,6 +1041,9 @@ impl<'a> Run<'a> {
     }
 
     fn report(&mut self) -> Result<(), Failure> {
+        if self.stage == STAGE_VALIDATE && self.counters.read_rows > 0 {
+            crate::hold::at("read", &self.job.id);
+        }
         let c = self.visible();
         let running = self.state.db.update_progress(
             &self.job.id,
@@ -1092,15 +1096,27 @@ impl<'a> Run<'a> {
         }
         let write_end = Instant::now();
         let unification = self.unify_profiles()?;
+        let error_count = self.errors.count();
+        let completion = merge::Completion {
+            read_rows: c.read_rows,
+            valid_rows: c.valid_rows,
+            invalid_rows: c.invalid_rows,
+            merged_inserts: c.merged_inserts,
+            merged_updates: c.merged_updates,
+            error_summary: (!self.summary.is_empty()).then(|| self.summary.clone()),
+            error_file: (error_count > 0).then(|| error_file::error_file_path(&self.job.id)),
+            error_count,
+            profile_unification: unification,
+        };
         merge::record_job(
             self.conn,
             &self.job.id,
             &self.job.workspace,
             &self.job.object_name,
-            c.merged_inserts,
-            c.merged_updates,
+            &completion,
             Utc::now().timestamp_millis(),
         )?;
+        crate::hold::at("merge", &self.job.id);
         let errors = std::mem::replace(&mut self.errors, ErrorFile::new(&self.job.id));
         let error_file = errors.commit()?;
         if let Err(e) = self.conn.execute_batch("COMMIT") {
@@ -1110,6 +1126,7 @@ impl<'a> Run<'a> {
             return Err(e.into());
         }
         self.in_tx = false;
+        crate::hold::at("committed", &self.job.id);
         tracing::debug!(
             job = %self.job.id,
             read_ms = (read_end - self.started).as_millis() as u64,

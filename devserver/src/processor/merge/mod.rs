@@ -94,8 +94,8 @@ pub use codec::encode_row;
 use codec::{bind, field_at, Field, Fields};
 use spill::{sorted_groups, Batch, Block, Entry, Spiller};
 pub use table::{
-    checkpoint, ensure_table, ident, job_keys, job_number, record_job, table_name, tune_sqlite,
-    Records, RECORDS_FILE,
+    checkpoint, ensure_table, ident, job_keys, job_number, merged_job, record_job, table_name,
+    tune_sqlite, Completion, Records, RECORDS_FILE,
 };
 
 /// What merging one row did.

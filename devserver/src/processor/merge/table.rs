@@ -9,8 +9,10 @@ use std::time::Duration;
 
 use anyhow::Context;
 use import_core::rules::DataType;
-use import_core::wire::{ObjectSchema, WriteMode};
-use rusqlite::{params, Connection};
+use import_core::wire::{ObjectSchema, ProfileUnification, WriteMode};
+use indexmap::IndexMap;
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::{Deserialize, Serialize};
 
 /// Page size of a new records database, bytes (SQLite's largest). A bulk
 /// merge of 10 M profiles rows took 11.3–11.6 s of writes with 64 KiB
@@ -88,6 +90,14 @@ impl Records {
             );",
         )
         .context("creating the records database")?;
+        // Databases of earlier versions lack the completion column.
+        let has_completion = conn
+            .prepare("SELECT 1 FROM pragma_table_info('_merged_jobs') WHERE name = 'completion'")?
+            .exists([])?;
+        if !has_completion {
+            conn.execute_batch("ALTER TABLE _merged_jobs ADD COLUMN completion TEXT")
+                .context("adding the completion column to the records database")?;
+        }
         // Spill files left by a process that stopped mid-job.
         let _ = std::fs::remove_dir_all(records.spill_dir());
         Ok(records)
@@ -234,29 +244,99 @@ pub fn ensure_table(conn: &Connection, schema: &ObjectSchema) -> rusqlite::Resul
     Ok(())
 }
 
-/// Records in the job's transaction that it merged (`_merged_jobs`).
+/// What a job that merged reports once it is `completed`: kept with its
+/// `_merged_jobs` row, in the transaction of its records, so that a restart
+/// finding the job still `running` (the process stopped between the
+/// records' commit and the job's `completed`, two databases) completes it
+/// with these figures instead of failing a job whose rows are merged
+/// ([`crate::jobs::on_start`]).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Completion {
+    /// Data rows read.
+    pub read_rows: u64,
+    /// Rows that passed validation.
+    pub valid_rows: u64,
+    /// Rows rejected.
+    pub invalid_rows: u64,
+    /// Valid rows that created a record.
+    pub merged_inserts: u64,
+    /// Valid rows that updated a record.
+    pub merged_updates: u64,
+    /// `{errorCode: count}` of the rejected rows (None when none was).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_summary: Option<IndexMap<String, u64>>,
+    /// Storage path of the error file (committed before the records).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_file: Option<String>,
+    /// Lines in the error file.
+    pub error_count: u64,
+    /// What `autoProfileAfterImport` merged, when it ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile_unification: Option<ProfileUnification>,
+}
+
+/// Records in the job's transaction that it merged (`_merged_jobs`), with
+/// what its status will report.
 pub fn record_job(
     conn: &Connection,
     job_id: &str,
     workspace: &str,
     object_name: &str,
-    inserts: u64,
-    updates: u64,
+    completion: &Completion,
     now_ms: i64,
 ) -> rusqlite::Result<()> {
+    let text = serde_json::to_string(completion)
+        .map_err(|e| rusqlite::Error::ToSqlConversionFailure(e.into()))?;
     conn.execute(
         "INSERT OR REPLACE INTO _merged_jobs (job_id, workspace, object_name, inserts, updates, \
-         merged_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+         merged_at, completion) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         params![
             job_id,
             workspace,
             object_name,
-            inserts as i64,
-            updates as i64,
-            now_ms
+            completion.merged_inserts as i64,
+            completion.merged_updates as i64,
+            now_ms,
+            text
         ],
     )?;
     Ok(())
+}
+
+/// Whether job `job_id` merged, read from the records database of
+/// `data_dir` (if there is one): `Some` with what it recorded (None inside
+/// for a row written before completions were kept), `None` when it did not
+/// merge.
+pub fn merged_job(data_dir: &Path, job_id: &str) -> anyhow::Result<Option<Option<Completion>>> {
+    let path = data_dir.join(RECORDS_FILE);
+    if !path.is_file() {
+        return Ok(None);
+    }
+    let conn = Connection::open(&path).context("opening the records database")?;
+    conn.busy_timeout(Duration::from_secs(60))?;
+    let has_table = conn
+        .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_merged_jobs'")?
+        .exists([])?;
+    if !has_table {
+        return Ok(None);
+    }
+    let has_completion = conn
+        .prepare("SELECT 1 FROM pragma_table_info('_merged_jobs') WHERE name = 'completion'")?
+        .exists([])?;
+    let sql = if has_completion {
+        "SELECT completion FROM _merged_jobs WHERE job_id = ?1"
+    } else {
+        "SELECT NULL FROM _merged_jobs WHERE job_id = ?1"
+    };
+    let row: Option<Option<String>> = conn.query_row(sql, [job_id], |r| r.get(0)).optional()?;
+    Ok(match row {
+        None => None,
+        Some(None) => Some(None),
+        Some(Some(text)) => Some(Some(
+            serde_json::from_str(&text).context("reading a job's recorded completion")?,
+        )),
+    })
 }
 
 /// The distinct non-empty values of `field` in the records of
