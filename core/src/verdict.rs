@@ -97,6 +97,9 @@ impl FileFailure {
                 "HEADER_TOO_MANY_COLUMNS"
             }
             FileFailure::HeaderUnreadable(CsvErrorKind::WrongWidth { .. }) => "HEADER_UNREADABLE",
+            FileFailure::HeaderUnreadable(CsvErrorKind::UnterminatedQuote) => {
+                "HEADER_UNTERMINATED_QUOTE"
+            }
             FileFailure::HeaderMismatch(HeaderError::MissingColumns { .. }) => {
                 "HEADER_MISSING_COLUMNS"
             }
@@ -130,6 +133,10 @@ impl FileFailure {
                      Remove the columns you do not import (or check that the file is a CSV file \
                      whose first line names its columns) and upload it again on a new job."
                 ),
+                CsvErrorKind::UnterminatedQuote => "The file's header row opens a quote that is \
+                     never closed: the whole file was read as one header value. Fix the header \
+                     and upload it again on a new job."
+                    .into(),
                 CsvErrorKind::WrongWidth { .. } => "The file's header row could not be read: \
                      upload a CSV file whose first line names its columns."
                     .into(),
