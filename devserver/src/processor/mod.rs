@@ -980,7 +980,7 @@ impl<'a> Run<'a> {
     }
 
     fn report(&mut self) -> Result<(), Failure> {
-        if self.stage == STAGE_VALIDATE && self.counters.read_rows > 0 {
+        if self.stage == STAGE_VALIDATE && self.tally.read_rows > 0 {
             crate::hold::at("read", &self.job.id);
         }
         let c = self.visible();
@@ -1042,7 +1042,7 @@ impl<'a> Run<'a> {
             invalid_rows: c.invalid_rows,
             merged_inserts: c.merged_inserts,
             merged_updates: c.merged_updates,
-            error_summary: (!self.summary.is_empty()).then(|| self.summary.clone()),
+            error_summary: self.tally.summary().cloned(),
             error_file: (error_count > 0).then(|| error_file::error_file_path(&self.job.id)),
             error_count,
             profile_unification: unification,
