@@ -80,6 +80,11 @@ const NODE_ADAPTER_TYPES: &str = "node-adapter.d.ts";
 const CLOUDFLARE: &str = "cloudflare.js";
 /// Its types.
 const CLOUDFLARE_TYPES: &str = "cloudflare.d.ts";
+/// `import-uploader/element`: the `<import-uploader>` custom element
+/// (source: `js/element.js`; minified by the build, its size gated).
+pub const ELEMENT: &str = "element.js";
+/// Its types.
+const ELEMENT_TYPES: &str = "element.d.ts";
 
 /// The browser entry's source: it loads the module in the background
 /// (no top-level await) and defers the API until it is there (see its
@@ -188,6 +193,8 @@ pub fn package_json(meta: &Meta) -> String {
     files.push(NODE_ADAPTER_TYPES.into());
     files.push(CLOUDFLARE.into());
     files.push(CLOUDFLARE_TYPES.into());
+    files.push(ELEMENT.into());
+    files.push(ELEMENT_TYPES.into());
     files.extend(ENTRY_NAMES.iter().map(|n| n.to_string()));
     files.push("README.md".into());
     let list = |items: &[String]| {
@@ -197,7 +204,12 @@ pub fn package_json(meta: &Meta) -> String {
             .collect::<Vec<_>>()
             .join(",\n")
     };
-    let side_effects: Vec<String> = ENTRY_NAMES.iter().map(|n| format!("./{n}")).collect();
+    // The element's module defines `<import-uploader>` when imported.
+    let side_effects: Vec<String> = ENTRY_NAMES
+        .iter()
+        .chain([&ELEMENT])
+        .map(|n| format!("./{n}"))
+        .collect();
     let repository = meta
         .repository
         .as_deref()
@@ -232,6 +244,10 @@ pub fn package_json(meta: &Meta) -> String {
     "./cloudflare": {{
       "types": "./{CLOUDFLARE_TYPES}",
       "default": "./{CLOUDFLARE}"
+    }},
+    "./element": {{
+      "types": "./{ELEMENT_TYPES}",
+      "default": "./{ELEMENT}"
     }},
     {wasm_subpath}: {wasm_file},
     "./package.json": "./package.json"
@@ -305,6 +321,8 @@ pub fn write(pkg: &Path, meta: &Meta) -> Result<()> {
     )?;
     write(CLOUDFLARE, include_str!("../../js/cloudflare.js"))?;
     write(CLOUDFLARE_TYPES, include_str!("../../js/cloudflare.d.ts"))?;
+    write(ELEMENT, include_str!("../../js/element.js"))?;
+    write(ELEMENT_TYPES, include_str!("../../js/element.d.ts"))?;
     Ok(())
 }
 
@@ -347,6 +365,12 @@ version = "not this one"
         assert_eq!(v["exports"]["./node"]["default"], "./node-adapter.js");
         assert_eq!(v["exports"]["./cloudflare"]["default"], "./cloudflare.js");
         assert_eq!(v["exports"]["./cloudflare"]["types"], "./cloudflare.d.ts");
+        assert_eq!(v["exports"]["./element"]["default"], "./element.js");
+        assert_eq!(v["exports"]["./element"]["types"], "./element.d.ts");
+        assert!(v["sideEffects"]
+            .as_array()
+            .unwrap()
+            .contains(&serde_json::json!("./element.js")));
         assert!(v["files"]
             .as_array()
             .unwrap()
