@@ -135,7 +135,7 @@ const DELIMITERS = [
 ];
 
 const CSS = `
-:host { display: block; font: var(--iu-font, 1rem/1.5 system-ui, sans-serif); color: var(--iu-fg, #1d232a);
+:host { display: block; container-type: inline-size; font: var(--iu-font, 1rem/1.5 system-ui, sans-serif); color: var(--iu-fg, #1d232a);
   --_accent: var(--iu-accent, #0b57d0); --_border: var(--iu-border, #c4ccd4); --_muted: var(--iu-muted, #4d5761);
   --_bg: var(--iu-bg, #fff); --_danger: var(--iu-danger, #b3261e); --_radius: var(--iu-radius, 6px); background: var(--_bg);
   max-width: 100%; box-sizing: border-box; }
@@ -166,9 +166,17 @@ progress { width: 100%; height: 1rem; }
 dl { display: grid; grid-template-columns: max-content auto; gap: .1rem 1rem; margin: .5rem 0; }
 dt { color: var(--_muted); } dd { margin: 0; font-variant-numeric: tabular-nums; }
 .error, .problem { color: var(--_danger); }
-.bar { display: grid; grid-template-columns: minmax(6rem, 14rem) 1fr max-content; gap: .5rem; align-items: center; margin: .2rem 0; }
+.bar { display: grid; grid-template-columns: fit-content(18rem) minmax(2rem, 1fr) max-content; gap: .5rem; align-items: center; margin: .2rem 0; }
 .bar span { overflow-wrap: anywhere; }
 .bar i { display: block; height: .8rem; background: var(--_danger); border-radius: 2px; min-width: 2px; }
+.preview th, .preview td { white-space: nowrap; max-width: 18rem; overflow: hidden; text-overflow: ellipsis; overflow-wrap: normal; }
+@container (max-width: 40rem) {
+  .mapping thead { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); }
+  .mapping tr { display: block; border-bottom: 1px solid var(--_border); padding: .4rem 0; }
+  .mapping th, .mapping td { display: block; border: 0; padding: .1rem .5rem; }
+  .mapping td[data-label]::before { content: attr(data-label) ": "; color: var(--_muted); }
+  .scroll.mapping-box { max-height: none; }
+}
 .banner { padding: .6rem .8rem; border: 1px solid var(--_accent); border-radius: var(--_radius); margin: .5rem 0; }
 `;
 
@@ -1069,7 +1077,7 @@ export class ImportUploaderElement extends HTMLElement {
     section.append(
       h('p', { class: 'muted' }, t('previewNote', { rows: body.length, name: this._file.name, size: bytes(this._file.size) })),
       h('div', { class: 'scroll', part: 'preview', tabIndex: 0, role: 'region', 'aria-label': t('preview') },
-        h('table', { id: id('preview') },
+        h('table', { id: id('preview'), class: 'preview' },
           h('thead', {}, h('tr', {}, head.map((c) => h('th', { scope: 'col' }, c)))),
           h('tbody', {}, body.map((r) => h('tr', {}, r.map((c) => h('td', {}, c))))),
         ),
@@ -1088,10 +1096,11 @@ export class ImportUploaderElement extends HTMLElement {
     const fields = this._schema?.fields ?? [];
     const suggestions = new Map((this._pf.suggestions ?? []).map((s) => [s.column, s]));
     section.append(
-      h('div', { class: 'scroll', part: 'mapping', tabIndex: 0, role: 'region', 'aria-labelledby': id('mapping-heading') },
-        h('table', { id: id('mapping') },
-          h('thead', {}, h('tr', {}, [t('column'), t('type'), t('samples'), t('field'), t('suggestion')].map((x) => h('th', { scope: 'col' }, x)))),
-          h('tbody', {}, this._columns().map((c, i) => {
+      h('div', { class: 'scroll mapping-box', part: 'mapping', tabIndex: 0, role: 'region', 'aria-labelledby': id('mapping-heading') },
+        // Explicit roles: narrow layouts show the rows as blocks.
+        h('table', { id: id('mapping'), class: 'mapping', role: 'table', 'aria-labelledby': id('mapping-heading') },
+          h('thead', { role: 'rowgroup' }, h('tr', { role: 'row' }, [t('column'), t('type'), t('samples'), t('field'), t('suggestion')].map((x) => h('th', { scope: 'col', role: 'columnheader' }, x)))),
+          h('tbody', { role: 'rowgroup' }, this._columns().map((c, i) => {
             const s = suggestions.get(c.name);
             const problems = (this._pf.problems ?? []).filter((p) => p.column === c.name);
             const select = h(
@@ -1100,12 +1109,12 @@ export class ImportUploaderElement extends HTMLElement {
               h('option', { value: '' }, t('ignore')),
               fields.map((f) => h('option', { value: f.name, selected: this._fieldMap[c.name] === f.name }, `${f.name} (${f.type}${f.identityKey ? ', key' : ''})`)),
             );
-            return h('tr', { 'data-column': c.name },
-              h('th', { scope: 'row' }, c.name, problems.map((p) => h('div', { class: 'problem', part: 'problem' }, p.message ?? p.code))),
-              h('td', {}, c.inferredType ?? '', c.misfits ? h('div', { class: 'muted' }, `${c.misfits} ≠`) : null),
-              h('td', { class: 'muted' }, (c.examples ?? []).slice(0, 3).join(', ')),
-              h('td', {}, select),
-              h('td', { class: 'muted' }, s?.field ? `${s.field}: ${t('confidence', { score: Math.round((s.score ?? 0) * 100), reason: s.reason ?? '' })}` : '–'),
+            return h('tr', { 'data-column': c.name, role: 'row' },
+              h('th', { scope: 'row', role: 'rowheader' }, c.name, problems.map((p) => h('div', { class: 'problem', part: 'problem' }, p.message ?? p.code))),
+              h('td', { role: 'cell', 'data-label': t('type') }, c.inferredType ?? '', c.misfits ? h('div', { class: 'muted' }, `${c.misfits} ≠`) : null),
+              h('td', { role: 'cell', class: 'muted', 'data-label': t('samples') }, (c.examples ?? []).slice(0, 3).join(', ')),
+              h('td', { role: 'cell' }, select),
+              h('td', { role: 'cell', class: 'muted', 'data-label': t('suggestion') }, s?.field ? `${s.field}: ${t('confidence', { score: Math.round((s.score ?? 0) * 100), reason: s.reason ?? '' })}` : '–'),
             );
           })),
         ),

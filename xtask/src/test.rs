@@ -10,6 +10,7 @@
 //! | js-node, js-deno, js-workerd | the package's JS suite in each runtime ([`crate::js_suites`]) |
 //! | contract       | `/openapi.json` validated (`@readme/openapi-parser`), the generated `.d.ts` complete and compiling under `tsc --strict` |
 //! | broker-node, broker-deno, broker-workerd | the broker in each runtime, driven from headless Chromium ([`crate::js_suites::run_broker`]) |
+//! | element        | `<import-uploader>` on a bare page and on the demo page, driven by Playwright in headless Chromium through the Node broker ([`crate::js_suites::run_broker`]) |
 //! | bundlers       | the packed package installed into apps built with Vite, webpack, esbuild and Rollup (loaded in headless Chromium) and imported in Node, Deno and a workerd bundle ([`crate::bundlers`]) |
 //!
 //! The wasm suites talk to emulators started on ephemeral ports; their URLs
@@ -36,7 +37,7 @@ use crate::suites::{self, Outcome};
 use crate::{build, process};
 
 /// Every suite, in the order they run.
-pub const ALL_SUITES: [&str; 13] = [
+pub const ALL_SUITES: [&str; 14] = [
     "lint",
     "native",
     "wasm-node",
@@ -49,6 +50,7 @@ pub const ALL_SUITES: [&str; 13] = [
     "broker-node",
     "broker-deno",
     "broker-workerd",
+    "element",
     crate::bundlers::SUITE,
 ];
 
