@@ -19,7 +19,7 @@
 import { ImportClient } from './entry-browser.js';
 
 /** The preflight module, loaded on first need (its own wasm, in a Worker). */
-const PREFLIGHT_MODULE = './preflight.js';
+const PREFLIGHT_MODULE = './preflight-browser.js';
 
 const PREFIX = 'import-uploader';
 /** Rows of the preview. */
@@ -72,6 +72,7 @@ export const STRINGS = {
   suggestion: 'Suggestion',
   fieldFor: 'Destination field for column {name}',
   ignore: '— ignore this column —',
+  misfits: '{count} not of this type, e.g. {examples}',
   confidence: '{score} % ({reason})',
   keyUnmapped: 'Map a column to the key field {key} to continue.',
   twoSources: 'Two columns map to {field}.',
@@ -96,6 +97,7 @@ export const STRINGS = {
   rate: ', {rate}/s',
   eta: ', about {eta} left',
   committing: 'Committing the upload…',
+  preparing: 'Reading the file to send it as UTF-8 with commas: {loaded} of {total}…',
   uploaded: 'Uploaded {size}.',
   pause: 'Pause',
   resumeUpload: 'Resume',
@@ -548,9 +550,17 @@ export class ImportUploaderElement extends HTMLElement {
   _preflightOptions(extra = {}) {
     const o = { importMode: this.importMode, signal: this._abort.signal, ...extra };
     if (this._schema) o.schema = this._schema;
-    const templates = storage.get(TEMPLATES_KEY);
-    if (Array.isArray(templates) && templates.length) o.templates = templates;
-    if (this._overridden && this._dialect) o.dialect = { ...this._dialect };
+    const templates = this._templates().map(({ name, sourceFields, fieldMap }) => ({ name, sourceFields, fieldMap }));
+    if (templates.length) o.templates = templates;
+    if (this._overridden && this._dialect) {
+      const { encoding, delimiter, hasHeader } = this._dialect;
+      o.dialect = { encoding, delimiter, hasHeader };
+    }
+    // Predict with the user's mapping once they have changed it.
+    if (this._edited) {
+      const { sourceFields, fieldMap } = this._mapping();
+      o.mapping = { sourceFields, fieldMap };
+    }
     return o;
   }
 
@@ -562,8 +572,12 @@ export class ImportUploaderElement extends HTMLElement {
     this._pf = pf;
     this._full = null;
     if (!this._overridden) this._dialect = { ...pf.dialect };
-    this._fieldMap = { ...(pf.mapping?.fieldMap ?? {}) };
-    this._sourceFields = { ...(pf.mapping?.sourceFields ?? {}) };
+    const columns = new Set(pf.columns.map((c) => c.name));
+    if (!this._edited || [...Object.keys(this._fieldMap)].some((c) => !columns.has(c))) {
+      this._edited = false;
+      this._fieldMap = { ...(pf.mapping?.fieldMap ?? {}) };
+      this._sourceFields = { ...(pf.mapping?.sourceFields ?? {}) };
+    }
     await this._readPreview();
     this._emitMapping();
   }
@@ -640,8 +654,14 @@ export class ImportUploaderElement extends HTMLElement {
     const col = this._columns().find((c) => c.name === column);
     this._sourceFields[column] = col?.inferredType ?? type ?? 'string';
     this._full = null;
+    this._edited = true;
     this._emitMapping();
     this._renderReviewState();
+    // The sample's prediction and problems, again with this mapping.
+    clearTimeout(this._rerun);
+    this._rerun = setTimeout(() => {
+      if (this._step === 'review' && this._file) this._runPreflight().then(() => this._render(), (e) => this._fail(e));
+    }, 150);
   }
 
   _setMode(mode) {
@@ -651,17 +671,24 @@ export class ImportUploaderElement extends HTMLElement {
     if (this._file && this._pf) this._runPreflight().then(() => this._render(), (e) => this._fail(e));
   }
 
+  /** The saved templates of this object (kept in localStorage). */
+  _templates() {
+    const list = storage.get(TEMPLATES_KEY);
+    return (Array.isArray(list) ? list : []).filter((t) => t && t.objectName === this.objectName && t.fieldMap && t.sourceFields);
+  }
+
+  /** A saved template whose columns are exactly the file's. */
   _matchingTemplate() {
     const names = this._columns().map((c) => c.name).join('\u0000');
-    const list = storage.get(TEMPLATES_KEY);
-    return (Array.isArray(list) ? list : []).find((t) => t.objectName === this.objectName && t.columns?.join('\u0000') === names) ?? null;
+    return this._templates().find((t) => t.columns?.join('\u0000') === names) ?? null;
   }
 
   _applyTemplate(t) {
     this._fieldMap = { ...t.fieldMap };
     this._sourceFields = { ...this._sourceFields, ...t.sourceFields };
+    this._edited = true;
     this._emitMapping();
-    this._render();
+    this._runPreflight().then(() => this._render(), (e) => this._fail(e));
   }
 
   _rememberTemplate(mapping) {
@@ -726,6 +753,10 @@ export class ImportUploaderElement extends HTMLElement {
     if (record) {
       this._object = record.objectName;
       this._mode = mapping.importMode;
+      if (record.dialect) {
+        this._dialect = { ...this._dialect, ...record.dialect };
+        this._overridden = true;
+      }
     }
     this._rememberTemplate(mapping);
     this._step = 'upload';
@@ -734,14 +765,33 @@ export class ImportUploaderElement extends HTMLElement {
     this._focus('upload-heading');
     const signal = this._abort.signal;
     try {
+      // The API reads UTF-8 with commas: any other file is re-written on
+      // the way up, part by part, from a full preflight that also gives
+      // the re-written size.
+      let source = file;
+      const needsNormalising = record ? !!record.normalised : !!(this._full ?? this._pf)?.needsNormalising;
+      if (needsNormalising) {
+        const full = this._full ?? (await this._fullForUpload(file, signal));
+        const { normalised } = await this._preflightModule();
+        source = normalised(file, full);
+      }
       let job = record?.job;
       if (!job) {
-        job = await client.createJob({ objectName: this.objectName, fileName: file.name, fileSize: file.size }, { signal });
-        storage.set(this._jobKey(file), { job, objectName: this.objectName, mapping, savedAt: Date.now() });
+        job = await client.createJob({ objectName: this.objectName, fileName: file.name, fileSize: source.size }, { signal });
+        const { encoding, delimiter, hasHeader } = this._dialect ?? {};
+        storage.set(this._jobKey(file), {
+          job,
+          objectName: this.objectName,
+          mapping,
+          normalised: needsNormalising,
+          dialect: this._overridden ? { encoding, delimiter, hasHeader } : null,
+          savedAt: Date.now(),
+        });
       }
       this._jobId = job.jobId;
       this._emit('status', { jobId: job.jobId, stage: 'upload', state: 'pending' });
       const options = {
+        resumeKey: `${job.jobId}:${file.name}:${file.size}:${file.lastModified}`,
         ...this.uploadOptions,
         signal,
         onProgress: (p) => {
@@ -750,7 +800,7 @@ export class ImportUploaderElement extends HTMLElement {
           this._emit('progress', p);
         },
       };
-      const upload = record ? client.resumeUpload(job, file, options) : client.upload(job, file, options);
+      const upload = record ? client.resumeUpload(job, source, options) : client.upload(job, source, options);
       this._upload = upload;
       this._renderUploadControls();
       await upload.done;
@@ -784,6 +834,25 @@ export class ImportUploaderElement extends HTMLElement {
       this._fail(e);
       this._renderUploadControls();
     }
+  }
+
+  /** The full preflight a normalised upload needs, its progress shown as the upload's first phase. */
+  async _fullForUpload(file, signal) {
+    const { preflight } = await this._preflightModule();
+    const full = await preflight(
+      file,
+      this._preflightOptions({
+        full: true,
+        signal,
+        mapping: null,
+        onProgress: (p) => {
+          this._progress = { phase: 'prepare', loaded: p.loaded, total: p.total };
+          this._renderProgress();
+        },
+      }),
+    );
+    this._full = full;
+    return full;
   }
 
   async _finish(jobId, final) {
@@ -1091,7 +1160,10 @@ export class ImportUploaderElement extends HTMLElement {
       section.append(h('div', { class: 'banner', part: 'template-offer' }, h('p', {}, t('templateOffer', { name: template.name })),
         h('button', { type: 'button', part: 'button', id: id('use-template'), onclick: () => this._applyTemplate(template) }, t('applyTemplate'))));
     }
-    const general = (this._pf.problems ?? []).filter((p) => !p.column);
+    // The key and two-sources rules are shown from the mapping as it
+    // stands (`_blockers`), without waiting for the preflight.
+    const shown = (this._pf.problems ?? []).filter((p) => p.code !== 'KEY_NOT_MAPPED' && p.code !== 'FIELD_MAPPED_TWICE');
+    const general = shown.filter((p) => !p.column);
     if (general.length) section.append(h('ul', { class: 'problem', part: 'problems', id: id('problems') }, general.map((p) => h('li', {}, p.message ?? p.code))));
     const fields = this._schema?.fields ?? [];
     const suggestions = new Map((this._pf.suggestions ?? []).map((s) => [s.column, s]));
@@ -1102,7 +1174,7 @@ export class ImportUploaderElement extends HTMLElement {
           h('thead', { role: 'rowgroup' }, h('tr', { role: 'row' }, [t('column'), t('type'), t('samples'), t('field'), t('suggestion')].map((x) => h('th', { scope: 'col', role: 'columnheader' }, x)))),
           h('tbody', { role: 'rowgroup' }, this._columns().map((c, i) => {
             const s = suggestions.get(c.name);
-            const problems = (this._pf.problems ?? []).filter((p) => p.column === c.name);
+            const problems = shown.filter((p) => p.column === c.name);
             const select = h(
               'select',
               { id: id(`field-${i}`), 'aria-label': t('fieldFor', { name: c.name }), 'data-column': c.name, onchange: (e) => this._setField(c.name, e.target.value) },
@@ -1111,7 +1183,7 @@ export class ImportUploaderElement extends HTMLElement {
             );
             return h('tr', { 'data-column': c.name, role: 'row' },
               h('th', { scope: 'row', role: 'rowheader' }, c.name, problems.map((p) => h('div', { class: 'problem', part: 'problem' }, p.message ?? p.code))),
-              h('td', { role: 'cell', 'data-label': t('type') }, c.inferredType ?? '', c.misfits ? h('div', { class: 'muted' }, `${c.misfits} ≠`) : null),
+              h('td', { role: 'cell', 'data-label': t('type') }, c.inferredType ?? '', c.misfitCount ? h('div', { class: 'muted' }, t('misfits', { count: this._fmt(c.misfitCount), examples: (c.misfits ?? []).slice(0, 2).join(', ') })) : null),
               h('td', { role: 'cell', class: 'muted', 'data-label': t('samples') }, (c.examples ?? []).slice(0, 3).join(', ')),
               h('td', { role: 'cell' }, select),
               h('td', { role: 'cell', class: 'muted', 'data-label': t('suggestion') }, s?.field ? `${s.field}: ${t('confidence', { score: Math.round((s.score ?? 0) * 100), reason: s.reason ?? '' })}` : '–'),
@@ -1230,7 +1302,8 @@ export class ImportUploaderElement extends HTMLElement {
     bar.max = p.total || 1;
     bar.value = p.loaded;
     const name = this._file?.name ?? '';
-    if (p.phase === 'commit') text.textContent = this._t('committing');
+    if (p.phase === 'prepare') text.textContent = this._t('preparing', { loaded: bytes(p.loaded), total: bytes(p.total) });
+    else if (p.phase === 'commit') text.textContent = this._t('committing');
     else if (p.phase === 'complete') text.textContent = this._t('uploaded', { size: bytes(p.total) });
     else {
       text.textContent = this._t('uploading', {
