@@ -13,6 +13,8 @@
 //! | [`retry`] | retry classification, full-jitter backoff, status polling schedule |
 //! | [`codes`] | the API's `CDP_ETL…` error codes |
 //! | [`broker`] | the edge broker's upload tickets, job handles, policy, routes, rate limit |
+//! | [`verdict`] | the verdict on one file: what the emulator decides, shared with the preflight |
+//! | [`preflight`] | sniffing, type inference, mapping suggestions and the predicted verdict |
 //!
 //! Both the wasm crate and the emulator (`import-devserver`) build on it:
 //! the client checks its requests with the same [`rules`] the emulator
@@ -25,9 +27,11 @@ pub mod codes;
 pub mod contract;
 pub mod csv;
 pub mod plan;
+pub mod preflight;
 pub mod retry;
 pub mod rules;
 pub mod validate;
+pub mod verdict;
 pub mod wire;
 
 /// 50 GB, the API's maximum file size (53,687,091,200 bytes).

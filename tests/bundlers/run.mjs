@@ -167,7 +167,7 @@ function makeApp(name, template, files, tarball) {
   return dir;
 }
 
-const BROWSER_FILES = (entry) => ({ [entry]: 'main.js', 'src/checks.js': 'checks.js' });
+const BROWSER_FILES = (entry) => ({ [entry]: 'main.js', 'src/checks.js': 'checks.js', 'src/preflight-checks.js': 'preflight-checks.js' });
 const query = `?api=${encodeURIComponent(api)}&version=${encodeURIComponent(version)}`;
 
 /**
@@ -229,14 +229,15 @@ const BROWSER_APPS = [
     name: 'esbuild',
     template: 'esbuild',
     entry: 'src/main.js',
-    // An ES module bundle, and the .wasm copied next to it (esbuild does
-    // not copy what `new URL(…, import.meta.url)` names: the README's step).
+    // An ES module bundle, and the package's `import-uploader/` folder
+    // (the .wasm files and the preflight's Worker) copied next to it
+    // (esbuild does not copy what `new URL(…, import.meta.url)` names: the
+    // README's step).
     async prepare(dir) {
       step(dir, bin('esbuild'), ['src/main.js', '--bundle', '--format=esm', '--outdir=dist']);
-      const wasm = 'import-uploader/import_uploader_bg.wasm';
-      console.log(`# (apps/esbuild) copy node_modules/import-uploader/${wasm} to dist/${wasm}`);
-      mkdirSync(join(dir, 'dist', dirname(wasm)), { recursive: true });
-      cpSync(join(dir, 'node_modules', 'import-uploader', wasm), join(dir, 'dist', wasm));
+      const folder = 'import-uploader';
+      console.log(`# (apps/esbuild) copy node_modules/import-uploader/${folder}/ to dist/${folder}/`);
+      cpSync(join(dir, 'node_modules', 'import-uploader', folder), join(dir, 'dist', folder), { recursive: true });
       return serve(dir);
     },
   },
@@ -312,12 +313,19 @@ function resultsOf(stdout) {
 }
 
 /** Checks that the package name resolved to `entry`, then reports the results. */
-function reportServer(app, { resolved, results }, entry) {
+function reportServer(app, { resolved, preflightResolved, results }, entry) {
   report(app, `import-uploader resolves to ${entry}`, String(resolved).endsWith(`/node_modules/import-uploader/${entry}`), `resolved to ${resolved}`);
+  const preflightEntry = entry.replace(/^entry-/, 'preflight-');
+  report(
+    app,
+    `import-uploader/preflight resolves to ${preflightEntry}`,
+    String(preflightResolved).endsWith(`/node_modules/import-uploader/${preflightEntry}`),
+    `resolved to ${preflightResolved}`,
+  );
   reportAll(app, results);
 }
 
-const SERVER_FILES = { 'main.js': 'server-main.js', 'checks.js': 'checks.js' };
+const SERVER_FILES = { 'main.js': 'server-main.js', 'checks.js': 'checks.js', 'preflight-checks.js': 'preflight-checks.js' };
 
 async function nodeApp(tarball) {
   const dir = makeApp('node', 'node', SERVER_FILES, tarball);
@@ -340,7 +348,7 @@ async function denoApp(tarball) {
  */
 async function workerdApp(tarball) {
   checkWorkerd(RUNNER);
-  const dir = makeApp('workerd', 'workerd', { 'worker.js': 'worker.js', 'checks.js': 'checks.js' }, tarball);
+  const dir = makeApp('workerd', 'workerd', { 'worker.js': 'worker.js', 'checks.js': 'checks.js', 'preflight-checks.js': 'preflight-checks.js' }, tarball);
   step(dir, bin('esbuild'), [
     'worker.js',
     '--bundle',
@@ -355,8 +363,13 @@ async function workerdApp(tarball) {
   const inputs = Object.keys(JSON.parse(readFileSync(join(dir, 'dist', 'meta.json'), 'utf8')).inputs);
   const entry = inputs.find((f) => /node_modules\/import-uploader\/entry-[a-z]+\.js$/.test(f));
   report('workerd', 'the bundle takes entry-workerd.js', entry?.endsWith('entry-workerd.js'), `it took ${entry}`);
+  // The modules the bundle imports, where its imports name them.
   const wasm = 'import_uploader_server_bg.wasm';
-  cpSync(join(dir, 'node_modules', 'import-uploader', wasm), join(dir, 'dist', wasm));
+  const preflightWasm = 'import-uploader/import_uploader_preflight_bg.wasm';
+  for (const f of [wasm, preflightWasm]) {
+    mkdirSync(dirname(join(dir, 'dist', f)), { recursive: true });
+    cpSync(join(dir, 'node_modules', 'import-uploader', f), join(dir, 'dist', f));
+  }
   const config = join(dir, 'config.capnp');
   writeFileSync(
     config,
@@ -375,6 +388,7 @@ const app :Workerd.Worker = (
   modules = [
     (name = "worker.js", esModule = embed "dist/worker.js"),
     (name = "${wasm}", wasm = embed "dist/${wasm}"),
+    (name = "${preflightWasm}", wasm = embed "dist/${preflightWasm}"),
   ],
   compatibilityDate = "2025-09-01",
   globalOutbound = "loopback",

@@ -5,7 +5,10 @@
 
 import { ErrorRows, ImportClient, Upload, ready, upload, version } from 'import-uploader';
 
+import * as preflight from 'import-uploader/preflight';
+
 import { atImport, check } from './checks.js';
+import { checkPreflight } from './preflight-checks.js';
 
 const pkg = { ErrorRows, ImportClient, Upload, ready, upload, version };
 
@@ -14,6 +17,7 @@ export default {
     const params = new URL(request.url).searchParams;
     const api = params.get('api');
     const early = atImport(pkg, api);
-    return Response.json(await check(pkg, early, { api, version: params.get('version'), loadedAtImport: true }));
+    const results = await check(pkg, early, { api, version: params.get('version'), loadedAtImport: true });
+    return Response.json([...results, ...(await checkPreflight(pkg, preflight, { api }))]);
   },
 };

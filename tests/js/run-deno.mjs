@@ -31,10 +31,12 @@ const main = scratchProject(
   'main.mjs',
   "// Imports the package by name, as an application does, and runs the suite.\n" +
     "import * as pkg from 'import-uploader';\n" +
+    "import * as preflight from 'import-uploader/preflight';\n" +
     `import { runSuite } from ${JSON.stringify(runSuiteUrl)};\n\n` +
     'const [emulators, packageVersion, only] = Deno.args;\n' +
     'const ok = await runSuite({\n' +
     "  pkg, resolved: import.meta.resolve('import-uploader'), expectedEntry: 'entry-deno.js',\n" +
+    "  preflight, preflightResolved: import.meta.resolve('import-uploader/preflight'),\n" +
     "  runtime: 'deno', runtimeVersion: Deno.version.deno, emulators: JSON.parse(emulators),\n" +
     '  packageVersion, only,\n' +
     '});\n' +

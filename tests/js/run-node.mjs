@@ -19,13 +19,17 @@ const probe = scratchProject(
   'probe.mjs',
   "// Imports the package by name, as an application does.\n" +
     "export * as pkg from 'import-uploader';\n" +
-    "export const resolved = import.meta.resolve('import-uploader');\n",
+    "export const resolved = import.meta.resolve('import-uploader');\n" +
+    "export * as preflight from 'import-uploader/preflight';\n" +
+    "export const preflightResolved = import.meta.resolve('import-uploader/preflight');\n",
 );
-const { pkg, resolved } = await import(pathToFileURL(probe).href);
+const { pkg, resolved, preflight, preflightResolved } = await import(pathToFileURL(probe).href);
 const { runSuite } = await import('./run-suite.mjs');
 const ok = await runSuite({
   pkg,
   resolved,
+  preflight,
+  preflightResolved,
   expectedEntry: 'entry-node.js',
   runtime: 'node',
   runtimeVersion: process.versions.node,

@@ -9,14 +9,17 @@ import { suiteContext, tests } from './suite.mjs';
 
 /**
  * `pkg`: the package's exports as imported by name; `resolved`: the URL the
- * name resolved to; `expectedEntry`: the entry file this runtime must get
+ * name resolved to; `preflight`, `preflightResolved`: the same of
+ * `import-uploader/preflight`; `expectedEntry`: the entry file this runtime must get
  * from the package's `exports` conditions; `emulators`: emulator base URLs
  * by storage mode (see `EMULATORS` in `suite.mjs`). Resolves to `true` when
  * every case passed.
  */
 export async function runSuite({
   pkg,
+  preflight,
   resolved,
+  preflightResolved,
   expectedEntry,
   runtime,
   runtimeVersion,
@@ -31,7 +34,15 @@ export async function runSuite({
     print('0 passed, 1 failed');
     return false;
   }
-  const ctx = suiteContext({ pkg, runtime, emulators, packageVersion });
+  // `import-uploader/preflight` gets this runtime's entry of its own.
+  const expectedPreflight = expectedEntry.replace(/^entry-/, 'preflight-');
+  print(`# ${runtime}: import-uploader/preflight resolved to ${preflightResolved}`);
+  if (!String(preflightResolved).endsWith(`/${expectedPreflight}`)) {
+    print(`not ok - the package's exports give ${runtime} its preflight entry: expected ${expectedPreflight}, got ${preflightResolved}`);
+    print('0 passed, 1 failed');
+    return false;
+  }
+  const ctx = suiteContext({ pkg, preflight, runtime, emulators, packageVersion });
   const results = await runTests(tests, ctx, {
     only: only || undefined,
     onResult: (r) => print(resultLine(r)),

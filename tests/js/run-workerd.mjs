@@ -23,7 +23,7 @@ const RUNNER = 'run-workerd';
 /** How long the suite may take. */
 const RUN_TIMEOUT_MS = 300_000;
 /** The test modules the worker is made of (the first is the main module). */
-const TEST_MODULES = ['worker.mjs', 'harness.mjs', 'suite.mjs', 'people.mjs', 'md5.mjs'];
+const TEST_MODULES = ['worker.mjs', 'harness.mjs', 'suite.mjs', 'people.mjs', 'md5.mjs', 'preflight-cases.mjs'];
 
 const { emulators, manifest, scratch, only } = settings(RUNNER);
 checkWorkerd(RUNNER);
@@ -45,7 +45,7 @@ try {
 } catch (e) {
   bail(RUNNER, e.message);
 }
-const { entry } = config;
+const { entry, entries } = config;
 
 function timeout(ms, what) {
   return new Promise((_, reject) => setTimeout(() => reject(new Error(`${what} took longer than ${ms / 1000} s`)), ms).unref());
@@ -55,8 +55,11 @@ const { port, exited, stop } = await startWorkerd(config.path, { dir }).catch((e
 process.on('exit', stop);
 
 console.log(`# workerd: import-uploader resolved to ${PACKAGE_DIR}/${entry} (conditions ${CONDITIONS.join(', ')})`);
-let ok = entry === 'entry-workerd.js';
-if (!ok) console.log(`not ok - the package's exports give workerd its entry: expected entry-workerd.js, got ${entry}`);
+console.log(`# workerd: import-uploader/preflight resolved to ${PACKAGE_DIR}/${entries['./preflight']}`);
+let ok = entry === 'entry-workerd.js' && entries['./preflight'] === 'preflight-workerd.js';
+if (!ok) {
+  console.log(`not ok - the package's exports give workerd its entries: expected entry-workerd.js and preflight-workerd.js, got ${entry} and ${entries['./preflight']}`);
+}
 
 let results = [];
 if (ok) {

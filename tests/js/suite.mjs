@@ -2,9 +2,10 @@
 // package supports (Node, Deno, Cloudflare workerd): each runner imports the
 // built package the way that runtime does and calls these cases with
 //
-//   ctx = { pkg, apiUrl, apis, token, runtime, packageVersion }
+//   ctx = { pkg, preflight, apiUrl, apis, token, runtime, packageVersion }
 //
-// where `pkg` is the package's exports, `apiUrl` the API base
+// where `pkg` is the package's exports, `preflight` those of
+// `import-uploader/preflight` (its cases are in `preflight-cases.mjs`), `apiUrl` the API base
 // (`…/public/v1`) of the default emulator (Azure Block Blob storage), `apis`
 // the API bases of the emulators by storage mode (see `EMULATORS`; `null`
 // when not given) and `token` one of the emulators' dev tokens (made by
@@ -19,6 +20,7 @@
 import { assert, assertEqual, rejection, thrown } from './harness.mjs';
 import { base64, hex, md5 } from './md5.mjs';
 import { PEOPLE_MAPPING, peopleCsv } from './people.mjs';
+import { preflightTests } from './preflight-cases.mjs';
 
 /** The emulators the suite uses, by storage mode, and the environment
  * variables that name their base URLs (the same as the wasm suites'). */
@@ -31,14 +33,14 @@ export const EMULATORS = {
 };
 
 /** The `ctx` of every case, from the emulators' base URLs by mode. */
-export function suiteContext({ pkg, runtime, emulators, packageVersion }) {
+export function suiteContext({ pkg, preflight, runtime, emulators, packageVersion }) {
   const apis = Object.fromEntries(
     Object.keys(EMULATORS).map((mode) => {
       const url = emulators?.[mode];
       return [mode, url ? `${url.replace(/\/+$/, '')}/public/v1` : null];
     }),
   );
-  return { pkg, apiUrl: apis.azure, apis, token: 'dev-write', runtime, packageVersion };
+  return { pkg, preflight, apiUrl: apis.azure, apis, token: 'dev-write', runtime, packageVersion };
 }
 
 /** The API base of the emulator for `mode`; fails the case when not given. */
@@ -802,4 +804,5 @@ export const tests = [
       }
     },
   },
+  ...preflightTests,
 ];

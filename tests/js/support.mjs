@@ -45,9 +45,9 @@ export function packageManifest(runner) {
   }
 }
 
-/** The file `exports["."]` gives for `conditions` (first key in map order), without `./`. */
-export function exportFor(manifest, conditions) {
-  let target = manifest.exports?.['.'] ?? manifest.exports;
+/** The file `exports[subpath]` gives for `conditions` (first key in map order), without `./`. */
+export function exportFor(manifest, conditions, subpath = '.') {
+  let target = subpath === '.' ? (manifest.exports?.['.'] ?? manifest.exports) : manifest.exports?.[subpath];
   while (target && typeof target === 'object') {
     const key = Object.keys(target).find((k) => conditions.includes(k));
     if (!key) return null;

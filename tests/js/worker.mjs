@@ -6,6 +6,7 @@
 // emulators' base URLs by storage mode, JSON) and PACKAGE_VERSION.
 
 import * as pkg from 'import-uploader';
+import * as preflight from 'import-uploader/preflight';
 
 import { runTests } from './harness.mjs';
 import { suiteContext, tests } from './suite.mjs';
@@ -19,6 +20,7 @@ export default {
     }
     const ctx = suiteContext({
       pkg,
+      preflight,
       runtime: 'workerd',
       emulators: JSON.parse(env.EMULATORS),
       packageVersion: env.PACKAGE_VERSION,

@@ -8,8 +8,9 @@
 //
 // The bare name `import-uploader` is a module re-exporting the file the
 // package's `exports` map gives a Workers bundler (conditions `workerd`,
-// `worker`, `browser`, `import`, `default`, first match in the map's order);
-// the other runtimes' entry files are left out, as a bundler leaves them.
+// `worker`, `browser`, `import`, `default`, first match in the map's order),
+// and so is `import-uploader/preflight`; the other runtimes' entry files are
+// left out, as a bundler leaves them.
 // The worker may reach only loopback addresses (a `network` service allowing
 // `local`), which is where the emulators listen.
 
@@ -24,6 +25,11 @@ import { bail, exportFor, exportTargets, pkgDir, root, stopChild } from '../js/s
 export const CONDITIONS = ['workerd', 'worker', 'browser', 'import', 'default'];
 /** Where the package's files are laid out in the scratch directory. */
 export const PACKAGE_DIR = 'node_modules/import-uploader';
+/** The package's subpaths with an entry per runtime, and their bare names. */
+const ENTRY_SUBPATHS = [
+  ['.', 'import-uploader'],
+  ['./preflight', 'import-uploader/preflight'],
+];
 const COMPATIBILITY_DATE = '2025-09-01';
 /** How long workerd may take to listen. */
 const START_TIMEOUT_MS = 30_000;
@@ -43,22 +49,32 @@ const q = (s) => JSON.stringify(s);
  * first is the main module), the package's module files, and `config.capnp`
  * with `bindings`, each `{ name, text }` or `{ name, fromEnvironment }`
  * (secrets, read from workerd's environment and never written to disk).
- * `title` heads the config. Returns the config's path and `entry`, the file
- * of the package that `import-uploader` names; throws when the package has
- * no entry for Workers.
+ * `title` heads the config. Returns the config's path, `entry`, the file
+ * of the package that `import-uploader` names, and `entries`, that file of
+ * each subpath with entries (`.`, `./preflight`); throws when the package
+ * has no entry for Workers.
  */
 export function layOutWorker({ dir, sourceDir, modules, manifest, bindings, title }) {
   const entry = exportFor(manifest, CONDITIONS);
   if (!entry) throw new Error("the package's exports map has no entry for Workers");
-  const otherEntries = exportTargets(manifest.exports?.['.']);
-  otherEntries.delete(entry);
+  const otherEntries = new Set();
+  const bare = [];
+  const entries = {};
+  for (const [subpath, name] of ENTRY_SUBPATHS) {
+    if (!manifest.exports?.[subpath]) continue;
+    const file = exportFor(manifest, CONDITIONS, subpath);
+    if (!file) throw new Error(`the package's exports map has no entry for Workers at ${subpath}`);
+    entries[subpath] = file;
+    for (const t of exportTargets(manifest.exports[subpath])) if (t !== file) otherEntries.add(t);
+    // Relative to the module's own name (`import-uploader/preflight` is one
+    // folder down).
+    const up = '../'.repeat(name.split('/').length - 1) || './';
+    bare.push(`(name = ${q(name)}, esModule = ${q(`export * from '${up}${PACKAGE_DIR}/${file}';\n`)})`);
+  }
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(join(dir, PACKAGE_DIR), { recursive: true });
   for (const f of modules) copyFileSync(join(sourceDir, f), join(dir, f));
-  const lines = [
-    ...modules.map((f) => `(name = ${q(f)}, esModule = embed ${q(f)})`),
-    `(name = "import-uploader", esModule = ${q(`export * from './${PACKAGE_DIR}/${entry}';\n`)})`,
-  ];
+  const lines = [...modules.map((f) => `(name = ${q(f)}, esModule = embed ${q(f)})`), ...bare];
   for (const f of manifest.files ?? []) {
     if (otherEntries.has(f)) continue;
     const kind = /\.m?js$/.test(f) ? 'esModule' : f.endsWith('.wasm') ? 'wasm' : null;
@@ -96,7 +112,7 @@ const testWorker :Workerd.Worker = (
 `;
   const path = join(dir, 'config.capnp');
   writeFileSync(path, config);
-  return { path, entry };
+  return { path, entry, entries };
 }
 
 /**

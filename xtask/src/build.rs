@@ -1,28 +1,36 @@
 //! `cargo xtask build`: the npm package in `pkg/`.
 //!
-//! 1. `cargo build --target wasm32-unknown-unknown --profile wasm -p import-uploader`,
-//!    twice: with `--no-default-features` for browsers (no edge broker) and
-//!    with the default features for servers (Node, Deno, workerd)
+//! 1. `cargo build --target wasm32-unknown-unknown --profile wasm`: the
+//!    upload crate (`-p import-uploader`) twice, with
+//!    `--no-default-features` for browsers (no edge broker) and with the
+//!    default features for servers (Node, Deno, workerd); and the
+//!    preflight's own crate (`-p import-uploader-preflight`), one build for
+//!    every runtime, which only `import-uploader/preflight` loads
 //! 2. `wasm-bindgen --target web` of each (name and producers sections
-//!    removed): `import_uploader` (browser) and `import_uploader_server`
+//!    removed): `import_uploader` (browser), `import_uploader_server` and
+//!    `import_uploader_preflight`
 //! 3. the JS glue bundled with its snippet (`js/host.js`, the one module
 //!    Rust code imports: more fail the build, see [`check_one_snippet`])
 //!    and minified by npm's esbuild (see [`bundle_glue`]);
 //!    `wasm-opt -Oz` from npm's binaryen, when installed
 //! 4. the module's import names shortened, in the `.wasm` and the glue
-//!    alike (see [`shorten_imports`]); the browser build's `.wasm` moved to
-//!    `<package name>/` (see [`package::browser_wasm`])
+//!    alike (see [`shorten_imports`]); the preflight's module Worker
+//!    bundled with its glue and driver (see [`bundle_worker`]); the
+//!    browser-loaded `.wasm` files moved to `<package name>/` (see
+//!    [`package::package_wasm`])
 //! 5. the wire types' TypeScript, generated from import-core's contract,
-//!    appended to each `.d.ts` (see [`add_wire_types`]); `package.json`,
-//!    per-runtime entry files (the browser one minified), `index.d.ts`,
-//!    README
-//! 6. a smoke test: both builds load in Node and report their version, and
-//!    the browser entry works before and after its module is instantiated
+//!    appended to the upload builds' `.d.ts` (see [`add_wire_types`]);
+//!    `package.json`, per-runtime entry files (the browser ones minified),
+//!    `index.d.ts`, `preflight.d.ts`, README
+//! 6. a smoke test: both upload builds load in Node and report their
+//!    version, the browser entry works before and after its module is
+//!    instantiated, and the preflight answers in Node
 //! 7. a table of the gzip -9 sizes of each build's .wasm and JS glue (and
-//!    the browser entry, which pages load too), and the size gate: the
-//!    build fails when a module is over its budget ([`BUDGETS`]: the
-//!    browser build ≤ 100 KB); the server build's size is reported, not
-//!    gated
+//!    the browser entry, which pages load too; for the preflight, its
+//!    Worker and its browser entry), and the size gate: the build fails
+//!    when a module is over its budget ([`BUDGETS`]: the browser build
+//!    ≤ 100 KB, the preflight ≤ 150 KB); the server build's size is
+//!    reported, not gated
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -31,7 +39,7 @@ use anyhow::{bail, Context, Result};
 use flate2::write::GzEncoder;
 use flate2::Compression;
 
-use crate::package::{self, OUT_NAME, SERVER_OUT_NAME};
+use crate::package::{self, OUT_NAME, PREFLIGHT_OUT_NAME, SERVER_OUT_NAME};
 use crate::process;
 use crate::setup::{fingerprint, Workspace, WASM_TARGET};
 
@@ -65,39 +73,65 @@ fn remap_rustflags(ws: &Workspace) -> String {
     flags.join("\x1f")
 }
 
-/// One wasm-bindgen output in `pkg/`: the crate built with `features`, as
-/// `<out_name>.js` and `<out_name>_bg.wasm`.
+/// One wasm-bindgen output in `pkg/`: a crate of the workspace built with
+/// `features`, as `<out_name>.js` and `<out_name>_bg.wasm`.
 struct Flavour {
     /// What the size table calls it.
     label: &'static str,
     out_name: &'static str,
+    /// The crate (`cargo build -p`).
+    package: &'static str,
     /// `cargo build` feature arguments.
     features: &'static [&'static str],
-    /// Whether the `.wasm` moves to [`package::browser_wasm`] (see there).
+    /// Whether the `.wasm` moves to [`package::package_wasm`] (see there).
     wasm_in_package_dir: bool,
     /// The entry file that loads it, when it counts toward the size: the
     /// browser entry (which defers the API until the module is there)
     /// ships to pages; the servers' are two lines.
     entry: Option<&'static str>,
+    /// Whether the wire types' TypeScript goes into its `.d.ts`.
+    wire_types: bool,
+    /// A module Worker bundled with the glue (see [`bundle_worker`]): what
+    /// browsers load instead of the glue, so it is what the size counts.
+    worker: Option<&'static str>,
 }
 
 /// The browser build leaves the edge broker out (`--no-default-features`):
 /// it is the one whose size matters. Node, Deno and workerd load the full
 /// build with the default features.
-const FLAVOURS: [Flavour; 2] = [
+/// The preflight (`import-uploader/preflight`) is a crate of its own, one
+/// build for every runtime: browsers load it in a module Worker
+/// ([`package::PREFLIGHT_WORKER`]), servers in-process.
+const FLAVOURS: [Flavour; 3] = [
     Flavour {
         label: "browser",
         out_name: OUT_NAME,
+        package: "import-uploader",
         features: &["--no-default-features"],
         wasm_in_package_dir: true,
         entry: Some("entry-browser.js"),
+        wire_types: true,
+        worker: None,
     },
     Flavour {
         label: "server (node, deno, workerd)",
         out_name: SERVER_OUT_NAME,
+        package: "import-uploader",
         features: &[],
         wasm_in_package_dir: false,
         entry: None,
+        wire_types: true,
+        worker: None,
+    },
+    Flavour {
+        label: "preflight (browser worker)",
+        out_name: PREFLIGHT_OUT_NAME,
+        package: "import-uploader-preflight",
+        features: &[],
+        wasm_in_package_dir: true,
+        entry: Some(package::PREFLIGHT_BROWSER_ENTRY),
+        wire_types: false,
+        worker: Some(package::PREFLIGHT_WORKER),
     },
 ];
 
@@ -122,28 +156,29 @@ pub fn run(ws: &Workspace) -> Result<()> {
                     "--profile",
                     "wasm",
                     "-p",
-                    "import-uploader",
+                    f.package,
                 ])
                 .args(f.features)
                 .env("CARGO_ENCODED_RUSTFLAGS", remap_rustflags(ws)),
         )?;
         let copy = scratch.join(format!("{}.wasm", f.out_name));
-        std::fs::copy(built.join(format!("{OUT_NAME}.wasm")), &copy)
+        let artifact = f.package.replace('-', "_");
+        std::fs::copy(built.join(format!("{artifact}.wasm")), &copy)
             .with_context(|| format!("copying the {} module", f.label))?;
         modules.push(copy);
     }
     let browser_wasm = package::browser_wasm(&meta);
     let outputs = |f: &Flavour| -> Outputs {
         let wasm = if f.wasm_in_package_dir {
-            pkg.join(&browser_wasm)
+            pkg.join(package::package_wasm(&meta, f.out_name))
         } else {
             pkg.join(format!("{}_bg.wasm", f.out_name))
         };
-        (
-            wasm,
-            pkg.join(format!("{}.js", f.out_name)),
-            f.entry.map(|e| pkg.join(e)),
-        )
+        let glue = match f.worker {
+            Some(worker) => pkg.join(&meta.name).join(worker),
+            None => pkg.join(format!("{}.js", f.out_name)),
+        };
+        (wasm, glue, f.entry.map(|e| pkg.join(e)))
     };
 
     // Skip wasm-bindgen and wasm-opt when nothing changed since the last build.
@@ -209,9 +244,21 @@ pub fn run(ws: &Workspace) -> Result<()> {
             );
         }
         shorten_imports(&wasm, &glue, f.out_name)?;
-        add_wire_types(&pkg.join(format!("{}.d.ts", f.out_name)))?;
+        if f.wire_types {
+            add_wire_types(&pkg.join(format!("{}.d.ts", f.out_name)))?;
+        }
+        if let Some(worker) = f.worker {
+            // Before the module moves: the Worker sits beside it, where the
+            // glue's own URL of it (`<out_name>_bg.wasm`) is right.
+            bundle_worker(ws, &esbuild, &pkg, &outputs(f).1, worker)?;
+        }
         if f.wasm_in_package_dir {
-            relocate_wasm(&wasm, &glue, &outputs(f).0, &browser_wasm)?;
+            relocate_wasm(
+                &wasm,
+                &glue,
+                &outputs(f).0,
+                &package::package_wasm(&meta, f.out_name),
+            )?;
         }
     }
 
@@ -312,6 +359,42 @@ fn minify_entry(ws: &Workspace, esbuild: &Path, entry: &Path) -> Result<()> {
             .arg(format!("--outfile={}", entry.display()))
             .arg("--allow-overwrite"),
     )
+}
+
+/// Bundles a module Worker (`js/preflight/worker.js`, which imports the
+/// glue and the driver that [`package::write_preflight_sources`] puts in
+/// `pkg/`) into one minified file `out`, in the package's folder beside
+/// the `.wasm` it loads. One file, so that a page bundler that copies no
+/// assets (esbuild) needs only that folder copied.
+fn bundle_worker(
+    ws: &Workspace,
+    esbuild: &Path,
+    pkg: &Path,
+    out: &Path,
+    worker: &str,
+) -> Result<()> {
+    package::write_preflight_sources(pkg)?;
+    let input = pkg.join(format!("{worker}.src.js"));
+    std::fs::write(&input, package::PREFLIGHT_WORKER_SOURCE)?;
+    if let Some(dir) = out.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let bundled = process::run(
+        ws.cmd(esbuild)
+            .arg(&input)
+            .args([
+                "--bundle",
+                "--minify",
+                "--format=esm",
+                "--platform=neutral",
+                "--log-level=warning",
+                "--log-override:duplicate-object-key=silent",
+            ])
+            .arg(format!("--outfile={}", out.display()))
+            .arg("--allow-overwrite"),
+    );
+    std::fs::remove_file(&input)?;
+    bundled
 }
 
 /// Fails unless the crate imports its JavaScript from one module
@@ -665,11 +748,17 @@ mod wasm_imports {
 /// (1 KB = 1,000 bytes), by the module's output name. `cargo xtask build`
 /// fails when a module listed here is over its budget; a module not listed
 /// (the server build) has its size reported only. A new module gets the
-/// same gate with one row, e.g. `("import_uploader_preflight", 150_000)`.
-/// The element (`import-uploader/element`, [`ELEMENT_NAME`]) is JavaScript
-/// only and gated on its own: its module, minified (the upload build it
-/// imports is counted in that build's row).
-pub const BUDGETS: &[(&str, usize)] = &[(OUT_NAME, 100_000), (ELEMENT_NAME, 16_000)];
+/// same gate with one row. The preflight's counts its browser entry, its
+/// Worker (the driver and the glue bundled) and its `.wasm`: what a page
+/// that imports `import-uploader/preflight` loads. The element
+/// (`import-uploader/element`, [`ELEMENT_NAME`]) is JavaScript only and
+/// gated on its own: its module, minified (the upload build and the
+/// preflight it loads are counted in their rows).
+pub const BUDGETS: &[(&str, usize)] = &[
+    (OUT_NAME, 100_000),
+    (PREFLIGHT_OUT_NAME, 150_000),
+    (ELEMENT_NAME, 16_000),
+];
 
 /// What [`BUDGETS`] and the size table call the element's module.
 const ELEMENT_NAME: &str = "element";
@@ -917,6 +1006,11 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(msg.contains("by 1 bytes"), "{msg}");
+    }
+
+    #[test]
+    fn the_preflight_has_a_budget_of_150_kb() {
+        assert_eq!(budget_of(PREFLIGHT_OUT_NAME), Some(150_000));
     }
 
     #[test]

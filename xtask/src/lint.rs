@@ -7,7 +7,7 @@
 //! |-------|---------|
 //! | unused-dependencies | `cargo-machete .` (installed by set-up, see [`crate::setup::ensure_lint_tools`]) |
 //! | clippy-native | `cargo clippy --workspace --all-targets -- -D warnings` |
-//! | clippy-wasm | `cargo clippy -p import-uploader --target wasm32-unknown-unknown --all-targets -- -D warnings` |
+//! | clippy-wasm | `cargo clippy -p import-uploader -p import-uploader-preflight --target wasm32-unknown-unknown --all-targets -- -D warnings` |
 //! | clippy-wasm-browser | the same for the browser build's features (`--no-default-features --lib`) |
 //! | fmt | `cargo fmt --all --check` |
 //!
@@ -55,6 +55,8 @@ fn checks(ws: &Workspace) -> Vec<(&'static str, Command)> {
                 "clippy",
                 "-p",
                 "import-uploader",
+                "-p",
+                "import-uploader-preflight",
                 "--target",
                 WASM_TARGET,
                 "--all-targets",

@@ -15,6 +15,29 @@ pub const OUT_NAME: &str = "import_uploader";
 /// Its types are the package's (`index.d.ts`), being the fuller ones.
 pub const SERVER_OUT_NAME: &str = "import_uploader_server";
 
+/// Base name of the preflight's module (`import-uploader/preflight`), the
+/// `import-uploader-preflight` crate: one build for every runtime.
+pub const PREFLIGHT_OUT_NAME: &str = "import_uploader_preflight";
+/// The preflight's entry for browsers: starts the Worker (source:
+/// `js/preflight/entry-browser.js`).
+pub const PREFLIGHT_BROWSER_ENTRY: &str = "preflight-browser.js";
+/// The preflight's module Worker, bundled with its glue and driver, in the
+/// package's folder beside its `.wasm` (source: `js/preflight/worker.js`).
+pub const PREFLIGHT_WORKER: &str = "preflight-worker.js";
+/// The Worker's source, which `cargo xtask build` bundles.
+pub const PREFLIGHT_WORKER_SOURCE: &str = include_str!("../../js/preflight/worker.js");
+/// The preflight's driver, shared by the Worker and the server entries.
+const PREFLIGHT_RUN: &str = "preflight-run.js";
+/// The preflight's types.
+const PREFLIGHT_TYPES: &str = "preflight.d.ts";
+/// The preflight's entry files (the exports map orders their conditions).
+const PREFLIGHT_ENTRY_NAMES: [&str; 4] = [
+    "preflight-node.js",
+    "preflight-workerd.js",
+    "preflight-deno.js",
+    PREFLIGHT_BROWSER_ENTRY,
+];
+
 /// What `package.json` takes from the root manifest.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Meta {
@@ -106,7 +129,67 @@ pub const ENTRY_NAMES: [&str; 4] = [
 /// server resolves after moving the entry to its dependency cache; see
 /// `js/entry-browser.js`.
 pub fn browser_wasm(meta: &Meta) -> String {
-    format!("{}/{OUT_NAME}_bg.wasm", meta.name)
+    package_wasm(meta, OUT_NAME)
+}
+
+/// Where a module that browsers load goes in the package:
+/// `<package name>/<out_name>_bg.wasm` (see [`browser_wasm`]).
+pub fn package_wasm(meta: &Meta, out_name: &str) -> String {
+    format!("{}/{out_name}_bg.wasm", meta.name)
+}
+
+/// Writes the sources the preflight's Worker is bundled from and the server
+/// entries import: its driver, beside the glue.
+pub fn write_preflight_sources(pkg: &Path) -> Result<()> {
+    let p = pkg.join(PREFLIGHT_RUN);
+    std::fs::write(&p, include_str!("../../js/preflight/run.js"))
+        .with_context(|| format!("writing {}", p.display()))
+}
+
+/// The preflight's entry files: the servers load its module in-process at
+/// import, browsers start a Worker per call.
+fn preflight_entries(meta: &Meta) -> Vec<(&'static str, String)> {
+    let glue = format!("./{PREFLIGHT_OUT_NAME}.js");
+    let wasm = format!("./{}", package_wasm(meta, PREFLIGHT_OUT_NAME));
+    let body = format!(
+        "import * as core from '{glue}';\n\
+         import {{ inProcess, normalisedInProcess }} from './{PREFLIGHT_RUN}';\n\n\
+         core.initSync({{ module: wasmModule }});\n\n\
+         /** Both run in this thread (see preflight.d.ts). */\n\
+         export const preflight = inProcess(core);\n\
+         export const normalised = normalisedInProcess(core);\n\
+         export {{ DEFAULT_SAMPLE_BYTES }} from './{PREFLIGHT_RUN}';\n"
+    );
+    let entries = vec![
+        (
+            "preflight-node.js",
+            format!(
+                "// Node: fetch() cannot read file: URLs, so read the module from disk.\n\
+                 import {{ readFileSync }} from 'node:fs';\n\
+                 const wasmModule = readFileSync(new URL('{wasm}', import.meta.url));\n{body}"
+            ),
+        ),
+        (
+            "preflight-workerd.js",
+            format!(
+                "// Cloudflare workerd: .wasm imports are compiled modules.\n\
+                 import wasmModule from '{wasm}';\n{body}"
+            ),
+        ),
+        (
+            "preflight-deno.js",
+            format!(
+                "// Deno 2: a source-phase import needs no read permission.\n\
+                 import source wasmModule from '{wasm}';\n{body}"
+            ),
+        ),
+        (
+            PREFLIGHT_BROWSER_ENTRY,
+            include_str!("../../js/preflight/entry-browser.js").to_string(),
+        ),
+    ];
+    debug_assert!(entries.iter().map(|(n, _)| *n).eq(PREFLIGHT_ENTRY_NAMES));
+    entries
 }
 
 /// What the server entries add to the glue's exports: `ready`, which the
@@ -188,6 +271,14 @@ pub fn package_json(meta: &Meta) -> String {
         });
         files.push(format!("{name}_bg.wasm.d.ts"));
     }
+    files.push(format!("{PREFLIGHT_OUT_NAME}.js"));
+    files.push(format!("{PREFLIGHT_OUT_NAME}.d.ts"));
+    files.push(package_wasm(meta, PREFLIGHT_OUT_NAME));
+    files.push(format!("{PREFLIGHT_OUT_NAME}_bg.wasm.d.ts"));
+    files.push(format!("{}/{PREFLIGHT_WORKER}", meta.name));
+    files.push(PREFLIGHT_RUN.into());
+    files.push(PREFLIGHT_TYPES.into());
+    files.extend(PREFLIGHT_ENTRY_NAMES.iter().map(|n| n.to_string()));
     files.push("index.d.ts".into());
     files.push(NODE_ADAPTER.into());
     files.push(NODE_ADAPTER_TYPES.into());
@@ -207,6 +298,7 @@ pub fn package_json(meta: &Meta) -> String {
     // The element's module defines `<import-uploader>` when imported.
     let side_effects: Vec<String> = ENTRY_NAMES
         .iter()
+        .chain(&PREFLIGHT_ENTRY_NAMES)
         .chain([&ELEMENT])
         .map(|n| format!("./{n}"))
         .collect();
@@ -237,6 +329,14 @@ pub fn package_json(meta: &Meta) -> String {
       "browser": "./entry-browser.js",
       "default": "./entry-browser.js"
     }},
+    "./preflight": {{
+      "types": "./{PREFLIGHT_TYPES}",
+      "workerd": "./preflight-workerd.js",
+      "deno": "./preflight-deno.js",
+      "node": "./preflight-node.js",
+      "browser": "./{PREFLIGHT_BROWSER_ENTRY}",
+      "default": "./{PREFLIGHT_BROWSER_ENTRY}"
+    }},
     "./node": {{
       "types": "./{NODE_ADAPTER_TYPES}",
       "default": "./{NODE_ADAPTER}"
@@ -250,6 +350,8 @@ pub fn package_json(meta: &Meta) -> String {
       "default": "./{ELEMENT}"
     }},
     {wasm_subpath}: {wasm_file},
+    {preflight_wasm_subpath}: {preflight_wasm_file},
+    {worker_subpath}: {worker_file},
     "./package.json": "./package.json"
   }},
   "files": [
@@ -270,6 +372,10 @@ pub fn package_json(meta: &Meta) -> String {
         side_effects = list(&side_effects),
         wasm_subpath = json_str(&format!("./{OUT_NAME}_bg.wasm")),
         wasm_file = json_str(&format!("./{}", browser_wasm(meta))),
+        preflight_wasm_subpath = json_str(&format!("./{PREFLIGHT_OUT_NAME}_bg.wasm")),
+        preflight_wasm_file = json_str(&format!("./{}", package_wasm(meta, PREFLIGHT_OUT_NAME))),
+        worker_subpath = json_str(&format!("./{PREFLIGHT_WORKER}")),
+        worker_file = json_str(&format!("./{}/{PREFLIGHT_WORKER}", meta.name)),
     )
 }
 
@@ -308,9 +414,14 @@ pub fn write(pkg: &Path, meta: &Meta) -> Result<()> {
         let p = pkg.join(name);
         std::fs::write(&p, text).with_context(|| format!("writing {}", p.display()))
     };
-    for (name, text) in entries(meta)? {
+    for (name, text) in entries(meta)?.into_iter().chain(preflight_entries(meta)) {
         write(name, &text)?;
     }
+    write_preflight_sources(pkg)?;
+    write(
+        PREFLIGHT_TYPES,
+        include_str!("../../js/preflight/preflight.d.ts"),
+    )?;
     write("index.d.ts", &index_types())?;
     write("package.json", &package_json(meta))?;
     write("README.md", include_str!("pkg_readme.md"))?;
@@ -392,5 +503,49 @@ version = "not this one"
             .as_array()
             .unwrap()
             .contains(&serde_json::json!("import_uploader_server_bg.wasm")));
+    }
+
+    #[test]
+    fn the_preflight_is_its_own_export_with_an_entry_per_runtime() {
+        let text = package_json(&read_meta(MANIFEST).unwrap());
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let p = &v["exports"]["./preflight"];
+        assert_eq!(p["types"], "./preflight.d.ts");
+        assert_eq!(p["workerd"], "./preflight-workerd.js");
+        assert_eq!(p["deno"], "./preflight-deno.js");
+        assert_eq!(p["node"], "./preflight-node.js");
+        assert_eq!(p["browser"], "./preflight-browser.js");
+        assert_eq!(p["default"], "./preflight-browser.js");
+        // Conditions match in order: `types` first, `deno` before `node`.
+        let block = &text[text.find("\"./preflight\": {").unwrap()..];
+        let pos: Vec<usize> = ["types", "workerd", "deno", "node", "browser", "default"]
+            .iter()
+            .map(|k| block.find(&format!("\"{k}\": \"./")).unwrap())
+            .collect();
+        assert!(pos.windows(2).all(|w| w[0] < w[1]), "{pos:?}");
+        assert_eq!(
+            v["exports"]["./preflight-worker.js"],
+            "./import-uploader/preflight-worker.js"
+        );
+        assert_eq!(
+            v["exports"]["./import_uploader_preflight_bg.wasm"],
+            "./import-uploader/import_uploader_preflight_bg.wasm"
+        );
+        let files = v["files"].as_array().unwrap();
+        for f in [
+            "import-uploader/preflight-worker.js",
+            "import-uploader/import_uploader_preflight_bg.wasm",
+            "preflight-run.js",
+            "preflight.d.ts",
+            "preflight-node.js",
+            "preflight-browser.js",
+        ] {
+            assert!(files.contains(&serde_json::json!(f)), "{f} not in files");
+        }
+        // The upload entries never name the preflight.
+        let meta = read_meta(MANIFEST).unwrap();
+        for (name, text) in entries(&meta).unwrap() {
+            assert!(!text.contains("preflight"), "{name} names the preflight");
+        }
     }
 }

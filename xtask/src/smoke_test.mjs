@@ -73,3 +73,19 @@ try {
 }
 if (threw?.name !== 'ImportError' || threw.kind !== 'validation') fail(`bad options after ready: ${threw}`);
 console.log(`build: both builds load in Node, version() = ${version}`);
+
+// The preflight (`import-uploader/preflight`) in-process, as Node loads it.
+const pre = await import(url('preflight-node.js'));
+if (typeof pre.preflight !== 'function') fail('the preflight entry has no preflight()');
+const report = await pre.preflight(new Blob(['email,first_name\na@example.com,Ann\n']), {});
+if (typeof report?.dialect?.delimiter !== 'string' || typeof report?.prediction?.readRows !== 'number') {
+  fail(`preflight() answered ${JSON.stringify(report)}`);
+}
+let refused = null;
+try {
+  await pre.preflight(new Blob(['a']), { sampleBytes: 'x' });
+} catch (e) {
+  refused = e;
+}
+if (refused?.name !== 'ImportError' || refused.code !== 'PREFLIGHT_OPTIONS_INVALID') fail(`bad preflight options: ${refused}`);
+console.log('build: the preflight loads in Node');

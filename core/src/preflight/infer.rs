@@ -1,0 +1,2 @@
+//! Type inference: each column's `sourceFields` type, from its values,
+//! with the validator's own value checks.

@@ -1,0 +1,132 @@
+// `import-uploader/preflight` in browsers (the `browser` and `default`
+// conditions): `preflight(file, options)` runs in a module Worker, so the
+// page never freezes, whatever the file's size. Each call starts its own
+// Worker and ends it when done; `signal` ends it at once.
+//
+// `new Worker(new URL('…', import.meta.url), { type: 'module' })` with
+// string literals is the form Vite, webpack 5 and Rollup's plugins
+// recognise (esbuild users copy the package's `import-uploader/` folder
+// beside the bundle). The Worker is one bundled file beside the `.wasm`;
+// the page names the `.wasm` too, so that bundlers that copy the Worker
+// without looking inside still emit the module, and tells the Worker
+// where it went. The subpaths `import-uploader/…` are also the package's
+// own exports (see entry-browser.js for why).
+//
+// This file is small and loads no WebAssembly itself: the Worker does.
+
+import { abortError, checkOptions, checkReport, errorFromData, preflightError } from './preflight-run.js';
+
+export { DEFAULT_SAMPLE_BYTES } from './preflight-run.js';
+
+export function preflight(file, options) {
+  return new Promise((resolve, reject) => {
+    const checked = checkOptions(options);
+    const { signal, onProgress } = options ?? {};
+    if (typeof Blob === 'undefined' || !(file instanceof Blob)) {
+      throw preflightError('validation', 'PREFLIGHT_FILE_INVALID', 'preflight(): in a browser, the file must be a Blob or File', { field: 'file' });
+    }
+    if (signal?.aborted) throw abortError(signal);
+    let worker;
+    try {
+      worker = new Worker(new URL('import-uploader/preflight-worker.js', import.meta.url), { type: 'module' });
+    } catch (cause) {
+      throw preflightError('network', 'WASM_LOAD_FAILED', `the preflight's Worker could not start: ${cause instanceof Error ? cause.message : String(cause)}`, { retryable: true });
+    }
+    let settled = false;
+    const onAbort = () => settle(reject, abortError(signal));
+    function settle(how, value) {
+      if (settled) return;
+      settled = true;
+      worker.terminate();
+      signal?.removeEventListener('abort', onAbort);
+      how(value);
+    }
+    signal?.addEventListener('abort', onAbort, { once: true });
+    worker.addEventListener('message', ({ data }) => {
+      if (data?.type === 'progress') {
+        if (settled) return;
+        const { phase, loaded, total } = data;
+        try {
+          onProgress?.({ phase, loaded, total });
+        } catch (err) {
+          settle(reject, err);
+        }
+      } else if (data?.type === 'done') {
+        settle(resolve, data.report);
+      } else if (data?.type === 'error') {
+        settle(reject, errorFromData(data.error));
+      }
+    });
+    worker.addEventListener('error', (event) => {
+      event.preventDefault?.();
+      settle(reject, preflightError('network', 'WASM_LOAD_FAILED', `the preflight's Worker failed: ${event.message || 'it could not be loaded'}`, { retryable: true }));
+    });
+    worker.addEventListener('messageerror', () => {
+      settle(reject, preflightError('protocol', 'PREFLIGHT_FAILED', "the preflight's Worker answered a message that could not be read"));
+    });
+    const wasmUrl = new URL('import-uploader/import_uploader_preflight_bg.wasm', import.meta.url).href;
+    worker.postMessage({ type: 'run', file, options: checked, progress: typeof onProgress === 'function', wasmUrl });
+  });
+}
+
+/**
+ * The file as the API reads it (UTF-8, `,`), as a file source `{ size,
+ * name, read(offset, length) }` for `importFile` and `upload`: decoded and
+ * re-written in a Worker, part by part as the upload reads them. `report`
+ * is the `full` preflight of the same file. The Worker ends after the last
+ * byte is read (a later read starts another).
+ */
+export function normalised(file, report) {
+  checkReport(report);
+  if (typeof Blob === 'undefined' || !(file instanceof Blob)) {
+    throw preflightError('validation', 'PREFLIGHT_FILE_INVALID', 'normalised(): in a browser, the file must be a Blob or File', { field: 'file' });
+  }
+  const size = report.normalisedSize;
+  let worker = null;
+  let next = 0;
+  const pending = new Map();
+  function fail(err) {
+    for (const { reject } of pending.values()) reject(err);
+    pending.clear();
+    worker?.terminate();
+    worker = null;
+  }
+  function open() {
+    worker = new Worker(new URL('import-uploader/preflight-worker.js', import.meta.url), { type: 'module' });
+    worker.addEventListener('message', ({ data }) => {
+      const waiting = pending.get(data?.id);
+      if (!waiting) return;
+      pending.delete(data.id);
+      if (data.type === 'bytes') waiting.resolve(data.bytes);
+      else waiting.reject(errorFromData(data.error));
+    });
+    worker.addEventListener('error', (event) => {
+      event.preventDefault?.();
+      fail(preflightError('network', 'WASM_LOAD_FAILED', `the preflight's Worker failed: ${event.message || 'it could not be loaded'}`, { retryable: true }));
+    });
+    const wasmUrl = new URL('import-uploader/import_uploader_preflight_bg.wasm', import.meta.url).href;
+    worker.postMessage({ type: 'normalise', file, report, wasmUrl });
+  }
+  return {
+    size,
+    name: typeof file.name === 'string' ? file.name : null,
+    read(offset, length) {
+      return new Promise((resolve, reject) => {
+        if (!worker) open();
+        const id = (next += 1);
+        pending.set(id, {
+          resolve: (bytes) => {
+            resolve(bytes);
+            // The last part: the Worker is done.
+            if (offset + length >= size && pending.size === 0) {
+              worker?.terminate();
+              worker = null;
+            }
+          },
+          reject,
+        });
+        worker.postMessage({ type: 'read', id, offset, length });
+      });
+    },
+  };
+}

@@ -1,0 +1,67 @@
+// The preflight's module Worker (`import-uploader/preflight` in browsers):
+// bundled by `cargo xtask build` with the driver and the glue into one
+// file, `import-uploader/preflight-worker.js`, beside the `.wasm`. The page
+// (preflight-browser.js) starts one per call, posts
+//
+//   { type: 'run', file, options, progress, wasmUrl }
+//
+// and reads back `{ type: 'progress', phase, loaded, total }`, then one
+// `{ type: 'done', report }` or `{ type: 'error', error }`. It cancels a
+// run by terminating the Worker.
+//
+// For `normalised()`, the page posts `{ type: 'normalise', file, report,
+// wasmUrl }` once, then `{ type: 'read', id, offset, length }` per part,
+// answered `{ type: 'bytes', id, bytes }` (transferred) or `{ type:
+// 'read-error', id, error }`. `wasmUrl` is where the page's bundler put
+// the `.wasm` (the page names it with `new URL(…, import.meta.url)`, the
+// pattern bundlers emit); without it, the file beside this one.
+
+import init, * as core from './import_uploader_preflight.js';
+import { errorData, normalisedSource, preflightError, runPreflight } from './preflight-run.js';
+
+let loading;
+
+function load(wasmUrl) {
+  loading ??= init(wasmUrl ? { module_or_path: wasmUrl } : undefined).catch((cause) => {
+    loading = undefined;
+    throw preflightError(
+      'network',
+      'WASM_LOAD_FAILED',
+      `the preflight could not load its WebAssembly module${wasmUrl ? ` from ${wasmUrl}` : ''}: ${cause instanceof Error ? cause.message : String(cause)}`,
+      { retryable: true },
+    );
+  });
+  return loading;
+}
+
+/** The normalised file this Worker serves (`normalised()` in the page). */
+let normalising;
+
+globalThis.addEventListener('message', async ({ data }) => {
+  if (data?.type === 'normalise') {
+    // Set at once: the reads that follow wait for it.
+    normalising = load(data.wasmUrl).then(() => normalisedSource(core, data.file, data.report));
+    normalising.catch(() => {});
+    return;
+  }
+  if (data?.type === 'read') {
+    const { id, offset, length } = data;
+    try {
+      if (!normalising) throw preflightError('protocol', 'PREFLIGHT_FAILED', 'a read before the normalised file was opened');
+      const bytes = await (await normalising).read(offset, length);
+      globalThis.postMessage({ type: 'bytes', id, bytes }, [bytes.buffer]);
+    } catch (err) {
+      globalThis.postMessage({ type: 'read-error', id, error: errorData(err) });
+    }
+    return;
+  }
+  if (data?.type !== 'run') return;
+  try {
+    await load(data.wasmUrl);
+    const onProgress = data.progress ? (p) => globalThis.postMessage({ type: 'progress', ...p }) : undefined;
+    const report = await runPreflight(core, data.file, data.options, { onProgress });
+    globalThis.postMessage({ type: 'done', report });
+  } catch (err) {
+    globalThis.postMessage({ type: 'error', error: errorData(err) });
+  }
+});

@@ -1,0 +1,113 @@
+// The checks of `import-uploader/preflight` every app of the bundlers suite
+// runs (see README.md): in the bundled pages it runs in a module Worker
+// that the bundler must have emitted with its `.wasm`; in Node, Deno and
+// the workerd bundle, in-process. Plain ES module, web-standard APIs only.
+
+function assert(ok, what) {
+  if (!ok) throw new Error(what);
+}
+
+async function rejection(promise, what) {
+  try {
+    await promise;
+  } catch (e) {
+    return e;
+  }
+  throw new Error(`${what} resolved; it should have rejected`);
+}
+
+function preflightError(err, kind, code) {
+  assert(err instanceof Error, `an Error, got ${String(err)}`);
+  assert(err.name === 'ImportError', `name ImportError, got ${err.name}: ${err.message}`);
+  assert(err.kind === kind, `kind ${kind}, got ${err.kind}: ${err.message}`);
+  assert(err.code === code, `code ${code}, got ${err.code}: ${err.message}`);
+}
+
+/** JSON with sorted keys. */
+function canon(v) {
+  if (Array.isArray(v)) return `[${v.map(canon).join(',')}]`;
+  if (v && typeof v === 'object') return `{${Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${canon(v[k])}`).join(',')}}`;
+  return JSON.stringify(v ?? null);
+}
+
+/**
+ * Runs the checks; answers `[{ name, ok, error? }]`. `pkg` is the
+ * package's main exports (for the import through the emulator at `api`),
+ * `preflight` those of `import-uploader/preflight`; `workers()` (browsers
+ * only) counts the Workers the page started.
+ */
+export async function checkPreflight(pkg, preflight, { api, workers }) {
+  const results = [];
+  const run = async (name, fn) => {
+    try {
+      await fn();
+      results.push({ name, ok: true });
+    } catch (e) {
+      results.push({ name: `preflight: ${name}`, ok: false, error: e instanceof Error ? `${e.name}: ${e.message}` : String(e) });
+      return;
+    }
+    results[results.length - 1].name = `preflight: ${name}`;
+  };
+  const small = new Blob(['email,first_name,loyalty_points\r\nann@example.com,Ann,12\r\nbob@example.com,Bob,many\r\n']);
+
+  await run(workers ? 'answers a report from a module Worker' : 'answers a report in-process', async () => {
+    const before = workers?.();
+    const report = await preflight.preflight(small);
+    assert(report && typeof report === 'object', `a report, got ${report}`);
+    for (const key of ['dialect', 'columns', 'mapping', 'suggestions', 'problems', 'prediction']) assert(key in report, `the report has ${key}`);
+    assert(typeof report.prediction.readRows === 'number', 'prediction.readRows is a number');
+    assert(report.bytesExamined === small.size, `bytesExamined ${report.bytesExamined}, expected ${small.size}`);
+    if (workers) assert(workers() === before + 1, `one Worker started (${workers() - before})`);
+  });
+  await run('bad options reject with PREFLIGHT_OPTIONS_INVALID', async () => {
+    const err = await rejection(preflight.preflight(small, { sampleBytes: -1 }), 'sampleBytes -1');
+    preflightError(err, 'validation', 'PREFLIGHT_OPTIONS_INVALID');
+    assert(err.field === 'sampleBytes', `field sampleBytes, got ${err.field}`);
+  });
+  await run('full reads parts with progress; its signal cancels it', async () => {
+    const big = new Blob([`email\n${'someone@example.com\n'.repeat(500_000)}`]);
+    const progress = [];
+    const report = await preflight.preflight(big, { full: true, onProgress: (p) => progress.push(p) });
+    assert(report.bytesExamined === big.size, `bytesExamined ${report.bytesExamined} of ${big.size}`);
+    assert(progress.filter((p) => p.phase === 'full').length >= 2, `progress per part: ${JSON.stringify(progress)}`);
+    assert(progress.at(-1).loaded === big.size, 'the last progress is the whole file');
+    // Cancelled once the first part after the sample is read.
+    const controller = new AbortController();
+    let aborted = 0;
+    const after = [];
+    const pending = preflight.preflight(big, {
+      full: true,
+      signal: controller.signal,
+      onProgress: (p) => {
+        if (aborted) after.push(p);
+        else if (p.phase === 'full') {
+          controller.abort();
+          aborted = Date.now();
+        }
+      },
+    });
+    preflightError(await rejection(pending, 'the cancelled run'), 'aborted', 'ABORTED');
+    assert(aborted > 0, 'the run was cancelled during its progress');
+    assert(Date.now() - aborted < 2000, `cancelled within 2 s (${Date.now() - aborted} ms)`);
+    assert(after.length === 0, `no progress after the abort: ${JSON.stringify(after)}`);
+  });
+  await run("the prediction equals the emulator's verdict on the same file", async () => {
+    const client = new pkg.ImportClient({ baseUrl: api, token: 'dev-write' });
+    const schema = await client.objectSchema('profiles');
+    const tag = crypto.randomUUID().slice(0, 8);
+    const file = new Blob([`email,first_name,loyalty_points\r\na.${tag}@example.com,Ann,12\r\nnot-an-email,Bob,3\r\nc.${tag}@example.com,Cy,lots\r\n`]);
+    const report = await preflight.preflight(file, { schema, full: true });
+    const job = await client.createJob({ objectName: 'profiles', fileName: 'verdict.csv', fileSize: file.size });
+    await client.upload(job, file).done;
+    await client.setMapping(job.jobId, report.mapping);
+    await client.start(job.jobId);
+    const status = await client.waitForCompletion(job.jobId, { pollStartMs: 50, pollCapMs: 250 });
+    const p = report.prediction;
+    for (const k of ['readRows', 'validRows', 'invalidRows']) assert(p[k] === status[k], `${k}: predicted ${p[k]}, the emulator ${status[k]}`);
+    assert(canon(p.errorSummary) === canon(status.errorSummary ?? null), `errorSummary: predicted ${canon(p.errorSummary)}, the emulator ${canon(status.errorSummary)}`);
+    const rows = [];
+    for await (const row of client.errorRows(job.jobId)) rows.push(row);
+    assert(canon(p.firstErrors) === canon(rows), `firstErrors: predicted ${canon(p.firstErrors)}, the error file ${canon(rows)}`);
+  });
+  return results;
+}
