@@ -101,8 +101,20 @@ async function pick(page, f) {
   await page.setInputFiles(el('input'), { name: f.name, mimeType: f.type, buffer: Buffer.from(f.bytes) });
 }
 
+/** Waits for the element's step `name`; fails at once when it shows an error instead. */
 async function step(page, name, timeout = 30_000) {
-  await page.waitForFunction((s) => document.querySelector('import-uploader').dataset.step === s, name, { timeout });
+  const outcome = await page.waitForFunction(
+    (s) => {
+      const u = document.querySelector('import-uploader');
+      if (u.dataset.step === s) return 'ok';
+      const live = u.shadowRoot.querySelector('[role=status]');
+      return live?.classList.contains('error') ? live.textContent : false;
+    },
+    name,
+    { timeout },
+  );
+  const v = await outcome.jsonValue();
+  assert(v === 'ok', `the element shows an error instead of reaching ${name}: ${v}`);
 }
 
 /** Waits for the review step with its mapping editor filled. */
@@ -647,6 +659,42 @@ export const cases = [
         assertEqual(await page.$eval('import-uploader', (u) => u.dataset.step), 'pick', 'still on the drop zone');
         await pick(page, { ...file('empty.csv', ''), bytes: [] });
         assertEqual((await events(page, 'error')).at(-1)?.detail.code, 'ELEMENT.FILE.EMPTY', 'an empty file is refused');
+      } finally {
+        await context.close();
+      }
+    },
+  },
+  {
+    name: 'strings translate the labels, lang formats the numbers, CSS custom properties and ::part() style it',
+    async fn(ctx) {
+      const { context, page } = await open(ctx, `${ctx.bare.url}/`);
+      try {
+        await page.addStyleTag({ content: 'import-uploader { --iu-accent: rgb(1, 2, 3); } import-uploader::part(dropzone) { border-color: rgb(4, 5, 6); }' });
+        await page.evaluate(() => {
+          const u = document.querySelector('import-uploader');
+          u.setAttribute('lang', 'de');
+          u.strings = { choose: 'Datei auswählen', title: 'CSV-Datei importieren', readRows: 'Gelesene Zeilen' };
+        });
+        const texts = await page.evaluate(() => {
+          const root = document.querySelector('import-uploader').shadowRoot;
+          const choose = root.querySelector('[id$="-choose"]');
+          return {
+            choose: choose.textContent,
+            title: root.querySelector('h2').textContent,
+            color: getComputedStyle(choose).backgroundColor,
+            border: getComputedStyle(root.querySelector('[part~=dropzone]')).borderTopColor,
+          };
+        });
+        assertEqual(texts.choose, 'Datei auswählen', 'a translated button');
+        assertEqual(texts.title, 'CSV-Datei importieren', 'a translated heading');
+        assertEqual(texts.color, 'rgb(1, 2, 3)', '--iu-accent');
+        assertEqual(texts.border, 'rgb(4, 5, 6)', '::part(dropzone)');
+        await pick(page, file('de.csv', people(1_234, 0)));
+        await review(page);
+        const { done } = await startAndFinish(page);
+        assertEqual(done.validRows, 1_234, 'valid rows');
+        const counts = await page.$$eval(`${el('counts')} dt, ${el('counts')} dd`, (xs) => xs.map((x) => x.textContent));
+        assert(counts.includes('Gelesene Zeilen') && counts.includes('1.234'), `German label and number: ${counts}`);
       } finally {
         await context.close();
       }
