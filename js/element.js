@@ -168,7 +168,9 @@ progress { width: 100%; height: 1rem; }
 dl { display: grid; grid-template-columns: max-content auto; gap: .1rem 1rem; margin: .5rem 0; }
 dt { color: var(--_muted); } dd { margin: 0; font-variant-numeric: tabular-nums; }
 .error, .problem { color: var(--_danger); }
-.bar { display: grid; grid-template-columns: fit-content(18rem) minmax(2rem, 1fr) max-content; gap: .5rem; align-items: center; margin: .2rem 0; }
+.bars { display: grid; grid-template-columns: fit-content(18rem) minmax(2rem, 1fr) max-content; gap: .3rem .5rem; align-items: center; margin: .3rem 0; }
+.bar { display: contents; }
+thead th { overflow-wrap: normal; }
 .bar span { overflow-wrap: anywhere; }
 .bar i { display: block; height: .8rem; background: var(--_danger); border-radius: 2px; min-width: 2px; }
 .preview th, .preview td { white-space: nowrap; max-width: 18rem; overflow: hidden; text-overflow: ellipsis; overflow-wrap: normal; }
@@ -1004,7 +1006,8 @@ export class ImportUploaderElement extends HTMLElement {
   _renderMessage() {
     if (!this._live) return;
     this._live.textContent = this._message;
-    this._live.className = this._error ? 'message error' : 'message';
+    // The results say it on screen already: announced, not shown twice.
+    this._live.className = this._error ? 'message error' : this._step === 'result' ? 'message sr' : 'message';
     this._live.setAttribute('part', this._error ? 'message error' : 'message');
   }
 
@@ -1257,8 +1260,8 @@ export class ImportUploaderElement extends HTMLElement {
     const entries = Object.entries(summary ?? {}).sort((a, b) => b[1] - a[1]);
     if (!entries.length) return h('div', { id: `${this._id}-${key}` });
     const max = Math.max(...entries.map(([, n]) => n));
-    return h('div', { id: `${this._id}-${key}`, part: 'error-summary', role: 'list', 'aria-label': this._t('errorSummary') },
-      entries.map(([code, n]) => h('div', { class: 'bar', role: 'listitem', 'data-code': code },
+    return h('div', { id: `${this._id}-${key}`, class: 'bars', part: 'error-summary' },
+      entries.map(([code, n]) => h('div', { class: 'bar', 'data-code': code },
         h('span', {}, code),
         h('i', { style: `width:${Math.max(1, Math.round((n / max) * 100))}%`, 'aria-hidden': 'true' }),
         h('span', {}, `${this._fmt(n)}${total ? ` (${Math.round((n / total) * 100)} %)` : ''}`),

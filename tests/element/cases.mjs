@@ -689,6 +689,19 @@ export const cases = [
         assertEqual(texts.title, 'CSV-Datei importieren', 'a translated heading');
         assertEqual(texts.color, 'rgb(1, 2, 3)', '--iu-accent');
         assertEqual(texts.border, 'rgb(4, 5, 6)', '::part(dropzone)');
+        // The README's strings table is the element's.
+        const strings = await page.evaluate(async () => (await import('/pkg/element.js')).STRINGS);
+        const readme = readFileSync(join(root, 'README.md'), 'utf8');
+        const table = readme.slice(readme.indexOf('| key | English |')).split('\n\n')[0];
+        const documented = Object.fromEntries(
+          table
+            .split('\n')
+            .slice(2)
+            .filter((l) => l.startsWith('| `'))
+            .map((l) => l.match(/^\| `([^`]+)` \| (.*) \|$/).slice(1, 3))
+            .map(([k, v]) => [k, v.replaceAll('\\|', '|')]),
+        );
+        assertEqual(JSON.stringify(documented), JSON.stringify(strings), "README's strings table vs STRINGS");
         await pick(page, file('de.csv', people(1_234, 0)));
         await review(page);
         const { done } = await startAndFinish(page);
