@@ -236,7 +236,10 @@ async function sendFetch(method, url, headers, body, signal, customFetch) {
     }
   }
   try {
-    request = new Request(url, { method, headers: h, body, signal });
+    const init = { method, headers: h, body, signal };
+    // A file source's stream (src/upload/source.rs).
+    if (body instanceof ReadableStream) init.duplex = "half";
+    request = new Request(url, init);
     response = await (customFetch ? customFetch(request) : globalThis.fetch(request));
   } catch (e) {
     throw new StorageFailure("", e);
@@ -951,6 +954,45 @@ export function brokerOptions(o) {
       complain(10, "basePath", "createBroker: basePath must start with `/` (got `" + out.basePath + "`)");
     }
   }, o);
+}
+
+// ---- file sources --------------------------------------------------------
+
+// What an upload reads besides a Blob (src/upload/source.rs): an object
+// `{ size, name?, type?, lastModified?, read(offset, length) }` whose
+// `read` resolves with exactly `length` bytes from byte `offset`.
+
+// 1 for a Blob, 2 for a file source, else a message saying what is wrong.
+export function fileSource(v) {
+  if (isInstance(v, "Blob")) return 1;
+  const size = read(v, "size");
+  if (typeof read(v, "read") === "function" && Number.isSafeInteger(size) && size >= 0) return 2;
+  return typeof v === "string" || isInstance(v, "URL")
+    ? "A path or URL names a file only in Node, where the package opens it; here, give a Blob, a File or a file source { size, read(offset, length) }."
+    : "The file must be a Blob, a File or a file source { size, read(offset, length) } (`size` a whole number of bytes, `read` resolving with that many bytes as a Uint8Array).";
+}
+
+// `length` bytes from `offset`: anything else is an error (the file changed,
+// or the source is wrong).
+export async function readSource(s, offset, length) {
+  const b = await s.read(offset, length);
+  if (b instanceof Uint8Array && b.length === length) return b;
+  throw new Error(
+    "read(" + offset + ", " + length + ") resolved with " +
+      (b instanceof Uint8Array ? b.length + " bytes" : "no Uint8Array") + ", not " + length + " bytes",
+  );
+}
+
+// Bytes [start, end) of a file source as a stream, read a MiB at a time.
+export function sourceStream(s, start, end) {
+  return new ReadableStream({
+    async pull(c) {
+      const n = Math.min(end - start, 1048576);
+      c.enqueue(await readSource(s, start, n));
+      start += n;
+      if (start >= end) c.close();
+    },
+  });
 }
 
 // ---- blob reader ---------------------------------------------------------

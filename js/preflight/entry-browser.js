@@ -109,7 +109,7 @@ export function normalised(file, report) {
   }
   return {
     size,
-    name: typeof file.name === 'string' ? file.name : null,
+    name: typeof file.name === 'string' ? file.name : undefined,
     read(offset, length) {
       return new Promise((resolve, reject) => {
         if (!worker) open();

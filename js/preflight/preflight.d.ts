@@ -167,7 +167,7 @@ export declare const DEFAULT_SAMPLE_BYTES: number;
 export interface NormalisedFile {
   /** The exact size of the normalised file (the report's `normalisedSize`). */
   readonly size: number;
-  readonly name: string | null;
+  readonly name?: string;
   /** The bytes `[offset, offset + length)` of the normalised file. */
   read(offset: number, length: number): Promise<Uint8Array>;
 }

@@ -67,12 +67,12 @@ export function fileSource(file) {
   if (isBlob(file)) {
     return {
       size: file.size,
-      name: typeof file.name === 'string' ? file.name : null,
+      name: typeof file.name === 'string' ? file.name : undefined,
       read: async (offset, length) => new Uint8Array(await file.slice(offset, offset + length).arrayBuffer()),
     };
   }
   if (file && typeof file === 'object' && typeof file.read === 'function' && Number.isSafeInteger(file.size) && file.size >= 0) {
-    return { size: file.size, name: typeof file.name === 'string' ? file.name : null, read: (o, l) => Promise.resolve(file.read(o, l)).then(toBytes) };
+    return { size: file.size, name: typeof file.name === 'string' ? file.name : undefined, read: (o, l) => Promise.resolve(file.read(o, l)).then(toBytes) };
   }
   throw preflightError(
     'validation',

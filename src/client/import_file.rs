@@ -8,7 +8,7 @@ use std::rc::Rc;
 use import_core::rules;
 use js_sys::{Function, Promise, Reflect};
 use wasm_bindgen::prelude::*;
-use web_sys::{AbortSignal, Blob, EventTarget};
+use web_sys::{AbortSignal, EventTarget};
 
 use super::calls::Inner;
 use super::options::CallOptions;
@@ -19,7 +19,7 @@ use crate::error::ClientError;
 use crate::options::Checked;
 use crate::promise::js_promise;
 use crate::upload::{
-    job_resume_key, target_from_job, upload_to_target, UploadControl, UploadOptions,
+    job_resume_key, target_from_job, upload_to_target, Source, UploadControl, UploadOptions,
 };
 use crate::{events, shape};
 
@@ -29,7 +29,7 @@ extern "C" {
     #[wasm_bindgen(extends = Checked)]
     type ImportFileOptions;
     #[wasm_bindgen(js_name = importFileOptions)]
-    fn import_file_options(options: &JsValue, file: &Blob) -> ImportFileOptions;
+    fn import_file_options(options: &JsValue, file: &JsValue) -> ImportFileOptions;
     /// The create request: `createOptions`, `objectName`, `fileName`,
     /// `fileSize`.
     #[wasm_bindgen(method, getter)]
@@ -66,7 +66,7 @@ impl ImportClient {
     #[wasm_bindgen(js_name = importFile, unchecked_return_type = "Promise<JobStatus>")]
     pub fn import_file(
         &self,
-        file: Blob,
+        #[wasm_bindgen(unchecked_param_type = "UploadSource")] file: JsValue,
         #[wasm_bindgen(unchecked_param_type = "ImportFileOptions")] options: JsValue,
     ) -> Promise {
         let inner = self.inner.clone();
@@ -92,10 +92,11 @@ impl ImportClient {
 /// is checked before the first request.
 async fn import_file(
     client: &Inner,
-    file: &Blob,
+    file: &JsValue,
     options: &JsValue,
     job_id: &RefCell<Option<String>>,
 ) -> Result<JsValue, ClientError> {
+    let source = Source::from_js(file.clone())?;
     let c = import_file_options(options, file);
     c.complaint_before(6)?;
     let create = parse_create(&c.create(), "importFile")?;
@@ -141,9 +142,9 @@ async fn import_file(
     }
     let (id, target) = target_from_job(&job_js)?;
     if upload_opts.resume_key.is_none() {
-        upload_opts.resume_key = Some(job_resume_key(&id, file));
+        upload_opts.resume_key = Some(job_resume_key(&id, &source));
     }
-    upload_to_target(file, &target, &upload_opts, &UploadControl::new()).await?;
+    upload_to_target(&source, &target, &upload_opts, &UploadControl::new()).await?;
     let call = CallOptions {
         signal: call.signal,
         idempotency_key: None,

@@ -2,38 +2,39 @@
 //! options)`: the upload engine started on a created job's upload slot.
 
 use wasm_bindgen::prelude::*;
-use web_sys::Blob;
 
 use super::ImportClient;
-use crate::upload::{job_resume_key, target_from_job, Upload, UploadOptions};
+use crate::upload::{job_resume_key, target_from_job, Source, Upload, UploadOptions};
 
 fn client_upload(
     job: JsValue,
-    blob: Blob,
+    file: JsValue,
     options: JsValue,
     resume: bool,
 ) -> Result<Upload, JsValue> {
+    let source = Source::from_js(file)?;
     let mut opts = UploadOptions::from_js(&options)?;
     let (job_id, target) = target_from_job(&job)?;
     if opts.resume_key.is_none() {
-        opts.resume_key = Some(job_resume_key(&job_id, &blob));
+        opts.resume_key = Some(job_resume_key(&job_id, &source));
     }
     opts.resume = resume;
-    Ok(Upload::start(blob, target, opts))
+    Ok(Upload::start(source, target, opts))
 }
 
 #[wasm_bindgen]
 impl ImportClient {
-    /// Uploads `blob` to the job's pre-signed URL (`job` is the createJob
+    /// Uploads `file` (a Blob, a File or a file source; in Node also a
+    /// path) to the job's pre-signed URL (`job` is the createJob
     /// response). The bearer token is never sent to storage.
     #[wasm_bindgen(js_name = upload)]
     pub fn upload(
         &self,
         #[wasm_bindgen(unchecked_param_type = "CreateJobResponse")] job: JsValue,
-        blob: Blob,
+        #[wasm_bindgen(unchecked_param_type = "UploadSource")] file: JsValue,
         #[wasm_bindgen(unchecked_optional_param_type = "UploadOptions")] options: Option<JsValue>,
     ) -> Result<Upload, JsValue> {
-        client_upload(job, blob, options.unwrap_or(JsValue::UNDEFINED), false)
+        client_upload(job, file, options.unwrap_or(JsValue::UNDEFINED), false)
     }
 
     /// Like `upload`, but skips the parts an earlier upload of the same job
@@ -43,9 +44,9 @@ impl ImportClient {
     pub fn resume_upload(
         &self,
         #[wasm_bindgen(unchecked_param_type = "CreateJobResponse")] job: JsValue,
-        blob: Blob,
+        #[wasm_bindgen(unchecked_param_type = "UploadSource")] file: JsValue,
         #[wasm_bindgen(unchecked_optional_param_type = "UploadOptions")] options: Option<JsValue>,
     ) -> Result<Upload, JsValue> {
-        client_upload(job, blob, options.unwrap_or(JsValue::UNDEFINED), true)
+        client_upload(job, file, options.unwrap_or(JsValue::UNDEFINED), true)
     }
 }

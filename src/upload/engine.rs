@@ -5,13 +5,14 @@ use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use import_core::plan::{PartSet, PlanOptions, Protocol, UploadPlan};
-use web_sys::{Blob, EventTarget};
+use web_sys::EventTarget;
 
 use super::control::UploadControl;
 use super::options::UploadOptions;
 use super::progress::{Phase, Tracker};
 use super::resume_store::{self, ResumeStore};
 use super::session::Ctx;
+use super::source::Source;
 use super::transport::Transport;
 use super::types::{UploadResult, UploadTarget, ASSUMED_BYTES_PER_SECOND};
 use super::{azure_blocks, gcs_resumable, single_put};
@@ -19,10 +20,10 @@ use crate::error::ClientError;
 use crate::events::new_event_target;
 use crate::runtime::monotonic_ms;
 
-/// Uploads `blob` to `target`. `control` pauses, resumes and aborts it (pass
+/// Uploads `source` to `target`. `control` pauses, resumes and aborts it (pass
 /// `&UploadControl::new()` when not needed); `opts.signal` is followed too.
 pub async fn upload_to_target(
-    blob: &Blob,
+    source: &Source,
     target: &UploadTarget,
     opts: &UploadOptions,
     control: &UploadControl,
@@ -31,13 +32,13 @@ pub async fn upload_to_target(
     if let Some(signal) = &opts.signal {
         control.follow_signal(signal);
     }
-    let result = run(blob, target, opts, control, events).await;
+    let result = run(source, target, opts, control, events).await;
     control.release();
     result
 }
 
 async fn run(
-    blob: &Blob,
+    source: &Source,
     target: &UploadTarget,
     opts: &UploadOptions,
     control: &UploadControl,
@@ -47,7 +48,7 @@ async fn run(
     if let Some(e) = control.stop_error() {
         return Err(e);
     }
-    let size = blob.size();
+    let size = source.size();
     if !(size.is_finite() && size >= 0.0) {
         return Err(ClientError::invalid(
             Some("blob"),
@@ -82,7 +83,7 @@ async fn run(
         format!(
             "url:{}:{}",
             crate::fetch::redact(&target.url),
-            resume_store::fingerprint(blob)
+            resume_store::fingerprint(source)
         )
     });
     let mut record = PartSet::new(&plan);
@@ -102,7 +103,7 @@ async fn run(
         events.clone(),
     ));
     let ctx = Ctx {
-        blob: blob.clone(),
+        source: source.clone(),
         target: target.clone(),
         transport: Transport::choose(opts.fetch.clone(), opts.use_xhr),
         control: control.clone(),

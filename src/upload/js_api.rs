@@ -5,12 +5,13 @@
 
 use js_sys::Promise;
 use wasm_bindgen::prelude::*;
-use web_sys::{Blob, EventTarget};
+use web_sys::EventTarget;
 
 use super::control::UploadControl;
 use super::engine::upload_to_target;
 use super::options::{target_from_options, UploadOptions};
 use super::resume_store;
+use super::source::Source;
 use super::types::UploadTarget;
 use crate::events::new_event_target;
 use crate::promise::promise;
@@ -64,13 +65,13 @@ impl Upload {
 
 impl Upload {
     /// Starts uploading at once; the handle controls it.
-    pub fn start(blob: Blob, target: UploadTarget, mut opts: UploadOptions) -> Upload {
+    pub fn start(source: Source, target: UploadTarget, mut opts: UploadOptions) -> Upload {
         let control = UploadControl::new();
         let events = opts.events.clone().unwrap_or_else(new_event_target);
         opts.events = Some(events.clone());
         let c = control.clone();
         let done = promise(async move {
-            let result = upload_to_target(&blob, &target, &opts, &c).await?;
+            let result = upload_to_target(&source, &target, &opts, &c).await?;
             Ok(result.to_js())
         });
         Upload {
@@ -81,27 +82,50 @@ impl Upload {
     }
 }
 
-/// `upload(blob, { url, method?, headers?, expiresAt?, ...UploadOptions })`:
-/// the engine on its own, for any pre-signed URL.
+/// `upload(file, { url, method?, headers?, expiresAt?, ...UploadOptions })`:
+/// the engine on its own, for any pre-signed URL. `file` is a Blob, a File
+/// or a file source (in Node also a path).
 #[wasm_bindgen(js_name = upload)]
 pub fn upload_js(
-    blob: Blob,
+    #[wasm_bindgen(unchecked_param_type = "UploadSource")] file: JsValue,
     #[wasm_bindgen(unchecked_param_type = "StandaloneUploadOptions")] options: JsValue,
 ) -> Result<Upload, JsValue> {
+    let source = Source::from_js(file)?;
     let opts = UploadOptions::from_js(&options)?;
     let target = target_from_options(&options)?;
-    Ok(Upload::start(blob, target, opts))
+    Ok(Upload::start(source, target, opts))
 }
 
 /// The resume key `client.upload` and `client.resumeUpload` use for a job
 /// and a file (importFile should use it too, so an interrupted import can
 /// be resumed with `resumeUpload`).
-pub fn job_resume_key(job_id: &str, blob: &Blob) -> String {
-    format!("job:{job_id}:{}", resume_store::fingerprint(blob))
+pub fn job_resume_key(job_id: &str, source: &Source) -> String {
+    format!("job:{job_id}:{}", resume_store::fingerprint(source))
 }
 
 #[wasm_bindgen(typescript_custom_section)]
 const TS_UPLOAD: &'static str = r#"
+/**
+ * A file that is not a Blob: `read(offset, length)` resolves with exactly
+ * `length` bytes from byte `offset` (parts are read at their offsets, each
+ * once, a few at a time). In Node, a path or a `file:` URL gives one read
+ * from a `FileHandle`, its size from `stat`.
+ */
+export interface FileSource {
+  /** Bytes in the file. */
+  size: number;
+  /** The file's name (`importFile`'s default `fileName`, part of the resume key). */
+  name?: string;
+  /** Its media type. */
+  type?: string;
+  /** Milliseconds since the epoch (part of the resume key). */
+  lastModified?: number;
+  read(offset: number, length: number): Promise<Uint8Array>;
+}
+
+/** What `upload`, `resumeUpload` and `importFile` read: a Blob or File, a `FileSource`, or in Node a path or `file:` URL (elsewhere a path is a `validation` error). */
+export type UploadSource = Blob | FileSource | string | URL;
+
 /** A storage protocol: chosen from the URL and headers unless named. */
 export type UploadProtocol = "azure-blocks" | "single-put" | "gcs-resumable";
 

@@ -42,6 +42,7 @@ pub mod progress;
 pub mod resume_store;
 pub(crate) mod session;
 pub mod single_put;
+pub mod source;
 mod transport;
 pub mod types;
 
@@ -50,6 +51,7 @@ pub use engine::upload_to_target;
 pub use js_api::{job_resume_key, upload_js, Upload};
 pub use options::{target_from_job, UploadOptions};
 pub use progress::{Phase, Progress};
+pub use source::Source;
 pub use types::{
     UploadResult, UploadTarget, ASSUMED_BYTES_PER_SECOND, CHECKSUM_MISMATCH_CODE,
     DEFAULT_PROGRESS_INTERVAL_MS, EXPIRY_WARNING_CODE,

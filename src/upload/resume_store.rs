@@ -118,10 +118,11 @@ impl ResumeStore {
     }
 }
 
-/// The file part of a resume key: `name:size:lastModified` of a `File`
-/// (`Blob`s have no name or date: just the size).
-pub fn fingerprint(blob: &web_sys::Blob) -> String {
-    let get = |k: &str| Reflect::get(blob, &JsValue::from_str(k)).unwrap_or_default();
+/// The file part of a resume key: `name:size:lastModified` of a `File` or
+/// a file source (`Blob`s have no name or date: just the size; a source
+/// may give a `lastModified` too, as the Node entry's path sources do).
+pub fn fingerprint(source: &super::source::Source) -> String {
+    let get = |k: &str| Reflect::get(source.value(), &JsValue::from_str(k)).unwrap_or_default();
     let name = get("name").as_string().unwrap_or_default();
     let modified = get("lastModified")
         .as_f64()
@@ -130,7 +131,7 @@ pub fn fingerprint(blob: &web_sys::Blob) -> String {
     format!(
         "{}:{}:{}",
         name,
-        crate::js::whole_number(blob.size()),
+        crate::js::whole_number(source.size()),
         modified
     )
 }

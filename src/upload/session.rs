@@ -19,6 +19,7 @@ use web_sys::{Blob, EventTarget};
 use super::control::UploadControl;
 use super::progress::Tracker;
 use super::resume_store::{Record, ResumeStore};
+use super::source::{unreadable, Source};
 use super::transport::{self, Body, SendError, StorageRequest, StorageResponse, Transport};
 use super::types::{UploadTarget, CHECKSUM_MISMATCH_CODE, EXPIRY_WARNING_CODE};
 use crate::error::{ClientError, STORAGE_NETWORK_CODE, UPLOAD_URL_EXPIRED_CODE};
@@ -31,7 +32,7 @@ const HASH_STEP: u64 = 1024 * 1024;
 
 /// Shared state of one upload run.
 pub(crate) struct Ctx {
-    pub blob: Blob,
+    pub source: Source,
     pub target: UploadTarget,
     pub plan: UploadPlan,
     pub transport: Transport,
@@ -163,10 +164,9 @@ impl Ctx {
         h
     }
 
-    /// `Blob.slice(start, end)`.
-    pub fn slice(&self, start: u64, end: u64) -> Result<Blob, ClientError> {
-        self.blob
-            .slice_with_f64_and_f64(start as f64, end as f64)
+    /// `Blob.slice(start, end)` of a Blob source.
+    fn slice(blob: &Blob, start: u64, end: u64) -> Result<Blob, ClientError> {
+        blob.slice_with_f64_and_f64(start as f64, end as f64)
             .map_err(|e| {
                 ClientError::invalid(
                     Some("blob"),
@@ -177,8 +177,11 @@ impl Ctx {
 
     /// Reads bytes `[start, end)` of the file.
     pub async fn read(&self, start: u64, end: u64) -> Result<Uint8Array, ClientError> {
-        let slice = self.slice(start, end)?;
-        let buf = JsFuture::from(slice.array_buffer())
+        let blob = match &self.source {
+            Source::Blob(b) => b,
+            Source::Reader(r) => return Source::read(r, start, end).await,
+        };
+        let buf = JsFuture::from(Self::slice(blob, start, end)?.array_buffer())
             .await
             .map_err(|e| unreadable(&e))?;
         Ok(Uint8Array::new(&buf))
@@ -186,23 +189,40 @@ impl Ctx {
 
     /// The body for bytes `[start, end)`: the Blob slice, or for nothing an
     /// empty byte array (Deno sends an empty Blob chunked, without
-    /// `Content-Length`, which storage refuses with 411).
-    pub fn blob_body(&self, start: u64, end: u64) -> Result<Body, ClientError> {
+    /// `Content-Length`, which storage refuses with 411). A file source's
+    /// bytes are streamed where the transport can (`fetch`), else read.
+    pub async fn blob_body(&self, start: u64, end: u64) -> Result<Body, ClientError> {
         if start == end {
             return Ok(Body::Bytes(Uint8Array::new_with_length(0)));
         }
-        Ok(Body::Blob(self.slice(start, end)?))
+        match &self.source {
+            Source::Blob(b) => Ok(Body::Blob(Self::slice(b, start, end)?)),
+            Source::Reader(r) if !self.transport.has_byte_progress() => {
+                Ok(Body::Source(r.clone(), start, end))
+            }
+            Source::Reader(_) => Ok(Body::Bytes(self.read(start, end).await?)),
+        }
     }
 
-    /// A part's body and, with checksums on, its base64 MD5. The slice
-    /// itself is sent either way (the runtime streams it).
+    /// A part's body and, with checksums on, its base64 MD5. A Blob slice
+    /// is sent either way (the runtime streams it); a file source's part is
+    /// read once, hashed, and those bytes are sent.
     pub async fn part_body(
         &self,
         start: u64,
         end: u64,
     ) -> Result<(Body, Option<String>), ClientError> {
+        if let Source::Reader(_) = self.source {
+            let bytes = self.read(start, end).await?;
+            let md5 = self.checksum.then(|| {
+                let mut h = Md5::new();
+                hash_into(&mut h, &bytes);
+                b64(&h.finalize())
+            });
+            return Ok((Body::Bytes(bytes), md5));
+        }
         if !self.checksum {
-            return Ok((self.blob_body(start, end)?, None));
+            return Ok((self.blob_body(start, end).await?, None));
         }
         // Hash the bytes, but send the Blob slice: browsers upload a Blob
         // from the file as it is, while an ArrayBuffer body is copied and
@@ -212,14 +232,17 @@ impl Ctx {
         // The part is read a MiB at a time: the parts in flight then hold a
         // MiB of bytes each while hashing, not their whole length.
         let md5 = self.md5_of_range(start, end).await?;
-        Ok((self.blob_body(start, end)?, Some(md5)))
+        Ok((self.blob_body(start, end).await?, Some(md5)))
     }
 
     /// Base64 MD5 of bytes `[start, end)` of the file, read a MiB at a time
     /// (parts, and single requests too large to hold).
     pub async fn md5_of_range(&self, start: u64, end: u64) -> Result<String, ClientError> {
         let mut h = Md5::new();
-        let reader = byob_reader(&self.slice(start, end)?);
+        let reader = match &self.source {
+            Source::Blob(b) => byob_reader(&Self::slice(b, start, end)?),
+            Source::Reader(_) => JsValue::UNDEFINED,
+        };
         if !reader.is_undefined() {
             // One buffer, filled again and again: reading a file through
             // `arrayBuffer()` leaves a new buffer per read for the garbage
@@ -499,17 +522,6 @@ async fn byob_read(reader: &JsValue, view: &Uint8Array) -> Result<Option<Uint8Ar
         .await
         .map_err(|e| unreadable(&e))?;
     Ok((!value.is_undefined()).then(|| value.unchecked_into()))
-}
-
-/// The file could not be read.
-fn unreadable(e: &JsValue) -> ClientError {
-    ClientError::invalid(
-        Some("blob"),
-        format!(
-            "Cannot read the file (was it changed or removed while uploading?): {}",
-            describe(e)
-        ),
-    )
 }
 
 /// Standard base64 with padding (Content-MD5).

@@ -2,13 +2,17 @@
 //! whose protocol is not recognised), up to 5 GiB.
 //!
 //! The `Blob` itself is the body, so the runtime streams it from disk and
-//! never holds the file in memory. With checksums on, its MD5 is computed
+//! never holds the file in memory; a file source is streamed with `fetch`
+//! (a `ReadableStream` and an explicit `Content-Length`; Node's `fetch`
+//! keeps what a streamed body sent until the request ends, nodejs/undici
+//! issue 4058, so there a single PUT costs memory up to the file's size,
+//! where block and resumable uploads hold a few parts). With checksums on, its MD5 is computed
 //! first by reading the file a few MiB at a time, and sent as `Content-MD5`
 //! (S3 refuses a body that does not match); an S3 `ETag` that is a plain
 //! MD5 is checked against it too.
 
 use super::session::{b64, checksum_mismatch, Committed, Ctx};
-use super::transport::StorageRequest;
+use super::transport::{Body, StorageRequest};
 use crate::error::ClientError;
 
 pub(crate) async fn upload(ctx: &Ctx) -> Result<Committed, ClientError> {
@@ -22,11 +26,16 @@ pub(crate) async fn upload(ctx: &Ctx) -> Result<Committed, ClientError> {
     if let Some(m) = &md5 {
         extra.push(("Content-MD5", m.clone()));
     }
+    let body = ctx.blob_body(0, size).await?;
+    if let Body::Source(..) = body {
+        // A streamed body has no length of its own; storage needs it.
+        extra.push(("Content-Length", size.to_string()));
+    }
     let req = StorageRequest {
         method: ctx.target.method.clone(),
         url: ctx.target.url.clone(),
         headers: ctx.headers(&extra, &[]),
-        body: ctx.blob_body(0, size)?,
+        body,
     };
     let (resp, attempts) = ctx.send(&req, Some((0, size))).await?;
     let etag = resp.header("etag").map(str::to_string);

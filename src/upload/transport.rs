@@ -69,6 +69,9 @@ pub(crate) enum Body {
     Blob(Blob),
     /// Text (the Azure block list).
     Text(String),
+    /// Bytes `[start, end)` of a file source, streamed (a fresh stream
+    /// for every attempt).
+    Source(JsValue, u64, u64),
 }
 
 impl Body {
@@ -77,6 +80,9 @@ impl Body {
             Body::Bytes(b) => b.clone().into(),
             Body::Blob(b) => b.clone().into(),
             Body::Text(t) => JsValue::from_str(t),
+            Body::Source(s, start, end) => {
+                super::source::source_stream(s, *start as f64, *end as f64)
+            }
         }
     }
 }

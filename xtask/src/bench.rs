@@ -1,5 +1,7 @@
 //! `cargo xtask bench [NAME]`: benchmarks are programs that print tables.
 //!
+//! * `upload` and `preflight`: see [`crate::bench_upload`] and
+//!   [`crate::bench_preflight`].
 //! * `processing`: how fast the emulator's processor runs a whole import
 //!   job, and how much memory it takes. It builds the emulator in release,
 //!   generates profiles CSV files of 124,532 rows (the API documentation's
@@ -31,7 +33,7 @@ use serde_json::{json, Value};
 use crate::setup::Workspace;
 
 /// Benchmarks that exist, by name.
-const BENCHMARKS: &[&str] = &["processing", "upload"];
+const BENCHMARKS: &[&str] = &["processing", "upload", "preflight"];
 
 /// Runs the named benchmark, or lists them.
 pub fn run(args: &[String]) -> Result<()> {
@@ -42,6 +44,7 @@ pub fn run(args: &[String]) -> Result<()> {
         }
         Some("processing") => processing(&args[1..]),
         Some("upload") => crate::bench_upload::run(&args[1..]),
+        Some("preflight") => crate::bench_preflight::run(&args[1..]),
         Some(name) => bail!(
             "unknown benchmark `{name}`; available: {}",
             BENCHMARKS.join(", ")

@@ -18,6 +18,7 @@
 //! starts in seconds.
 
 mod bench;
+mod bench_preflight;
 mod bench_upload;
 mod build;
 mod bundlers;
@@ -50,11 +51,16 @@ commands:
   fuzz [CASES]    run every generated-input test (proptest property) with
                   CASES cases (default 1000000) in release; print a table of
                   cases, failures and seconds per property
-  bench [NAME]    run a benchmark (`processing`, `upload`); no NAME lists them
+  bench [NAME]    run a benchmark (`processing`, `upload`, `preflight`); no NAME lists them
   bench upload [quick|SIZE…] [--methods=M,…]
                   upload speed and page memory in headless Chromium to Azurite:
                   this package vs raw fetch vs @azure/storage-blob (default
                   1GiB 4GiB; `quick` is 64 MiB)
+  bench preflight [quick|SIZE…]
+                  import-uploader/preflight in headless Chromium on generated
+                  CSVs vs Papa Parse in a Worker: MB/s, first answer, the
+                  main thread's longest task, memory (default 100MB 1GB;
+                  `quick` is 100 MB)
 ";
 
 fn main() {

@@ -108,6 +108,9 @@ const CLOUDFLARE_TYPES: &str = "cloudflare.d.ts";
 pub const ELEMENT: &str = "element.js";
 /// Its types.
 const ELEMENT_TYPES: &str = "element.d.ts";
+/// Files on disk as upload sources (paths, `file:` URLs), which only the
+/// Node entry loads (source: `js/node-files.js`).
+const NODE_FILES: &str = "node-files.js";
 
 /// The browser entry's source: it loads the module in the background
 /// (no top-level await) and defers the API until it is there (see its
@@ -222,9 +225,12 @@ fn entries(meta: &Meta) -> Result<Vec<(&'static str, String)>> {
             format!(
                 "// Node: fetch() cannot read file: URLs, so read the module from disk.\n\
                  import {{ readFileSync }} from 'node:fs';\n\
-                 import {{ initSync }} from '{glue}';\n\n\
+                 import {{ initSync, ImportClient, upload as uploadSource }} from '{glue}';\n\
+                 import {{ acceptPaths }} from './{NODE_FILES}';\n\n\
                  initSync({{ module: readFileSync(new URL('{wasm}', import.meta.url)) }});\n\n\
-                 export * from '{glue}';\n{SERVER_READY}"
+                 export * from '{glue}';\n\
+                 // Paths and file: URLs as files (./{NODE_FILES}).\n\
+                 export const upload = acceptPaths(ImportClient, uploadSource);\n{SERVER_READY}"
             ),
         ),
         (
@@ -286,6 +292,7 @@ pub fn package_json(meta: &Meta) -> String {
     files.push(CLOUDFLARE_TYPES.into());
     files.push(ELEMENT.into());
     files.push(ELEMENT_TYPES.into());
+    files.push(NODE_FILES.into());
     files.extend(ENTRY_NAMES.iter().map(|n| n.to_string()));
     files.push("README.md".into());
     let list = |items: &[String]| {
@@ -434,6 +441,7 @@ pub fn write(pkg: &Path, meta: &Meta) -> Result<()> {
     write(CLOUDFLARE_TYPES, include_str!("../../js/cloudflare.d.ts"))?;
     write(ELEMENT, include_str!("../../js/element.js"))?;
     write(ELEMENT_TYPES, include_str!("../../js/element.d.ts"))?;
+    write(NODE_FILES, include_str!("../../js/node-files.js"))?;
     Ok(())
 }
 

@@ -334,6 +334,9 @@ pub mod problem {
     pub const EMPTY_FILE: &str = "EMPTY_FILE";
     /// The file has a header and no data rows.
     pub const NO_DATA_ROWS: &str = "NO_DATA_ROWS";
+    /// The first line looks like data, not column names (the API reads it
+    /// as the header all the same).
+    pub const HEADER_LOOKS_LIKE_DATA: &str = "HEADER_LOOKS_LIKE_DATA";
     /// The bytes fed are not valid UTF-8 (the host should decode them with
     /// the detected encoding first).
     pub const NOT_UTF8: &str = "NOT_UTF8";

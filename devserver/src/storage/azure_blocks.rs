@@ -54,10 +54,10 @@ use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use chrono::Utc;
 use md5::{Digest, Md5};
-use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
 use super::blob_store::{
-    guess_content_type, BlobMeta, BlobPath, CommittedBlock, ReceiveError, Received,
+    guess_content_type, BlobMeta, BlobPath, CommittedBlock, ReceiveError, Received, SparseWriter,
 };
 use super::errors::StorageError;
 use super::signing::hex;
@@ -618,7 +618,7 @@ async fn put_block_list(
         .temp_file()
         .await
         .map_err(|e| StorageError::internal(P, e))?;
-    let mut out = tokio::io::BufWriter::with_capacity(256 * 1024, file);
+    let mut out = SparseWriter::new(file);
     let mut md5 = Md5::new();
     let mut buf = vec![0u8; 256 * 1024];
     let old_data = st.blobs.data_file(path);
@@ -653,17 +653,13 @@ async fn put_block_list(
                 ));
             }
             md5.update(&buf[..n]);
-            out.write_all(&buf[..n])
+            out.write(&buf[..n])
                 .await
                 .map_err(|e| StorageError::internal(P, e))?;
             left -= n as u64;
         }
     }
-    out.flush()
-        .await
-        .map_err(|e| StorageError::internal(P, e))?;
-    out.into_inner()
-        .sync_data()
+    out.finish()
         .await
         .map_err(|e| StorageError::internal(P, e))?;
 
