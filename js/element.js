@@ -1248,7 +1248,7 @@ export class ImportUploaderElement extends HTMLElement {
     box.append(
       h('p', { id: id('prediction'), 'data-full': this._full ? 'true' : 'false' }, t('predicted', { valid: this._fmt(p.validRows), read: this._fmt(p.readRows), invalid: this._fmt(p.invalidRows) })),
     );
-    if (!this._full) box.append(h('p', { class: 'muted' }, t('sampleNote', { size: bytes(Math.min(this._file.size, 1 << 20)) })));
+    if (!this._full && pf.sampled) box.append(h('p', { class: 'muted' }, t('sampleNote', { size: bytes(pf.bytesExamined ?? 1 << 20) })));
     box.append(this._bars(p.errorSummary, p.invalidRows, 'predicted-summary'));
     if (p.firstErrors?.length) {
       box.append(h('h3', {}, t('firstProblems')), this._errorTable(p.firstErrors, 'predicted-errors'));
