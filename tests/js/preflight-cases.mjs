@@ -135,7 +135,7 @@ export const preflightTests = [
     name: 'preflight: normalised() re-writes a windows-1252 semicolon file as the hand-converted UTF-8 CSV, part by part',
     timeoutMs: 60_000,
     async fn({ preflight }) {
-      const { original, converted } = europeanExport(60_000, crypto.randomUUID().slice(0, 8));
+      const { original, converted } = europeanExport(90_000, crypto.randomUUID().slice(0, 8));
       assert(original.length > 4 << 20, `more than one part of the reader (${original.length} bytes)`);
       const report = await preflight.preflight(new Blob([original]), { full: true });
       assertEqual(report.needsNormalising, true, 'needsNormalising');
