@@ -305,6 +305,8 @@ function describe(e) {
 }
 
 let seq = 0;
+/** The element's settable properties. */
+const PROPERTIES = ['getTicket', 'strings', 'uploadOptions', 'pollOptions', 'loadPreflight'];
 
 // ---- the element ---------------------------------------------------------------------------
 
@@ -315,9 +317,18 @@ export class ImportUploaderElement extends HTMLElement {
 
   constructor() {
     super();
+    // Properties a page set before this module defined the element (a
+    // framework rendering the tag first) are kept.
+    const preset = {};
+    for (const k of PROPERTIES) {
+      if (Object.prototype.hasOwnProperty.call(this, k)) {
+        preset[k] = this[k];
+        delete this[k];
+      }
+    }
     this._id = `iu${++seq}`;
     this._strings = {};
-    this.getTicket = undefined;
+    this._getTicket = undefined;
     /** Extra options of the upload engine (`partSize`, `concurrency`, …). */
     this.uploadOptions = {};
     /** Status polling (`pollStartMs`, `pollCapMs`). */
@@ -326,6 +337,17 @@ export class ImportUploaderElement extends HTMLElement {
     this.loadPreflight = () => import(PREFLIGHT_MODULE);
     this._reset();
     this._root = this.attachShadow({ mode: 'open', delegatesFocus: false });
+    Object.assign(this, preset);
+  }
+
+  /** Returns an upload ticket (any async function); used instead of `ticket-url`. */
+  get getTicket() {
+    return this._getTicket;
+  }
+  set getTicket(fn) {
+    this._getTicket = typeof fn === 'function' ? fn : undefined;
+    this._client = null;
+    if (this._built && this.isConnected) this._loadObjects();
   }
 
   /** Labels overriding the English ones (see `STRINGS`). */
@@ -459,6 +481,7 @@ export class ImportUploaderElement extends HTMLElement {
         if (!this._objects.some((o) => o.objectName === this._object)) this._object = this._objects[0]?.objectName;
         if (this._object) this._schema = await client.objectSchema(this._object);
       }
+      if (this._error) this._say('');
       this._render();
       this.dataset.ready = 'true';
     } catch (e) {

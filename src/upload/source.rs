@@ -49,7 +49,7 @@ impl Source {
     pub fn from_js(value: JsValue) -> Result<Source, ClientError> {
         let kind = file_source(&value);
         match kind.as_f64() {
-            Some(k) if k == 1.0 => Ok(Source::Blob(value.unchecked_into())),
+            Some(1.0) => Ok(Source::Blob(value.unchecked_into())),
             Some(_) => Ok(Source::Reader(value)),
             None => Err(ClientError::invalid(
                 Some("file"),

@@ -714,6 +714,40 @@ export const cases = [
     },
   },
   {
+    name: 'as a framework uses it: getTicket set before the module loads, or after the tag is on the page; object-name fixed',
+    async fn(ctx) {
+      const context = await ctx.browser.newContext();
+      const page = await context.newPage();
+      try {
+        const html = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>framework-style</title></head><body><main>
+<import-uploader id="early" broker-url="/api" object-name="profiles"></import-uploader>
+<import-uploader id="late" broker-url="/api" object-name="orders"></import-uploader>
+<script type="module">
+const ticket = async () => (await (await fetch('/ticket', { method: 'POST' })).json()).ticket;
+document.getElementById('early').getTicket = ticket;
+await import('/pkg/element.js');
+await new Promise((r) => setTimeout(r, 300));
+document.getElementById('late').getTicket = ticket;
+</script></main></body></html>`;
+        await page.route(`${ctx.bare.url}/framework`, (route) => route.fulfill({ body: html, contentType: 'text/html' }));
+        await page.goto(`${ctx.bare.url}/framework`);
+        await page.waitForFunction(() => ['early', 'late'].every((id) => document.getElementById(id).dataset.ready === 'true'), null, { timeout: 20_000 });
+        const info = await page.evaluate(() =>
+          ['early', 'late'].map((id) => {
+            const root = document.getElementById(id).shadowRoot;
+            return { info: root.querySelector('[id$="-object-info"]')?.textContent, picker: !!root.querySelector('[id$="-object"]'), message: root.querySelector('[role=status]').textContent };
+          }),
+        );
+        assert(/key email/.test(info[0].info), `profiles' schema: ${JSON.stringify(info[0])}`);
+        assert(/key order_id/.test(info[1].info), `orders' schema: ${JSON.stringify(info[1])}`);
+        assert(!info[0].picker && !info[1].picker, 'no object picker with object-name');
+        assertEqual(info[1].message, '', 'the late ticket cleared the missing-ticket message');
+      } finally {
+        await context.close();
+      }
+    },
+  },
+  {
     name: 'keyboard only, start to finish: choose, map, start, results, another; focus moves to each step',
     async fn(ctx) {
       const { context, page } = await open(ctx, `${ctx.bare.url}/`);
