@@ -288,7 +288,7 @@ async fn a_whole_import_runs_through_the_broker() {
                         "fieldMap": {"email": "email", "first_name": "first_name"}},
             "pollStartMs": 20, "pollCapMs": 100}"#,
     );
-    let status = JsFuture::from(client.import_file(file, import))
+    let status = JsFuture::from(client.import_file(file.into(), import))
         .await
         .unwrap_or_else(|e| panic!("importFile: {:?} {}", get(&e, "code"), describe(&e)));
     assert_eq!(

@@ -492,7 +492,7 @@ async fn import_file_runs_the_whole_lifecycle_in_one_call() {
     set(&opts, "events", &events);
     set(&opts, "onProgress", on_progress.as_ref());
     set(&opts, "onStatus", on_status.as_ref());
-    let status = ok(c.import_file(csv_blob(), opts)).await;
+    let status = ok(c.import_file(csv_blob().into(), opts)).await;
     assert_eq!(
         get_str(&status, "state").as_deref(),
         Some("completed"),
@@ -520,7 +520,7 @@ async fn import_file_checks_everything_before_sending() {
     let h = hooked(|_, req| global_fetch(&req));
     // A mapping that breaks a rule: nothing is created.
     let err = JsFuture::from(h.client.import_file(
-        csv_blob(),
+        csv_blob().into(),
         json(
             r#"{"objectName": "profiles", "fileName": "x.csv",
                  "mapping": {"sourceFields": {"email": "string"}, "fieldMap": {"mail": "email"}}}"#,
@@ -532,7 +532,7 @@ async fn import_file_checks_everything_before_sending() {
     assert!(get(&err, "jobId").is_undefined(), "no job was created");
     // A Blob has no name: fileName is required.
     let err = JsFuture::from(h.client.import_file(
-        csv_blob(),
+        csv_blob().into(),
         json(&format!(
             r#"{{"objectName": "profiles", "mapping": {MAPPING}}}"#
         )),
@@ -555,7 +555,7 @@ async fn import_file_checks_everything_before_sending() {
         .add_event_listener_with_callback("job", on_job.as_ref().unchecked_ref())
         .unwrap();
     set(&opts, "events", &events);
-    let err = JsFuture::from(h.client.import_file(csv_blob(), opts))
+    let err = JsFuture::from(h.client.import_file(csv_blob().into(), opts))
         .await
         .expect_err("aborted");
     assert_eq!(get_str(&err, "kind").as_deref(), Some("aborted"));

@@ -310,7 +310,7 @@ async fn round_trip_with(mode: Mode, size: usize, seed: u64, part_size: usize) -
     let on_progress = Closure::<dyn FnMut(JsValue)>::new(move |v: JsValue| p.borrow_mut().push(v));
     let opts = standalone_options(&job, &fetch, &format!(r#"{{"partSize": {part_size}}}"#));
     set(&opts, "onProgress", on_progress.as_ref());
-    let up = upload_js(source.clone(), opts).expect("valid options");
+    let up = upload_js(source.clone().into(), opts).expect("valid options");
     let result = done(&up)
         .await
         .unwrap_or_else(|e| panic!("{mode:?} upload of {size} B failed: {}", describe_err(&e)));
@@ -458,7 +458,7 @@ async fn many_parts_survive_storage_faults() {
             r#"{"retry": {"maxAttempts": 10, "baseDelayMs": 20, "maxDelayMs": 200}}"#,
         );
         let source = blob(&data);
-        let up = upload_js(source.clone(), opts).expect("valid options");
+        let up = upload_js(source.clone().into(), opts).expect("valid options");
         let result = done(&up)
             .await
             .unwrap_or_else(|e| panic!("upload under faults failed: {}", describe_err(&e)));
@@ -523,7 +523,7 @@ async fn abort_mid_upload_commits_nothing() {
     let opts = standalone_options(&job, &fetch, r#"{"concurrency": 2}"#);
     let controller = web_sys::AbortController::new().unwrap();
     set(&opts, "signal", controller.signal().as_ref());
-    let up = upload_js(blob(&data), opts).expect("valid options");
+    let up = upload_js(blob(&data).into(), opts).expect("valid options");
     let c = controller.clone();
     let (_, _listener) = on_parts(&up.events(), move |n| {
         if n == 2 {
@@ -567,7 +567,7 @@ async fn pause_holds_requests_and_resume_finishes() {
     let job = create_job(Mode::Azure, size).await;
     let fetch = StorageFetch::new();
     let opts = standalone_options(&job, &fetch, r#"{"concurrency": 2}"#);
-    let up = Rc::new(upload_js(blob(&data), opts).expect("valid options"));
+    let up = Rc::new(upload_js(blob(&data).into(), opts).expect("valid options"));
     let u = up.clone();
     let (parts, _listener) = on_parts(&up.events(), move |n| {
         if n == 3 {
@@ -613,7 +613,7 @@ async fn resume_in_a_fresh_client_skips_stored_parts() {
     set(&opts, "fetch", fetch.function());
     let first = Rc::new(
         client(Mode::Azure)
-            .upload(job.clone(), blob(&data), Some(opts))
+            .upload(job.clone(), blob(&data).into(), Some(opts))
             .unwrap(),
     );
     let f = first.clone();
@@ -632,7 +632,7 @@ async fn resume_in_a_fresh_client_skips_stored_parts() {
     set(&opts, "resumeStore", &store);
     set(&opts, "fetch", fetch2.function());
     let second = client(Mode::Azure)
-        .resume_upload(job.clone(), blob(&data), Some(opts))
+        .resume_upload(job.clone(), blob(&data).into(), Some(opts))
         .unwrap();
     let result = done(&second)
         .await
@@ -661,7 +661,7 @@ async fn gcs_resume_asks_the_session_where_it_stands() {
     set(&opts, "fetch", fetch.function());
     let first = Rc::new(
         client(Mode::Gcs)
-            .upload(job.clone(), blob(&data), Some(opts))
+            .upload(job.clone(), blob(&data).into(), Some(opts))
             .unwrap(),
     );
     let f = first.clone();
@@ -677,7 +677,7 @@ async fn gcs_resume_asks_the_session_where_it_stands() {
     let opts = json(r#"{"partSize": 262144}"#);
     set(&opts, "fetch", fetch2.function());
     let second = client(Mode::Gcs)
-        .resume_upload(job.clone(), blob(&data), Some(opts))
+        .resume_upload(job.clone(), blob(&data).into(), Some(opts))
         .unwrap();
     let result = done(&second)
         .await
@@ -702,7 +702,7 @@ async fn expired_url_fails_at_once_without_a_request() {
         "expiresAt",
         &JsValue::from_str("2020-01-01T00:00:00Z"),
     );
-    let up = upload_js(blob(&bytes(1000, 81)), opts).unwrap();
+    let up = upload_js(blob(&bytes(1000, 81)).into(), opts).unwrap();
     let err = done(&up).await.expect_err("expired");
     assert_eq!(
         get_str(&err, "kind").as_deref(),
@@ -742,7 +742,7 @@ async fn warns_before_starting_when_the_url_expires_first() {
     events
         .add_event_listener_with_callback("warning", listener.as_ref().unchecked_ref())
         .unwrap();
-    let up = upload_js(file, opts).unwrap();
+    let up = upload_js(file.into(), opts).unwrap();
     let outcome = done(&up).await;
     let warnings = warnings.borrow();
     assert_eq!(warnings.len(), 1, "one warning");
@@ -777,7 +777,7 @@ async fn a_refused_signature_fails_fast() {
     set(&bad_job, "uploadUrl", &JsValue::from_str(&tampered));
     let fetch = StorageFetch::new();
     let opts = standalone_options(&bad_job, &fetch, r#"{"concurrency": 1}"#);
-    let up = upload_js(blob(&bytes(3 * PART, 92)), opts).unwrap();
+    let up = upload_js(blob(&bytes(3 * PART, 92)).into(), opts).unwrap();
     let err = done(&up).await.expect_err("refused");
     assert_eq!(
         get_str(&err, "kind").as_deref(),
@@ -826,7 +826,7 @@ fn options_are_checked_before_anything_is_sent() {
             "expiresAt",
         ),
     ] {
-        let err = match upload_js(b.clone(), json(opts)) {
+        let err = match upload_js(b.clone().into(), json(opts)) {
             Ok(_) => panic!("accepted {opts}"),
             Err(e) => e,
         };
@@ -848,7 +848,7 @@ async fn client_upload_uses_the_job_and_never_the_token() {
     let opts = json(r#"{"partSize": 262144}"#);
     set(&opts, "fetch", fetch.function());
     let up = client(Mode::Azure)
-        .upload(job.clone(), blob(&data), Some(opts))
+        .upload(job.clone(), blob(&data).into(), Some(opts))
         .unwrap();
     let result = done(&up)
         .await
@@ -878,7 +878,7 @@ async fn the_runtime_transport_uploads_in_every_mode() {
             set(&opts, "url", &get(&job, "uploadUrl"));
             set(&opts, "headers", &get(&job, "headers"));
             set(&opts, "onProgress", on_progress.as_ref());
-            let up = upload_js(blob(&data), opts).unwrap();
+            let up = upload_js(blob(&data).into(), opts).unwrap();
             let result = done(&up)
                 .await
                 .unwrap_or_else(|e| panic!("{mode:?} upload failed: {}", describe_err(&e)));
@@ -915,7 +915,7 @@ async fn a_refusal_after_expires_at_is_reported_as_expired() {
         "expiresAt",
         &JsValue::from_f64(js_sys::Date::now() + 60.0),
     );
-    let up = upload_js(blob(&bytes(1000, 94)), opts).unwrap();
+    let up = upload_js(blob(&bytes(1000, 94)).into(), opts).unwrap();
     let err = done(&up).await.expect_err("expired");
     assert_eq!(
         get_str(&err, "kind").as_deref(),
@@ -963,7 +963,7 @@ async fn resume_after_reload_uses_the_runtime_store() {
         client(Mode::Azure)
             .upload(
                 job.clone(),
-                file(&data, "spring.csv", 1_700_000_000_000.0),
+                file(&data, "spring.csv", 1_700_000_000_000.0).into(),
                 Some(json(r#"{"partSize": 262144, "concurrency": 1}"#)),
             )
             .unwrap(),
@@ -984,7 +984,7 @@ async fn resume_after_reload_uses_the_runtime_store() {
     let second = client(Mode::Azure)
         .resume_upload(
             job.clone(),
-            file(&data, "spring.csv", 1_700_000_000_000.0),
+            file(&data, "spring.csv", 1_700_000_000_000.0).into(),
             Some(opts),
         )
         .unwrap();
@@ -1009,7 +1009,11 @@ async fn resume_after_reload_uses_the_runtime_store() {
     let opts = json(r#"{"partSize": 262144}"#);
     set(&opts, "fetch", fetch.function());
     let third = client(Mode::Azure)
-        .resume_upload(job2.clone(), file(&data, "spring.csv", 1.0), Some(opts))
+        .resume_upload(
+            job2.clone(),
+            file(&data, "spring.csv", 1.0).into(),
+            Some(opts),
+        )
         .unwrap();
     let result = done(&third).await.expect("a fresh upload");
     assert_eq!(get_num(&result, "partsSkipped"), 0.0);
@@ -1040,7 +1044,11 @@ async fn a_csv_in_many_parts_is_imported_row_for_row_in_every_mode() {
         let job = create_job(mode, data.len()).await;
         let fetch = StorageFetch::new();
         let source = blob(&data);
-        let up = upload_js(source.clone(), standalone_options(&job, &fetch, "{}")).unwrap();
+        let up = upload_js(
+            source.clone().into(),
+            standalone_options(&job, &fetch, "{}"),
+        )
+        .unwrap();
         done(&up)
             .await
             .unwrap_or_else(|e| panic!("{mode:?} upload failed: {}", describe_err(&e)));

@@ -19,7 +19,8 @@
 //! Both the wasm crate and the emulator (`import-devserver`) build on it:
 //! the client checks its requests with the same [`rules`] the emulator
 //! applies, and plans and retries with [`plan`] and [`retry`]. [`validate`]
-//! decides rows in the emulator; no client code runs it yet.
+//! decides rows in the emulator, and [`verdict`] the whole file; the
+//! client's [`preflight`] runs both to predict the emulator's verdict.
 #![deny(missing_docs)]
 
 pub mod broker;

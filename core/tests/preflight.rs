@@ -518,24 +518,24 @@ fn a_saved_template_maps_its_columns() {
         id: Some("tpl_1".into()),
         name: "CRM export".into(),
         source_fields: [
-            ("Kontakt", "string"),
-            ("Punkte", "integer"),
-            ("Stufe", "string"),
+            ("cm_1", "string"),
+            ("pb_v2", "integer"),
+            ("grp_lvl", "string"),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect(),
         field_map: [
-            ("Kontakt", "email"),
-            ("Punkte", "loyalty_points"),
-            ("Stufe", "tier"),
+            ("cm_1", "email"),
+            ("pb_v2", "loyalty_points"),
+            ("grp_lvl", "tier"),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect(),
     };
     let p = run(
-        b"Kontakt,Punkte,Stufe\nann@example.com,3,gold\n",
+        b"cm_1,pb_v2,grp_lvl\nann@example.com,3,gold\n",
         PreflightOptions {
             templates: vec![template.clone()],
             ..with_schema()
@@ -545,12 +545,12 @@ fn a_saved_template_maps_its_columns() {
         assert_eq!(s.reason, MatchReason::Template, "{s:?}");
     }
     assert_eq!(p.mapping.field_map, template.field_map);
-    // Without the template nothing knows these German names.
+    // Without the template nothing knows these internal names.
     let p = run(
-        b"Kontakt,Punkte,Stufe\nann@example.com,3,gold\n",
+        b"cm_1,pb_v2,grp_lvl\nann@example.com,3,gold\n",
         with_schema(),
     );
-    assert!(!p.mapping.field_map.contains_key("Kontakt"));
+    assert!(!p.mapping.field_map.contains_key("cm_1"));
 }
 
 #[test]

@@ -2,19 +2,18 @@
 // before uploading the file. The report's fields are import-core's
 // `Preflight` (core/src/preflight/mod.rs), written by serde.
 
-import type { ErrorRow, ObjectSchema } from './index.js';
+import type { DataType, ErrorRow, ObjectSchema } from './index.js';
 
 /** A data type of `sourceFields` and of the schema's fields. */
-export type PreflightDataType =
-  | 'string'
-  | 'integer'
-  | 'number'
-  | 'boolean'
-  | 'date'
-  | 'datetime'
-  | 'email'
-  | 'phone'
-  | 'url';
+export type PreflightDataType = DataType;
+
+/** A mapping body, as `setMapping` and `importFile` take it. */
+export interface PreflightMapping {
+  /** `{ column: dataType }`, every column of the file, in file order. */
+  sourceFields: Record<string, DataType>;
+  /** `{ column: field }`, only the columns mapped. */
+  fieldMap: Record<string, string>;
+}
 
 /** A file that is not a `Blob`: its size, and its bytes by offset (e.g. a Node file handle). */
 export interface PreflightFileSource {
@@ -27,7 +26,7 @@ export interface PreflightFileSource {
 export interface PreflightTemplate {
   id?: string | null;
   name: string;
-  sourceFields: Record<string, string>;
+  sourceFields: Record<string, DataType>;
   fieldMap: Record<string, string>;
 }
 
@@ -66,7 +65,7 @@ export interface PreflightOptions {
   /** What is already known of the dialect. */
   dialect?: DialectOverrides;
   /** Predict with this mapping instead of the suggested one. */
-  mapping?: { sourceFields: Record<string, string>; fieldMap: Record<string, string> } | null;
+  mapping?: PreflightMapping | null;
 }
 
 /** How the file is written. */
@@ -135,7 +134,7 @@ export interface Preflight {
   dialect: PreflightDialect;
   columns: PreflightColumn[];
   /** Ready for `setMapping`. */
-  mapping: { sourceFields: Record<string, string>; fieldMap: Record<string, string> };
+  mapping: PreflightMapping;
   suggestions: PreflightSuggestion[];
   problems: PreflightProblem[];
   prediction: PreflightPrediction;

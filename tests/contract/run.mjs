@@ -2,7 +2,9 @@
 // is a valid OpenAPI 3.1 document (validated by @readme/openapi-parser
 // against the specification's JSON Schema), and the package's generated
 // `.d.ts` carries every field of every schema of that document and
-// compiles under `tsc --strict` in an app that uses the wire types.
+// compiles under `tsc --strict` in an app that uses the wire types; and
+// `import-uploader/preflight`'s `preflight.d.ts` declares every field its
+// reports carry and compiles in an app that uses it.
 //
 //   IMPORT_EMULATOR_URL=http://127.0.0.1:PORT node tests/contract/run.mjs
 //
@@ -11,7 +13,7 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync, symlinkSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 import { validate } from '@readme/openapi-parser';
 
@@ -132,6 +134,75 @@ test('an app using the wire types compiles with tsc --strict', async () => {
     refused = /paused/.test(e.stdout);
   }
   assert(refused, 'tsc accepted a job state that does not exist');
+});
+
+test("import-uploader/preflight's .d.ts names every field its reports carry", async () => {
+  const pre = await import(pathToFileURL(join(root, 'pkg', 'preflight-node.js')).href);
+  const schema = (await (await fetch(`${emulator}/public/v1/metadata/objects/profiles`, { headers: { authorization: 'Bearer dev-read' } })).json()).data;
+  // An empty column name: a header problem.
+  const file = new Blob(['E-mail;Vorname;Punkte;\r\nann@example.com;Ann;12;\r\nnot-an-email;Bob;x;\r\n']);
+  const report = await pre.preflight(file, { schema, full: true });
+  const types = readFileSync(join(root, 'pkg', 'preflight.d.ts'), 'utf8');
+  /** The members of `interface name { … }` (or of an inline object type after `name:`). */
+  const members = (name) => {
+    const at = types.indexOf(`export interface ${name} {`);
+    assert(at >= 0, `preflight.d.ts has no interface ${name}`);
+    const body = types.slice(at, types.indexOf('\n}', at));
+    return new Set([...body.matchAll(/^\s+(\w+)\??:/gm)].map((m) => m[1]));
+  };
+  const missing = [];
+  const check = (name, value) => {
+    if (!value || typeof value !== 'object') return;
+    const declared = members(name);
+    for (const k of Object.keys(value)) if (!declared.has(k)) missing.push(`${name}.${k}`);
+  };
+  check('Preflight', report);
+  check('PreflightDialect', report.dialect);
+  check('PreflightColumn', report.columns[0]);
+  check('PreflightSuggestion', report.suggestions[0]);
+  check('PreflightProblem', report.problems[0]);
+  check('PreflightPrediction', report.prediction);
+  assert(report.columns.length > 0 && report.suggestions.length > 0 && report.problems.length > 0 && report.prediction.firstErrors.length > 0, 'the report has columns, suggestions, problems and first errors to check');
+  assert(missing.length === 0, `not declared: ${missing.join(', ')}`);
+});
+
+test('an app using import-uploader/preflight compiles with tsc --strict, and a wrong use does not', async () => {
+  const app = join(scratch, 'ts-preflight-app');
+  rmSync(app, { recursive: true, force: true });
+  mkdirSync(join(app, 'node_modules'), { recursive: true });
+  symlinkSync(join(root, 'pkg'), join(app, 'node_modules', 'import-uploader'), 'dir');
+  writeFileSync(
+    join(app, 'app.ts'),
+    [
+      "import type { ImportClient } from 'import-uploader';",
+      "import { preflight, normalised, type Preflight } from 'import-uploader/preflight';",
+      'export async function check(client: ImportClient, file: File, signal: AbortSignal): Promise<number> {',
+      "  const schema = await client.objectSchema('profiles');",
+      "  const report: Preflight = await preflight(file, { schema, importMode: 'strict', full: true, signal, onProgress: (p) => console.log(p.loaded / p.total), dialect: { delimiter: ';' } });",
+      "  const first = report.columns[0]?.inferredType === 'email' ? report.suggestions[0]?.reason : 'exact';",
+      '  console.log(first, report.dialect.lineEnding, report.problems.map((p) => p.code), report.prediction.firstErrors[0]?.rowNumber);',
+      '  const source = report.needsNormalising ? normalised(file, report) : file;',
+      "  await client.importFile(source, { objectName: 'profiles', mapping: report.mapping });",
+      '  return report.prediction.invalidRows + (report.prediction.errorSummary?.VALIDATION_TYPE_MISMATCH ?? 0);',
+      '}',
+      '',
+    ].join('\n'),
+  );
+  writeFileSync(join(app, 'bad.ts'), "import { preflight } from 'import-uploader/preflight';\nexport const p = preflight(new Blob([]), { importMode: 'custom' });\n");
+  const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+  const flags = ['--noEmit', '--strict', '--target', 'es2022', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--lib', 'es2022,dom'];
+  try {
+    execFileSync(process.execPath, [tsc, ...flags, 'app.ts'], { cwd: app, encoding: 'utf8' });
+  } catch (e) {
+    throw new Error(`tsc: ${e.stdout}${e.stderr}`);
+  }
+  let refused = false;
+  try {
+    execFileSync(process.execPath, [tsc, ...flags, 'bad.ts'], { cwd: app, encoding: 'utf8' });
+  } catch (e) {
+    refused = /custom/.test(e.stdout);
+  }
+  assert(refused, "tsc accepted importMode 'custom'");
 });
 
 test("an app using import-uploader/element compiles with tsc --strict, its events typed", async () => {

@@ -12,7 +12,7 @@
 //!
 //! | method | what runs in the page |
 //! |---|---|
-//! | `preflight` | `preflight(file, { schema })` (the first answer, on a fresh page: Worker start, module load, 1 MiB sample), again (warm), then `preflight(file, { schema, full: true, onProgress })` |
+//! | `preflight` | `preflight(tiny, { schema })` (what a call costs: a Worker started, the module loaded), `preflight(file, { schema })` (the first answer, the 1 MiB sample) twice, then `preflight(file, { schema, full: true, onProgress })` |
 //! | `papaparse` | Papa Parse 5 in a Worker: `Papa.parse(file, { header: true, step })`, streaming, with a per-row type check of each value against its field's type (`bench/preflight/papa-worker.js`) |
 //!
 //! Columns: whole-file MB/s (1 MB = 10^6 bytes) and seconds; rows read,
@@ -56,6 +56,7 @@ struct Row {
     invalid: u64,
     first_answer_ms: Option<f64>,
     warm_first_answer_ms: Option<f64>,
+    overhead_ms: Option<f64>,
     longest_task_ms: f64,
     timer_lag_ms: f64,
     peak_rss: f64,
@@ -254,6 +255,7 @@ fn measure(ws: &Workspace, url: &str, file: &Path, method: &str, size: u64) -> R
         invalid: v["invalid"].as_u64().unwrap_or(0),
         first_answer_ms: v["firstAnswerMs"].as_f64(),
         warm_first_answer_ms: v["warmFirstAnswerMs"].as_f64(),
+        overhead_ms: v["overheadMs"].as_f64(),
         longest_task_ms: num("longestTaskMs"),
         timer_lag_ms: num("timerLagMs"),
         peak_rss: num("peakRss"),
@@ -288,8 +290,8 @@ fn ms(v: Option<f64>) -> String {
 
 fn print_table(rows: &[Row]) {
     println!();
-    println!("| file | method | MB/s | s | rows | valid | invalid | first answer ms (cold / warm) | longest main-thread task ms | timer lag ms | renderer RSS peak MiB (+ over idle) |");
-    println!("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("| file | method | MB/s | s | rows | valid | invalid | first answer ms (after a call / again) | a call on a tiny file ms | longest main-thread task ms | timer lag ms | renderer RSS peak MiB (+ over idle) |");
+    println!("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for r in rows {
         if let Some(e) = &r.error {
             println!(
@@ -301,7 +303,7 @@ fn print_table(rows: &[Row]) {
             continue;
         }
         println!(
-            "| {} | {} | {:.1} | {:.2} | {} | {} | {} | {} / {} | {:.0} | {:.0} | {:.0} (+{:.0}) |",
+            "| {} | {} | {:.1} | {:.2} | {} | {} | {} | {} / {} | {} | {:.0} | {:.0} | {:.0} (+{:.0}) |",
             human(r.size),
             r.method,
             r.mb_s(),
@@ -311,6 +313,7 @@ fn print_table(rows: &[Row]) {
             r.invalid,
             ms(r.first_answer_ms),
             ms(r.warm_first_answer_ms),
+            ms(r.overhead_ms),
             r.longest_task_ms,
             r.timer_lag_ms,
             r.peak_rss / MIB,

@@ -22,6 +22,7 @@ mod bench_preflight;
 mod bench_upload;
 mod build;
 mod bundlers;
+mod cli_suite;
 mod demo;
 mod emulator;
 mod fuzz;

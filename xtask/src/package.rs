@@ -111,6 +111,15 @@ const ELEMENT_TYPES: &str = "element.d.ts";
 /// Files on disk as upload sources (paths, `file:` URLs), which only the
 /// Node entry loads (source: `js/node-files.js`).
 const NODE_FILES: &str = "node-files.js";
+/// The command line (`bin` `import-uploader`, Node ≥ 20): `cli/<name>`,
+/// from `js/cli/`.
+const CLI_FILES: [(&str, &str); 5] = [
+    ("main.js", include_str!("../../js/cli/main.js")),
+    ("args.js", include_str!("../../js/cli/args.js")),
+    ("files.js", include_str!("../../js/cli/files.js")),
+    ("journal.js", include_str!("../../js/cli/journal.js")),
+    ("output.js", include_str!("../../js/cli/output.js")),
+];
 
 /// The browser entry's source: it loads the module in the background
 /// (no top-level await) and defers the API until it is there (see its
@@ -293,6 +302,7 @@ pub fn package_json(meta: &Meta) -> String {
     files.push(ELEMENT.into());
     files.push(ELEMENT_TYPES.into());
     files.push(NODE_FILES.into());
+    files.extend(CLI_FILES.iter().map(|(n, _)| format!("cli/{n}")));
     files.extend(ENTRY_NAMES.iter().map(|n| n.to_string()));
     files.push("README.md".into());
     let list = |items: &[String]| {
@@ -327,6 +337,7 @@ pub fn package_json(meta: &Meta) -> String {
   "license": {license},
 {repository}  "type": "module",
   "types": "./index.d.ts",
+  "bin": {{ {name}: "./cli/main.js" }},
   "exports": {{
     ".": {{
       "types": "./index.d.ts",
@@ -442,6 +453,10 @@ pub fn write(pkg: &Path, meta: &Meta) -> Result<()> {
     write(ELEMENT, include_str!("../../js/element.js"))?;
     write(ELEMENT_TYPES, include_str!("../../js/element.d.ts"))?;
     write(NODE_FILES, include_str!("../../js/node-files.js"))?;
+    std::fs::create_dir_all(pkg.join("cli")).context("creating pkg/cli")?;
+    for (name, text) in CLI_FILES {
+        write(&format!("cli/{name}"), text)?;
+    }
     Ok(())
 }
 
@@ -490,6 +505,11 @@ version = "not this one"
             .as_array()
             .unwrap()
             .contains(&serde_json::json!("./element.js")));
+        assert_eq!(v["bin"]["import-uploader"], "./cli/main.js");
+        assert!(v["files"]
+            .as_array()
+            .unwrap()
+            .contains(&serde_json::json!("cli/main.js")));
         assert!(v["files"]
             .as_array()
             .unwrap()

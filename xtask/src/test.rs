@@ -12,6 +12,7 @@
 //! | broker-node, broker-deno, broker-workerd | the broker in each runtime, driven from headless Chromium ([`crate::js_suites::run_broker`]) |
 //! | element        | `<import-uploader>` on a bare page and on the demo page, driven by Playwright in headless Chromium through the Node broker ([`crate::js_suites::run_broker`]) |
 //! | bundlers       | the packed package installed into apps built with Vite, webpack, esbuild and Rollup (loaded in headless Chromium) and imported in Node, Deno and a workerd bundle ([`crate::bundlers`]) |
+//! | cli            | the packed package's `import-uploader` command line against emulators and Azurite, and its file sources on 5 GiB and 2 GiB + 1 byte sparse files ([`crate::cli_suite`]) |
 //!
 //! The wasm suites talk to emulators started on ephemeral ports; their URLs
 //! reach the tests at compile time: `IMPORT_EMULATOR_URL` (Azure Block Blob
@@ -37,7 +38,7 @@ use crate::suites::{self, Outcome};
 use crate::{build, process};
 
 /// Every suite, in the order they run.
-pub const ALL_SUITES: [&str; 14] = [
+pub const ALL_SUITES: [&str; 15] = [
     "lint",
     "native",
     "wasm-node",
@@ -52,6 +53,7 @@ pub const ALL_SUITES: [&str; 14] = [
     "broker-workerd",
     "element",
     crate::bundlers::SUITE,
+    crate::cli_suite::SUITE,
 ];
 
 /// Which suites to run: all, or those `--suites=a,b,…` names.
@@ -137,6 +139,7 @@ pub fn run(ws: &Workspace, args: &[String]) -> Result<()> {
     outcomes.extend(crate::js_suites::run(ws, &|n| selection.wants(n)));
     outcomes.extend(crate::js_suites::run_broker(ws, &|n| selection.wants(n)));
     outcomes.extend(crate::bundlers::run(ws, &|n| selection.wants(n)));
+    outcomes.extend(crate::cli_suite::run(ws, &|n| selection.wants(n)));
 
     suites::print_table(&outcomes);
     selection.announce();

@@ -8,15 +8,17 @@
 //!    `email_address`, `e-mail`, `mail` → `email`; `zip`, `postcode` →
 //!    `postal_code`; `fname` → `first_name`; …; score 0.95. A name with a
 //!    qualifying prefix (`Customer Email`, `Billing Zip`, `Contact: First
-//!    Name`) matches the same way, a little lower;
+//!    Name`) matches the same way, a little lower, unless what is left is
+//!    generic (`Customer ID` is not an order's id);
 //! 3. **template**: a saved template, at least half of whose columns are in
 //!    the header, maps its columns as it did; score 0.9;
 //! 4. **similar**: the name closest to a field or one of its synonyms
 //!    (Jaro–Winkler, [`SIMILARITY_THRESHOLD`]), accepted only when the
 //!    column's values are of the field's type (at least half of them) and
-//!    the name carries no qualifier that makes it a different thing:
-//!    `Email consent`, `Email Domain` or `Email Opt-in Date` never map to
-//!    `email` this way.
+//!    the name carries no qualifier or negation that makes it a different
+//!    thing: `Email consent`, `Email Domain`, `Email Opt-in Date` never map
+//!    to `email`, nor `Email Opt Out` or `Unsubscribed` to `opted_in`, this
+//!    way.
 //!
 //! Each column gets at most one field and each field at most one column:
 //! candidates are taken strongest first, and one whose column or field is
@@ -50,6 +52,10 @@ pub const SYNONYMS: &[(&str, &[&str])] = &[
             "primaryemail",
             "contactemail",
             "emailaddresses",
+            "courriel",
+            "correo",
+            "correoelectronico",
+            "epost",
         ],
     ),
     (
@@ -60,9 +66,9 @@ pub const SYNONYMS: &[(&str, &[&str])] = &[
             "first",
             "givenname",
             "forename",
-            "name1",
             "vorname",
             "prenom",
+            "nombre",
         ],
     ),
     (
@@ -73,9 +79,10 @@ pub const SYNONYMS: &[(&str, &[&str])] = &[
             "last",
             "surname",
             "familyname",
-            "name2",
             "nachname",
             "nom",
+            "apellido",
+            "apellidos",
         ],
     ),
     (
@@ -99,6 +106,7 @@ pub const SYNONYMS: &[(&str, &[&str])] = &[
             "mobile",
             "mobilephone",
             "mobilenumber",
+            "mobilephonenumber",
             "cell",
             "cellphone",
             "cellnumber",
@@ -108,6 +116,10 @@ pub const SYNONYMS: &[(&str, &[&str])] = &[
             "smsphone",
             "whatsapp",
             "contactnumber",
+            "telefon",
+            "telefonnummer",
+            "telefono",
+            "handy",
         ],
     ),
     (
@@ -121,10 +133,18 @@ pub const SYNONYMS: &[(&str, &[&str])] = &[
             "plz",
             "zippostalcode",
             "zippostcode",
+            "postleitzahl",
+            "codepostal",
+            "codigopostal",
             "cap",
         ],
     ),
-    ("city", &["city", "town", "locality", "ort", "ville"]),
+    (
+        "city",
+        &[
+            "city", "town", "locality", "ort", "stadt", "ville", "ciudad",
+        ],
+    ),
     (
         "state",
         &[
@@ -136,6 +156,7 @@ pub const SYNONYMS: &[(&str, &[&str])] = &[
             "provincecode",
             "statecode",
             "county",
+            "bundesland",
         ],
     ),
     (
@@ -146,8 +167,11 @@ pub const SYNONYMS: &[(&str, &[&str])] = &[
             "nation",
             "countryregion",
             "countryname",
+            "countryid",
+            "cc",
             "land",
             "pays",
+            "pais",
         ],
     ),
     (
@@ -159,10 +183,11 @@ pub const SYNONYMS: &[(&str, &[&str])] = &[
             "street",
             "streetaddress",
             "addr1",
-            "address1street",
             "streetline1",
+            "streetaddressline1",
             "adresse",
             "strasse",
+            "direccion",
         ],
     ),
     (
@@ -172,6 +197,7 @@ pub const SYNONYMS: &[(&str, &[&str])] = &[
             "addressline2",
             "addr2",
             "streetline2",
+            "streetaddressline2",
             "apartment",
             "suite",
         ],
@@ -188,6 +214,9 @@ pub const SYNONYMS: &[(&str, &[&str])] = &[
             "businessname",
             "firm",
             "org",
+            "firma",
+            "unternehmen",
+            "empresa",
         ],
     ),
     (
@@ -209,6 +238,7 @@ pub const SYNONYMS: &[(&str, &[&str])] = &[
             "custid",
             "clientid",
             "externalid",
+            "extid",
             "contactid",
             "recordid",
             "crmid",
@@ -219,6 +249,9 @@ pub const SYNONYMS: &[(&str, &[&str])] = &[
             "profileid",
             "subscriberid",
             "leadid",
+            "entityid",
+            "kundennummer",
+            "kundennr",
             "id",
         ],
     ),
@@ -233,6 +266,9 @@ pub const SYNONYMS: &[(&str, &[&str])] = &[
             "created",
             "datecreated",
             "createddate",
+            "createdtime",
+            "createdon",
+            "createdate",
             "registrationdate",
             "registeredat",
             "joined",
@@ -240,10 +276,9 @@ pub const SYNONYMS: &[(&str, &[&str])] = &[
             "joindate",
             "subscribedat",
             "optintime",
-            "createdon",
-            "createdate",
+            "addedtime",
+            "dateadded",
             "membersince",
-            "confirmtime",
             "firstseen",
         ],
     ),
@@ -256,6 +291,8 @@ pub const SYNONYMS: &[(&str, &[&str])] = &[
             "birthday",
             "bday",
             "geburtsdatum",
+            "geburtstag",
+            "fechadenacimiento",
         ],
     ),
     (
@@ -267,6 +304,9 @@ pub const SYNONYMS: &[(&str, &[&str])] = &[
             "pointsbalance",
             "loyaltybalance",
             "rewardsbalance",
+            "punkte",
+            "punktestand",
+            "bonuspunkte",
         ],
     ),
     (
@@ -281,8 +321,7 @@ pub const SYNONYMS: &[(&str, &[&str])] = &[
             "lifetimerevenue",
             "lifetimespend",
             "totalrevenue",
-            "historicclv",
-            "totalordervalue",
+            "totalcustomerlifetimevalue",
         ],
     ),
     (
@@ -293,17 +332,16 @@ pub const SYNONYMS: &[(&str, &[&str])] = &[
             "emailoptin",
             "acceptsmarketing",
             "acceptsemailmarketing",
+            "emailmarketingconsent",
             "marketingconsent",
             "emailconsent",
             "subscribed",
             "newsletter",
             "newsletteroptin",
-            "emailmarketingconsent",
             "marketingoptin",
             "consent",
             "hasoptedin",
             "emailsubscribed",
-            "subscriptionstatus",
         ],
     ),
     (
@@ -318,7 +356,7 @@ pub const SYNONYMS: &[(&str, &[&str])] = &[
             "loyaltylevel",
         ],
     ),
-    ("gender", &["gender", "sex"]),
+    ("gender", &["gender", "sex", "geschlecht"]),
     (
         "language",
         &[
@@ -327,6 +365,7 @@ pub const SYNONYMS: &[(&str, &[&str])] = &[
             "preferredlanguage",
             "lang",
             "languagecode",
+            "sprache",
         ],
     ),
     (
@@ -334,11 +373,58 @@ pub const SYNONYMS: &[(&str, &[&str])] = &[
         &[
             "website",
             "url",
+            "websiteurl",
             "homepage",
             "web",
-            "websiteurl",
             "companywebsite",
             "site",
+        ],
+    ),
+    (
+        "lead_source",
+        &[
+            "leadsource",
+            "source",
+            "originalsource",
+            "acquisitionsource",
+            "signupsource",
+            "referralsource",
+            "channel",
+            "utmsource",
+        ],
+    ),
+    (
+        "lifecycle_stage",
+        &["lifecyclestage", "stage", "contactstage", "funnelstage"],
+    ),
+    (
+        "order_count",
+        &[
+            "ordercount",
+            "totalorders",
+            "orders",
+            "numberoforders",
+            "historicnumberoforders",
+            "orderscount",
+            "purchasecount",
+            "paymentcount",
+            "totalpurchases",
+        ],
+    ),
+    (
+        "tags",
+        &["tags", "tag", "labels", "label", "segments", "lists"],
+    ),
+    (
+        "notes",
+        &[
+            "notes",
+            "note",
+            "comments",
+            "comment",
+            "remarks",
+            "description",
+            "memo",
         ],
     ),
     (
@@ -348,13 +434,15 @@ pub const SYNONYMS: &[(&str, &[&str])] = &[
             "ordernumber",
             "orderno",
             "order",
+            "id",
             "transactionid",
             "invoicenumber",
             "invoiceid",
+            "incrementid",
             "orderref",
             "orderreference",
             "purchaseid",
-            "name",
+            "receiptnumber",
         ],
     ),
     (
@@ -363,16 +451,15 @@ pub const SYNONYMS: &[(&str, &[&str])] = &[
             "amount",
             "total",
             "ordertotal",
-            "totalprice",
             "grandtotal",
+            "totalprice",
             "amountpaid",
-            "revenue",
-            "value",
             "ordervalue",
             "totalamount",
-            "subtotal",
+            "nettotal",
+            "revenue",
+            "value",
             "price",
-            "net",
             "gross",
         ],
     ),
@@ -383,6 +470,8 @@ pub const SYNONYMS: &[(&str, &[&str])] = &[
             "currencycode",
             "curr",
             "isocurrency",
+            "ordercurrency",
+            "ordercurrencycode",
             "presentmentcurrency",
         ],
     ),
@@ -392,12 +481,14 @@ pub const SYNONYMS: &[(&str, &[&str])] = &[
             "orderedat",
             "orderdate",
             "purchasedate",
-            "paidat",
+            "saledate",
             "transactiondate",
             "orderedon",
             "purchasedat",
             "createdat",
             "created",
+            "createddate",
+            "orderplaced",
             "date",
             "ordertime",
             "datetime",
@@ -410,8 +501,10 @@ pub const SYNONYMS: &[(&str, &[&str])] = &[
         &[
             "quantity",
             "qty",
+            "qtyordered",
             "units",
             "lineitemquantity",
+            "itemquantity",
             "count",
             "itemcount",
             "numberofitems",
@@ -424,10 +517,8 @@ pub const SYNONYMS: &[(&str, &[&str])] = &[
             "status",
             "orderstatus",
             "financialstatus",
-            "fulfillmentstatus",
-            "fulfilmentstatus",
-            "state",
             "paymentstatus",
+            "state",
         ],
     ),
     (
@@ -454,6 +545,59 @@ pub const SYNONYMS: &[(&str, &[&str])] = &[
             "item",
             "title",
             "description",
+        ],
+    ),
+    (
+        "discount",
+        &[
+            "discount",
+            "discountamount",
+            "cartdiscount",
+            "discounttotal",
+            "totaldiscount",
+            "totaldiscounts",
+            "couponamount",
+        ],
+    ),
+    (
+        "shipping_cost",
+        &[
+            "shippingcost",
+            "shipping",
+            "shippingamount",
+            "ordershipping",
+            "shippingtotal",
+            "shippingprice",
+            "shippingfee",
+            "delivery",
+            "deliverycost",
+            "freight",
+        ],
+    ),
+    (
+        "tax",
+        &[
+            "tax",
+            "taxes",
+            "taxamount",
+            "taxtotal",
+            "totaltax",
+            "salestax",
+            "ordertax",
+            "vat",
+            "vatamount",
+            "gst",
+        ],
+    ),
+    (
+        "payment_method",
+        &[
+            "paymentmethod",
+            "paymentmethodtitle",
+            "paymenttype",
+            "paymentgateway",
+            "tender",
+            "gateway",
         ],
     ),
 ];
@@ -483,10 +627,54 @@ const PREFIXES: &[&str] = &[
     "recipient",
     "purchaser",
     "default",
+    "mailing",
+    "address",
+    "respondent",
+    "order",
+    "cart",
+    "sale",
+    "sales",
+    "item",
+    "lineitem",
+    "product",
+    "historic",
+    "total",
+    "current",
+    "your",
 ];
 
-/// Words that make a name a different thing than the field it starts
-/// with (`Email consent` is no e-mail address).
+/// What may not be all that is left of a name once its prefix is dropped:
+/// `Customer ID` is not the order's id, `Billing Name` not the contact's.
+const GENERIC: &[&str] = &[
+    "id", "name", "number", "no", "code", "date", "time", "type", "value", "status", "count", "at",
+    "on",
+];
+
+/// Words that turn a name into the opposite of a field, or into something
+/// else about it: such names never map by similarity (`Email Opt Out`,
+/// `Unsubscribed`, `Email Invalid`).
+const NEGATIONS: &[&str] = &[
+    "out",
+    "optout",
+    "unsubscribed",
+    "unsubscribe",
+    "not",
+    "no",
+    "never",
+    "exclude",
+    "excluded",
+    "suppressed",
+    "blocked",
+    "invalid",
+    "bounced",
+    "blacklisted",
+    "dnc",
+    "donot",
+];
+
+/// Words that make a name a different thing than a field it resembles
+/// (`Email consent` is no e-mail address): such names never map by
+/// similarity.
 const QUALIFIERS: &[&str] = &[
     "consent",
     "optin",
@@ -610,9 +798,12 @@ pub fn suggest_mapping(
             return Some((i, MatchReason::Exact, 1.0));
         }
         for (field, names) in SYNONYMS {
-            if names.contains(&name) {
+            if let Some(rank) = names.iter().position(|n| *n == name) {
                 if let Some(i) = fields.iter().position(|(_, f)| f == field) {
-                    return Some((i, MatchReason::Synonym, 0.95));
+                    // Earlier synonyms are the stronger names of a field
+                    // (`total` before `price`).
+                    let score = 0.95 - 0.001 * rank.min(40) as f32;
+                    return Some((i, MatchReason::Synonym, score));
                 }
             }
         }
@@ -632,8 +823,12 @@ pub fn suggest_mapping(
             if !words[..skip].iter().all(|w| PREFIXES.contains(w)) {
                 break;
             }
-            if let Some((fi, reason, score)) = by_name(&words[skip..].concat()) {
-                candidates.push((score - 0.05, reason, ci, fi));
+            let rest = words[skip..].concat();
+            if words.len() - skip == 1 && GENERIC.contains(&rest.as_str()) {
+                break;
+            }
+            if let Some((fi, reason, score)) = by_name(&rest) {
+                candidates.push((score - 0.1, reason, ci, fi));
                 matched = true;
                 break;
             }
@@ -643,7 +838,11 @@ pub fn suggest_mapping(
         }
         // Tier 4: similarity, checked against the values (not for long
         // names: Jaro-Winkler's cost grows with the square of the length).
-        if name.len() > MAX_SIMILAR_NAME {
+        if name.len() > MAX_SIMILAR_NAME
+            || words
+                .iter()
+                .any(|w| NEGATIONS.contains(w) || QUALIFIERS.contains(w))
+        {
             continue;
         }
         let mut best: Option<(f64, usize)> = None;
@@ -658,10 +857,7 @@ pub fn suggest_mapping(
         }
         if let Some((s, fi)) = best {
             let field = &schema.fields[fi];
-            if s >= SIMILARITY_THRESHOLD
-                && !qualified(&words, &fields[fi].0, synonyms_of(fields[fi].1))
-                && values_fit(col, DataType::parse(&field.data_type))
-            {
+            if s >= SIMILARITY_THRESHOLD && values_fit(col, DataType::parse(&field.data_type)) {
                 candidates.push(((s * 0.85) as f32, MatchReason::Similar, ci, fi));
             }
         }
@@ -717,15 +913,6 @@ pub fn suggest_mapping(
     }
     out.sort_by_key(|s| columns.iter().position(|c| c.name == s.column));
     out
-}
-
-/// Whether a name is the field's name (or a synonym) with a qualifier:
-/// `email_consent`, `email_domain`, `phone_verified`.
-fn qualified(words: &[&str], field: &str, synonyms: &[&str]) -> bool {
-    words.iter().any(|w| QUALIFIERS.contains(w))
-        && words
-            .iter()
-            .any(|w| *w == field || synonyms.contains(w) || field.starts_with(w) && w.len() >= 4)
 }
 
 /// Whether at least half of a column's non-empty examples are of `t` (a

@@ -1,7 +1,7 @@
 //! The row rules: how each CSV row of an import is checked, typed and
 //! normalised under the job's `importMode`. The emulator decides every row
-//! with this module. No client code runs it yet; it is pure Rust so that a
-//! client-side check can run the very same rules.
+//! with this module, and the client's preflight ([`crate::preflight`])
+//! predicts with the very same rules.
 //!
 //! [`row`] resolves the mapping against the header and decides each row
 //! ([`RowValidator`], [`RowError`], [`HeaderError`]); [`values`] checks one

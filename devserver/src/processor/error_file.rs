@@ -4,7 +4,7 @@
 //!
 //! One line per rejected row, in file order, as the API documentation shows
 //! it plus the row error's code and column
-//! ([`import_core::wire::ErrorRow`]):
+//! ([`import_core::wire::ErrorRow`], made by [`import_core::verdict::error_row`]):
 //!
 //! ```json
 //! {"rowNumber":42,"sourceRow":{"email_address":"not-an-email"},"error":"column \"email_address\": invalid email format: \"not-an-email\" has no @","code":"VALIDATION_TYPE_MISMATCH","column":"email_address"}
@@ -24,8 +24,7 @@
 use std::io::Write;
 
 use import_core::validate::RowError;
-use import_core::wire::ErrorRow;
-use indexmap::IndexMap;
+use import_core::verdict::error_row;
 
 use crate::storage::{BlobWriter, Storage};
 
@@ -68,22 +67,7 @@ impl ErrorFile {
         header: &[S],
         fields: &[F],
     ) -> anyhow::Result<()> {
-        let mut source_row = IndexMap::with_capacity(fields.len());
-        for (i, value) in fields.iter().enumerate() {
-            let name = match header.get(i) {
-                Some(h) if !source_row.contains_key(h.as_ref()) => h.as_ref().to_string(),
-                Some(h) => format!("{} (column {})", h.as_ref(), i + 1),
-                None => format!("column {}", i + 1),
-            };
-            source_row.insert(name, value.as_ref().to_string());
-        }
-        let row = ErrorRow {
-            row_number: err.row_number,
-            source_row,
-            error: err.message.clone(),
-            code: Some(err.code.to_string()),
-            column: err.column.clone(),
-        };
+        let row = error_row(err, header, fields);
         self.line.clear();
         serde_json::to_writer(&mut self.line, &row)?;
         self.line.push(b'\n');

@@ -39,7 +39,9 @@
 //! # Failures
 //!
 //! The job becomes `failed`, nothing is merged, no error file is kept, and
-//! `errorMessage` says what to do, when:
+//! `errorMessage` says what to do, when (the file's own failures are
+//! decided, and worded, by [`import_core::verdict`], which the preflight
+//! runs too):
 //!
 //! * the upload is missing from storage;
 //! * the file is not CSV text: NUL bytes in its first 8 KiB (a binary file;
@@ -104,11 +106,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use chrono::Utc;
-use import_core::csv::{CsvErrorKind, CsvOptions, CsvRowError, CsvStream, RecordEvent};
-use import_core::rules::{DataType, ImportMode};
-use import_core::validate::{MappedField, Mapping, RowError, RowValidator, ValidRow};
-use import_core::wire::{ObjectSchema, ProfileUnification, WriteMode};
-use indexmap::IndexMap;
+use import_core::csv::{CsvRowError, CsvStream, RecordEvent};
+use import_core::rules::ImportMode;
+use import_core::validate::{MappedField, RowError, RowValidator, ValidRow};
+use import_core::verdict::{self, FileFailure, JobRules, Tally};
+use import_core::wire::{ObjectSchema, ProfileUnification};
 use rusqlite::Connection;
 
 use crate::app::{App, AppState};
@@ -126,8 +128,6 @@ pub const PROGRESS_ROWS: u64 = 10_000;
 pub const PROGRESS_INTERVAL: Duration = Duration::from_millis(250);
 /// How long an idle worker waits for a wake-up before looking again.
 const IDLE_POLL: Duration = Duration::from_secs(1);
-/// Bytes checked for NUL bytes and known binary signatures.
-const SNIFF_BYTES: usize = 8 * 1024;
 
 /// Stage while the file is opened and its header read.
 pub const STAGE_PARSE: &str = "parse";
@@ -266,6 +266,11 @@ impl<E: Into<anyhow::Error>> From<E> for Failure {
     }
 }
 
+/// A failure of the file itself: its `errorMessage` is the verdict's.
+fn file_failure(f: FileFailure) -> Failure {
+    Failure::User(f.message())
+}
+
 /// Processes one claimed job and records its outcome (blocking).
 fn run_job(state: &App, records: &Records, job: Job) {
     let started = Instant::now();
@@ -298,11 +303,8 @@ fn run_job(state: &App, records: &Records, job: Job) {
 /// Everything one job needs, resolved before the file is read.
 struct Plan<'a> {
     schema: &'a ObjectSchema,
-    mode: ImportMode,
-    key_field: Option<String>,
-    source_fields: IndexMap<String, DataType>,
-    field_map: IndexMap<String, String>,
-    destination_types: IndexMap<String, DataType>,
+    /// The mapping and mode against the schema ([`import_core::verdict`]).
+    rules: JobRules,
 }
 
 fn plan<'a>(state: &'a App, job: &Job) -> Result<Plan<'a>, Failure> {
@@ -319,30 +321,9 @@ fn plan<'a>(state: &'a App, job: &Job) -> Result<Plan<'a>, Failure> {
             job.object_name
         ))
     })?;
-    let key_field = match schema.summary.ingestion.default_write_mode {
-        WriteMode::Upsert => schema.identity_keys.first().cloned(),
-        WriteMode::Append => None,
-    };
     Ok(Plan {
         schema,
-        mode,
-        key_field,
-        source_fields: mapping
-            .source_fields
-            .iter()
-            .map(|(c, t)| (c.clone(), DataType::parse(t).unwrap_or(DataType::String)))
-            .collect(),
-        field_map: mapping.field_map.clone(),
-        destination_types: schema
-            .fields
-            .iter()
-            .map(|f| {
-                (
-                    f.name.clone(),
-                    DataType::parse(&f.data_type).unwrap_or(DataType::String),
-                )
-            })
-            .collect(),
+        rules: JobRules::new(schema, &mapping.source_fields, &mapping.field_map, mode),
     })
 }
 
@@ -400,11 +381,7 @@ fn consume(mut run: Run<'_>, validated: &[std::sync::mpsc::Receiver<Msg>]) -> Re
             Msg::Fail(f) => return Err(f),
             Msg::End { has_header } => {
                 if !has_header {
-                    return Err(Failure::User(
-                        "The file has no header row: it is empty or holds only blank lines. \
-                         Upload a CSV file whose first line names its columns."
-                            .into(),
-                    ));
+                    return Err(file_failure(FileFailure::NoHeader));
                 }
                 return run.finish();
             }
@@ -649,17 +626,11 @@ impl<'a> Reader<'a> {
 
     fn on_header(&mut self, fields: &[&str]) -> Result<(), Failure> {
         self.header = fields.iter().map(|f| (*f).to_string()).collect();
-        let plan = self.plan;
-        let mapping = Mapping::new(&plan.source_fields, &plan.field_map)
-            .with_destination_types(&plan.destination_types);
-        let keys: Vec<&str> = plan.key_field.iter().map(String::as_str).collect();
-        let validator =
-            RowValidator::new(&self.header, mapping, plan.mode, &keys).map_err(|e| {
-                Failure::User(format!(
-                    "The file's header does not fit the mapping: {e}. Fix the file's header or \
-                     set a mapping that matches it on a new job."
-                ))
-            })?;
+        let validator = self
+            .plan
+            .rules
+            .validator(&self.header)
+            .map_err(file_failure)?;
         if self.announce {
             self.send(Msg::Header {
                 header: self.header.clone(),
@@ -762,7 +733,7 @@ impl Parser {
 
     fn run(mut self, mut file: Box<dyn Read + Send>) {
         let _timer = ThreadTimer::start();
-        let mut stream = CsvStream::new(CsvOptions::default());
+        let mut stream = CsvStream::new(verdict::csv_options());
         let mut buf = vec![0u8; CHUNK_SIZE];
         let mut first = true;
         loop {
@@ -781,8 +752,8 @@ impl Parser {
             }
             if first {
                 first = false;
-                if let Err(f) = sniff(&buf[..n]) {
-                    self.fatal = Some(f);
+                if let Err(f) = verdict::check_head(&buf[..n]) {
+                    self.fatal = Some(file_failure(f));
                     self.stop_on_failure();
                     return;
                 }
@@ -830,7 +801,7 @@ impl Parser {
                 }
             }
             RecordEvent::Error(err) if err.row_number == 0 => {
-                self.fatal = Some(header_unreadable(&err.kind));
+                self.fatal = Some(file_failure(FileFailure::HeaderUnreadable(err.kind)));
             }
             RecordEvent::Error(mut error) => {
                 let r = &mut self.records;
@@ -866,49 +837,6 @@ fn read_chunk(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
     Ok(n)
 }
 
-/// Refuses files that are plainly not CSV text, naming what they look like.
-fn sniff(head: &[u8]) -> Result<(), Failure> {
-    let what = if head.starts_with(b"PK\x03\x04") {
-        Some(
-            "it is a zip archive (an Excel .xlsx workbook is one): export the sheet as CSV (UTF-8)",
-        )
-    } else if head.starts_with(&[0x1F, 0x8B]) {
-        Some("it is gzip-compressed: decompress it and upload the CSV itself")
-    } else if head.starts_with(b"%PDF") {
-        Some("it is a PDF document: upload the data as a CSV file")
-    } else if head.starts_with(&[0xD0, 0xCF, 0x11, 0xE0]) {
-        Some("it is a legacy Excel (.xls) workbook: export the sheet as CSV (UTF-8)")
-    } else if head.starts_with(&[0xFF, 0xFE])
-        || head.starts_with(&[0xFE, 0xFF])
-        || looks_utf16(&head[..head.len().min(SNIFF_BYTES)])
-    {
-        Some("it is UTF-16 text: save it as CSV with UTF-8 encoding")
-    } else if head[..head.len().min(SNIFF_BYTES)].contains(&0) {
-        Some("it is binary (it contains NUL bytes): upload a CSV text file in UTF-8")
-    } else {
-        None
-    };
-    match what {
-        Some(what) => Err(Failure::User(format!("The file is not CSV text: {what}."))),
-        None => Ok(()),
-    }
-}
-
-/// UTF-16 without a byte order mark: ASCII text with a NUL in every other
-/// byte (all at even or all at odd positions).
-fn looks_utf16(head: &[u8]) -> bool {
-    let (even, odd) = head
-        .iter()
-        .enumerate()
-        .fold((0, 0), |(e, o), (i, &b)| match b {
-            0 if i % 2 == 0 => (e + 1, o),
-            0 => (e, o + 1),
-            _ => (e, o),
-        });
-    let half = head.len() / 2;
-    half >= 2 && ((even >= half * 3 / 4 && odd == 0) || (odd >= half * 3 / 4 && even == 0))
-}
-
 /// The state of one job while its file streams through.
 struct Run<'a> {
     state: &'a App,
@@ -921,8 +849,10 @@ struct Run<'a> {
     /// Held from the header to the end of the transaction.
     gate: Option<MutexGuard<'a, ()>>,
     in_tx: bool,
-    counters: Counters,
-    summary: IndexMap<String, u64>,
+    /// `readRows`, `validRows`, `invalidRows`, `errorSummary`.
+    tally: Tally,
+    /// `mergedInserts`, `mergedUpdates` (known once committed).
+    merged: (u64, u64),
     errors: ErrorFile,
     stage: &'static str,
     last_report: Instant,
@@ -951,8 +881,8 @@ impl<'a> Run<'a> {
             merger: None,
             gate: None,
             in_tx: false,
-            counters: Counters::default(),
-            summary: IndexMap::new(),
+            tally: Tally::default(),
+            merged: (0, 0),
             errors: ErrorFile::new(&job.id),
             stage: STAGE_PARSE,
             last_report: Instant::now(),
@@ -977,7 +907,7 @@ impl<'a> Run<'a> {
             self.conn,
             &self.job.object_name,
             fields,
-            plan.key_field.as_deref(),
+            plan.rules.key_field.as_deref(),
             &self.job.workspace,
             &self.job.id,
             Utc::now().timestamp_millis(),
@@ -991,7 +921,6 @@ impl<'a> Run<'a> {
 
     /// One row of a message; `at` is where the row's data starts in it.
     fn on_item(&mut self, item: &Item, rows: &Rows, at: &mut Cursor) -> Result<(), Failure> {
-        self.counters.read_rows += 1;
         match item {
             Item::Valid(len) => {
                 let Some(merger) = self.merger.as_mut() else {
@@ -1003,7 +932,7 @@ impl<'a> Run<'a> {
                     .ok_or_else(|| anyhow::anyhow!("a row's encoding is missing"))?;
                 at.encoded += len;
                 merger.push_encoded(row)?;
-                self.counters.valid_rows += 1;
+                self.tally.accept();
                 Ok(())
             }
             Item::Rejected(err, n) => {
@@ -1023,11 +952,21 @@ impl<'a> Run<'a> {
     }
 
     fn reject<F: AsRef<str>>(&mut self, err: &RowError, fields: &[F]) -> Result<(), Failure> {
-        self.counters.invalid_rows += 1;
-        *self.summary.entry(err.code.to_string()).or_insert(0) += 1;
+        self.tally.reject(err);
         self.errors
             .push(&self.state.storage, err, &self.header, fields)?;
         Ok(())
+    }
+
+    /// The counters, with the merge's as known so far.
+    fn counters(&self) -> Counters {
+        Counters {
+            read_rows: self.tally.read_rows,
+            valid_rows: self.tally.valid_rows,
+            invalid_rows: self.tally.invalid_rows,
+            merged_inserts: self.merged.0,
+            merged_updates: self.merged.1,
+        }
     }
 
     /// Counters as published while the merge is uncommitted.
@@ -1035,7 +974,7 @@ impl<'a> Run<'a> {
         Counters {
             merged_inserts: 0,
             merged_updates: 0,
-            ..self.counters
+            ..self.counters()
         }
     }
 
@@ -1045,11 +984,11 @@ impl<'a> Run<'a> {
             &self.job.id,
             self.stage,
             &c,
-            Some(&self.summary),
+            Some(&self.tally.error_summary),
             self.state.now(),
         )?;
         self.last_report = Instant::now();
-        self.rows_at_report = self.counters.read_rows;
+        self.rows_at_report = self.tally.read_rows;
         if running {
             Ok(())
         } else {
@@ -1058,7 +997,7 @@ impl<'a> Run<'a> {
     }
 
     fn maybe_report(&mut self) -> Result<(), Failure> {
-        if self.counters.read_rows - self.rows_at_report >= PROGRESS_ROWS
+        if self.tally.read_rows - self.rows_at_report >= PROGRESS_ROWS
             || self.last_report.elapsed() >= PROGRESS_INTERVAL
         {
             self.report()?;
@@ -1078,9 +1017,9 @@ impl<'a> Run<'a> {
         self.report()?;
         if let Some(merger) = self.merger.as_mut() {
             merger.finish()?;
-            (self.counters.merged_inserts, self.counters.merged_updates) = merger.counts();
+            self.merged = merger.counts();
         }
-        let c = self.counters;
+        let c = self.counters();
         if c.merged_inserts + c.merged_updates != c.valid_rows {
             return Err(anyhow::anyhow!(
                 "merged {} + {} rows of {} valid rows",
@@ -1126,7 +1065,7 @@ impl<'a> Run<'a> {
                 .set_profile_unification(&self.job.id, outcome)?;
         }
         self.populate_lists()?;
-        let summary = (!self.summary.is_empty()).then_some(&self.summary);
+        let summary = self.tally.summary();
         let (path, count) = match &error_file {
             Some((p, n)) => (Some(p.as_str()), *n),
             None => (None, 0),
@@ -1231,29 +1170,6 @@ impl Drop for Run<'_> {
             }
         }
     }
-}
-
-/// The failure for a header row the reader could not hand over.
-fn header_unreadable(kind: &CsvErrorKind) -> Failure {
-    Failure::User(match kind {
-        CsvErrorKind::InvalidUtf8 { field_index, .. } => format!(
-            "The file's header row is not valid UTF-8 (column {}): save the file as CSV with \
-             UTF-8 encoding and upload it again on a new job.",
-            field_index + 1
-        ),
-        CsvErrorKind::RecordTooLarge { limit } => format!(
-            "The file's header row is larger than {limit} bytes (a quote that is never closed \
-             probably runs on through the file): fix the header and upload again on a new job."
-        ),
-        CsvErrorKind::TooManyFields { limit, found } => format!(
-            "The file's header row has {found} columns; a file may have at most {limit}. \
-             Remove the columns you do not import (or check that the file is a CSV file whose \
-             first line names its columns) and upload it again on a new job."
-        ),
-        CsvErrorKind::WrongWidth { .. } => {
-            "The file's header row could not be read: upload a CSV file whose first line names its columns.".into()
-        }
-    })
 }
 
 /// Logs, at debug level, when dropped, the wall and CPU time of the thread
