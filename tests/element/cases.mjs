@@ -754,7 +754,12 @@ document.getElementById('late').getTicket = ticket;
       try {
         await page.focus('body');
         await tabTo(page, 'choose');
-        const [chooser] = await Promise.all([page.waitForEvent('filechooser'), page.keyboard.press('Enter')]);
+        // Listening first, and a round trip to the page, so that the
+        // file chooser is intercepted before Enter opens it.
+        const choosing = page.waitForEvent('filechooser', { timeout: 30_000 });
+        await page.evaluate(() => 0);
+        await page.keyboard.press('Enter');
+        const chooser = await choosing;
         const f = file('keys.csv', `E-mail Address,First Name\nk.${run()}@example.com,Kay\n`);
         await chooser.setFiles({ name: f.name, mimeType: f.type, buffer: Buffer.from(f.bytes) });
         await review(page);
