@@ -146,8 +146,8 @@ server.listen(Number(portText), host, () => {
   });
   console.log(`listening on http://${host}:${port}`);
   console.log(`
-  Open http://${host}:${port}/ and drop a CSV file (columns named after the
-  object's fields, e.g. email,first_name for profiles).
+  Open http://${host}:${port}/ and drop a CSV file: the page's <import-uploader>
+  previews it, suggests a mapping to the object's fields, and imports it.
 
   The page talks to the broker at /api with upload tickets from POST /app/ticket;
   the broker gets its workspace token from ${api}/oauth/token and forwards the

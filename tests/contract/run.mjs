@@ -205,6 +205,44 @@ test('an app using import-uploader/preflight compiles with tsc --strict, and a w
   assert(refused, "tsc accepted importMode 'custom'");
 });
 
+test("an app using import-uploader/element compiles with tsc --strict, its events typed", async () => {
+  const app = join(scratch, 'ts-element-app');
+  rmSync(app, { recursive: true, force: true });
+  mkdirSync(join(app, 'node_modules'), { recursive: true });
+  symlinkSync(join(root, 'pkg'), join(app, 'node_modules', 'import-uploader'), 'dir');
+  writeFileSync(
+    join(app, 'app.ts'),
+    [
+      "import 'import-uploader/element';",
+      "import type { ImportUploaderElement } from 'import-uploader/element';",
+      "const el: ImportUploaderElement | null = document.querySelector('import-uploader');",
+      "el?.addEventListener('import-uploader:done', (e) => { const n: number = e.detail.validRows; const id: string = e.detail.jobId; console.log(n, id); });",
+      "el?.addEventListener('import-uploader:progress', (e) => console.log(e.detail.bytesPerSecond, e.detail.etaSeconds));",
+      "el?.addEventListener('import-uploader:error', (e) => console.log(e.detail.code, e.detail.kind));",
+      "if (el) { el.getTicket = async () => 'ticket'; el.strings = { choose: 'Datei auswählen' }; el.uploadOptions = { partSize: 8 << 20 }; }",
+      '',
+    ].join('\n'),
+  );
+  writeFileSync(
+    join(app, 'bad.ts'),
+    "import 'import-uploader/element';\ndocument.querySelector('import-uploader')?.addEventListener('import-uploader:done', (e) => e.detail.rowsUploadedToMars);\n",
+  );
+  const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+  const flags = ['--noEmit', '--strict', '--target', 'es2022', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--lib', 'es2022,dom'];
+  try {
+    execFileSync(process.execPath, [tsc, ...flags, 'app.ts'], { cwd: app, encoding: 'utf8' });
+  } catch (e) {
+    throw new Error(`tsc: ${e.stdout}${e.stderr}`);
+  }
+  let refused = false;
+  try {
+    execFileSync(process.execPath, [tsc, ...flags, 'bad.ts'], { cwd: app, encoding: 'utf8' });
+  } catch (e) {
+    refused = /rowsUploadedToMars/.test(e.stdout);
+  }
+  assert(refused, "tsc accepted a done event's field that does not exist");
+});
+
 let passed = 0;
 let failed = 0;
 for (const c of cases) {

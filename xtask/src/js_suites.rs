@@ -20,6 +20,7 @@
 //! | broker-node    | `node tests/broker/run-node.mjs` (and the Node adapter's cases, the demo page's smoke test) |
 //! | broker-deno    | `node tests/broker/run-deno.mjs` |
 //! | broker-workerd | `node tests/broker/run-workerd.mjs` |
+//! | element        | `node tests/element/run.mjs`: `<import-uploader>` on a bare page and the demo page, in headless Chromium (Playwright), with axe-core |
 //!
 //! Each runner prints `ok - …` / `not ok - …` per case and closes with the
 //! plain line `N passed, M failed`, which is what is counted here. A suite
@@ -44,11 +45,13 @@ pub const SUITES: [(&str, &str); 4] = [
     ("contract", "tests/contract/run.mjs"),
 ];
 
-/// The broker suites and their runner scripts.
-pub const BROKER_SUITES: [(&str, &str); 3] = [
+/// The broker suites and their runner scripts, and the element's suite,
+/// which runs on the same emulators (its own broker in Node, the demo's).
+pub const BROKER_SUITES: [(&str, &str); 4] = [
     ("broker-node", "tests/broker/run-node.mjs"),
     ("broker-deno", "tests/broker/run-deno.mjs"),
     ("broker-workerd", "tests/broker/run-workerd.mjs"),
+    ("element", "tests/element/run.mjs"),
 ];
 
 /// The OAuth client (`ID:SECRET`) both broker emulators know: a distinctive
@@ -152,7 +155,7 @@ pub fn run(ws: &Workspace, wants: &dyn Fn(&str) -> bool) -> Vec<Outcome> {
     outcomes
 }
 
-/// The three broker suites, sharing two fresh emulators: `broker` (the
+/// The broker suites and the element suite, sharing two fresh emulators: `broker` (the
 /// upstream of every broker) and `broker-expiring`, whose OAuth tokens live
 /// 2 s (the upstream of the broker given an expired token). Both know
 /// [`BROKER_CLIENT`] and [`BROKER_TOKEN`]. Runs those `wants` names;

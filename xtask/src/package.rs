@@ -103,6 +103,11 @@ const NODE_ADAPTER_TYPES: &str = "node-adapter.d.ts";
 const CLOUDFLARE: &str = "cloudflare.js";
 /// Its types.
 const CLOUDFLARE_TYPES: &str = "cloudflare.d.ts";
+/// `import-uploader/element`: the `<import-uploader>` custom element
+/// (source: `js/element.js`; minified by the build, its size gated).
+pub const ELEMENT: &str = "element.js";
+/// Its types.
+const ELEMENT_TYPES: &str = "element.d.ts";
 /// Files on disk as upload sources (paths, `file:` URLs), which only the
 /// Node entry loads (source: `js/node-files.js`).
 const NODE_FILES: &str = "node-files.js";
@@ -294,6 +299,8 @@ pub fn package_json(meta: &Meta) -> String {
     files.push(NODE_ADAPTER_TYPES.into());
     files.push(CLOUDFLARE.into());
     files.push(CLOUDFLARE_TYPES.into());
+    files.push(ELEMENT.into());
+    files.push(ELEMENT_TYPES.into());
     files.push(NODE_FILES.into());
     files.extend(CLI_FILES.iter().map(|(n, _)| format!("cli/{n}")));
     files.extend(ENTRY_NAMES.iter().map(|n| n.to_string()));
@@ -305,9 +312,11 @@ pub fn package_json(meta: &Meta) -> String {
             .collect::<Vec<_>>()
             .join(",\n")
     };
+    // The element's module defines `<import-uploader>` when imported.
     let side_effects: Vec<String> = ENTRY_NAMES
         .iter()
         .chain(&PREFLIGHT_ENTRY_NAMES)
+        .chain([&ELEMENT])
         .map(|n| format!("./{n}"))
         .collect();
     let repository = meta
@@ -353,6 +362,10 @@ pub fn package_json(meta: &Meta) -> String {
     "./cloudflare": {{
       "types": "./{CLOUDFLARE_TYPES}",
       "default": "./{CLOUDFLARE}"
+    }},
+    "./element": {{
+      "types": "./{ELEMENT_TYPES}",
+      "default": "./{ELEMENT}"
     }},
     {wasm_subpath}: {wasm_file},
     {preflight_wasm_subpath}: {preflight_wasm_file},
@@ -437,6 +450,8 @@ pub fn write(pkg: &Path, meta: &Meta) -> Result<()> {
     )?;
     write(CLOUDFLARE, include_str!("../../js/cloudflare.js"))?;
     write(CLOUDFLARE_TYPES, include_str!("../../js/cloudflare.d.ts"))?;
+    write(ELEMENT, include_str!("../../js/element.js"))?;
+    write(ELEMENT_TYPES, include_str!("../../js/element.d.ts"))?;
     write(NODE_FILES, include_str!("../../js/node-files.js"))?;
     std::fs::create_dir_all(pkg.join("cli")).context("creating pkg/cli")?;
     for (name, text) in CLI_FILES {
@@ -484,6 +499,12 @@ version = "not this one"
         assert_eq!(v["exports"]["./node"]["default"], "./node-adapter.js");
         assert_eq!(v["exports"]["./cloudflare"]["default"], "./cloudflare.js");
         assert_eq!(v["exports"]["./cloudflare"]["types"], "./cloudflare.d.ts");
+        assert_eq!(v["exports"]["./element"]["default"], "./element.js");
+        assert_eq!(v["exports"]["./element"]["types"], "./element.d.ts");
+        assert!(v["sideEffects"]
+            .as_array()
+            .unwrap()
+            .contains(&serde_json::json!("./element.js")));
         assert_eq!(v["bin"]["import-uploader"], "./cli/main.js");
         assert!(v["files"]
             .as_array()

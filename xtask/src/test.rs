@@ -10,6 +10,7 @@
 //! | js-node, js-deno, js-workerd | the package's JS suite in each runtime ([`crate::js_suites`]) |
 //! | contract       | `/openapi.json` validated (`@readme/openapi-parser`), the generated `.d.ts` complete and compiling under `tsc --strict` |
 //! | broker-node, broker-deno, broker-workerd | the broker in each runtime, driven from headless Chromium ([`crate::js_suites::run_broker`]) |
+//! | element        | `<import-uploader>` on a bare page and on the demo page, driven by Playwright in headless Chromium through the Node broker ([`crate::js_suites::run_broker`]) |
 //! | bundlers       | the packed package installed into apps built with Vite, webpack, esbuild and Rollup (loaded in headless Chromium) and imported in Node, Deno and a workerd bundle ([`crate::bundlers`]) |
 //! | cli            | the packed package's `import-uploader` command line against emulators and Azurite, and its file sources on 5 GiB and 2 GiB + 1 byte sparse files ([`crate::cli_suite`]) |
 //! | chaos          | 10 uploads of up to 3 MiB through injected faults and restarts of the emulator and Azurite, each read back and its import checked ([`crate::chaos`]) |
@@ -38,7 +39,7 @@ use crate::suites::{self, Outcome};
 use crate::{build, process};
 
 /// Every suite, in the order they run.
-pub const ALL_SUITES: [&str; 15] = [
+pub const ALL_SUITES: [&str; 16] = [
     "lint",
     "native",
     "wasm-node",
@@ -51,6 +52,7 @@ pub const ALL_SUITES: [&str; 15] = [
     "broker-node",
     "broker-deno",
     "broker-workerd",
+    "element",
     crate::bundlers::SUITE,
     crate::cli_suite::SUITE,
     crate::chaos::SUITE,

@@ -1,0 +1,811 @@
+// The element's cases (run by `run.mjs`). Each opens a fresh browser
+// context on the bare page (only the tag) or the demo page, gives the
+// element a file (a synthetic drag-and-drop, or `setInputFiles`), and
+// checks what the element shows against the emulator's own answers: the
+// job's status read with a workspace token, the error file.
+
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+import { assert, assertEqual } from '../js/harness.mjs';
+import { root } from '../js/support.mjs';
+
+// ---- files -------------------------------------------------------------------------------
+
+const run = () => Math.random().toString(36).slice(2, 10);
+
+/** A CSV of people: `valid` good rows and `invalid` bad e-mails. */
+function people(valid, invalid, { header = 'email,first_name', sep = ',', eol = '\n', bom = false } = {}) {
+  const r = run();
+  const lines = [header];
+  for (let i = 0; i < valid; i++) lines.push([`p${i}.${r}@example.com`, `Person ${i}`].join(sep));
+  for (let i = 0; i < invalid; i++) lines.push([`broken-${i}.${r}`, `Broken ${i}`].join(sep));
+  return `${bom ? '\uFEFF' : ''}${lines.join(eol)}${eol}`;
+}
+
+/** A file for the page: `{ name, bytes: number[], type, lastModified }`. */
+function file(name, content, lastModified = Date.now()) {
+  const bytes = typeof content === 'string' ? Buffer.from(content, 'utf8') : Buffer.from(content);
+  return { name, bytes: [...bytes], type: 'text/csv', lastModified };
+}
+
+/** `count` rows of about 100 bytes, so that a file spans several parts. */
+function bigPeople(rows) {
+  const r = run();
+  const pad = 'x'.repeat(70);
+  const lines = ['email,first_name'];
+  for (let i = 0; i < rows; i++) lines.push(`big${i}.${r}@example.com,${pad}`);
+  return `${lines.join('\n')}\n`;
+}
+
+
+// ---- the page ----------------------------------------------------------------------------
+
+/** Records the element's events in `window.__events` (details made plain). */
+function recordEvents() {
+  window.__events = [];
+  for (const n of ['file', 'mapping', 'progress', 'status', 'done', 'error', 'download']) {
+    document.addEventListener(`import-uploader:${n}`, (e) => {
+      const d = e.detail;
+      const plain = n === 'file' ? { name: d.name, size: d.size } : n === 'error' ? { code: d.code, kind: d.kind, message: d.message } : JSON.parse(JSON.stringify(d));
+      window.__events.push({ type: n, detail: plain });
+    });
+  }
+}
+
+const el = (suffix) => `import-uploader [id$="-${suffix}"]`;
+
+/** A fresh context and page on `url`, with events recorded; `options` for the context. */
+async function open(ctx, url, options = {}, { fast = true } = {}) {
+  const context = await ctx.browser.newContext({ viewport: { width: 1100, height: 900 }, ...options });
+  await context.addInitScript(recordEvents);
+  const page = await context.newPage();
+  const dialogs = [];
+  page.on('dialog', (d) => {
+    dialogs.push(d.message());
+    d.dismiss().catch(() => {});
+  });
+  const requests = [];
+  page.on('request', (r) => requests.push({ url: r.url(), method: r.method(), body: r.postData() ?? '' }));
+  await page.goto(url);
+  await page.waitForFunction(() => document.querySelector('import-uploader')?.dataset.ready === 'true', null, { timeout: 20_000 });
+  if (fast) await tune(page);
+  return { context, page, dialogs, requests };
+}
+
+/** Faster status polling for tests (an app may set the same properties). */
+async function tune(page, upload = {}) {
+  await page.evaluate((upload) => {
+    const u = document.querySelector('import-uploader');
+    u.pollOptions = { pollStartMs: 150, pollCapMs: 400 };
+    u.uploadOptions = upload;
+  }, upload);
+}
+
+async function shot(ctx, page, name) {
+  await page.screenshot({ path: join(ctx.shots, `${name}.png`), fullPage: true });
+}
+
+/** Gives the element `f` by a synthetic drag-and-drop on its drop zone. */
+async function drop(page, ...files) {
+  const dt = await page.evaluateHandle((files) => {
+    const dt = new DataTransfer();
+    for (const f of files) dt.items.add(new File([new Uint8Array(f.bytes)], f.name, { type: f.type, lastModified: f.lastModified }));
+    return dt;
+  }, files);
+  await page.dispatchEvent(el('drop'), 'drop', { dataTransfer: dt });
+}
+
+/** Gives the element `f` through its file input. */
+async function pick(page, f) {
+  await page.setInputFiles(el('input'), { name: f.name, mimeType: f.type, buffer: Buffer.from(f.bytes) });
+}
+
+/** Waits for the element's step `name`; fails at once when it shows an error instead. */
+async function step(page, name, timeout = 30_000) {
+  const outcome = await page.waitForFunction(
+    (s) => {
+      const u = document.querySelector('import-uploader');
+      if (u.dataset.step === s) return 'ok';
+      const live = u.shadowRoot.querySelector('[role=status]');
+      return live?.classList.contains('error') ? live.textContent : false;
+    },
+    name,
+    { timeout },
+  );
+  const v = await outcome.jsonValue();
+  assert(v === 'ok', `the element shows an error instead of reaching ${name}: ${v}`);
+}
+
+/** Waits for the review step with its mapping editor filled. */
+async function review(page) {
+  await step(page, 'review');
+  const outcome = await page.waitForFunction(
+    () => {
+      const root = document.querySelector('import-uploader').shadowRoot;
+      if (root.querySelector('[id$="-mapping"] tbody tr')) return 'ok';
+      const live = root.querySelector('[role=status]');
+      return live?.classList.contains('error') ? live.textContent : false;
+    },
+    null,
+    { timeout: 20_000 },
+  );
+  const v = await outcome.jsonValue();
+  assert(v === 'ok', `the element shows an error instead of the mapping: ${v}`);
+}
+
+async function events(page, type) {
+  return page.evaluate((t) => window.__events.filter((e) => !t || e.type === t), type);
+}
+
+/** The counts the element shows (`data-key` → text, digits only). */
+async function shownCounts(page) {
+  return page.$$eval(`${el('counts')} dd`, (dds) => Object.fromEntries(dds.map((d) => [d.dataset.key, d.textContent])));
+}
+
+const num = (text) => Number(String(text).replace(/[^\d]/g, ''));
+
+/** The job's status from the emulator itself (workspace token, raw job id). */
+async function emulatorStatus(ctx, handle) {
+  const jobId = handle.split('.')[0];
+  const response = await fetch(`${ctx.emulator}/public/v1/import-jobs/${jobId}`, { headers: { authorization: `Bearer ${ctx.workspaceToken}` } });
+  const body = await response.json();
+  assertEqual(response.status, 200, `GET /import-jobs/${jobId} (${JSON.stringify(body).slice(0, 200)})`);
+  return body.data;
+}
+
+/** The error file's lines, from the emulator. */
+async function errorFile(ctx, handle) {
+  const jobId = handle.split('.')[0];
+  const response = await fetch(`${ctx.emulator}/public/v1/import-jobs/${jobId}/errors`, { headers: { authorization: `Bearer ${ctx.workspaceToken}` } });
+  const { data } = await response.json();
+  assert(data.hasErrors && data.errorFileUrl, `the job has an error file: ${JSON.stringify(data)}`);
+  const text = await (await fetch(data.errorFileUrl)).text();
+  return text.split('\n').filter(Boolean).map((l) => JSON.parse(l));
+}
+
+/** Starts the import and waits for the result; answers `{ done, counts }`. */
+async function startAndFinish(page, timeout = 60_000) {
+  await page.click(el('start'));
+  await step(page, 'result', timeout);
+  const done = (await events(page, 'done')).at(-1)?.detail;
+  assert(done, 'a done event');
+  return { done, counts: await shownCounts(page) };
+}
+
+/** Asserts the counts on screen equal the emulator's status of the job. */
+async function countsMatchEmulator(ctx, page, done) {
+  const status = await emulatorStatus(ctx, done.jobId);
+  const counts = await shownCounts(page);
+  assertEqual(status.state, 'completed', 'the emulator says');
+  assertEqual(counts.state, status.state, 'state on screen');
+  for (const k of ['readRows', 'validRows', 'invalidRows', 'mergedInserts', 'mergedUpdates']) {
+    assertEqual(num(counts[k]), status[k], `${k} on screen vs the emulator`);
+  }
+  return status;
+}
+
+/** axe-core on the page: fails on any serious or critical violation. */
+async function axe(page, where) {
+  if (!(await page.evaluate(() => typeof window.axe === 'object'))) {
+    await page.addScriptTag({ path: join(root, 'node_modules', 'axe-core', 'axe.min.js') });
+  }
+  const violations = await page.evaluate(async () => {
+    const r = await window.axe.run(document, { resultTypes: ['violations'] });
+    return r.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.slice(0, 3).map((n) => n.target.join(' ')) }));
+  });
+  const bad = violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  assert(bad.length === 0, `axe-core at ${where}: ${JSON.stringify(bad)}`);
+  return violations.length;
+}
+
+/** Where keyboard focus is: the id inside the element's shadow root, or the page element's. */
+async function focused(page) {
+  return page.evaluate(() => {
+    const u = document.querySelector('import-uploader');
+    return document.activeElement === u ? `shadow:${u.shadowRoot.activeElement?.id ?? ''}` : document.activeElement?.id ?? document.activeElement?.tagName;
+  });
+}
+
+/** Presses Tab until the element's control `suffix` has focus. */
+async function tabTo(page, suffix, max = 60) {
+  for (let i = 0; i < max; i++) {
+    if ((await focused(page)).endsWith(`-${suffix}`)) return;
+    await page.keyboard.press('Tab');
+  }
+  throw new Error(`Tab never reached ${suffix} (focus: ${await focused(page)})`);
+}
+
+/** Delays storage requests by `ms` and counts them (`counter.n`, block PUTs `counter.blocks`). */
+async function slowStorage(page, ms) {
+  const counter = { n: 0, blocks: 0 };
+  await page.route('**/storage/**', async (route) => {
+    counter.n++;
+    if (route.request().url().includes('comp=block&')) counter.blocks++;
+    await new Promise((r) => setTimeout(r, ms));
+    await route.continue().catch(() => {});
+  });
+  return counter;
+}
+
+async function loaded(page) {
+  return page.$eval(el('progress-text'), (p) => Number(p.dataset.loaded ?? 0));
+}
+
+async function waitLoaded(page, atLeast) {
+  await page.waitForFunction(
+    (n) => Number(document.querySelector('import-uploader').shadowRoot.querySelector('[id$="-progress-text"]')?.dataset.loaded ?? 0) >= n,
+    atLeast,
+    { timeout: 30_000 },
+  );
+}
+
+/** Parses CSV text (RFC 4180) into rows. */
+function parseCsv(text) {
+  const rows = [];
+  let row = [];
+  let cell = '';
+  let q = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (q) {
+      if (c === '"' && text[i + 1] === '"') (cell += '"'), i++;
+      else if (c === '"') q = false;
+      else cell += c;
+    } else if (c === '"') q = true;
+    else if (c === ',') row.push(cell), (cell = '');
+    else if (c === '\n') row.push(cell.replace(/\r$/, '')), rows.push(row), (row = []), (cell = '');
+    else cell += c;
+  }
+  if (cell || row.length) row.push(cell), rows.push(row);
+  return rows;
+}
+
+/** Checks CSV rows of the download against the error file's lines. */
+function sameAsErrorFile(csvRows, lines) {
+  const [head, ...body] = csvRows;
+  assertEqual(head.slice(0, 4).join(), 'rowNumber,code,column,error', 'CSV header');
+  assertEqual(body.length, lines.length, 'rows in the download vs lines of the error file');
+  const sourceCols = head.slice(4);
+  body.forEach((r, i) => {
+    const l = lines[i];
+    assertEqual(Number(r[0]), l.rowNumber, `row ${i} rowNumber`);
+    assertEqual(r[1], l.code ?? '', `row ${i} code`);
+    assertEqual(r[2], l.column ?? '', `row ${i} column`);
+    assertEqual(r[3], l.error, `row ${i} error`);
+    sourceCols.forEach((c, j) => assertEqual(r[4 + j], l.sourceRow[c] ?? '', `row ${i} ${c}`));
+  });
+}
+
+// ---- the cases ---------------------------------------------------------------------------
+
+export const cases = [
+  {
+    name: 'bare page: a picked file (setInputFiles) imports, the preflight loads only then, the events carry the client types, the counts equal the emulator status',
+    async fn(ctx) {
+      const { context, page, requests } = await open(ctx, `${ctx.bare.url}/`);
+      try {
+        assert(!requests.some((r) => /preflight/.test(r.url)), 'nothing of the preflight is loaded before a file is chosen');
+        await axe(page, 'the drop zone');
+        await shot(ctx, page, '01-pick');
+        await pick(page, file('people.csv', people(20, 3)));
+        await review(page);
+        assert(requests.some((r) => /preflight/.test(r.url)), 'the preflight module is loaded once a file is chosen');
+        const fieldMap = await page.$$eval(`${el('mapping')} select`, (ss) => Object.fromEntries(ss.map((s) => [s.dataset.column, s.value])));
+        assertEqual(JSON.stringify(fieldMap), JSON.stringify({ email: 'email', first_name: 'first_name' }), 'the suggested mapping');
+        await axe(page, 'the preview and mapping');
+        await shot(ctx, page, '02-review');
+        const { done } = await startAndFinish(page);
+        await countsMatchEmulator(ctx, page, done);
+        assertEqual(done.validRows, 20, 'valid rows');
+        assertEqual(done.invalidRows, 3, 'rejected rows');
+        await page.waitForSelector(`${el('rejected')} tbody tr`);
+        const rejected = await page.$$eval(`${el('rejected')} tbody tr`, (trs) => trs.map((tr) => tr.cells[0].textContent));
+        assertEqual(rejected.join(), '21,22,23', 'the first rejected rows');
+        await axe(page, 'the results');
+        await shot(ctx, page, '05-result');
+        const types = new Set((await events(page)).map((e) => e.type));
+        for (const t of ['file', 'mapping', 'progress', 'status', 'done']) assert(types.has(t), `an import-uploader:${t} event`);
+        const progress = (await events(page, 'progress')).at(-1).detail;
+        for (const k of ['phase', 'loaded', 'total', 'bytesPerSecond', 'partsDone', 'partsTotal']) assert(k in progress, `progress detail has ${k}`);
+        assertEqual(progress.loaded, progress.total, 'the last progress is the whole file');
+        const mapping = (await events(page, 'mapping')).at(-1).detail;
+        assertEqual(mapping.fieldMap.email, 'email', 'the mapping event');
+        const message = await page.$eval('import-uploader', (u) => u.shadowRoot.querySelector('[role=status]').textContent);
+        assert(/20 of 23/.test(message), `the result is announced in the live region: ${message}`);
+      } finally {
+        await context.close();
+      }
+    },
+  },
+  {
+    name: 'demo page: a dropped semicolon, BOM and CRLF file is previewed in columns and imports; the page never sees a workspace token or the client secret',
+    async fn(ctx) {
+      const { context, page, requests } = await open(ctx, `${ctx.demo.url}/`);
+      try {
+        const seen = [];
+        page.on('response', (r) => seen.push(r.allHeaders().then((h) => r.body().then((b) => `${JSON.stringify(h)} ${b.toString('latin1')}`, () => JSON.stringify(h)))));
+        await axe(page, 'the demo page');
+        await drop(page, file('europe.csv', people(12, 2, { header: 'email;first_name', sep: ';', eol: '\r\n', bom: true })));
+        await review(page);
+        assertEqual(await page.$eval(el('delimiter'), (s) => s.value), ';', 'the detected delimiter');
+        const head = await page.$$eval(`${el('preview')} thead th`, (ths) => ths.map((t) => t.textContent));
+        assertEqual(head.join('|'), 'email|first_name', 'the preview header (BOM gone, split on ;)');
+        const cells = await page.$$eval(`${el('preview')} tbody tr:first-child td`, (tds) => tds.map((t) => t.textContent));
+        assertEqual(cells.length, 2, 'two cells in the first preview row');
+        assert(!cells[1].endsWith('\r'), 'no CR left in a cell');
+        await shot(ctx, page, '03-demo-semicolon');
+        const { done } = await startAndFinish(page);
+        const status = await countsMatchEmulator(ctx, page, done);
+        assertEqual(status.readRows, 14, 'rows read');
+        assertEqual(status.validRows, 12, 'valid rows');
+        const texts = await Promise.all(seen);
+        const log = await page.$$eval('#log li', (lis) => lis.map((l) => l.textContent));
+        assert(log.some((l) => l.includes('done: 12 of 14')), `the page's own script heard the done event: ${log.slice(0, 3)}`);
+        assert(requests.some((r) => r.url.includes('/storage/')), 'the file went to storage directly');
+        for (const t of texts.concat(requests.map((r) => `${r.url} ${r.body}`))) {
+          assert(!t.includes(ctx.clientSecret), 'the OAuth client secret reached the page');
+          assert(!t.includes(ctx.workspaceToken), 'a workspace token reached the page');
+        }
+      } finally {
+        await context.close();
+      }
+    },
+  },
+  {
+    name: 'a windows-1252 file is detected as such and previewed with its accents',
+    async fn(ctx) {
+      const { context, page } = await open(ctx, `${ctx.bare.url}/`);
+      try {
+        const r = run();
+        const text = `email;first_name;last_name\r\nm.${r}@example.com;J\u00fcrgen;M\u00fcller\r\nf.${r}@example.com;Fran\u00e7oise;L\u00e9ger\r\n`;
+        await drop(page, file('legacy.csv', Buffer.from(text, 'latin1')));
+        await review(page);
+        const enc = await page.$eval(el('encoding'), (s) => s.value);
+        assertEqual(enc, 'windows-1252', 'the detected encoding');
+        const cells = await page.$$eval(`${el('preview')} tbody td`, (tds) => tds.map((t) => t.textContent));
+        assert(cells.includes('J\u00fcrgen') && cells.includes('L\u00e9ger'), `the preview decodes the accents: ${cells}`);
+        await shot(ctx, page, '03-windows-1252');
+        const { done } = await startAndFinish(page);
+        const status = await countsMatchEmulator(ctx, page, done);
+        assertEqual(status.validRows, 2, 'both rows import');
+      } finally {
+        await context.close();
+      }
+    },
+  },
+  {
+    name: 'the "E-mail Address, First Name, Zip" header: e-mail and first name suggested with a reason, Zip left unmapped; changing a suggestion changes the mapping sent',
+    async fn(ctx) {
+      const { context, page, requests } = await open(ctx, `${ctx.bare.url}/`);
+      try {
+        const r = run();
+        const text = `E-mail Address,First Name,Zip\na.${r}@example.com,Ada,10115\nb.${r}@example.com,Bob,75001\n`;
+        await pick(page, file('crm.csv', text));
+        await review(page);
+        const fieldMap = await page.$$eval(`${el('mapping')} select`, (ss) => Object.fromEntries(ss.map((s) => [s.dataset.column, s.value])));
+        assertEqual(fieldMap['E-mail Address'], 'email', 'E-mail Address');
+        assertEqual(fieldMap['First Name'], 'first_name', 'First Name');
+        assertEqual(fieldMap.Zip, '', 'Zip is left unmapped');
+        const why = await page.$eval(`${el('mapping')} tbody tr:first-child td:last-child`, (td) => td.textContent);
+        assert(/email/.test(why) && /%/.test(why), `the suggestion shows its confidence and reason: ${why}`);
+        // Change one: First Name → last_name.
+        await page.selectOption(`${el('mapping')} select[data-column="First Name"]`, 'last_name');
+        const mapping = (await events(page, 'mapping')).at(-1).detail;
+        assertEqual(mapping.fieldMap['First Name'], 'last_name', 'the mapping event after the change');
+        // Unmap the key: the start button is disabled, with the reason shown.
+        await page.selectOption(`${el('mapping')} select[data-column="E-mail Address"]`, '');
+        assert(await page.$eval(el('start'), (b) => b.disabled), 'start is disabled while the key is unmapped');
+        const blockers = await page.$eval(el('blockers'), (u) => u.textContent);
+        assert(blockers.includes('email'), `the blocker names the key: ${blockers}`);
+        await page.selectOption(`${el('mapping')} select[data-column="E-mail Address"]`, 'email');
+        assert(!(await page.$eval(el('start'), (b) => b.disabled)), 'start is enabled again');
+        const { done } = await startAndFinish(page);
+        await countsMatchEmulator(ctx, page, done);
+        const sent = requests.find((q) => q.url.endsWith('/mapping') && q.method === 'POST');
+        const body = JSON.parse(sent.body);
+        assertEqual(JSON.stringify(body.fieldMap), JSON.stringify({ 'E-mail Address': 'email', 'First Name': 'last_name' }), 'the fieldMap sent');
+      } finally {
+        await context.close();
+      }
+    },
+  },
+  {
+    name: 'each import mode: described, sent with the mapping, and the counts on screen equal the emulator status',
+    async fn(ctx) {
+      const r = run();
+      const text = ['email,first_name,loyalty_points', `a.${r}@example.com,Ann,10`, `b.${r}@example.com,Ben,`, `c.${r}@example.com,Cy,12.5`, `d.${r}@example.com,,7`, `bad.${r},Eve,3`].join('\n') + '\n';
+      const valid = {};
+      for (const mode of ['strict', 'balanced', 'landing_friendly']) {
+        const { context, page, requests } = await open(ctx, `${ctx.bare.url}/`);
+        try {
+          await page.selectOption(el('mode'), mode);
+          const desc = await page.$eval(el('mode-desc'), (p) => p.textContent);
+          assert(desc.length > 20, `${mode} is described: ${desc}`);
+          await pick(page, file(`modes-${mode}.csv`, text.replaceAll(r, `${r}${mode}`)));
+          await review(page);
+          await page.waitForSelector(el('prediction'));
+          const { done } = await startAndFinish(page);
+          const status = await countsMatchEmulator(ctx, page, done);
+          const sent = JSON.parse(requests.find((q) => q.url.endsWith('/mapping')).body);
+          assertEqual(sent.importMode, mode, 'importMode sent');
+          valid[mode] = status.validRows;
+        } finally {
+          await context.close();
+        }
+      }
+      assert(new Set(Object.values(valid)).size > 1, `the modes gave different verdicts: ${JSON.stringify(valid)}`);
+    },
+  },
+  {
+    name: 'the full check: progress, then a prediction equal to the final status, errorSummary as bars, the first problem rows',
+    async fn(ctx) {
+      const { context, page } = await open(ctx, `${ctx.bare.url}/`);
+      try {
+        await pick(page, file('check.csv', people(300, 7)));
+        await review(page);
+        await page.click(el('check'));
+        await page.waitForSelector(`${el('prediction')}[data-full="true"]`, { timeout: 30_000 });
+        const predicted = await page.$eval(el('prediction'), (p) => p.textContent);
+        const bars = await page.$$eval(`${el('predicted-summary')} [data-code]`, (ds) => ds.map((d) => d.dataset.code));
+        assert(bars.length > 0, 'errorSummary bars');
+        const firstErrors = await page.$$eval(`${el('predicted-errors')} tbody tr`, (trs) => trs.map((tr) => Number(tr.cells[0].textContent)));
+        assert(firstErrors.length > 0 && firstErrors[0] === 301, `the first problem rows: ${firstErrors}`);
+        await axe(page, 'the check');
+        await shot(ctx, page, '04-check');
+        const { done } = await startAndFinish(page);
+        const status = await countsMatchEmulator(ctx, page, done);
+        assert(predicted.includes(`${status.validRows} of ${status.readRows}`) && predicted.includes(`${status.invalidRows} rejected`), `prediction "${predicted}" vs ${JSON.stringify(status)}`);
+        const summary = await page.$$eval(`${el('summary')} [data-code]`, (ds) => ds.map((d) => d.dataset.code).sort());
+        assertEqual(summary.join(), Object.keys(status.errorSummary).sort().join(), 'errorSummary bars vs the emulator');
+        assertEqual(bars.sort().join(), summary.join(), 'predicted vs final errorSummary');
+      } finally {
+        await context.close();
+      }
+    },
+  },
+  {
+    name: 'upload: pause stops sending, resume finishes; progress shows bytes, rate and ETA',
+    async fn(ctx) {
+      const { context, page } = await open(ctx, `${ctx.bare.url}/`);
+      try {
+        const part = 256 * 1024;
+        await tune(page, { partSize: part, concurrency: 1 });
+        const counter = await slowStorage(page, 250);
+        await pick(page, file('big.csv', bigPeople(16_000)));
+        await review(page);
+        await page.click(el('start'));
+        await step(page, 'upload');
+        await waitLoaded(page, part);
+        const text = await page.$eval(el('progress-text'), (p) => p.textContent);
+        assert(/of/.test(text) && /\/s/.test(text) && /left/.test(text), `bytes, rate and ETA: ${text}`);
+        await page.click(el('pause'));
+        await page.waitForSelector(`${el('resume')}:not([hidden])`);
+        await axe(page, 'the paused upload');
+        await shot(ctx, page, '04-upload-paused');
+        await new Promise((r) => setTimeout(r, 400));
+        const before = counter.n;
+        const at = await loaded(page);
+        await new Promise((r) => setTimeout(r, 1200));
+        assertEqual(counter.n, before, 'no storage request while paused');
+        assertEqual(await loaded(page), at, 'no progress while paused');
+        await page.click(el('resume'));
+        await step(page, 'result', 60_000);
+        const done = (await events(page, 'done')).at(-1).detail;
+        const status = await countsMatchEmulator(ctx, page, done);
+        assertEqual(status.validRows, 16_000, 'every row imported');
+      } finally {
+        await context.close();
+      }
+    },
+  },
+  {
+    name: 'upload: cancel stops it and goes back to the mapping, without an error',
+    async fn(ctx) {
+      const { context, page } = await open(ctx, `${ctx.bare.url}/`);
+      try {
+        await tune(page, { partSize: 256 * 1024, concurrency: 1 });
+        const counter = await slowStorage(page, 250);
+        await pick(page, file('cancel.csv', bigPeople(16_000)));
+        await review(page);
+        await page.click(el('start'));
+        await step(page, 'upload');
+        await waitLoaded(page, 1);
+        await page.click(el('cancel'));
+        await step(page, 'review');
+        await new Promise((r) => setTimeout(r, 800));
+        const n = counter.n;
+        await new Promise((r) => setTimeout(r, 800));
+        assertEqual(counter.n, n, 'no storage request after cancel');
+        const message = await page.$eval('import-uploader', (u) => u.shadowRoot.querySelector('[role=status]').textContent);
+        assert(/cancelled/i.test(message), `announced: ${message}`);
+        assertEqual((await events(page, 'error')).length, 0, 'no error event');
+        assert(!(await page.$eval(el('start'), (b) => b.disabled)), 'the import can start again');
+      } finally {
+        await context.close();
+      }
+    },
+  },
+  {
+    name: 'upload: after a reload, dropping the same file again offers to resume, and only the missing parts are sent',
+    async fn(ctx) {
+      const { context, page } = await open(ctx, `${ctx.bare.url}/`);
+      try {
+        const part = 256 * 1024;
+        await tune(page, { partSize: part, concurrency: 1 });
+        await slowStorage(page, 300);
+        const f = file('resume.csv', bigPeople(16_000), Date.now() - 60_000);
+        const parts = Math.ceil(f.bytes.length / part);
+        await drop(page, f);
+        await review(page);
+        await page.click(el('start'));
+        await step(page, 'upload');
+        await waitLoaded(page, 3 * part);
+        await page.reload();
+        await page.waitForFunction(() => document.querySelector('import-uploader')?.dataset.ready === 'true');
+        await tune(page, { partSize: part, concurrency: 1 });
+        const counter = await slowStorage(page, 0);
+        await drop(page, f);
+        await page.waitForSelector(el('resume-offer'), { timeout: 20_000 });
+        await shot(ctx, page, '04-resume-offer');
+        await page.click(el('resume-offer'));
+        await step(page, 'result', 60_000);
+        const done = (await events(page, 'done')).at(-1).detail;
+        const status = await countsMatchEmulator(ctx, page, done);
+        assertEqual(status.validRows, 16_000, 'every row imported');
+        assert(counter.blocks > 0 && counter.blocks <= parts - 3, `blocks sent after the reload: ${counter.blocks} of ${parts}`);
+      } finally {
+        await context.close();
+      }
+    },
+  },
+  {
+    name: 'the rejected rows download (a Blob download) equals the error file',
+    async fn(ctx) {
+      const { context, page } = await open(ctx, `${ctx.bare.url}/`, { acceptDownloads: true });
+      try {
+        await page.evaluate(() => delete window.showSaveFilePicker);
+        await pick(page, file('rejects.csv', people(5, 40)));
+        await review(page);
+        const { done } = await startAndFinish(page);
+        const [download] = await Promise.all([page.waitForEvent('download'), page.click(el('download'))]);
+        const path = join(ctx.shots, '..', 'rejected-download.csv');
+        await download.saveAs(path);
+        sameAsErrorFile(parseCsv(readFileSync(path, 'utf8')), await errorFile(ctx, done.jobId));
+        assertEqual(download.suggestedFilename(), 'rejects-rejected.csv', 'the file name');
+      } finally {
+        await context.close();
+      }
+    },
+  },
+  {
+    name: 'the rejected rows download streams into a picked file in chunks of rows, and equals the error file',
+    async fn(ctx) {
+      const context = await ctx.browser.newContext();
+      await context.addInitScript(recordEvents);
+      // The File System Access API's writable, recording each write.
+      await context.addInitScript(() => {
+        window.__writes = [];
+        window.showSaveFilePicker = async () => ({
+          createWritable: async () => ({
+            write: async (t) => window.__writes.push(String(t)),
+            close: async () => (window.__closed = true),
+            abort: async () => {},
+          }),
+        });
+      });
+      const page = await context.newPage();
+      try {
+        await page.goto(`${ctx.bare.url}/`);
+        await page.waitForFunction(() => document.querySelector('import-uploader')?.dataset.ready === 'true');
+        await tune(page);
+        await pick(page, file('many-rejects.csv', people(10, 2_500)));
+        await review(page);
+        const { done } = await startAndFinish(page);
+        await page.click(el('download'));
+        await page.waitForFunction(() => window.__closed === true, null, { timeout: 30_000 });
+        const writes = await page.evaluate(() => window.__writes);
+        assert(writes.length >= 3, `written in chunks: ${writes.length} writes`);
+        const rowsPerWrite = writes.map((w) => w.split('\r\n').length - 1);
+        assert(Math.max(...rowsPerWrite) <= 1001, `at most 1,000 rows per write (+ header): ${rowsPerWrite}`);
+        sameAsErrorFile(parseCsv(writes.join('')), await errorFile(ctx, done.jobId));
+      } finally {
+        await context.close();
+      }
+    },
+  },
+  {
+    name: 'a file named <img src=x onerror=alert(1)>.csv and cells of HTML are shown as text and run nothing',
+    async fn(ctx) {
+      const { context, page, dialogs } = await open(ctx, `${ctx.demo.url}/`);
+      try {
+        const r = run();
+        const name = '<img src=x onerror=alert(1)>.csv';
+        const text = `email,first_name\n"<img src=x onerror=alert(2)>",<b>bold</b>\nx.${r}@example.com,<script>alert(3)</script>\n`;
+        await drop(page, file(name, text));
+        await review(page);
+        const { done } = await startAndFinish(page);
+        assertEqual(done.invalidRows, 1, 'the HTML e-mail is rejected');
+        await page.waitForSelector(`${el('rejected')} tbody tr`);
+        const found = await page.evaluate(() => {
+          const root = document.querySelector('import-uploader').shadowRoot;
+          return {
+            markup: root.querySelectorAll('img, b, script').length + document.querySelectorAll('body img, body b, body script:not([type=module])').length,
+            name: root.querySelector('[id$="-file-name"]').textContent,
+            log: [...document.querySelectorAll('#log li')].map((l) => l.textContent).join('\n'),
+          };
+        });
+        assertEqual(found.markup, 0, 'elements made from the file name or cells');
+        assertEqual(found.name, name, 'the file name, as text');
+        assert(found.log.includes(name), 'the page log shows the name as text');
+        await new Promise((r) => setTimeout(r, 300));
+        assertEqual(dialogs.length, 0, `dialogs opened: ${dialogs}`);
+        await shot(ctx, page, '06-xss');
+      } finally {
+        await context.close();
+      }
+    },
+  },
+  {
+    name: 'two files dropped at once are refused with a clear message and an error event',
+    async fn(ctx) {
+      const { context, page } = await open(ctx, `${ctx.bare.url}/`);
+      try {
+        await drop(page, file('a.csv', people(1, 0)), file('b.csv', people(1, 0)));
+        const err = (await events(page, 'error')).at(-1)?.detail;
+        assertEqual(err?.code, 'ELEMENT.FILE.SEVERAL', 'error code');
+        const message = await page.$eval('import-uploader', (u) => u.shadowRoot.querySelector('[role=status]').textContent);
+        assert(/one file/.test(message) && /2/.test(message), `message: ${message}`);
+        assertEqual(await page.$eval('import-uploader', (u) => u.dataset.step), 'pick', 'still on the drop zone');
+        await pick(page, { ...file('empty.csv', ''), bytes: [] });
+        assertEqual((await events(page, 'error')).at(-1)?.detail.code, 'ELEMENT.FILE.EMPTY', 'an empty file is refused');
+      } finally {
+        await context.close();
+      }
+    },
+  },
+  {
+    name: 'strings translate the labels, lang formats the numbers, CSS custom properties and ::part() style it',
+    async fn(ctx) {
+      const { context, page } = await open(ctx, `${ctx.bare.url}/`);
+      try {
+        await page.addStyleTag({ content: 'import-uploader { --iu-accent: rgb(1, 2, 3); } import-uploader::part(dropzone) { border-color: rgb(4, 5, 6); }' });
+        await page.evaluate(() => {
+          const u = document.querySelector('import-uploader');
+          u.setAttribute('lang', 'de');
+          u.strings = { choose: 'Datei auswählen', title: 'CSV-Datei importieren', readRows: 'Gelesene Zeilen' };
+        });
+        const texts = await page.evaluate(() => {
+          const root = document.querySelector('import-uploader').shadowRoot;
+          const choose = root.querySelector('[id$="-choose"]');
+          return {
+            choose: choose.textContent,
+            title: root.querySelector('h2').textContent,
+            color: getComputedStyle(choose).backgroundColor,
+            border: getComputedStyle(root.querySelector('[part~=dropzone]')).borderTopColor,
+          };
+        });
+        assertEqual(texts.choose, 'Datei auswählen', 'a translated button');
+        assertEqual(texts.title, 'CSV-Datei importieren', 'a translated heading');
+        assertEqual(texts.color, 'rgb(1, 2, 3)', '--iu-accent');
+        assertEqual(texts.border, 'rgb(4, 5, 6)', '::part(dropzone)');
+        // The README's strings table is the element's.
+        const strings = await page.evaluate(async () => (await import('/pkg/element.js')).STRINGS);
+        const readme = readFileSync(join(root, 'README.md'), 'utf8');
+        const table = readme.slice(readme.indexOf('| key | English |')).split('\n\n')[0];
+        const documented = Object.fromEntries(
+          table
+            .split('\n')
+            .slice(2)
+            .filter((l) => l.startsWith('| `'))
+            .map((l) => l.match(/^\| `([^`]+)` \| (.*) \|$/).slice(1, 3))
+            .map(([k, v]) => [k, v.replaceAll('\\|', '|')]),
+        );
+        assertEqual(JSON.stringify(documented), JSON.stringify(strings), "README's strings table vs STRINGS");
+        await pick(page, file('de.csv', people(1_234, 0)));
+        await review(page);
+        const { done } = await startAndFinish(page);
+        assertEqual(done.validRows, 1_234, 'valid rows');
+        const counts = await page.$$eval(`${el('counts')} dt, ${el('counts')} dd`, (xs) => xs.map((x) => x.textContent));
+        assert(counts.includes('Gelesene Zeilen') && counts.includes('1.234'), `German label and number: ${counts}`);
+      } finally {
+        await context.close();
+      }
+    },
+  },
+  {
+    name: 'as a framework uses it: getTicket set before the module loads, or after the tag is on the page; object-name fixed',
+    async fn(ctx) {
+      const context = await ctx.browser.newContext();
+      const page = await context.newPage();
+      try {
+        const html = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>framework-style</title></head><body><main>
+<import-uploader id="early" broker-url="/api" object-name="profiles"></import-uploader>
+<import-uploader id="late" broker-url="/api" object-name="orders"></import-uploader>
+<script type="module">
+const ticket = async () => (await (await fetch('/ticket', { method: 'POST' })).json()).ticket;
+document.getElementById('early').getTicket = ticket;
+await import('/pkg/element.js');
+await new Promise((r) => setTimeout(r, 300));
+document.getElementById('late').getTicket = ticket;
+</script></main></body></html>`;
+        await page.route(`${ctx.bare.url}/framework`, (route) => route.fulfill({ body: html, contentType: 'text/html' }));
+        await page.goto(`${ctx.bare.url}/framework`);
+        await page.waitForFunction(() => ['early', 'late'].every((id) => document.getElementById(id).dataset.ready === 'true'), null, { timeout: 20_000 });
+        const info = await page.evaluate(() =>
+          ['early', 'late'].map((id) => {
+            const root = document.getElementById(id).shadowRoot;
+            return { info: root.querySelector('[id$="-object-info"]')?.textContent, picker: !!root.querySelector('[id$="-object"]'), message: root.querySelector('[role=status]').textContent };
+          }),
+        );
+        assert(/key email/.test(info[0].info), `profiles' schema: ${JSON.stringify(info[0])}`);
+        assert(/key order_id/.test(info[1].info), `orders' schema: ${JSON.stringify(info[1])}`);
+        assert(!info[0].picker && !info[1].picker, 'no object picker with object-name');
+        assertEqual(info[1].message, '', 'the late ticket cleared the missing-ticket message');
+      } finally {
+        await context.close();
+      }
+    },
+  },
+  {
+    name: 'keyboard only, start to finish: choose, map, start, results, another; focus moves to each step',
+    async fn(ctx) {
+      const { context, page } = await open(ctx, `${ctx.bare.url}/`);
+      try {
+        await page.focus('body');
+        await tabTo(page, 'choose');
+        // Listening first, and a round trip to the page, so that the
+        // file chooser is intercepted before Enter opens it.
+        const choosing = page.waitForEvent('filechooser', { timeout: 30_000 });
+        await page.evaluate(() => 0);
+        await page.keyboard.press('Enter');
+        const chooser = await choosing;
+        const f = file('keys.csv', `E-mail Address,First Name\nk.${run()}@example.com,Kay\n`);
+        await chooser.setFiles({ name: f.name, mimeType: f.type, buffer: Buffer.from(f.bytes) });
+        await review(page);
+        assert((await focused(page)).endsWith('-review-heading'), `focus moves to the preview: ${await focused(page)}`);
+        await tabTo(page, 'field-1');
+        await page.keyboard.press('ArrowDown');
+        const changed = (await events(page, 'mapping')).at(-1).detail.fieldMap['First Name'];
+        assert(changed && changed !== 'first_name', `the arrow key changed the field: ${changed}`);
+        await page.keyboard.press('ArrowUp');
+        await tabTo(page, 'start');
+        await page.keyboard.press('Enter');
+        await step(page, 'result', 60_000);
+        await page.waitForFunction(() => document.querySelector('import-uploader').shadowRoot.activeElement?.id.endsWith('-result-heading'));
+        const done = (await events(page, 'done')).at(-1).detail;
+        await countsMatchEmulator(ctx, page, done);
+        await tabTo(page, 'another');
+        await page.keyboard.press('Enter');
+        await step(page, 'pick');
+        await page.waitForFunction(() => document.querySelector('import-uploader').shadowRoot.activeElement?.id.endsWith('-choose'));
+      } finally {
+        await context.close();
+      }
+    },
+  },
+  {
+    name: 'readable at 360 px wide and at 200 % zoom: no horizontal scrolling of the page',
+    async fn(ctx) {
+      for (const [label, options] of [
+        ['360px', { viewport: { width: 360, height: 800 }, deviceScaleFactor: 1 }],
+        ['zoom-200', { viewport: { width: 640, height: 450 }, deviceScaleFactor: 2 }],
+      ]) {
+        const { context, page } = await open(ctx, `${ctx.demo.url}/`, options);
+        try {
+          await pick(page, file('narrow.csv', `E-mail Address,First Name,Zip,Loyalty Points,Signed Up\nn.${run()}@example.com,Nia,10115,12,2026-01-02T03:04:05Z\n`));
+          await review(page);
+          const over = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+          assert(over <= 0, `${label}: the page scrolls sideways by ${over} px at the review step`);
+          await shot(ctx, page, `07-${label}-review`);
+          await startAndFinish(page);
+          const after = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+          assert(after <= 0, `${label}: the page scrolls sideways by ${after} px at the results`);
+          await shot(ctx, page, `07-${label}-result`);
+        } finally {
+          await context.close();
+        }
+      }
+    },
+  },
+];

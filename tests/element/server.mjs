@@ -1,0 +1,106 @@
+// The servers the element suite drives: a bare app page (just the tag),
+// served with a broker and a ticket endpoint from one origin as an app
+// would; and the demo (`www/server.mjs`) as a child process.
+//
+// | path           | what |
+// |----------------|------|
+// | `/`            | a page with `<import-uploader broker-url="/api" ticket-url="/ticket">` and nothing else |
+// | `/pkg/…`       | the built package |
+// | `/api/…`       | `createBroker` (OAuth client credentials against the emulator; objects `profiles`, `orders`) |
+// | `POST /ticket` | a 10-minute ticket for the subject `element-user` |
+
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { extname, join, normalize, sep } from 'node:path';
+import { pathToFileURL } from 'node:url';
+
+import { CONTENT_TYPES, pkgDir, root, stopChild } from '../js/support.mjs';
+import { listeningUrl } from '../broker/runner.mjs';
+
+export const SUBJECT = 'element-user';
+const OBJECTS = ['profiles', 'orders'];
+const MAX_FILE_SIZE = 100 * 1024 * 1024;
+
+/** The bare page: the element's module and the tag, nothing else. */
+export const BARE_PAGE = `<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>import-uploader element</title>
+<script type="module" src="/pkg/element.js"></script></head>
+<body><main><import-uploader broker-url="/api" ticket-url="/ticket"></import-uploader></main></body>
+</html>
+`;
+
+/** Imports the package's Node entry (as the `exports` map gives it). */
+export async function nodePackage() {
+  const manifest = JSON.parse(readFileSync(join(pkgDir, 'package.json'), 'utf8'));
+  const entry = manifest.exports?.['.']?.node ?? './entry-node.js';
+  const adapter = manifest.exports?.['./node']?.default ?? './node-adapter.js';
+  const pkg = await import(pathToFileURL(join(pkgDir, entry)).href);
+  const { toNodeListener } = await import(pathToFileURL(join(pkgDir, adapter)).href);
+  return { ...pkg, toNodeListener };
+}
+
+/** Starts the bare app: `{ url, ticketSecret, mint(), close() }`. */
+export async function startBareApp({ emulator, clientId, clientSecret }) {
+  const pkg = await nodePackage();
+  const ticketSecret = randomBytes(32).toString('base64url');
+  const mint = () => pkg.mintUploadTicket(ticketSecret, { subject: SUBJECT, objects: OBJECTS, maxFileSize: MAX_FILE_SIZE, ttlSeconds: 600 });
+  let broker;
+  const handle = async (request) => {
+    const path = new URL(request.url).pathname;
+    if (path === '/api' || path.startsWith('/api/')) return broker(request);
+    if (path === '/ticket') {
+      if (request.method !== 'POST') return new Response('use POST\n', { status: 405 });
+      return Response.json({ ticket: mint() }, { headers: { 'cache-control': 'no-store' } });
+    }
+    if (path === '/') return new Response(BARE_PAGE, { headers: { 'content-type': CONTENT_TYPES['.html'], 'cache-control': 'no-store' } });
+    if (path.startsWith('/pkg/')) {
+      const file = normalize(join(pkgDir, decodeURIComponent(path.slice(5))));
+      if (file.startsWith(pkgDir + sep)) {
+        try {
+          return new Response(readFileSync(file), { headers: { 'content-type': CONTENT_TYPES[extname(file)] ?? 'application/octet-stream', 'cache-control': 'no-store' } });
+        } catch {
+          // not there
+        }
+      }
+    }
+    return new Response('not found\n', { status: 404 });
+  };
+  const server = createServer(pkg.toNodeListener(handle, { onError: (e) => console.error('# bare app:', e) }));
+  await new Promise((ok) => server.listen(0, '127.0.0.1', ok));
+  const url = `http://127.0.0.1:${server.address().port}`;
+  broker = pkg.createBroker({
+    apiBaseUrl: `${emulator}/public/v1`,
+    oauth: { tokenUrl: `${emulator}/oauth/token`, clientId, clientSecret },
+    ticketSecret,
+    policy: { objects: OBJECTS, maxFileSize: MAX_FILE_SIZE, rateLimit: { requests: 10_000, perSeconds: 60 } },
+    allowedOrigins: [url],
+    basePath: '/api',
+  });
+  return {
+    url,
+    mint,
+    close: () =>
+      new Promise((done) => {
+        server.closeAllConnections?.();
+        server.close(done);
+      }),
+  };
+}
+
+/** Starts the demo (`www/server.mjs`) in front of the emulator: `{ url, child, stop() }`. */
+export async function startDemo({ emulator, clientId, clientSecret }) {
+  const child = spawn(process.execPath, [join(root, 'www', 'server.mjs')], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, DEMO_API: emulator, DEMO_ADDR: '127.0.0.1:0', DEMO_CLIENT: `${clientId}:${clientSecret}` },
+  });
+  try {
+    const { url } = await listeningUrl(child, 'the demo server');
+    return { url, child, stop: () => stopChild(child) };
+  } catch (e) {
+    await stopChild(child);
+    throw e;
+  }
+}
