@@ -119,6 +119,7 @@ async function runEntry(ctx, entry) {
   const began = Date.now();
   let resumed = entry.step !== 'creating' || Boolean(entry.parts);
   let source;
+  let upload;
   const open = async () => {
     source ??= await FileSource.open(entry.path);
     if (source.size !== entry.size || source.lastModified !== entry.mtimeMs) {
@@ -127,12 +128,19 @@ async function runEntry(ctx, entry) {
         `${entry.path} changed since its import began (${entry.size} bytes then, ${source.size} now): delete ${entry.journalFile} to import it as a new file`,
       );
     }
-    return source;
+    if (!entry.normalise) return source;
+    // A file in another encoding or with another delimiter goes up as the
+    // UTF-8 comma CSV the API reads, re-written part by part.
+    if (!upload) {
+      const { normalised } = await import('../preflight-node.js');
+      upload = normalised(source, { dialect: entry.normalise.dialect, normalisedSize: entry.normalise.size, sampled: false, needsNormalising: true });
+    }
+    return upload;
   };
   try {
     for (;;) {
       if (entry.step === 'creating') {
-        const request = { ...entry.create, fileName: entry.fileName, fileSize: entry.size };
+        const request = { ...entry.create, fileName: entry.fileName, fileSize: entry.normalise?.size ?? entry.size };
         await open();
         const job = await client.createJob(request, { idempotencyKey: entry.idempotencyKey, signal });
         entry.job = job;
@@ -336,10 +344,12 @@ async function preflightFile(ctx, path, mapping, full) {
   }
 }
 
-/** Why a preflight says the import cannot go as asked, or undefined. */
-function blocker(report) {
+/** Why a preflight says the import cannot go as asked, or undefined.
+ * With `normalising`, a file the command re-writes as UTF-8 commas on the
+ * way up is not refused for its encoding or delimiter. */
+function blocker(report, normalising = false) {
   if (report.prediction.failure) return `${report.prediction.failure.code}: ${report.prediction.failure.message}`;
-  if (report.needsNormalising) {
+  if (report.needsNormalising && !normalising) {
     return `the file is ${report.dialect.encoding} with \`${report.dialect.delimiter}\` delimiters; the API reads UTF-8 with commas: convert it first`;
   }
   return undefined;
@@ -352,7 +362,7 @@ async function dryRun(ctx, files, mapping, reporter) {
     const label = relative(process.cwd(), path) || path;
     try {
       const report = await preflightFile(ctx, path, mapping, true);
-      const why = blocker(report);
+      const why = blocker(report, ctx.auto);
       const p = report.prediction;
       const code = why ? EXIT.JOB_FAILED : p.invalidRows > 0 && ctx.failOnRejects ? EXIT.REJECTS : EXIT.OK;
       codes.push(code);
@@ -376,6 +386,9 @@ async function dryRun(ctx, files, mapping, reporter) {
         ...report.problems.map((pr) => `  problem ${pr.code}: ${pr.message}`),
         `  predicted: read ${p.readRows}, valid ${p.validRows}, invalid ${p.invalidRows}${p.errorSummary ? ` ${JSON.stringify(p.errorSummary)}` : ''}`,
         ...p.firstErrors.slice(0, 5).map((e) => `  row ${e.rowNumber}: ${e.code ?? ''} ${e.error}`),
+        ...(report.needsNormalising && ctx.auto && !why
+          ? [`  normalised on upload: ${d.encoding}, \`${d.delimiter}\` → UTF-8, \`,\` (${report.normalisedSize.toLocaleString('en-US')} bytes)`]
+          : []),
         why ? `  would fail: ${why}` : '  would import (no job was created)',
       ];
       process.stdout.write(lines.join('\n') + '\n');
@@ -433,7 +446,7 @@ async function commandImport(positional, flags) {
   }
 
   const client = new ImportClient(options);
-  const pre = { client, object: flags.object, importMode: flags.mode, failOnRejects: Boolean(flags['fail-on-rejects']) };
+  const pre = { client, object: flags.object, importMode: flags.mode, auto: Boolean(flags.auto), failOnRejects: Boolean(flags['fail-on-rejects']) };
   if (flags['dry-run']) return dryRun(pre, files, mapping, reporter);
 
   const journal = new Journal(flags.journal ?? defaultJournal(files));
@@ -446,10 +459,20 @@ async function commandImport(positional, flags) {
     const s = stats.get(path);
     const label = relative(process.cwd(), path) || path;
     let fileMapping = mapping;
+    let normalise;
     if (flags.auto) {
-      const report = await preflightFile(pre, path, undefined, false);
-      const why = blocker(report);
+      let report = await preflightFile(pre, path, undefined, false);
+      // A file the API cannot read as it is (another encoding or
+      // delimiter) is re-written on the way up: the whole-file pass gives
+      // the exact size to declare, and the verdict on what will be sent.
+      if (report.needsNormalising) report = await preflightFile(pre, path, undefined, true);
+      const why = blocker(report, true);
       if (why) throw fail(EXIT.JOB_FAILED, `${label}: --auto cannot import it: ${why}`);
+      if (report.needsNormalising) {
+        normalise = { dialect: report.dialect, size: report.normalisedSize };
+        const d = report.dialect;
+        reporter.say(`${label}: ${d.encoding} with \`${d.delimiter}\` delimiters, normalised on upload to UTF-8 with commas (${report.normalisedSize.toLocaleString('en-US')} bytes)`);
+      }
       fileMapping = flags.mode ? { ...report.mapping, importMode: flags.mode } : report.mapping;
       reporter.say(`${label}: --auto mapping ${JSON.stringify(report.mapping.fieldMap)}`);
     }
@@ -465,6 +488,7 @@ async function commandImport(positional, flags) {
         mtimeMs: Math.trunc(s.mtimeMs),
         create,
         mapping: fileMapping,
+        normalise,
         partSize,
         concurrency,
         idempotencyKey: same ? old.idempotencyKey : randomUUID(),
@@ -492,6 +516,7 @@ async function commandImport(positional, flags) {
       mtimeMs: Math.trunc(s.mtimeMs),
       create,
       mapping: fileMapping,
+      normalise,
       partSize,
       concurrency,
       step: 'creating',

@@ -21,6 +21,8 @@ import { open } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
+import { europeanExport } from '../js/preflight-cases.mjs';
+
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '..', '..');
 const env = process.env;
@@ -253,6 +255,27 @@ await test('--auto: the suggested mapping imports the file', async () => {
   assertEqual(`${done.importedRows} ${done.rejectedRows}`, '12 1', 'imported and rejected rows');
   const [entry] = journalEntries(join(d, '.import-uploader'));
   assertEqual(entry.mapping.fieldMap.email, 'email', 'the journal keeps the mapping used');
+});
+
+await test('--auto: a windows-1252 export with `;` and CRLF goes up as UTF-8 with commas, in parts, byte for byte the hand-converted file', async () => {
+  const d = dir('auto-1252');
+  const file = join(d, 'export.csv');
+  const { original, converted, rows } = europeanExport(10_000, 'cli');
+  writeFileSync(file, original);
+  assert(converted.length > 3 * (128 << 10), 'the converted file is more than three 128 KiB parts');
+  let r = await cli(['import', file, '--object', 'profiles', '--auto', '--dry-run'], { cwd: d });
+  expectExit(r, 0);
+  assert(r.stdout.includes(`normalised on upload: windows-1252, \`;\``) && r.stdout.includes(`(${converted.length.toLocaleString('en-US')} bytes)`), `the dry run says it normalises: ${r.stdout}`);
+  r = await cli(['import', file, '--object', 'profiles', '--auto', '--json', '--part-size', '128KiB', '--poll-ms', '100'], { cwd: d });
+  expectExit(r, 0);
+  const done = events(r.stdout).find((e) => e.event === 'done');
+  assertEqual(done.readRows, rows, 'rows read');
+  assertEqual(done.importedRows + done.rejectedRows, rows, 'every row imported or rejected');
+  const got = await readBack(MAIN, done.jobId);
+  assertEqual(got.size, converted.length, 'the declared and stored size is the normalised one');
+  assertEqual(got.sha256, createHash('sha256').update(converted).digest('hex'), 'the stored bytes are the hand-converted file');
+  const [entry] = journalEntries(join(d, '.import-uploader'));
+  assertEqual(entry.normalise?.size, converted.length, 'the journal records the normalised size (for resume)');
 });
 
 await test('exit 4: no credentials, a wrong token, a wrong OAuth secret', async () => {
