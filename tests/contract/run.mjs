@@ -33,6 +33,25 @@ const assert = (cond, message) => {
 
 let doc;
 
+/** `tsc --strict` in `app`: `app.ts` must compile, and `bad.ts` must be
+ * refused with an error matching `wrong` (else `why`). */
+function typecheck(app, wrong, why) {
+  const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+  const flags = ['--noEmit', '--strict', '--target', 'es2022', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--lib', 'es2022,dom'];
+  try {
+    execFileSync(process.execPath, [tsc, ...flags, 'app.ts'], { cwd: app, encoding: 'utf8' });
+  } catch (e) {
+    throw new Error(`tsc: ${e.stdout}${e.stderr}`);
+  }
+  let refused = false;
+  try {
+    execFileSync(process.execPath, [tsc, ...flags, 'bad.ts'], { cwd: app, encoding: 'utf8' });
+  } catch (e) {
+    refused = wrong.test(e.stdout);
+  }
+  assert(refused, why);
+}
+
 test('/openapi.json is served as JSON', async () => {
   const r = await fetch(`${emulator}/openapi.json`);
   assert(r.status === 200, `status ${r.status}`);
@@ -120,20 +139,7 @@ test('an app using the wire types compiles with tsc --strict', async () => {
     join(app, 'bad.ts'),
     "import type { JobStatus } from 'import-uploader';\nexport const s: JobStatus['state'] = 'paused';\n",
   );
-  const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
-  const flags = ['--noEmit', '--strict', '--target', 'es2022', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--lib', 'es2022,dom'];
-  try {
-    execFileSync(process.execPath, [tsc, ...flags, 'app.ts'], { cwd: app, encoding: 'utf8' });
-  } catch (e) {
-    throw new Error(`tsc: ${e.stdout}${e.stderr}`);
-  }
-  let refused = false;
-  try {
-    execFileSync(process.execPath, [tsc, ...flags, 'bad.ts'], { cwd: app, encoding: 'utf8' });
-  } catch (e) {
-    refused = /paused/.test(e.stdout);
-  }
-  assert(refused, 'tsc accepted a job state that does not exist');
+  typecheck(app, /paused/, 'tsc accepted a job state that does not exist');
 });
 
 test("import-uploader/preflight's .d.ts names every field its reports carry", async () => {
@@ -189,20 +195,7 @@ test('an app using import-uploader/preflight compiles with tsc --strict, and a w
     ].join('\n'),
   );
   writeFileSync(join(app, 'bad.ts'), "import { preflight } from 'import-uploader/preflight';\nexport const p = preflight(new Blob([]), { importMode: 'custom' });\n");
-  const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
-  const flags = ['--noEmit', '--strict', '--target', 'es2022', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--lib', 'es2022,dom'];
-  try {
-    execFileSync(process.execPath, [tsc, ...flags, 'app.ts'], { cwd: app, encoding: 'utf8' });
-  } catch (e) {
-    throw new Error(`tsc: ${e.stdout}${e.stderr}`);
-  }
-  let refused = false;
-  try {
-    execFileSync(process.execPath, [tsc, ...flags, 'bad.ts'], { cwd: app, encoding: 'utf8' });
-  } catch (e) {
-    refused = /custom/.test(e.stdout);
-  }
-  assert(refused, "tsc accepted importMode 'custom'");
+  typecheck(app, /custom/, "tsc accepted importMode 'custom'");
 });
 
 test("an app using import-uploader/element compiles with tsc --strict, its events typed", async () => {
@@ -227,20 +220,7 @@ test("an app using import-uploader/element compiles with tsc --strict, its event
     join(app, 'bad.ts'),
     "import 'import-uploader/element';\ndocument.querySelector('import-uploader')?.addEventListener('import-uploader:done', (e) => e.detail.rowsUploadedToMars);\n",
   );
-  const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
-  const flags = ['--noEmit', '--strict', '--target', 'es2022', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--lib', 'es2022,dom'];
-  try {
-    execFileSync(process.execPath, [tsc, ...flags, 'app.ts'], { cwd: app, encoding: 'utf8' });
-  } catch (e) {
-    throw new Error(`tsc: ${e.stdout}${e.stderr}`);
-  }
-  let refused = false;
-  try {
-    execFileSync(process.execPath, [tsc, ...flags, 'bad.ts'], { cwd: app, encoding: 'utf8' });
-  } catch (e) {
-    refused = /rowsUploadedToMars/.test(e.stdout);
-  }
-  assert(refused, "tsc accepted a done event's field that does not exist");
+  typecheck(app, /rowsUploadedToMars/, "tsc accepted a done event's field that does not exist");
 });
 
 let passed = 0;
