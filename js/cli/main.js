@@ -534,11 +534,20 @@ async function commandImport(positional, flags) {
     if (!ok) throw new UsageError('not confirmed (pass --yes to skip the question)');
   }
   for (const e of entries) await journal.put(e);
-  const stop = interruption(reporter);
-  const ctx = { client, journal, reporter, signal: stop.signal, pollMs, failOnRejects: Boolean(flags['fail-on-rejects']) };
+  return runUntilInterrupted({ client, journal, reporter, pollMs, failOnRejects: Boolean(flags['fail-on-rejects']) }, entries, parallel, skipped);
+}
+
+/**
+ * Runs `entries`, `parallel` at a time, stopping cleanly on Ctrl-C or
+ * SIGTERM; the summary of `earlier` outcomes (files skipped or already
+ * finished) and theirs, and the exit code.
+ */
+async function runUntilInterrupted(base, entries, parallel, earlier) {
+  const stop = interruption(base.reporter);
+  const ctx = { ...base, signal: stop.signal };
   try {
     const results = await runAll(ctx, entries, parallel);
-    return finish(ctx, [...skipped, ...results]);
+    return finish(ctx, [...earlier, ...results]);
   } finally {
     stop.dispose();
   }
@@ -574,14 +583,7 @@ async function commandResume(positional, flags) {
     return worst(finished.map((r) => r.exitCode));
   }
   const client = new ImportClient(clientOptions(flags));
-  const stop = interruption(reporter);
-  const ctx = { client, journal, reporter, signal: stop.signal, pollMs, failOnRejects };
-  try {
-    const results = await runAll(ctx, open, parallel);
-    return finish(ctx, [...finished, ...results]);
-  } finally {
-    stop.dispose();
-  }
+  return runUntilInterrupted({ client, journal, reporter, pollMs, failOnRejects }, open, parallel, finished);
 }
 
 async function commandStatus(positional, flags) {
