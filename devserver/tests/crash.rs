@@ -331,13 +331,7 @@ async fn fails_cleanly(point: &str) {
         "{st}"
     );
     assert_eq!(snapshot(dir.path()), before, "the records changed");
-    let r = http
-        .get(p.api(&format!("/import-jobs/{job}/errors")))
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .unwrap();
-    let errors: Value = r.json().await.unwrap();
+    let errors = job_errors(&http, &p, &job).await;
     assert_eq!(errors["data"]["hasErrors"], false, "{errors}");
     let error_file = dir
         .path()
@@ -349,6 +343,17 @@ async fn fails_cleanly(point: &str) {
     let retry = start_job(&http, &p, &csv_job()).await;
     let st = wait(&http, &p, &retry).await;
     assert_merged_once(&st, dir.path(), &seed, &retry);
+}
+
+/// The job's `GET /import-jobs/{id}/errors` answer.
+async fn job_errors(http: &reqwest::Client, p: &Proc, job: &str) -> Value {
+    let r = http
+        .get(p.api(&format!("/import-jobs/{job}/errors")))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    r.json().await.unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -369,13 +374,7 @@ async fn killed_after_the_records_commit_the_job_completes_exactly_once() {
     let st = wait(&http, &p, &job).await;
     assert_merged_once(&st, dir.path(), &seed, &job);
     // Its error file, committed before the records, is served.
-    let r = http
-        .get(p.api(&format!("/import-jobs/{job}/errors")))
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .unwrap();
-    let errors: Value = r.json().await.unwrap();
+    let errors = job_errors(&http, &p, &job).await;
     assert_eq!(errors["data"]["hasErrors"], true, "{errors}");
     assert_eq!(errors["data"]["errorCount"], REJECTED, "{errors}");
     let lines = http
