@@ -374,7 +374,6 @@ pub struct FileVerdict {
     head: Vec<u8>,
     head_checked: bool,
     state: State,
-    keep_errors: usize,
 }
 
 struct State {
@@ -401,7 +400,6 @@ impl FileVerdict {
             stream: CsvStream::new(options),
             head: Vec::new(),
             head_checked: false,
-            keep_errors,
             state: State {
                 header: None,
                 validator: None,
@@ -437,20 +435,28 @@ impl FileVerdict {
             if self.head.len() < SNIFF_BYTES {
                 return;
             }
-            self.check_head();
-            if self.state.failure.is_some() {
-                return;
+            self.check_and_feed_head();
+            if self.state.failure.is_none() {
+                self.feed_stream(&chunk[take..]);
             }
-            let head = std::mem::take(&mut self.head);
-            let (rules, state) = (&self.rules, &mut self.state);
-            self.stream.feed(&head, &mut |ev| state.on_event(rules, ev));
-            let rest = &chunk[take..];
-            let (rules, state) = (&self.rules, &mut self.state);
-            self.stream.feed(rest, &mut |ev| state.on_event(rules, ev));
             return;
         }
+        self.feed_stream(chunk);
+    }
+
+    /// Hands `bytes` to the CSV reader, its records to the row rules.
+    fn feed_stream(&mut self, bytes: &[u8]) {
         let (rules, state) = (&self.rules, &mut self.state);
-        self.stream.feed(chunk, &mut |ev| state.on_event(rules, ev));
+        self.stream.feed(bytes, &mut |ev| state.on_event(rules, ev));
+    }
+
+    /// Checks the head held back so far, then (unless it failed) reads it.
+    fn check_and_feed_head(&mut self) {
+        self.check_head();
+        if self.state.failure.is_none() {
+            let head = std::mem::take(&mut self.head);
+            self.feed_stream(&head);
+        }
     }
 
     fn check_head(&mut self) {
@@ -465,12 +471,7 @@ impl FileVerdict {
     /// The end of the file: the verdict.
     pub fn finish(mut self) -> Verdict {
         if !self.head_checked {
-            self.check_head();
-            if self.state.failure.is_none() {
-                let head = std::mem::take(&mut self.head);
-                let (rules, state) = (&self.rules, &mut self.state);
-                self.stream.feed(&head, &mut |ev| state.on_event(rules, ev));
-            }
+            self.check_and_feed_head();
         }
         if self.state.failure.is_none() {
             let (rules, state) = (&self.rules, &mut self.state);
@@ -479,7 +480,6 @@ impl FileVerdict {
                 self.state.fail(FileFailure::NoHeader);
             }
         }
-        let _ = self.keep_errors;
         self.state.into_verdict()
     }
 
@@ -487,12 +487,7 @@ impl FileVerdict {
     /// left out (for a sample: the start of a file).
     pub fn finish_sample(mut self) -> Verdict {
         if !self.head_checked {
-            self.check_head();
-            if self.state.failure.is_none() {
-                let head = std::mem::take(&mut self.head);
-                let (rules, state) = (&self.rules, &mut self.state);
-                self.stream.feed(&head, &mut |ev| state.on_event(rules, ev));
-            }
+            self.check_and_feed_head();
         }
         self.state.into_verdict()
     }
