@@ -362,6 +362,26 @@ fn minify_entry(ws: &Workspace, esbuild: &Path, entry: &Path) -> Result<()> {
     )
 }
 
+/// esbuild's minified ES module bundle of `input` into `out` (platform
+/// neutral). wasm-bindgen's import object may name a snippet twice: that
+/// warning is silenced.
+fn esbuild_bundle(ws: &Workspace, esbuild: &Path, input: &Path, out: &Path) -> Result<()> {
+    process::run(
+        ws.cmd(esbuild)
+            .arg(input)
+            .args([
+                "--bundle",
+                "--minify",
+                "--format=esm",
+                "--platform=neutral",
+                "--log-level=warning",
+                "--log-override:duplicate-object-key=silent",
+            ])
+            .arg(format!("--outfile={}", out.display()))
+            .arg("--allow-overwrite"),
+    )
+}
+
 /// Bundles a module Worker (`js/preflight/worker.js`, which imports the
 /// glue and the driver that [`package::write_preflight_sources`] puts in
 /// `pkg/`) into one minified file `out`, in the package's folder beside
@@ -380,20 +400,7 @@ fn bundle_worker(
     if let Some(dir) = out.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    let bundled = process::run(
-        ws.cmd(esbuild)
-            .arg(&input)
-            .args([
-                "--bundle",
-                "--minify",
-                "--format=esm",
-                "--platform=neutral",
-                "--log-level=warning",
-                "--log-override:duplicate-object-key=silent",
-            ])
-            .arg(format!("--outfile={}", out.display()))
-            .arg("--allow-overwrite"),
-    );
+    let bundled = esbuild_bundle(ws, esbuild, &input, out);
     std::fs::remove_file(&input)?;
     bundled
 }
@@ -480,21 +487,7 @@ fn bundle_glue(ws: &Workspace, esbuild: &Path, glue: &Path, out_name: &str) -> R
     // Next to the glue, so that its `./snippets/…` imports resolve.
     let input = glue.with_file_name(format!("{out_name}.full.js"));
     std::fs::write(&input, source)?;
-    let bundled = process::run(
-        ws.cmd(esbuild)
-            .arg(&input)
-            .args([
-                "--bundle",
-                "--minify",
-                "--format=esm",
-                "--platform=neutral",
-                "--log-level=warning",
-                // wasm-bindgen's import object may name a snippet twice.
-                "--log-override:duplicate-object-key=silent",
-            ])
-            .arg(format!("--outfile={}", glue.display()))
-            .arg("--allow-overwrite"),
-    );
+    let bundled = esbuild_bundle(ws, esbuild, &input, glue);
     std::fs::remove_file(&input)?;
     bundled?;
     let minified = std::fs::read_to_string(glue)?;
