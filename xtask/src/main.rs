@@ -20,6 +20,7 @@
 //! starts in seconds.
 
 mod bench;
+mod bench_link;
 mod bench_preflight;
 mod bench_upload;
 mod build;
