@@ -18,7 +18,7 @@
 // always; SHA-256 when asked), outside the timed and sampled upload.
 
 import * as pkg from '/pkg/entry-browser.js';
-import { rawBlockUpload, rawSinglePut } from './raw.mjs';
+import { rawBlockUpload, rawBlockUploadXhr, rawSinglePut } from './raw.mjs';
 import { BlockBlobClient } from './sdk.js';
 
 const API = `${location.origin}/public/v1`;
@@ -64,6 +64,8 @@ const methods = {
     client.upload(job, blob, { partSize: o.partSize, concurrency: o.concurrency, checksum: false }).done,
   /** Hand-written Put Block + Put Block List with fetch. */
   'raw-blocks': (job, o) => rawBlockUpload(blob, job.uploadUrl, { partSize: o.partSize, concurrency: o.concurrency, headers: job.headers }),
+  /** The same with XMLHttpRequest instead of fetch. */
+  'raw-blocks-xhr': (job, o) => rawBlockUploadXhr(blob, job.uploadUrl, { partSize: o.partSize, concurrency: o.concurrency, headers: job.headers }),
   /** The same, each part read into an ArrayBuffer and sent as bytes. */
   'raw-blocks-read': (job, o) =>
     rawBlockUpload(blob, job.uploadUrl, { partSize: o.partSize, concurrency: o.concurrency, headers: job.headers, readParts: true }),

@@ -31,3 +31,29 @@ export async function rawSinglePut(blob, url, headers = {}) {
   const r = await fetch(url, { method: 'PUT', headers, body: blob });
   if (!r.ok) throw new Error(`Put Blob: HTTP ${r.status}`);
 }
+
+/** `rawBlockUpload` with XMLHttpRequest instead of `fetch`. */
+export async function rawBlockUploadXhr(blob, url, { partSize, concurrency, headers = {} }) {
+  const count = Math.max(1, Math.ceil(blob.size / partSize));
+  const ids = Array.from({ length: count }, (_, i) => btoa(String(i).padStart(6, '0')));
+  const put = (target, body, hdrs) =>
+    new Promise((resolve, reject) => {
+      const x = new XMLHttpRequest();
+      x.open('PUT', target);
+      for (const [k, v] of Object.entries(hdrs)) x.setRequestHeader(k, v);
+      x.onload = () => (x.status < 300 ? resolve() : reject(new Error(`HTTP ${x.status}`)));
+      x.onerror = () => reject(new Error('network error'));
+      x.send(body);
+    });
+  let next = 0;
+  async function worker() {
+    while (next < count) {
+      const i = next++;
+      const slice = blob.slice(i * partSize, Math.min(blob.size, (i + 1) * partSize));
+      await put(`${url}&comp=block&blockid=${encodeURIComponent(ids[i])}`, slice, headers);
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(concurrency, count) }, worker));
+  const xml = `<?xml version="1.0" encoding="utf-8"?><BlockList>${ids.map((id) => `<Latest>${id}</Latest>`).join('')}</BlockList>`;
+  await put(`${url}&comp=blocklist`, xml, {});
+}

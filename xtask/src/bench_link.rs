@@ -31,6 +31,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -40,6 +41,36 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::runtime::Runtime;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
+
+/// What a [`Sink`] or [`Proxy`] saw: evidence of how a method uses the
+/// network (connections opened, CORS preflights, requests).
+#[derive(Debug, Default)]
+pub struct Stats {
+    /// TCP connections accepted.
+    pub connections: AtomicU64,
+    /// `OPTIONS` requests (CORS preflights); sink only.
+    pub preflights: AtomicU64,
+    /// Other requests; sink only.
+    pub requests: AtomicU64,
+}
+
+impl Stats {
+    /// `N connections, N preflights, N requests` (the proxy sees no
+    /// requests, only connections).
+    pub fn summary(&self) -> String {
+        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        if get(&self.requests) + get(&self.preflights) == 0 {
+            format!("{} connections", get(&self.connections))
+        } else {
+            format!(
+                "{} connections, {} CORS preflights, {} other requests",
+                get(&self.connections),
+                get(&self.preflights),
+                get(&self.requests)
+            )
+        }
+    }
+}
 
 /// The account every blob endpoint of the benchmark serves (Azurite's
 /// development account: the emulator signs for it).
@@ -73,6 +104,8 @@ pub struct Proxy {
     runtime: Option<Runtime>,
     /// `127.0.0.1:PORT` it listens on.
     pub addr: SocketAddr,
+    /// What it saw.
+    pub stats: Arc<Stats>,
 }
 
 impl Proxy {
@@ -82,8 +115,11 @@ impl Proxy {
         let runtime = runtime()?;
         let listener = runtime.block_on(TcpListener::bind("127.0.0.1:0"))?;
         let addr = listener.local_addr()?;
+        let stats: Arc<Stats> = Arc::default();
+        let seen = stats.clone();
         runtime.spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
+                seen.connections.fetch_add(1, Ordering::Relaxed);
                 tokio::spawn(async move {
                     // One errored connection ends itself only.
                     let _ = proxy_connection(client, upstream, link).await;
@@ -93,6 +129,7 @@ impl Proxy {
         Ok(Proxy {
             runtime: Some(runtime),
             addr,
+            stats,
         })
     }
 }
@@ -199,6 +236,8 @@ pub struct Sink {
     runtime: Option<Runtime>,
     /// `127.0.0.1:PORT` it listens on.
     pub addr: SocketAddr,
+    /// What it saw.
+    pub stats: Arc<Stats>,
 }
 
 impl Sink {
@@ -208,17 +247,22 @@ impl Sink {
         let listener = runtime.block_on(TcpListener::bind("127.0.0.1:0"))?;
         let addr = listener.local_addr()?;
         let blobs: Blobs = Arc::default();
+        let stats: Arc<Stats> = Arc::default();
+        let seen = stats.clone();
         runtime.spawn(async move {
             while let Ok((conn, _)) = listener.accept().await {
+                seen.connections.fetch_add(1, Ordering::Relaxed);
                 let blobs = blobs.clone();
+                let seen = seen.clone();
                 tokio::spawn(async move {
-                    let _ = sink_connection(conn, blobs).await;
+                    let _ = sink_connection(conn, blobs, seen).await;
                 });
             }
         });
         Ok(Sink {
             runtime: Some(runtime),
             addr,
+            stats,
         })
     }
 
@@ -295,7 +339,7 @@ impl Answer {
 }
 
 /// Serves one keep-alive connection.
-async fn sink_connection(mut conn: TcpStream, blobs: Blobs) -> Result<()> {
+async fn sink_connection(mut conn: TcpStream, blobs: Blobs, stats: Arc<Stats>) -> Result<()> {
     conn.set_nodelay(true)?;
     let mut buf: Vec<u8> = Vec::with_capacity(CHUNK);
     let mut chunk = vec![0u8; 256 * 1024];
@@ -315,6 +359,11 @@ async fn sink_connection(mut conn: TcpStream, blobs: Blobs) -> Result<()> {
             buf.extend_from_slice(&chunk[..n]);
         };
         buf.drain(..head_len);
+        if head.method == "OPTIONS" {
+            stats.preflights.fetch_add(1, Ordering::Relaxed);
+        } else {
+            stats.requests.fetch_add(1, Ordering::Relaxed);
+        }
         let answer = if head.authorization {
             // Nothing but the signature authorises a storage request.
             drain_body(&mut conn, &mut buf, &mut chunk, &head, false).await?;

@@ -76,11 +76,12 @@ const DEFAULT_CONCURRENCY: u32 = 4;
 const SHA_LIMIT: u64 = 256 * MIB;
 /// The method rows, in table order: each is one entry of the `methods`
 /// table of `bench/upload/page.mjs`.
-const METHODS: [&str; 7] = [
+const METHODS: [&str; 8] = [
     "engine",
     "engine-no-md5",
     "raw-put",
     "raw-blocks",
+    "raw-blocks-xhr",
     "raw-blocks-read",
     "sdk",
     "sdk-tuned",
@@ -643,6 +644,11 @@ impl Bench<'_> {
             .output()
             .context("running bench/upload/driver.mjs with node")?;
         drop(emulator);
+        let seen = match &peers {
+            Peers::Local(_) => None,
+            Peers::Sink(sink) => Some(format!("sink saw {}", sink.stats.summary())),
+            Peers::Wan { proxy, .. } => Some(format!("proxy saw {}", proxy.stats.summary())),
+        };
         drop(peers);
         let stdout = String::from_utf8_lossy(&out.stdout);
         let Some(line) = stdout.lines().find_map(|l| l.strip_prefix("RESULT ")) else {
@@ -676,6 +682,9 @@ impl Bench<'_> {
             (row.peak_rss - row.idle_rss) / MIB as f64,
             row.check()
         );
+        if let Some(seen) = seen {
+            println!("   {seen} (the emulator's own set-up and read-back included)");
+        }
         Ok(row)
     }
 }

@@ -62,10 +62,15 @@ commands:
                   SIZE (default 300MiB) through injected faults and restarts
                   of the emulator and Azurite, each read back and its import
                   checked; prints a table, fails unless every upload passed
-  bench upload [quick|SIZE…] [--methods=M,…]
-                  upload speed and page memory in headless Chromium to Azurite:
-                  this package vs raw fetch vs @azure/storage-blob (default
-                  1GiB 4GiB; `quick` is 64 MiB)
+  bench upload [quick|SIZE…] [--link=local,sink,wan] [--methods=M,…] [--runs=N]
+               [--rtt=MS] [--conn-rate=MiB/s] [--grid-runs=N] [--part=MiB] [--concurrency=N]
+                  upload speed and page memory in headless Chromium: this
+                  package vs raw fetch vs @azure/storage-blob, each link
+                  (default all three: Azurite on loopback, a discard sink, and
+                  Azurite behind a 40 ms, 16 MiB/s-per-connection proxy), N
+                  runs (default 3) with the methods in turns, medians, the
+                  part size × concurrency grid on wan, and the targets
+                  (default 1GiB 4GiB, the engine alone at 4GiB; `quick` is 64 MiB)
   bench preflight [quick|SIZE…]
                   import-uploader/preflight in headless Chromium on generated
                   CSVs vs Papa Parse in a Worker: MB/s, first answer, the
