@@ -131,6 +131,8 @@ struct Options {
     grid_runs: usize,
     wan: bench_link::Link,
     source: Source,
+    /// `--azurite=stock`: Azurite without the faster CRC-64.
+    stock_azurite: bool,
 }
 
 fn parse_options(args: &[String]) -> Result<Options> {
@@ -148,6 +150,7 @@ fn parse_options(args: &[String]) -> Result<Options> {
             rate: Some(DEFAULT_CONN_RATE_MIB * MIB as f64),
         },
         source: Source::File,
+        stock_azurite: false,
     };
     let mut size_args = Vec::new();
     let count = |flag: &str, v: &str, min: usize| -> Result<usize> {
@@ -170,6 +173,13 @@ fn parse_options(args: &[String]) -> Result<Options> {
                     "file" => Source::File,
                     "memory" => Source::Memory,
                     _ => bail!("unknown source `{v}`: use --source=file or --source=memory"),
+                }
+            }
+            "--azurite" => {
+                o.stock_azurite = match v {
+                    "fast-crc64" => false,
+                    "stock" => true,
+                    _ => bail!("unknown `--azurite={v}`: use fast-crc64 (the default) or stock"),
                 }
             }
             "--link" => {
@@ -305,6 +315,7 @@ pub fn run(args: &[String]) -> Result<()> {
         emulator_bin: &emulator_bin,
         www: &www,
         wan: o.wan,
+        preload: (!o.stock_azurite).then(|| ws.root.join("bench/upload/azurite-crc64.cjs")),
     };
 
     let mut rows = Vec::new();
@@ -513,6 +524,9 @@ struct Bench<'a> {
     emulator_bin: &'a Path,
     www: &'a Path,
     wan: bench_link::Link,
+    /// Loaded into every Azurite (`bench/upload/azurite-crc64.cjs`), unless
+    /// `--azurite=stock`.
+    preload: Option<PathBuf>,
 }
 
 /// The storage peers of one measurement; dropped (stopped, data removed)
@@ -528,12 +542,30 @@ enum Peers {
 }
 
 impl Peers {
-    fn start(ws: &Workspace, link: LinkKind, wan: bench_link::Link) -> Result<Peers> {
+    fn start(
+        ws: &Workspace,
+        link: LinkKind,
+        wan: bench_link::Link,
+        preload: Option<&Path>,
+    ) -> Result<Peers> {
+        let azurite = || -> Result<Azurite> {
+            let az = Azurite::start_with_preload(ws, preload)?;
+            if preload.is_some() {
+                let log = fs::read_to_string(&az.log).unwrap_or_default();
+                if !log.contains("CRC-64 replaced") {
+                    bail!(
+                        "Azurite did not take the faster CRC-64 (see {}); run with --azurite=stock to measure without it",
+                        az.log.display()
+                    );
+                }
+            }
+            Ok(az)
+        };
         Ok(match link {
-            LinkKind::Local => Peers::Local(Azurite::start(ws)?),
+            LinkKind::Local => Peers::Local(azurite()?),
             LinkKind::Sink => Peers::Sink(Sink::start()?),
             LinkKind::Wan => {
-                let az = Azurite::start(ws)?;
+                let az = azurite()?;
                 let upstream = azurite_addr(&az.url)?;
                 let proxy = Proxy::start(upstream, wan)?;
                 Peers::Wan {
@@ -610,7 +642,7 @@ impl Bench<'_> {
             shape(method, part, concurrency)
         );
         let ws = self.ws;
-        let peers = Peers::start(ws, link, self.wan)?;
+        let peers = Peers::start(ws, link, self.wan, self.preload.as_deref())?;
         let storage = format!("azurite={}", peers.endpoint());
         let pkg = ws.pkg_dir();
         let args = [

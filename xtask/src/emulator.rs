@@ -173,11 +173,18 @@ pub struct Azurite {
     /// Where its output goes.
     pub log: PathBuf,
     data_dir: PathBuf,
+    /// A script Node loads before Azurite (`node --require`), if any.
+    preload: Option<PathBuf>,
 }
 
 impl Azurite {
     /// Starts Azurite and waits until it accepts connections.
     pub fn start(ws: &Workspace) -> Result<Azurite> {
+        Self::start_with_preload(ws, None)
+    }
+
+    /// [`Azurite::start`], with Node loading `preload` first (`--require`).
+    pub fn start_with_preload(ws: &Workspace, preload: Option<&Path>) -> Result<Azurite> {
         let scratch = ws.scratch_dir();
         std::fs::create_dir_all(&scratch)?;
         let port = std::net::TcpListener::bind("127.0.0.1:0")?
@@ -186,12 +193,13 @@ impl Azurite {
         let data_dir = scratch.join(format!("azurite-data-{}-{port}", std::process::id()));
         let log = scratch.join("azurite.log");
         let out = File::create(&log).with_context(|| format!("creating {}", log.display()))?;
-        let child = Self::spawn(ws, port, &data_dir, out, &log)?;
+        let child = Self::spawn(ws, port, &data_dir, out, &log, preload)?;
         let az = Azurite {
             child,
             url: format!("http://127.0.0.1:{port}/devstoreaccount1"),
             log,
             data_dir,
+            preload: preload.map(Path::to_path_buf),
         };
         println!("azurite: {} (log: {})", az.url, az.log.display());
         Ok(az)
@@ -199,7 +207,14 @@ impl Azurite {
 
     /// Starts Azurite on `port` with its data in `data_dir`, its output
     /// going to `out`, and waits until it accepts connections.
-    fn spawn(ws: &Workspace, port: u16, data_dir: &Path, out: File, log: &Path) -> Result<Child> {
+    fn spawn(
+        ws: &Workspace,
+        port: u16,
+        data_dir: &Path,
+        out: File,
+        log: &Path,
+        preload: Option<&Path>,
+    ) -> Result<Child> {
         let main = ws.root.join("node_modules/azurite/dist/src/blob/main.js");
         if !main.is_file() {
             bail!(
@@ -207,8 +222,11 @@ impl Azurite {
                 main.display()
             );
         }
-        let mut child = ws
-            .cmd("node")
+        let mut node = ws.cmd("node");
+        if let Some(p) = preload {
+            node.arg("--require").arg(p);
+        }
+        let mut child = node
             .arg(&main)
             .args([
                 "--blobHost",
@@ -279,7 +297,14 @@ impl Azurite {
             .append(true)
             .open(&self.log)
             .with_context(|| format!("opening {}", self.log.display()))?;
-        self.child = Self::spawn(ws, port, &self.data_dir, out, &self.log)?;
+        self.child = Self::spawn(
+            ws,
+            port,
+            &self.data_dir,
+            out,
+            &self.log,
+            self.preload.as_deref(),
+        )?;
         Ok(())
     }
 }
