@@ -70,7 +70,7 @@ try {
   await page.evaluate(() => new Promise((r) => setTimeout(r, 300)));
   const idle = await sample();
   const peak = { ...idle };
-  let sampling = !process.env.BENCH_UPLOAD_NO_SAMPLING;
+  let sampling = true;
   const sampler = (async () => {
     while (sampling) {
       try {
