@@ -1,7 +1,9 @@
 // The page `cargo xtask bench upload` drives in headless Chromium (through
 // `driver.mjs`). Served by the emulator (`--www`, with the package at
-// `/pkg/`), so the API is same-origin; uploads go to Azurite, whose CORS
-// rules the emulator sets at start.
+// `/pkg/`), so the API is same-origin; uploads go to the job's upload URL:
+// Azurite (link `local`), the WAN proxy in front of it (`wan`) or the
+// discard sink (`sink`), whose CORS rules the emulator sets at start.
+// `methods` below has one entry per method row of the benchmark.
 //
 // The file is either a real file on disk, chosen through the page's file
 // input as a user would (`window.bench.useFile()` after the driver sets the
