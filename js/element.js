@@ -103,6 +103,7 @@ export const STRINGS = {
   committing: 'Committing the upload…',
   preparing: 'Reading the file to send it as UTF-8 with commas: {loaded} of {total}…',
   uploaded: 'Uploaded {size}.',
+  uploadedPart: '{percent} % of {name} uploaded.',
   pause: 'Pause',
   resumeUpload: 'Resume',
   paused: 'Paused at {loaded} of {total}.',
@@ -116,6 +117,7 @@ export const STRINGS = {
   invalidRows: 'Rejected',
   mergedInserts: 'Inserted',
   mergedUpdates: 'Updated',
+  jobStage: 'The job is {state}: {stage}.',
   result: 'Result',
   done: 'Done: {valid} of {read} rows imported ({rate} %).',
   failed: 'The job failed: {message}',
@@ -414,6 +416,7 @@ export class ImportUploaderElement extends HTMLElement {
       _fieldMap: {},
       _sourceFields: {},
       _progress: null,
+      _quarter: 0,
       _upload: null,
       _status: null,
       _jobId: null,
@@ -828,6 +831,10 @@ export class ImportUploaderElement extends HTMLElement {
         onProgress: (p) => {
           this._progress = p;
           this._renderProgress();
+          // Announced at each quarter, not at every part.
+          const quarter = p.total > 0 && p.phase === 'upload' ? Math.floor((4 * p.loaded) / p.total) : 0;
+          if (quarter > (this._quarter ?? 0) && quarter < 4) this._say(this._t('uploadedPart', { percent: quarter * 25, name: file.name }));
+          this._quarter = quarter;
           this._emit('progress', p);
         },
       };
@@ -849,6 +856,7 @@ export class ImportUploaderElement extends HTMLElement {
         ...this.pollOptions,
         signal,
         onStatus: (s) => {
+          if (s.stage !== this._status?.stage || s.state !== this._status?.state) this._say(this._t('jobStage', { state: s.state, stage: s.stage }));
           this._status = s;
           this._renderStatus();
           this._emit('status', { ...s, jobId: job.jobId });
