@@ -320,8 +320,12 @@ export const cases = [
         await axe(page, 'the preview and mapping');
         await shot(ctx, page, '02-review');
         const { done } = await startAndFinish(page);
-        await countsMatchEmulator(ctx, page, done);
+        const status = await countsMatchEmulator(ctx, page, done);
         assertEqual(done.validRows, 20, 'valid rows');
+        // The done event's detail is the client's JobStatus, as the API gave it (jobId: the broker's handle).
+        assertEqual(Object.keys(done).filter((k) => k !== 'jobId').sort().join(), Object.keys(status).filter((k) => k !== 'jobId').sort().join(), "the done event's keys");
+        for (const k of Object.keys(status).filter((k) => k !== 'jobId')) assertEqual(JSON.stringify(done[k]), JSON.stringify(status[k]), `done.${k}`);
+        assert(done.jobId.startsWith(status.jobId), `done.jobId ${done.jobId} names ${status.jobId}`);
         assertEqual(done.invalidRows, 3, 'rejected rows');
         await page.waitForSelector(`${el('rejected')} tbody tr`);
         const rejected = await page.$$eval(`${el('rejected')} tbody tr`, (trs) => trs.map((tr) => tr.cells[0].textContent));
@@ -489,7 +493,7 @@ export const cases = [
     },
   },
   {
-    name: 'upload: pause stops sending, resume finishes; progress shows bytes, rate and ETA',
+    name: 'upload: pause stops sending, resume finishes; progress shows bytes, rate and ETA; the live region announces each quarter, the pause, the job and the result',
     async fn(ctx) {
       const { context, page } = await open(ctx, `${ctx.bare.url}/`);
       try {
@@ -498,6 +502,12 @@ export const cases = [
         const counter = await slowStorage(page, 250);
         await pick(page, file('big.csv', bigPeople(16_000)));
         await review(page);
+        // Everything the live region says, in order.
+        await page.evaluate(() => {
+          const live = document.querySelector('import-uploader').shadowRoot.querySelector('[role=status][aria-live=polite]');
+          window.__said = [];
+          new MutationObserver(() => window.__said.push(live.textContent)).observe(live, { childList: true, characterData: true, subtree: true });
+        });
         await page.click(el('start'));
         await step(page, 'upload');
         await waitLoaded(page, part);
@@ -518,6 +528,10 @@ export const cases = [
         const done = (await events(page, 'done')).at(-1).detail;
         const status = await countsMatchEmulator(ctx, page, done);
         assertEqual(status.validRows, 16_000, 'every row imported');
+        const said = await page.evaluate(() => window.__said);
+        for (const q of [25, 50, 75]) assert(said.includes(`${q} % of big.csv uploaded.`), `${q} % announced: ${said}`);
+        assert(said.some((t) => /^Paused at /.test(t)) && said.some((t) => /^Uploaded /.test(t)) && said.some((t) => /^The job is /.test(t)), `pause, upload and job announced: ${said}`);
+        assert(/^Done: 16\D?000 of 16\D?000 /.test(said.at(-1)), `the result announced last: ${said.at(-1)}`);
       } finally {
         await context.close();
       }
@@ -873,6 +887,9 @@ document.getElementById('late').getTicket = ticket;
         // The client's JobStatus, as the API gave it; `jobId` is the broker's handle of the job.
         assertEqual(last.jobId, jobId, "the status event's jobId");
         for (const k of Object.keys(status).filter((k) => k !== 'jobId')) assertEqual(JSON.stringify(last[k]), JSON.stringify(status[k]), `status event's ${k}`);
+        // Announced in the live region.
+        const live = await page.$eval('import-uploader', (u) => u.shadowRoot.querySelector('[role=status][aria-live=polite]').textContent);
+        assertEqual(live, `The job is running: ${status.stage}.`, 'the stage announced');
         await axe(page, 'the job step');
         await shot(ctx, page, '05-job-running');
       } finally {
@@ -1015,6 +1032,7 @@ document.getElementById('late').getTicket = ticket;
         await slowStorage(page, 150);
         await page.click(el('start'));
         await step(page, 'upload');
+        await page.waitForFunction(() => document.querySelector('import-uploader').shadowRoot.activeElement?.id.endsWith('-upload-heading'));
         await waitLoaded(page, 1);
         await page.click(el('pause'));
         await page.waitForSelector(`${el('resume')}:not([hidden])`);
