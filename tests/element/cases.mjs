@@ -466,14 +466,27 @@ export const cases = [
     },
   },
   {
-    name: 'the full check: progress, then a prediction equal to the final status, errorSummary as bars, the first problem rows',
+    name: 'the full check: a progress bar to the end, then a prediction equal to the final status, errorSummary as bars, the first problem rows',
     async fn(ctx) {
       const { context, page } = await open(ctx, `${ctx.bare.url}/`);
       try {
         await pick(page, file('check.csv', people(300, 7)));
         await review(page);
+        // Every state of the check's progress bar while it exists.
+        await page.evaluate(() => {
+          const root = document.querySelector('import-uploader').shadowRoot;
+          window.__checkBar = [];
+          new MutationObserver(() => {
+            const bar = root.querySelector('[id$="-check-progress"]');
+            if (bar) window.__checkBar.push({ value: bar.value, max: bar.max, label: bar.getAttribute('aria-label') });
+          }).observe(root, { childList: true, subtree: true, attributes: true });
+        });
         await page.click(el('check'));
         await page.waitForSelector(`${el('prediction')}[data-full="true"]`, { timeout: 30_000 });
+        const bar = await page.evaluate(() => window.__checkBar);
+        const size = await page.evaluate(() => document.querySelector('import-uploader').shadowRoot.querySelector('[id$="-file-name"]').parentElement.textContent);
+        assert(bar.length > 0 && bar.every((b) => b.label), `a labelled progress bar while checking: ${JSON.stringify(bar.slice(0, 3))} (${size})`);
+        assert(bar.some((b) => b.value > 0 && b.value === b.max), `the bar reaches the end: ${JSON.stringify(bar.slice(-3))}`);
         const predicted = await page.$eval(el('prediction'), (p) => p.textContent);
         const bars = await page.$$eval(`${el('predicted-summary')} [data-code]`, (ds) => ds.map((d) => d.dataset.code));
         assert(bars.length > 0, 'errorSummary bars');
