@@ -765,6 +765,56 @@ export const cases = [
     },
   },
   {
+    name: 'every documented CSS custom property takes effect',
+    async fn(ctx) {
+      const { context, page } = await open(ctx, `${ctx.bare.url}/`);
+      try {
+        const props = {
+          '--iu-font': '13px/1.25 monospace',
+          '--iu-fg': 'rgb(1, 1, 1)',
+          '--iu-bg': 'rgb(2, 2, 2)',
+          '--iu-muted': 'rgb(3, 3, 3)',
+          '--iu-border': 'rgb(4, 4, 4)',
+          '--iu-accent': 'rgb(5, 5, 5)',
+          '--iu-on-accent': 'rgb(6, 6, 6)',
+          '--iu-danger': 'rgb(7, 7, 7)',
+          '--iu-focus': 'rgb(8, 8, 8)',
+          '--iu-radius': '9px',
+          '--iu-drop-over': 'rgb(10, 10, 10)',
+        };
+        await page.addStyleTag({ content: `import-uploader { ${Object.entries(props).map(([k, v]) => `${k}: ${v};`).join(' ')} }` });
+        // Focus by keyboard (for :focus-visible), a drag over the drop zone, and an error message.
+        await page.focus('body');
+        await tabTo(page, 'choose');
+        await drop(page, file('a.csv', people(1, 0)), file('b.csv', people(1, 0)));
+        await page.dispatchEvent(el('drop'), 'dragover');
+        const got = await page.evaluate(() => {
+          const u = document.querySelector('import-uploader');
+          const root = u.shadowRoot;
+          const css = (e) => getComputedStyle(e);
+          const choose = root.querySelector('[id$="-choose"]');
+          return {
+            '--iu-font': css(u).fontFamily + ' ' + css(u).fontSize,
+            '--iu-fg': css(u).color,
+            '--iu-bg': css(u).backgroundColor,
+            '--iu-muted': css(root.querySelector('.drop .muted')).color,
+            '--iu-border': css(root.querySelector('[id$="-object"]')).borderTopColor,
+            '--iu-accent': css(choose).backgroundColor,
+            '--iu-on-accent': css(choose).color,
+            '--iu-danger': css(root.querySelector('[role=status]')).color,
+            '--iu-focus': css(choose).outlineColor,
+            '--iu-radius': css(choose).borderTopLeftRadius,
+            '--iu-drop-over': css(root.querySelector('[id$="-drop"]')).backgroundColor,
+          };
+        });
+        const want = { ...props, '--iu-font': 'monospace 13px' };
+        for (const k of Object.keys(props)) assertEqual(got[k], want[k], k);
+      } finally {
+        await context.close();
+      }
+    },
+  },
+  {
     name: 'as a framework uses it: getTicket set before the module loads, or after the tag is on the page; object-name fixed',
     async fn(ctx) {
       const context = await ctx.browser.newContext();
