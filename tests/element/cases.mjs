@@ -483,6 +483,7 @@ export const cases = [
         });
         await page.click(el('check'));
         await page.waitForSelector(`${el('prediction')}[data-full="true"]`, { timeout: 30_000 });
+        await page.waitForFunction(() => document.querySelector('import-uploader').shadowRoot.activeElement?.id.endsWith('-check-heading'));
         const bar = await page.evaluate(() => window.__checkBar);
         const size = await page.evaluate(() => document.querySelector('import-uploader').shadowRoot.querySelector('[id$="-file-name"]').parentElement.textContent);
         assert(bar.length > 0 && bar.every((b) => b.label), `a labelled progress bar while checking: ${JSON.stringify(bar.slice(0, 3))} (${size})`);
@@ -528,6 +529,7 @@ export const cases = [
         assert(/of/.test(text) && /\/s/.test(text) && /left/.test(text), `bytes, rate and ETA: ${text}`);
         await page.click(el('pause'));
         await page.waitForSelector(`${el('resume')}:not([hidden])`);
+        await page.waitForFunction(() => document.querySelector('import-uploader').shadowRoot.activeElement?.id.endsWith('-resume'));
         await axe(page, 'the paused upload');
         await shot(ctx, page, '04-upload-paused');
         await new Promise((r) => setTimeout(r, 400));
@@ -564,6 +566,7 @@ export const cases = [
         await waitLoaded(page, 1);
         await page.click(el('cancel'));
         await step(page, 'review');
+        await page.waitForFunction(() => document.querySelector('import-uploader').shadowRoot.activeElement?.id.endsWith('-review-heading'));
         await new Promise((r) => setTimeout(r, 800));
         const n = counter.n;
         await new Promise((r) => setTimeout(r, 800));
