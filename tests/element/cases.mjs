@@ -339,6 +339,10 @@ export const cases = [
         assertEqual(progress.loaded, progress.total, 'the last progress is the whole file');
         const mapping = (await events(page, 'mapping')).at(-1).detail;
         assertEqual(mapping.fieldMap.email, 'email', 'the mapping event');
+        // A MappingRequest, as setMapping takes it.
+        assertEqual(Object.keys(mapping).sort().join(), 'fieldMap,importMode,sourceFields', "the mapping event's keys");
+        assertEqual(JSON.stringify(mapping.sourceFields), JSON.stringify({ email: 'email', first_name: 'string' }), 'sourceFields (the inferred types)');
+        assertEqual(mapping.importMode, 'balanced', 'importMode');
         const message = await page.$eval('import-uploader', (u) => u.shadowRoot.querySelector('[role=status]').textContent);
         assert(/20 of 23/.test(message), `the result is announced in the live region: ${message}`);
       } finally {
@@ -625,8 +629,12 @@ export const cases = [
         const [download] = await Promise.all([page.waitForEvent('download'), page.click(el('download'))]);
         const path = join(ctx.shots, '..', 'rejected-download.csv');
         await download.saveAs(path);
-        sameAsErrorFile(parseCsv(readFileSync(path, 'utf8')), await errorFile(ctx, done.jobId));
+        const lines = await errorFile(ctx, done.jobId);
+        sameAsErrorFile(parseCsv(readFileSync(path, 'utf8')), lines);
         assertEqual(download.suggestedFilename(), 'rejects-rejected.csv', 'the file name');
+        await page.waitForFunction(() => window.__events.some((e) => e.type === 'download'));
+        const saved = (await events(page, 'download')).at(-1).detail;
+        assertEqual(JSON.stringify(saved), JSON.stringify({ rows: lines.length, fileName: 'rejects-rejected.csv' }), 'the download event');
       } finally {
         await context.close();
       }
