@@ -826,6 +826,57 @@ export const cases = [
     },
   },
   {
+    name: "React: the README's component, bundled with React 19, renders the element, imports a file and hands the done event to its callback",
+    async fn(ctx) {
+      const readme = readFileSync(join(root, 'README.md'), 'utf8');
+      const jsx = readme.match(/```jsx\n([\s\S]*?)```/)?.[1];
+      assert(jsx?.includes('<import-uploader'), "the README's React example");
+      // The example as an app would adapt it: its own broker and ticket endpoint.
+      const component = jsx.replace('https://broker.example.com/api', '/api').replace('"/upload-ticket"', '"/ticket"');
+      assert(!component.includes('example.com') && component.includes('"/ticket"'), 'the example names a broker URL and a ticket endpoint');
+      const dir = join(ctx.scratch, 'react-app');
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(join(dir, 'importer.jsx'), component);
+      const { build } = await import('esbuild');
+      const bundle = await build({
+        stdin: {
+          contents: "import { createRoot } from 'react-dom/client';\nimport { Importer } from './importer.jsx';\ncreateRoot(document.getElementById('root')).render(<Importer onDone={(d) => (window.__reactDone = d)} />);\n",
+          loader: 'jsx',
+          resolveDir: dir,
+        },
+        bundle: true,
+        write: false,
+        format: 'esm',
+        jsx: 'automatic',
+        // The package's module, as the page's import map gives it.
+        external: ['import-uploader/element'],
+        define: { 'process.env.NODE_ENV': '"production"' },
+        logLevel: 'silent',
+      });
+      ctx.bare.serve('/react-app.js', bundle.outputFiles[0].text, 'text/javascript');
+      ctx.bare.serve(
+        '/react',
+        `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>React app</title>
+<script type="importmap">{"imports":{"import-uploader/element":"/pkg/element.js"}}</script></head>
+<body><main id="root"></main><script type="module" src="/react-app.js"></script></body></html>`,
+        'text/html; charset=utf-8',
+      );
+      const { context, page } = await open(ctx, `${ctx.bare.url}/react`);
+      try {
+        assertEqual(await page.$eval('import-uploader', (u) => u.parentElement.id), 'root', 'rendered by React');
+        await pick(page, file('react.csv', people(7, 2)));
+        await review(page);
+        const { done } = await startAndFinish(page);
+        await countsMatchEmulator(ctx, page, done);
+        const handed = await page.evaluate(() => window.__reactDone);
+        assertEqual(JSON.stringify(handed), JSON.stringify(done), "the component's onDone got the done event's detail");
+        assertEqual(handed.validRows, 7, 'valid rows');
+      } finally {
+        await context.close();
+      }
+    },
+  },
+  {
     name: 'as a framework uses it: getTicket set before the module loads, or after the tag is on the page; object-name fixed',
     async fn(ctx) {
       const context = await ctx.browser.newContext();

@@ -44,8 +44,12 @@ export async function nodePackage() {
   return { ...pkg, toNodeListener };
 }
 
-/** Starts the bare app: `{ url, ticketSecret, mint(), close() }`. */
+/**
+ * Starts the bare app: `{ url, ticketSecret, mint(), serve(path, body, type), close() }`.
+ * `serve` adds a page or script of a case's own to the app's origin.
+ */
 export async function startBareApp({ emulator, clientId, clientSecret }) {
+  const extra = new Map();
   const pkg = await nodePackage();
   const ticketSecret = randomBytes(32).toString('base64url');
   const mint = () => pkg.mintUploadTicket(ticketSecret, { subject: SUBJECT, objects: OBJECTS, maxFileSize: MAX_FILE_SIZE, ttlSeconds: 600 });
@@ -57,6 +61,7 @@ export async function startBareApp({ emulator, clientId, clientSecret }) {
       if (request.method !== 'POST') return new Response('use POST\n', { status: 405 });
       return Response.json({ ticket: mint() }, { headers: { 'cache-control': 'no-store' } });
     }
+    if (extra.has(path)) return new Response(extra.get(path).body, { headers: { 'content-type': extra.get(path).type, 'cache-control': 'no-store' } });
     if (path === '/') return new Response(BARE_PAGE, { headers: { 'content-type': CONTENT_TYPES['.html'], 'cache-control': 'no-store' } });
     if (path.startsWith('/pkg/')) {
       const file = normalize(join(pkgDir, decodeURIComponent(path.slice(5))));
@@ -84,6 +89,7 @@ export async function startBareApp({ emulator, clientId, clientSecret }) {
   return {
     url,
     mint,
+    serve: (path, body, type) => extra.set(path, { body, type }),
     close: () =>
       new Promise((done) => {
         server.closeAllConnections?.();
