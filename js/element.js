@@ -127,6 +127,7 @@ export const STRINGS = {
   downloading: 'Writing the rejected rows… {rows}',
   downloaded: '{rows} rejected rows saved.',
   another: 'Import another file',
+  otherFile: 'Choose another file',
   problem: 'Problem',
   loadFailed: 'Cannot load the preflight module: {message}',
   noBroker: 'Set the broker-url attribute (the broker’s base URL).',
@@ -1078,7 +1079,9 @@ export class ImportUploaderElement extends HTMLElement {
 
     if (this._step === 'pick') parts.push(this._pickView(id, t));
     else {
-      parts.push(h('p', { class: 'muted', part: 'file' }, h('strong', { id: id('file-name') }, this._file.name), ` — ${bytes(this._file.size)}`));
+      parts.push(h('p', { class: 'muted', part: 'file' }, h('strong', { id: id('file-name') }, this._file.name), ` — ${bytes(this._file.size)} `,
+        // Before the upload, the file can still be changed.
+        this._step === 'review' ? h('button', { type: 'button', part: 'button', id: id('other-file'), onclick: () => this._another() }, t('otherFile')) : null));
     }
     if (this._step === 'review') parts.push(this._reviewView(id, t));
     if (this._step === 'upload' || this._step === 'job') parts.push(this._uploadView(id, t));

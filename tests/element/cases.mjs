@@ -1069,7 +1069,7 @@ document.getElementById('late').getTicket = ticket;
     },
   },
   {
-    name: 'problems beside their column, and the dialect overridden: delimiter and header change the preview and the columns',
+    name: 'problems beside their column; another file chosen before the upload; the dialect overridden: delimiter and header change the preview and the columns',
     async fn(ctx) {
       const { context, page } = await open(ctx, `${ctx.bare.url}/`);
       try {
@@ -1083,8 +1083,10 @@ document.getElementById('late').getTicket = ticket;
         assert(!/both named/.test(general), `not repeated in the general list: ${general}`);
         await axe(page, 'a problem beside its column');
 
-        await page.reload();
-        await page.waitForFunction(() => document.querySelector('import-uploader')?.dataset.ready === 'true');
+        // Another file, before the upload: back to the drop zone, focus on its button.
+        await page.click(el('other-file'));
+        await step(page, 'pick');
+        await page.waitForFunction(() => document.querySelector('import-uploader').shadowRoot.activeElement?.id.endsWith('-choose'));
         await pick(page, file('semi.csv', `email;first_name\nc.${r}@example.com;Cy\nd.${r}@example.com;Di\n`));
         await review(page);
         const head = () => page.$$eval(`${el('preview')} thead th`, (ths) => ths.map((t) => t.textContent).join('|'));
