@@ -57,12 +57,12 @@ function useFile() {
 }
 
 const methods = {
-  /** This package's engine with its defaults (Content-MD5 on every part,
-   * XMLHttpRequest for byte-level progress), part size and concurrency as
-   * asked. */
+  /** This package's engine with its defaults (an integrity check on every
+   * part: x-ms-content-crc64 on Azure; XMLHttpRequest for byte-level
+   * progress), part size and concurrency as asked. */
   engine: (job, o) => client.upload(job, blob, { partSize: o.partSize, concurrency: o.concurrency }).done,
-  /** The same without per-part Content-MD5. */
-  'engine-no-md5': (job, o) =>
+  /** The same without the per-part integrity check (`checksum: false`). */
+  'engine-no-checksum': (job, o) =>
     client.upload(job, blob, { partSize: o.partSize, concurrency: o.concurrency, checksum: false }).done,
   /** Hand-written Put Block + Put Block List with fetch. */
   'raw-blocks': (job, o) => rawBlockUpload(blob, job.uploadUrl, { partSize: o.partSize, concurrency: o.concurrency, headers: job.headers }),

@@ -78,7 +78,7 @@ const SHA_LIMIT: u64 = 256 * MIB;
 /// table of `bench/upload/page.mjs`.
 const METHODS: [&str; 8] = [
     "engine",
-    "engine-no-md5",
+    "engine-no-checksum",
     "raw-put",
     "raw-blocks",
     "raw-blocks-xhr",
