@@ -384,6 +384,30 @@ impl RowValidator {
         fields: &[&str],
         out: &mut ValidRow,
     ) -> Result<(), RowError> {
+        self.check_row(row_number, fields, out, true)
+    }
+
+    /// Accepts or rejects one data row exactly as
+    /// [`validate_into`](Self::validate_into) does, without keeping its
+    /// values: `scratch`'s values are left [`Value::Null`] where text
+    /// would have been copied. For a verdict, which counts rows and keeps
+    /// only the rejected ones' errors.
+    pub fn check_into(
+        &self,
+        row_number: u64,
+        fields: &[&str],
+        scratch: &mut ValidRow,
+    ) -> Result<(), RowError> {
+        self.check_row(row_number, fields, scratch, false)
+    }
+
+    fn check_row(
+        &self,
+        row_number: u64,
+        fields: &[&str],
+        out: &mut ValidRow,
+        keep: bool,
+    ) -> Result<(), RowError> {
         out.row_number = row_number;
         out.recycle();
         if fields.len() != self.width {
@@ -429,9 +453,9 @@ impl RowValidator {
                     ),
                 });
             }
-            let value = match check_value_with(f.data_type, raw, self.mode, &mut out.spare) {
+            let value = match check_value_with(f.data_type, raw, self.mode, &mut out.spare, keep) {
                 Ok(v) => {
-                    if f.is_key {
+                    if f.is_key && keep {
                         normalise_key(v, f.data_type)
                     } else {
                         v
