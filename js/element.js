@@ -524,6 +524,12 @@ export class ImportUploaderElement extends HTMLElement {
     this._takeFile(files[0]);
   }
 
+  /** Opens the file picker. */
+  _choose(input) {
+    this._preloadPreflight();
+    input.click();
+  }
+
   _refuse(code, message) {
     const e = elementError(code, message);
     this._say(message, true);
@@ -570,6 +576,22 @@ export class ImportUploaderElement extends HTMLElement {
     } catch (e) {
       throw elementError('ELEMENT.PREFLIGHT.LOAD_FAILED', this._t('loadFailed', { message: e.message ?? e }), e);
     }
+  }
+
+  /**
+   * A file is about to be chosen (a drag entered the drop zone, the picker
+   * opened): the preflight's module and its Worker start loading, so that
+   * the preview follows the drop at once. Once per element; a failure here
+   * is left for the load that needs the module to report.
+   */
+  _preloadPreflight() {
+    if (this._preloading) return;
+    this._preloading = Promise.resolve()
+      .then(() => this.loadPreflight())
+      .then((m) => m.preload?.())
+      .catch(() => {
+        this._preloading = null;
+      });
   }
 
   _preflightOptions(extra = {}) {
@@ -1101,6 +1123,7 @@ export class ImportUploaderElement extends HTMLElement {
         class: 'drop',
         part: 'dropzone',
         id: id('drop'),
+        ondragenter: () => this._preloadPreflight(),
         ondragover: (e) => {
           e.preventDefault();
           drop.classList.add('over');
@@ -1110,7 +1133,7 @@ export class ImportUploaderElement extends HTMLElement {
       },
       h('p', {}, t('drop')),
       h('p', { class: 'muted' }, t('or')),
-      h('button', { type: 'button', part: 'button primary-button', class: 'primary', id: id('choose'), disabled: !this._schema, onclick: () => input.click() }, t('choose')),
+      h('button', { type: 'button', part: 'button primary-button', class: 'primary', id: id('choose'), disabled: !this._schema, onclick: () => this._choose(input) }, t('choose')),
       input,
     );
     this._drop = drop;
