@@ -5,8 +5,8 @@
 use import_core::csv::{CsvStream, RecordEvent};
 use import_core::rules::{DataType, ImportMode};
 use import_core::validate::{
-    check_value, HeaderError, Mapping, RowError, RowValidator, ValidRow, Value, ValueError,
-    EXTRA_COLUMN, INVALID_ENCODING, REQUIRED_FIELD_MISSING, ROW_MALFORMED,
+    accepts, check_value, HeaderError, Mapping, RowError, RowValidator, ValidRow, Value,
+    ValueError, EXTRA_COLUMN, INVALID_ENCODING, REQUIRED_FIELD_MISSING, ROW_MALFORMED,
     VALIDATION_TYPE_MISMATCH,
 };
 use import_core::wire::MappingRequest;
@@ -1247,9 +1247,10 @@ fn a_reused_row_gives_the_same_values_as_fresh_ones() {
 /// `check_into` (what a verdict counts with, keeping no values) accepts
 /// and rejects every row exactly as `validate_into` does, with the same
 /// error, in every mode: each column set in turn to values of every kind
-/// (valid, empty, spaced, lenient forms, wrong types, out of range).
+/// (valid, empty, spaced, lenient forms, wrong types, out of range); and
+/// `accepts` answers as `check_value` does.
 #[test]
-fn check_into_gives_validate_into_s_verdict() {
+fn check_into_and_accepts_give_the_full_checks_answers() {
     let values = [
         "",
         " ",
@@ -1284,6 +1285,19 @@ fn check_into_gives_validate_into_s_verdict() {
         "https://example.com",
         "example.com",
     ];
+    // `accepts` (what inference and sniffing count with, building no
+    // message) agrees with `check_value` on each value, type and mode.
+    for mode in [Strict, Balanced, Landing] {
+        for (_, data_type, ..) in COLUMNS {
+            for value in values {
+                assert_eq!(
+                    accepts(*data_type, value, mode),
+                    check_value(*data_type, value, mode).is_ok(),
+                    "{mode:?}, {data_type:?}, {value:?}: accepts and check_value disagree"
+                );
+            }
+        }
+    }
     let mut scratch = ValidRow::default();
     let mut kept = ValidRow::default();
     let mut compared = 0;

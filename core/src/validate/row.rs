@@ -7,7 +7,7 @@ use std::fmt;
 
 use indexmap::IndexMap;
 
-use super::values::{check_value_with, trim};
+use super::values::{check_value_with, trim, Keep};
 use super::*;
 use crate::csv::{CsvErrorKind, CsvRowError};
 use crate::rules::{DataType, ImportMode};
@@ -384,7 +384,7 @@ impl RowValidator {
         fields: &[&str],
         out: &mut ValidRow,
     ) -> Result<(), RowError> {
-        self.check_row(row_number, fields, out, true)
+        self.check_row(row_number, fields, out, Keep::Everything)
     }
 
     /// Accepts or rejects one data row exactly as
@@ -398,7 +398,7 @@ impl RowValidator {
         fields: &[&str],
         scratch: &mut ValidRow,
     ) -> Result<(), RowError> {
-        self.check_row(row_number, fields, scratch, false)
+        self.check_row(row_number, fields, scratch, Keep::Messages)
     }
 
     fn check_row(
@@ -406,8 +406,9 @@ impl RowValidator {
         row_number: u64,
         fields: &[&str],
         out: &mut ValidRow,
-        keep: bool,
+        what: Keep,
     ) -> Result<(), RowError> {
+        let keep = what == Keep::Everything;
         out.row_number = row_number;
         out.recycle();
         if fields.len() != self.width {
@@ -453,7 +454,7 @@ impl RowValidator {
                     ),
                 });
             }
-            let value = match check_value_with(f.data_type, raw, self.mode, &mut out.spare, keep) {
+            let value = match check_value_with(f.data_type, raw, self.mode, &mut out.spare, what) {
                 Ok(v) => {
                     if f.is_key && keep {
                         normalise_key(v, f.data_type)
