@@ -65,10 +65,12 @@ commands:
                   upload speed and page memory in headless Chromium to Azurite:
                   this package vs raw fetch vs @azure/storage-blob (default
                   1GiB 4GiB; `quick` is 64 MiB)
-  bench preflight [quick|SIZE…]
+  bench preflight [quick|SIZE…] [--runs N]
                   import-uploader/preflight in headless Chromium on generated
-                  CSVs vs Papa Parse in a Worker: MB/s, first answer, the
-                  main thread's longest task, memory (default 100MB 1GB;
+                  CSVs vs Papa Parse in a Worker: MB/s, first answer (cold,
+                  warm), the main thread's longest task, memory, and the
+                  element's drop → preview; medians of N runs (default 3)
+                  and the targets met or missed (default 100MB 1GB;
                   `quick` is 100 MB)
 ";
 
