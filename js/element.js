@@ -41,8 +41,8 @@ export const STRINGS = {
   objectInfo: '{fields} fields; key {keys}',
   mode: 'Import mode',
   'mode.balanced': 'Default. Rejects rows with type errors; tolerates missing non-key fields.',
-  'mode.strict': 'Rejects any row that does not fully satisfy the schema: missing optional fields, type coercions and extra columns.',
-  'mode.landing_friendly': 'Accepts nearly everything: coerces types where possible, fills missing fields with nulls.',
+  'mode.strict': 'Rejects any row that doesn’t fully satisfy the schema — missing optional fields, type coercions, and extra columns all cause rejection.',
+  'mode.landing_friendly': 'Accepts nearly everything — coerces types where possible, fills missing fields with nulls.',
   drop: 'Drop a CSV file here',
   or: 'or',
   choose: 'Choose a file',
@@ -51,6 +51,7 @@ export const STRINGS = {
   notOneFile: 'Drop one file at a time: {count} were dropped.',
   directory: '{name} is a folder: drop a CSV file instead.',
   emptyFile: '{name} is empty.',
+  unreadable: '{name} cannot be read: choose a CSV file (not a folder) that is still on the disk.',
   resumeOffer: 'The upload of {name} was interrupted. Resume it where it stopped?',
   resume: 'Resume upload',
   startOver: 'Start over',
@@ -64,6 +65,7 @@ export const STRINGS = {
   'delimiter.pipe': 'pipe (|)',
   hasHeader: 'First row is a header',
   detected: 'Detected: {encoding} ({confidence}), {delimiter}, {lineEnding}{bom}.',
+  bom: ', BOM',
   mapping: 'Mapping',
   column: 'Column',
   type: 'Type',
@@ -72,6 +74,8 @@ export const STRINGS = {
   suggestion: 'Suggestion',
   fieldFor: 'Destination field for column {name}',
   ignore: '— ignore this column —',
+  fieldOption: '{name} ({type})',
+  keyFieldOption: '{name} ({type}, key)',
   misfits: '{count} not of this type, e.g. {examples}',
   confidence: '{score} % ({reason})',
   keyUnmapped: 'Map a column to the key field {key} to continue.',
@@ -99,6 +103,7 @@ export const STRINGS = {
   committing: 'Committing the upload…',
   preparing: 'Reading the file to send it as UTF-8 with commas: {loaded} of {total}…',
   uploaded: 'Uploaded {size}.',
+  uploadedPart: '{percent} % of {name} uploaded.',
   pause: 'Pause',
   resumeUpload: 'Resume',
   paused: 'Paused at {loaded} of {total}.',
@@ -112,6 +117,7 @@ export const STRINGS = {
   invalidRows: 'Rejected',
   mergedInserts: 'Inserted',
   mergedUpdates: 'Updated',
+  jobStage: 'The job is {state}: {stage}.',
   result: 'Result',
   done: 'Done: {valid} of {read} rows imported ({rate} %).',
   failed: 'The job failed: {message}',
@@ -121,10 +127,12 @@ export const STRINGS = {
   downloading: 'Writing the rejected rows… {rows}',
   downloaded: '{rows} rejected rows saved.',
   another: 'Import another file',
+  otherFile: 'Choose another file',
   problem: 'Problem',
   loadFailed: 'Cannot load the preflight module: {message}',
   noBroker: 'Set the broker-url attribute (the broker’s base URL).',
   noTicket: 'Set the ticket-url attribute or the getTicket property.',
+  ticketFailed: 'The ticket endpoint answered {status}.',
 };
 
 const MODES = ['balanced', 'strict', 'landing_friendly'];
@@ -405,9 +413,11 @@ export class ImportUploaderElement extends HTMLElement {
       _checking: null,
       _dialect: null, // what the preview and the upload use
       _overridden: false,
+      _edited: false, // the user changed the mapping (else the preflight's suggestions apply)
       _fieldMap: {},
       _sourceFields: {},
       _progress: null,
+      _quarter: 0,
       _upload: null,
       _status: null,
       _jobId: null,
@@ -459,7 +469,7 @@ export class ImportUploaderElement extends HTMLElement {
     const getToken = async () => {
       if (typeof this.getTicket === 'function') return this.getTicket();
       const response = await fetch(new URL(this.ticketUrl, document.baseURI), { method: 'POST', credentials: 'same-origin' });
-      if (!response.ok) throw elementError('ELEMENT.TICKET.FAILED', `The ticket endpoint answered ${response.status}.`);
+      if (!response.ok) throw elementError('ELEMENT.TICKET.FAILED', this._t('ticketFailed', { status: response.status }));
       const type = response.headers.get('content-type') || '';
       return type.includes('json') ? (await response.json()).ticket : (await response.text()).trim();
     };
@@ -844,6 +854,10 @@ export class ImportUploaderElement extends HTMLElement {
         onProgress: (p) => {
           this._progress = p;
           this._renderProgress();
+          // Announced at each quarter, not at every part.
+          const quarter = p.total > 0 && p.phase === 'upload' ? Math.floor((4 * p.loaded) / p.total) : 0;
+          if (quarter > (this._quarter ?? 0) && quarter < 4) this._say(this._t('uploadedPart', { percent: quarter * 25, name: file.name }));
+          this._quarter = quarter;
           this._emit('progress', p);
         },
       };
@@ -865,6 +879,7 @@ export class ImportUploaderElement extends HTMLElement {
         ...this.pollOptions,
         signal,
         onStatus: (s) => {
+          if (s.stage !== this._status?.stage || s.state !== this._status?.state) this._say(this._t('jobStage', { state: s.state, stage: s.stage }));
           this._status = s;
           this._renderStatus();
           this._emit('status', { ...s, jobId: job.jobId });
@@ -1086,7 +1101,9 @@ export class ImportUploaderElement extends HTMLElement {
 
     if (this._step === 'pick') parts.push(this._pickView(id, t));
     else {
-      parts.push(h('p', { class: 'muted', part: 'file' }, h('strong', { id: id('file-name') }, this._file.name), ` — ${bytes(this._file.size)}`));
+      parts.push(h('p', { class: 'muted', part: 'file' }, h('strong', { id: id('file-name') }, this._file.name), ` — ${bytes(this._file.size)} `,
+        // Before the upload, the file can still be changed.
+        this._step === 'review' ? h('button', { type: 'button', part: 'button', id: id('other-file'), onclick: () => this._another() }, t('otherFile')) : null));
     }
     if (this._step === 'review') parts.push(this._reviewView(id, t));
     if (this._step === 'upload' || this._step === 'job') parts.push(this._uploadView(id, t));
@@ -1112,8 +1129,17 @@ export class ImportUploaderElement extends HTMLElement {
       'aria-hidden': 'true',
       onchange: () => {
         const files = input.files;
+        const file = files?.[0];
         if (files?.length > 1) this._refuse('ELEMENT.FILE.SEVERAL', this._t('notOneFile', { count: files.length }));
-        else this._takeFile(files?.[0]);
+        else if (file) {
+          // The input takes no folders (no `webkitdirectory`), yet a picker
+          // may hand one over as a File that cannot be read; so may a file
+          // deleted since. One byte tells.
+          file.slice(0, 1).arrayBuffer().then(
+            () => this._takeFile(file),
+            () => this._refuse('ELEMENT.FILE.UNREADABLE', this._t('unreadable', { name: file.name })),
+          );
+        }
         input.value = '';
       },
     });
@@ -1173,7 +1199,7 @@ export class ImportUploaderElement extends HTMLElement {
         confidence: `${Math.round((det.confidence ?? 1) * 100)} %`,
         delimiter: delimName(det.delimiter),
         lineEnding: det.lineEnding ?? '',
-        bom: det.bom ? ', BOM' : '',
+        bom: det.bom ? t('bom') : '',
       })),
     );
     const encodings = ENCODINGS.includes(d.encoding) ? ENCODINGS : [d.encoding, ...ENCODINGS];
@@ -1212,7 +1238,7 @@ export class ImportUploaderElement extends HTMLElement {
     // The key and two-sources rules are shown from the mapping as it
     // stands (`_blockers`), without waiting for the preflight.
     const shown = (this._pf.problems ?? []).filter((p) => p.code !== 'KEY_NOT_MAPPED' && p.code !== 'FIELD_MAPPED_TWICE');
-    const general = shown.filter((p) => !p.column);
+    const general = shown.filter((p) => p.column == null);
     if (general.length) section.append(h('ul', { class: 'problem', part: 'problems', id: id('problems') }, general.map((p) => h('li', {}, p.message ?? p.code))));
     const fields = this._schema?.fields ?? [];
     const suggestions = new Map((this._pf.suggestions ?? []).map((s) => [s.column, s]));
@@ -1228,7 +1254,7 @@ export class ImportUploaderElement extends HTMLElement {
               'select',
               { id: id(`field-${i}`), 'aria-label': t('fieldFor', { name: c.name }), 'data-column': c.name, onchange: (e) => this._setField(c.name, e.target.value) },
               h('option', { value: '' }, t('ignore')),
-              fields.map((f) => h('option', { value: f.name, selected: this._fieldMap[c.name] === f.name }, `${f.name} (${f.type}${f.identityKey ? ', key' : ''})`)),
+              fields.map((f) => h('option', { value: f.name, selected: this._fieldMap[c.name] === f.name }, t(f.identityKey ? 'keyFieldOption' : 'fieldOption', { name: f.name, type: f.type }))),
             );
             return h('tr', { 'data-column': c.name, role: 'row' },
               h('th', { scope: 'row', role: 'rowheader' }, c.name, problems.map((p) => h('div', { class: 'problem', part: 'problem' }, p.message ?? p.code))),

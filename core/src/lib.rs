@@ -10,6 +10,7 @@
 //! | [`csv`] | a streaming CSV reader fed chunks of any size (on `csv-core`) |
 //! | [`validate`] | per-row validation under the three import modes |
 //! | [`plan`] | upload planning: protocol detection, parts, block ids, resume records |
+//! | [`checksum`] | CRC-64/NVME, the checksum Azure verifies in `x-ms-content-crc64` |
 //! | [`retry`] | retry classification, full-jitter backoff, status polling schedule |
 //! | [`codes`] | the API's `CDP_ETL…` error codes |
 //! | [`broker`] | the edge broker's upload tickets, job handles, policy, routes, rate limit |
@@ -24,6 +25,7 @@
 #![deny(missing_docs)]
 
 pub mod broker;
+pub mod checksum;
 pub mod codes;
 pub mod contract;
 pub mod csv;

@@ -513,6 +513,116 @@ async fn azure_content_md5_is_verified() {
     assert_eq!(status, 400);
 }
 
+fn crc64_b64(data: &[u8]) -> String {
+    B64.encode(import_core::checksum::crc64(data).to_le_bytes())
+}
+
+#[tokio::test]
+async fn azure_content_crc64_is_verified() {
+    let emu = start_with(|_| {}).await;
+    let url = upload_url(&emu, PATH);
+    let put_blob = |crc: &str| {
+        emu.http
+            .put(&url)
+            .header("x-ms-blob-type", "BlockBlob")
+            .header("x-ms-content-crc64", crc.to_string())
+            .body("123456789")
+    };
+    // A wrong CRC64: refused, nothing committed.
+    let (status, h, body) = send(put_blob(&crc64_b64(b"12345678"))).await;
+    assert_eq!(
+        (status, header(&h, "x-ms-error-code")),
+        (400, "Crc64Mismatch")
+    );
+    assert!(body.contains("did not match"), "{body}");
+    assert_eq!(committed(&emu, PATH), None);
+    // Not base64 of 8 bytes: the header's format is refused.
+    for bad in ["AAAA", "not base64!", ""] {
+        let (status, h, _) = send(put_blob(bad)).await;
+        assert_eq!(
+            (status, header(&h, "x-ms-error-code")),
+            (400, "InvalidHeaderValue"),
+            "x-ms-content-crc64 `{bad}`"
+        );
+    }
+    assert_eq!(committed(&emu, PATH), None);
+    // The right one (the value Azurite computes for these bytes).
+    let (status, h, _) = send(put_blob("iJh5CoYUi64=")).await;
+    assert_eq!(status, 201);
+    assert_eq!(header(&h, "content-md5"), md5_b64(b"123456789"));
+    assert_eq!(read_back(&emu, PATH).await, b"123456789");
+
+    let block = |n: u32| {
+        with(
+            &url,
+            &format!("comp=block&blockid={}", urlencoding::encode(&block_id(n))),
+        )
+    };
+    // Put Block: a wrong CRC64 stages nothing; both checks at once are
+    // refused; the right one stages the block and is reported back.
+    let (status, h, _) = send(
+        emu.http
+            .put(block(1))
+            .header("x-ms-content-crc64", crc64_b64(b"abd"))
+            .body("abc"),
+    )
+    .await;
+    assert_eq!(
+        (status, header(&h, "x-ms-error-code")),
+        (400, "Crc64Mismatch")
+    );
+    let (status, h, _) = send(
+        emu.http
+            .put(block(1))
+            .header("x-ms-content-crc64", crc64_b64(b"abc"))
+            .header("content-md5", md5_b64(b"abc"))
+            .body("abc"),
+    )
+    .await;
+    assert_eq!(
+        (status, header(&h, "x-ms-error-code")),
+        (400, "BothCrc64AndMd5HeaderPresent")
+    );
+    let xml = block_list(&[("Latest", block_id(1))]);
+    let (status, h, _) = send(emu.http.put(with(&url, "comp=blocklist")).body(xml.clone())).await;
+    assert_eq!(
+        (status, header(&h, "x-ms-error-code")),
+        (400, "InvalidBlockList"),
+        "a refused block is not staged"
+    );
+    let (status, h, _) = send(
+        emu.http
+            .put(block(1))
+            .header("x-ms-content-crc64", crc64_b64(b"abc"))
+            .body("abc"),
+    )
+    .await;
+    assert_eq!(status, 201);
+    assert_eq!(header(&h, "x-ms-content-crc64"), crc64_b64(b"abc"));
+    // Put Block List: its body is checked too.
+    let (status, h, _) = send(
+        emu.http
+            .put(with(&url, "comp=blocklist"))
+            .header("x-ms-content-crc64", crc64_b64(b"<BlockList/>"))
+            .body(xml.clone()),
+    )
+    .await;
+    assert_eq!(
+        (status, header(&h, "x-ms-error-code")),
+        (400, "Crc64Mismatch")
+    );
+    assert_eq!(read_back(&emu, PATH).await, b"123456789");
+    let (status, _, _) = send(
+        emu.http
+            .put(with(&url, "comp=blocklist"))
+            .header("x-ms-content-crc64", crc64_b64(xml.as_bytes()))
+            .body(xml),
+    )
+    .await;
+    assert_eq!(status, 201);
+    assert_eq!(read_back(&emu, PATH).await, b"abc");
+}
+
 #[tokio::test]
 async fn azure_requires_content_length() {
     let emu = start_with(|_| {}).await;

@@ -17,9 +17,8 @@
 
 use import_core::plan::{parse_gcs_range_header, status_query_range};
 use js_sys::Uint8Array;
-use md5::{Digest, Md5};
 
-use super::session::{b64, checksum_mismatch, hash_into, Attempt, Committed, Ctx};
+use super::session::{checksum_mismatch, hash_into, Attempt, Check, Committed, Ctx, Hasher};
 use super::transport::{Body, StorageRequest, StorageResponse};
 use crate::error::ClientError;
 
@@ -35,7 +34,7 @@ pub(crate) async fn upload(ctx: &Ctx, resume: bool) -> Result<Committed, ClientE
     let total = ctx.plan.file_size();
     let part_size = ctx.plan.part_size().max(1);
     let mut offset = 0u64;
-    let mut hasher = ctx.checksum.then(Md5::new);
+    let mut hasher = ctx.checksum.then(|| Hasher::new(Check::Md5));
     if resume {
         match query(ctx, total).await? {
             Status::Complete(resp) => return finish(ctx, &resp, None),
@@ -134,7 +133,7 @@ fn persisted_of(resp: &StorageResponse) -> u64 {
         .unwrap_or(0)
 }
 
-fn hash_prefix(h: &mut Md5, bytes: &Uint8Array, n: u64) {
+fn hash_prefix(h: &mut Hasher, bytes: &Uint8Array, n: u64) {
     let n = (n as u32).min(bytes.length());
     if n > 0 {
         hash_into(h, &bytes.subarray(0, n));
@@ -145,15 +144,15 @@ fn hash_prefix(h: &mut Md5, bytes: &Uint8Array, n: u64) {
 fn finish(
     ctx: &Ctx,
     resp: &StorageResponse,
-    hasher: Option<Md5>,
+    hasher: Option<Hasher>,
 ) -> Result<Committed, ClientError> {
     let meta = crate::shape::parse_json(&resp.body).filter(|m| m.is_object());
     let field = |k: &str| meta.as_ref().and_then(|m| crate::shape::get_str(m, k));
     let storage_md5 = field("md5Hash");
     if let (Some(h), Some(theirs)) = (hasher, &storage_md5) {
-        let ours = b64(&h.finalize());
+        let (_, ours) = h.header();
         if &ours != theirs {
-            return Err(checksum_mismatch(&ours, theirs));
+            return Err(checksum_mismatch("MD5", &ours, theirs));
         }
     }
     let _ = ctx;

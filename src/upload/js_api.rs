@@ -137,7 +137,7 @@ export interface UploadOptions {
   partSize?: number;
   /** Parts in flight at once (default 4; GCS sessions send one at a time). */
   concurrency?: number;
-  /** Content-MD5 on every part where storage takes it (Azure, S3), and a whole-object MD5 check where storage reports one (default true). */
+  /** An integrity check storage verifies on every request that takes one (x-ms-content-crc64 on Azure, Content-MD5 on an S3 single PUT), and a whole-object MD5 check where storage reports one (default true). */
   checksum?: boolean;
   /** Cancels the upload (`done` rejects with kind `aborted`). */
   signal?: AbortSignal;

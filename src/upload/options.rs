@@ -79,8 +79,10 @@ pub struct UploadOptions {
     pub part_size: Option<u64>,
     /// Parts in flight (default 4).
     pub concurrency: Option<u32>,
-    /// `Content-MD5` on every part where the protocol takes it, and a
-    /// whole-object check where storage reports one (default true).
+    /// An integrity check storage verifies on every request that takes one
+    /// (`x-ms-content-crc64` on Azure, `Content-MD5` on an S3 single PUT),
+    /// and a whole-object MD5 check where storage reports one (default
+    /// true).
     pub checksum: bool,
     /// Cancels the upload.
     pub signal: Option<AbortSignal>,

@@ -6,6 +6,7 @@
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
+use import_core::checksum::Crc64;
 use import_core::plan::{PartSet, Protocol, UploadPlan};
 use import_core::retry::{
     classify_network_error, classify_status, parse_retry_after, RetryDecision, RetryPolicy, Target,
@@ -27,7 +28,7 @@ use crate::events::dispatch;
 use crate::js::describe;
 use crate::runtime::{monotonic_ms, now_ms, random, sleep};
 
-/// Bytes hashed per step when computing an MD5 of a large part or file.
+/// Bytes read per step when hashing a large part or file.
 const HASH_STEP: u64 = 1024 * 1024;
 
 /// Shared state of one upload run.
@@ -204,22 +205,24 @@ impl Ctx {
         }
     }
 
-    /// A part's body and, with checksums on, its base64 MD5. A Blob slice
-    /// is sent either way (the runtime streams it); a file source's part is
-    /// read once, hashed, and those bytes are sent.
+    /// A part's body and, with checksums on, its integrity header (the
+    /// protocol's [`Check`]). A Blob slice is sent either way (the runtime
+    /// streams it); a file source's part is read once, hashed, and those
+    /// bytes are sent.
     pub async fn part_body(
         &self,
         start: u64,
         end: u64,
-    ) -> Result<(Body, Option<String>), ClientError> {
+        check: Check,
+    ) -> Result<(Body, Option<(&'static str, String)>), ClientError> {
         if let Source::Reader(_) = self.source {
             let bytes = self.read(start, end).await?;
-            let md5 = self.checksum.then(|| {
-                let mut h = Md5::new();
+            let header = self.checksum.then(|| {
+                let mut h = Hasher::new(check);
                 hash_into(&mut h, &bytes);
-                b64(&h.finalize())
+                h.header()
             });
-            return Ok((Body::Bytes(bytes), md5));
+            return Ok((Body::Bytes(bytes), header));
         }
         if !self.checksum {
             return Ok((self.blob_body(start, end).await?, None));
@@ -228,17 +231,20 @@ impl Ctx {
         // from the file as it is, while an ArrayBuffer body is copied and
         // sent several times slower (measured in Chromium, see the README's
         // Performance section). A file changed in between fails the
-        // storage's Content-MD5 check instead of uploading other bytes.
-        // The part is read a MiB at a time: the parts in flight then hold a
-        // MiB of bytes each while hashing, not their whole length.
-        let md5 = self.md5_of_range(start, end).await?;
-        Ok((self.blob_body(start, end).await?, Some(md5)))
+        // storage's check instead of uploading other bytes.
+        let header = self.digest_of_range(start, end, check).await?;
+        Ok((self.blob_body(start, end).await?, Some(header)))
     }
 
-    /// Base64 MD5 of bytes `[start, end)` of the file, read a MiB at a time
-    /// (parts, and single requests too large to hold).
-    pub async fn md5_of_range(&self, start: u64, end: u64) -> Result<String, ClientError> {
-        let mut h = Md5::new();
+    /// The integrity header of bytes `[start, end)` of the file, read a
+    /// MiB at a time (parts, and single requests too large to hold).
+    pub async fn digest_of_range(
+        &self,
+        start: u64,
+        end: u64,
+        check: Check,
+    ) -> Result<(&'static str, String), ClientError> {
+        let mut h = Hasher::new(check);
         let reader = match &self.source {
             Source::Blob(b) => byob_reader(&Self::slice(b, start, end)?),
             Source::Reader(_) => JsValue::UNDEFINED,
@@ -259,7 +265,7 @@ impl Ctx {
                 hash_into(&mut h, &filled);
                 view = Uint8Array::new(&filled.buffer());
             }
-            return Ok(b64(&h.finalize()));
+            return Ok(h.header());
         }
         let mut at = start;
         while at < end {
@@ -271,7 +277,7 @@ impl Ctx {
             hash_into(&mut h, &bytes);
             at = to;
         }
-        Ok(b64(&h.finalize()))
+        Ok(h.header())
     }
 
     /// Sends `req` once. `part` = (index, length) for progress.
@@ -476,21 +482,61 @@ impl Ctx {
     }
 }
 
-/// Storage reported another MD5 for the whole object than the one computed
-/// from the file.
-pub(crate) fn checksum_mismatch(ours: &str, theirs: &str) -> ClientError {
+/// Storage reported another digest (`what`: MD5, CRC64) for the object
+/// than the one computed from the file.
+pub(crate) fn checksum_mismatch(what: &str, ours: &str, theirs: &str) -> ClientError {
     ClientError::Storage {
         status: None,
         code: CHECKSUM_MISMATCH_CODE.to_string(),
         message: format!(
-            "Storage reports MD5 {theirs} for the uploaded object, but the file's MD5 is {ours}: the stored bytes differ from the file (was it changed while uploading?). Upload it again."
+            "Storage reports {what} {theirs} for the uploaded object, but the file's {what} is {ours}: the stored bytes differ from the file (was it changed while uploading?). Upload it again."
         ),
         request_id: None,
     }
 }
 
-/// Feeds a JS byte array to an MD5 in bounded wasm-side copies.
-pub(crate) fn hash_into(h: &mut Md5, bytes: &Uint8Array) {
+/// Which integrity check a request carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Check {
+    /// `Content-MD5` (S3's single PUT; GCS's whole-object `md5Hash`).
+    Md5,
+    /// `x-ms-content-crc64`, CRC-64/NVME (Azure): several times faster to
+    /// compute than MD5 in wasm, and verified by Azure and Azurite alike.
+    Crc64,
+}
+
+/// A running digest of one [`Check`].
+pub(crate) enum Hasher {
+    Md5(Md5),
+    Crc64(Crc64),
+}
+
+impl Hasher {
+    pub fn new(check: Check) -> Self {
+        match check {
+            Check::Md5 => Hasher::Md5(Md5::new()),
+            Check::Crc64 => Hasher::Crc64(Crc64::new()),
+        }
+    }
+
+    pub fn update(&mut self, bytes: &[u8]) {
+        match self {
+            Hasher::Md5(h) => h.update(bytes),
+            Hasher::Crc64(h) => h.update(bytes),
+        }
+    }
+
+    /// The request header that carries the digest: name and base64 value.
+    pub fn header(self) -> (&'static str, String) {
+        match self {
+            Hasher::Md5(h) => ("Content-MD5", b64(&h.finalize())),
+            Hasher::Crc64(h) => ("x-ms-content-crc64", b64(&h.wire())),
+        }
+    }
+}
+
+/// Feeds a JS byte array to a digest in bounded wasm-side copies.
+pub(crate) fn hash_into(h: &mut Hasher, bytes: &Uint8Array) {
     const STEP: u32 = 1024 * 1024;
     let len = bytes.length();
     let mut buf = vec![0u8; STEP.min(len) as usize];

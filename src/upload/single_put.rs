@@ -11,14 +11,14 @@
 //! (S3 refuses a body that does not match); an S3 `ETag` that is a plain
 //! MD5 is checked against it too.
 
-use super::session::{b64, checksum_mismatch, Committed, Ctx};
+use super::session::{b64, checksum_mismatch, Check, Committed, Ctx};
 use super::transport::{Body, StorageRequest};
 use crate::error::ClientError;
 
 pub(crate) async fn upload(ctx: &Ctx) -> Result<Committed, ClientError> {
     let size = ctx.plan.file_size();
     let md5 = if ctx.checksum {
-        Some(ctx.md5_of_range(0, size).await?)
+        Some(ctx.digest_of_range(0, size, Check::Md5).await?.1)
     } else {
         None
     };
@@ -43,7 +43,7 @@ pub(crate) async fn upload(ctx: &Ctx) -> Result<Committed, ClientError> {
     let storage_md5 = etag.as_deref().and_then(hex_md5_to_b64);
     if let (Some(ours), Some(theirs)) = (&md5, &storage_md5) {
         if ours != theirs {
-            return Err(checksum_mismatch(ours, theirs));
+            return Err(checksum_mismatch("MD5", ours, theirs));
         }
     }
     ctx.part_stored(0, size, attempts).await;

@@ -4,11 +4,12 @@
 // checks what the element shows against the emulator's own answers: the
 // job's status read with a workspace token, the error file.
 
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { assert, assertEqual } from '../js/harness.mjs';
 import { root } from '../js/support.mjs';
+import { startBareApp, startHeldEmulator } from './server.mjs';
 
 // ---- files -------------------------------------------------------------------------------
 
@@ -47,7 +48,12 @@ function recordEvents() {
   for (const n of ['file', 'mapping', 'progress', 'status', 'done', 'error', 'download']) {
     document.addEventListener(`import-uploader:${n}`, (e) => {
       const d = e.detail;
-      const plain = n === 'file' ? { name: d.name, size: d.size } : n === 'error' ? { code: d.code, kind: d.kind, message: d.message } : JSON.parse(JSON.stringify(d));
+      const plain =
+        n === 'file'
+          ? { name: d.name, size: d.size, type: d.type, isFile: d.file instanceof File, sameFile: d.file?.name === d.name && d.file?.size === d.size }
+          : n === 'error'
+            ? { name: d.name, code: d.code, kind: d.kind, message: d.message, status: d.status, correlationId: d.correlationId, retryable: d.retryable, isError: d instanceof Error }
+            : JSON.parse(JSON.stringify(d));
       window.__events.push({ type: n, detail: plain });
     });
   }
@@ -94,6 +100,24 @@ async function drop(page, ...files) {
     return dt;
   }, files);
   await page.dispatchEvent(el('drop'), 'drop', { dataTransfer: dt });
+}
+
+/**
+ * Drops real paths (files or folders) on the element's drop zone the way
+ * the browser does when they are dragged in from the desktop: the DevTools
+ * protocol's `Input.dispatchDragEvent`, so Chromium itself builds the
+ * `DataTransfer` (with `webkitGetAsEntry()` entries) from the paths.
+ */
+async function osDrop(page, paths) {
+  const box = await page.locator(el('drop')).boundingBox();
+  const at = { x: box.x + box.width / 2, y: box.y + box.height / 2 };
+  const cdp = await page.context().newCDPSession(page);
+  try {
+    const data = { items: [], files: paths, dragOperationsMask: 1 };
+    for (const type of ['dragEnter', 'dragOver', 'drop']) await cdp.send('Input.dispatchDragEvent', { type, ...at, data });
+  } finally {
+    await cdp.detach();
+  }
 }
 
 /** Gives the element `f` through its file input. */
@@ -296,8 +320,12 @@ export const cases = [
         await axe(page, 'the preview and mapping');
         await shot(ctx, page, '02-review');
         const { done } = await startAndFinish(page);
-        await countsMatchEmulator(ctx, page, done);
+        const status = await countsMatchEmulator(ctx, page, done);
         assertEqual(done.validRows, 20, 'valid rows');
+        // The done event's detail is the client's JobStatus, as the API gave it (jobId: the broker's handle).
+        assertEqual(Object.keys(done).filter((k) => k !== 'jobId').sort().join(), Object.keys(status).filter((k) => k !== 'jobId').sort().join(), "the done event's keys");
+        for (const k of Object.keys(status).filter((k) => k !== 'jobId')) assertEqual(JSON.stringify(done[k]), JSON.stringify(status[k]), `done.${k}`);
+        assert(done.jobId.startsWith(status.jobId), `done.jobId ${done.jobId} names ${status.jobId}`);
         assertEqual(done.invalidRows, 3, 'rejected rows');
         await page.waitForSelector(`${el('rejected')} tbody tr`);
         const rejected = await page.$$eval(`${el('rejected')} tbody tr`, (trs) => trs.map((tr) => tr.cells[0].textContent));
@@ -311,6 +339,10 @@ export const cases = [
         assertEqual(progress.loaded, progress.total, 'the last progress is the whole file');
         const mapping = (await events(page, 'mapping')).at(-1).detail;
         assertEqual(mapping.fieldMap.email, 'email', 'the mapping event');
+        // A MappingRequest, as setMapping takes it.
+        assertEqual(Object.keys(mapping).sort().join(), 'fieldMap,importMode,sourceFields', "the mapping event's keys");
+        assertEqual(JSON.stringify(mapping.sourceFields), JSON.stringify({ email: 'email', first_name: 'string' }), 'sourceFields (the inferred types)');
+        assertEqual(mapping.importMode, 'balanced', 'importMode');
         const message = await page.$eval('import-uploader', (u) => u.shadowRoot.querySelector('[role=status]').textContent);
         assert(/20 of 23/.test(message), `the result is announced in the live region: ${message}`);
       } finally {
@@ -438,14 +470,28 @@ export const cases = [
     },
   },
   {
-    name: 'the full check: progress, then a prediction equal to the final status, errorSummary as bars, the first problem rows',
+    name: 'the full check: a progress bar to the end, then a prediction equal to the final status, errorSummary as bars, the first problem rows',
     async fn(ctx) {
       const { context, page } = await open(ctx, `${ctx.bare.url}/`);
       try {
         await pick(page, file('check.csv', people(300, 7)));
         await review(page);
+        // Every state of the check's progress bar while it exists.
+        await page.evaluate(() => {
+          const root = document.querySelector('import-uploader').shadowRoot;
+          window.__checkBar = [];
+          new MutationObserver(() => {
+            const bar = root.querySelector('[id$="-check-progress"]');
+            if (bar) window.__checkBar.push({ value: bar.value, max: bar.max, label: bar.getAttribute('aria-label') });
+          }).observe(root, { childList: true, subtree: true, attributes: true });
+        });
         await page.click(el('check'));
         await page.waitForSelector(`${el('prediction')}[data-full="true"]`, { timeout: 30_000 });
+        await page.waitForFunction(() => document.querySelector('import-uploader').shadowRoot.activeElement?.id.endsWith('-check-heading'));
+        const bar = await page.evaluate(() => window.__checkBar);
+        const size = await page.evaluate(() => document.querySelector('import-uploader').shadowRoot.querySelector('[id$="-file-name"]').parentElement.textContent);
+        assert(bar.length > 0 && bar.every((b) => b.label), `a labelled progress bar while checking: ${JSON.stringify(bar.slice(0, 3))} (${size})`);
+        assert(bar.some((b) => b.value > 0 && b.value === b.max), `the bar reaches the end: ${JSON.stringify(bar.slice(-3))}`);
         const predicted = await page.$eval(el('prediction'), (p) => p.textContent);
         const bars = await page.$$eval(`${el('predicted-summary')} [data-code]`, (ds) => ds.map((d) => d.dataset.code));
         assert(bars.length > 0, 'errorSummary bars');
@@ -465,7 +511,7 @@ export const cases = [
     },
   },
   {
-    name: 'upload: pause stops sending, resume finishes; progress shows bytes, rate and ETA',
+    name: 'upload: pause stops sending, resume finishes; progress shows bytes, rate and ETA; the live region announces each quarter, the pause, the job and the result',
     async fn(ctx) {
       const { context, page } = await open(ctx, `${ctx.bare.url}/`);
       try {
@@ -474,6 +520,12 @@ export const cases = [
         const counter = await slowStorage(page, 250);
         await pick(page, file('big.csv', bigPeople(16_000)));
         await review(page);
+        // Everything the live region says, in order.
+        await page.evaluate(() => {
+          const live = document.querySelector('import-uploader').shadowRoot.querySelector('[role=status][aria-live=polite]');
+          window.__said = [];
+          new MutationObserver(() => window.__said.push(live.textContent)).observe(live, { childList: true, characterData: true, subtree: true });
+        });
         await page.click(el('start'));
         await step(page, 'upload');
         await waitLoaded(page, part);
@@ -481,6 +533,7 @@ export const cases = [
         assert(/of/.test(text) && /\/s/.test(text) && /left/.test(text), `bytes, rate and ETA: ${text}`);
         await page.click(el('pause'));
         await page.waitForSelector(`${el('resume')}:not([hidden])`);
+        await page.waitForFunction(() => document.querySelector('import-uploader').shadowRoot.activeElement?.id.endsWith('-resume'));
         await axe(page, 'the paused upload');
         await shot(ctx, page, '04-upload-paused');
         await new Promise((r) => setTimeout(r, 400));
@@ -494,6 +547,10 @@ export const cases = [
         const done = (await events(page, 'done')).at(-1).detail;
         const status = await countsMatchEmulator(ctx, page, done);
         assertEqual(status.validRows, 16_000, 'every row imported');
+        const said = await page.evaluate(() => window.__said);
+        for (const q of [25, 50, 75]) assert(said.includes(`${q} % of big.csv uploaded.`), `${q} % announced: ${said}`);
+        assert(said.some((t) => /^Paused at /.test(t)) && said.some((t) => /^Uploaded /.test(t)) && said.some((t) => /^The job is /.test(t)), `pause, upload and job announced: ${said}`);
+        assert(/^Done: 16\D?000 of 16\D?000 /.test(said.at(-1)), `the result announced last: ${said.at(-1)}`);
       } finally {
         await context.close();
       }
@@ -513,6 +570,7 @@ export const cases = [
         await waitLoaded(page, 1);
         await page.click(el('cancel'));
         await step(page, 'review');
+        await page.waitForFunction(() => document.querySelector('import-uploader').shadowRoot.activeElement?.id.endsWith('-review-heading'));
         await new Promise((r) => setTimeout(r, 800));
         const n = counter.n;
         await new Promise((r) => setTimeout(r, 800));
@@ -571,8 +629,12 @@ export const cases = [
         const [download] = await Promise.all([page.waitForEvent('download'), page.click(el('download'))]);
         const path = join(ctx.shots, '..', 'rejected-download.csv');
         await download.saveAs(path);
-        sameAsErrorFile(parseCsv(readFileSync(path, 'utf8')), await errorFile(ctx, done.jobId));
+        const lines = await errorFile(ctx, done.jobId);
+        sameAsErrorFile(parseCsv(readFileSync(path, 'utf8')), lines);
         assertEqual(download.suggestedFilename(), 'rejects-rejected.csv', 'the file name');
+        await page.waitForFunction(() => window.__events.some((e) => e.type === 'download'));
+        const saved = (await events(page, 'download')).at(-1).detail;
+        assertEqual(JSON.stringify(saved), JSON.stringify({ rows: lines.length, fileName: 'rejects-rejected.csv' }), 'the download event');
       } finally {
         await context.close();
       }
@@ -714,6 +776,107 @@ export const cases = [
     },
   },
   {
+    name: 'every documented CSS custom property takes effect',
+    async fn(ctx) {
+      const { context, page } = await open(ctx, `${ctx.bare.url}/`);
+      try {
+        const props = {
+          '--iu-font': '13px/1.25 monospace',
+          '--iu-fg': 'rgb(1, 1, 1)',
+          '--iu-bg': 'rgb(2, 2, 2)',
+          '--iu-muted': 'rgb(3, 3, 3)',
+          '--iu-border': 'rgb(4, 4, 4)',
+          '--iu-accent': 'rgb(5, 5, 5)',
+          '--iu-on-accent': 'rgb(6, 6, 6)',
+          '--iu-danger': 'rgb(7, 7, 7)',
+          '--iu-focus': 'rgb(8, 8, 8)',
+          '--iu-radius': '9px',
+          '--iu-drop-over': 'rgb(10, 10, 10)',
+        };
+        await page.addStyleTag({ content: `import-uploader { ${Object.entries(props).map(([k, v]) => `${k}: ${v};`).join(' ')} }` });
+        // Focus by keyboard (for :focus-visible), a drag over the drop zone, and an error message.
+        await page.focus('body');
+        await tabTo(page, 'choose');
+        await drop(page, file('a.csv', people(1, 0)), file('b.csv', people(1, 0)));
+        await page.dispatchEvent(el('drop'), 'dragover');
+        const got = await page.evaluate(() => {
+          const u = document.querySelector('import-uploader');
+          const root = u.shadowRoot;
+          const css = (e) => getComputedStyle(e);
+          const choose = root.querySelector('[id$="-choose"]');
+          return {
+            '--iu-font': css(u).fontFamily + ' ' + css(u).fontSize,
+            '--iu-fg': css(u).color,
+            '--iu-bg': css(u).backgroundColor,
+            '--iu-muted': css(root.querySelector('.drop .muted')).color,
+            '--iu-border': css(root.querySelector('[id$="-object"]')).borderTopColor,
+            '--iu-accent': css(choose).backgroundColor,
+            '--iu-on-accent': css(choose).color,
+            '--iu-danger': css(root.querySelector('[role=status]')).color,
+            '--iu-focus': css(choose).outlineColor,
+            '--iu-radius': css(choose).borderTopLeftRadius,
+            '--iu-drop-over': css(root.querySelector('[id$="-drop"]')).backgroundColor,
+          };
+        });
+        const want = { ...props, '--iu-font': 'monospace 13px' };
+        for (const k of Object.keys(props)) assertEqual(got[k], want[k], k);
+      } finally {
+        await context.close();
+      }
+    },
+  },
+  {
+    name: "React: the README's component, bundled with React 19, renders the element, imports a file and hands the done event to its callback",
+    async fn(ctx) {
+      const readme = readFileSync(join(root, 'README.md'), 'utf8');
+      const jsx = readme.match(/```jsx\n([\s\S]*?)```/)?.[1];
+      assert(jsx?.includes('<import-uploader'), "the README's React example");
+      // The example as an app would adapt it: its own broker and ticket endpoint.
+      const component = jsx.replace('https://broker.example.com/api', '/api').replace('"/upload-ticket"', '"/ticket"');
+      assert(!component.includes('example.com') && component.includes('"/ticket"'), 'the example names a broker URL and a ticket endpoint');
+      const dir = join(ctx.scratch, 'react-app');
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(join(dir, 'importer.jsx'), component);
+      const { build } = await import('esbuild');
+      const bundle = await build({
+        stdin: {
+          contents: "import { createRoot } from 'react-dom/client';\nimport { Importer } from './importer.jsx';\ncreateRoot(document.getElementById('root')).render(<Importer onDone={(d) => (window.__reactDone = d)} />);\n",
+          loader: 'jsx',
+          resolveDir: dir,
+        },
+        bundle: true,
+        write: false,
+        format: 'esm',
+        jsx: 'automatic',
+        // The package's module, as the page's import map gives it.
+        external: ['import-uploader/element'],
+        define: { 'process.env.NODE_ENV': '"production"' },
+        logLevel: 'silent',
+      });
+      ctx.bare.serve('/react-app.js', bundle.outputFiles[0].text, 'text/javascript');
+      ctx.bare.serve(
+        '/react',
+        `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>React app</title>
+<script type="importmap">{"imports":{"import-uploader/element":"/pkg/element.js"}}</script></head>
+<body><main id="root"></main><script type="module" src="/react-app.js"></script></body></html>`,
+        'text/html; charset=utf-8',
+      );
+      const { context, page } = await open(ctx, `${ctx.bare.url}/react`);
+      try {
+        assertEqual(await page.$eval('import-uploader', (u) => u.parentElement.id), 'root', 'rendered by React');
+        await pick(page, file('react.csv', people(7, 2)));
+        await review(page);
+        const { done } = await startAndFinish(page);
+        await countsMatchEmulator(ctx, page, done);
+        const handed = await page.evaluate(() => window.__reactDone);
+        assertEqual(JSON.stringify(handed), JSON.stringify(done), "the component's onDone got the done event's detail");
+        assertEqual(handed.validRows, 7, 'valid rows');
+      } finally {
+        await context.close();
+      }
+    },
+  },
+  {
     name: 'as a framework uses it: getTicket set before the module loads, or after the tag is on the page; object-name fixed',
     async fn(ctx) {
       const context = await ctx.browser.newContext();
@@ -742,6 +905,289 @@ document.getElementById('late').getTicket = ticket;
         assert(/key order_id/.test(info[1].info), `orders' schema: ${JSON.stringify(info[1])}`);
         assert(!info[0].picker && !info[1].picker, 'no object picker with object-name');
         assertEqual(info[1].message, '', 'the late ticket cleared the missing-ticket message');
+      } finally {
+        await context.close();
+      }
+    },
+  },
+  {
+    name: 'a folder dropped from the desktop (Chromium builds the DataTransfer from a real directory) is refused, so are a folder with a file and a folder slipped through the picker; the element stays usable',
+    async fn(ctx) {
+      const { context, page } = await open(ctx, `${ctx.bare.url}/`);
+      const dir = join(ctx.scratch, `drop-${run()}`);
+      try {
+        const folder = join(dir, 'exports');
+        mkdirSync(folder, { recursive: true });
+        writeFileSync(join(folder, 'inside.csv'), people(2, 0));
+        const single = join(dir, 'dropped.csv');
+        writeFileSync(single, people(3, 1));
+        const lastError = async () => (await events(page, 'error')).at(-1)?.detail;
+        const message = () => page.$eval('import-uploader', (u) => u.shadowRoot.querySelector('[role=status]').textContent);
+        const errors = async (n) => page.waitForFunction((n) => window.__events.filter((e) => e.type === 'error').length >= n, n);
+
+        await osDrop(page, [folder]);
+        await errors(1);
+        let err = await lastError();
+        assertEqual(err.code, 'ELEMENT.FILE.DIRECTORY', 'a folder');
+        // The client's own error shape.
+        assert(err.isError && err.name === 'ImportError' && err.kind === 'validation' && err.retryable === false && 'status' in err && 'correlationId' in err, `ImportError shape: ${JSON.stringify(err)}`);
+        assert((await message()).includes('exports') && /folder/.test(await message()), `message: ${await message()}`);
+        assertEqual(await page.$eval('import-uploader', (u) => u.dataset.step), 'pick', 'still on the drop zone');
+        assert(await page.$eval('import-uploader', (u) => u.shadowRoot.querySelector('[role=status]').classList.contains('error')), 'shown as an error');
+        await shot(ctx, page, '01-folder-refused');
+
+        await osDrop(page, [folder, single]);
+        await errors(2);
+        err = await lastError();
+        assertEqual(err.code, 'ELEMENT.FILE.SEVERAL', 'a folder and a file');
+        assert(/one file/.test(await message()) && /2/.test(await message()), `message: ${await message()}`);
+        assertEqual(await page.$eval('import-uploader', (u) => u.dataset.step), 'pick', 'still on the drop zone');
+
+        // The picker takes one file and no folder; a folder handed over
+        // anyway (a File the browser cannot read) is refused.
+        const input = await page.$eval(el('input'), (i) => ({ multiple: i.multiple, directory: i.hasAttribute('webkitdirectory') }));
+        assertEqual(JSON.stringify(input), JSON.stringify({ multiple: false, directory: false }), 'the input takes one file, no folder');
+        const cdp = await context.newCDPSession(page);
+        const { result: inputNode } = await cdp.send('Runtime.evaluate', { expression: "document.querySelector('import-uploader').shadowRoot.querySelector('input[type=file]')" });
+        await cdp.send('DOM.setFileInputFiles', { objectId: inputNode.objectId, files: [folder] });
+        await cdp.detach();
+        await errors(3);
+        err = await lastError();
+        assertEqual(err.code, 'ELEMENT.FILE.UNREADABLE', 'a folder through the picker');
+        assert((await message()).includes('exports'), `message: ${await message()}`);
+        assertEqual(await page.$eval('import-uploader', (u) => u.dataset.step), 'pick', 'still on the drop zone');
+
+        // Still usable: a real file dropped the same way imports.
+        await osDrop(page, [single]);
+        await review(page);
+        const { done } = await startAndFinish(page);
+        const status = await countsMatchEmulator(ctx, page, done);
+        assertEqual(status.validRows, 3, 'the dropped file imports');
+        const fileEvent = (await events(page, 'file')).at(-1).detail;
+        assert(fileEvent.isFile && fileEvent.sameFile && fileEvent.name === 'dropped.csv', `file event: ${JSON.stringify(fileEvent)}`);
+      } finally {
+        await context.close();
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  },
+  {
+    name: 'the job step, held in processing by the emulator: the counters shown live equal its status, focus is on the job heading, axe-core finds nothing serious',
+    async fn(ctx) {
+      const emu = await startHeldEmulator({ bin: ctx.devserverBin, hold: 'merge', ...ctx.held, dataDir: join(ctx.scratch, `held-${run()}`) });
+      let app;
+      let context;
+      try {
+        app = await startBareApp({ emulator: emu.url, clientId: ctx.held.client.split(':')[0], clientSecret: ctx.clientSecret });
+        const opened = await open(ctx, `${app.url}/`);
+        context = opened.context;
+        const page = opened.page;
+        await pick(page, file('held.csv', people(40, 6)));
+        await review(page);
+        await page.click(el('start'));
+        await step(page, 'job');
+        await page.waitForFunction(() => document.querySelector('import-uploader').shadowRoot.activeElement?.id.endsWith('-job-heading'));
+        const jobId = await page.waitForFunction(() => window.__events.find((e) => e.type === 'status' && e.detail.jobId)?.detail.jobId).then((h) => h.jsonValue());
+        await emu.held(jobId.split('.')[0]);
+        // Held: the emulator's status stands still, the element keeps polling it.
+        const response = await fetch(`${emu.url}/public/v1/import-jobs/${jobId.split('.')[0]}`, { headers: { authorization: `Bearer ${ctx.workspaceToken}` } });
+        const status = (await response.json()).data;
+        assertEqual(status.state, 'running', 'the held job is running');
+        assertEqual(status.readRows, 46, 'every row read');
+        await page.waitForFunction(
+          (s) => {
+            const dds = [...document.querySelector('import-uploader').shadowRoot.querySelectorAll('[id$="-counts"] dd')];
+            const shown = Object.fromEntries(dds.map((d) => [d.dataset.key, d.textContent]));
+            return shown.stage === s.stage && shown.readRows === String(s.readRows);
+          },
+          status,
+          { timeout: 20_000 },
+        );
+        const counts = await shownCounts(page);
+        assertEqual(counts.state, status.state, 'state on screen');
+        assertEqual(counts.stage, status.stage, 'stage on screen');
+        for (const k of ['readRows', 'validRows', 'invalidRows', 'mergedInserts', 'mergedUpdates']) assertEqual(num(counts[k]), status[k], `${k} on screen vs the emulator`);
+        assertEqual(status.validRows, 40, 'valid rows so far');
+        const last = (await events(page, 'status')).at(-1).detail;
+        // The client's JobStatus, as the API gave it; `jobId` is the broker's handle of the job.
+        assertEqual(last.jobId, jobId, "the status event's jobId");
+        for (const k of Object.keys(status).filter((k) => k !== 'jobId')) assertEqual(JSON.stringify(last[k]), JSON.stringify(status[k]), `status event's ${k}`);
+        // Announced in the live region.
+        const live = await page.$eval('import-uploader', (u) => u.shadowRoot.querySelector('[role=status][aria-live=polite]').textContent);
+        assertEqual(live, `The job is running: ${status.stage}.`, 'the stage announced');
+        await axe(page, 'the job step');
+        await shot(ctx, page, '05-job-running');
+      } finally {
+        await context?.close();
+        await app?.close();
+        await emu.stop();
+      }
+    },
+  },
+  {
+    name: 'templates: a mapping saved as a template (and sent as saveAsTemplate with save-templates="api") is offered for the next file with the same header, and using it restores the mapping',
+    async fn(ctx) {
+      const { context, page, requests } = await open(ctx, `${ctx.bare.url}/`);
+      try {
+        const r = run();
+        const header = 'E-mail Address,First Name,Zip';
+        await page.evaluate(() => document.querySelector('import-uploader').setAttribute('save-templates', 'api'));
+        await pick(page, file('crm-1.csv', `${header}\na.${r}@example.com,Ada,10115\n`));
+        await review(page);
+        assertEqual(await page.$(el('use-template')), null, 'no template offered before one is saved');
+        await page.selectOption(`${el('mapping')} select[data-column="First Name"]`, 'last_name');
+        assert(await page.$eval(el('template-name'), (i) => i.disabled), 'the name is disabled until "save" is ticked');
+        await page.check(el('save-template'));
+        await page.fill(el('template-name'), `CRM export ${r}`);
+        const { done } = await startAndFinish(page);
+        await countsMatchEmulator(ctx, page, done);
+        const sent = JSON.parse(requests.find((q) => q.url.endsWith('/mapping') && q.method === 'POST').body);
+        assertEqual(JSON.stringify(sent.saveAsTemplate), JSON.stringify({ name: `CRM export ${r}` }), 'saveAsTemplate sent with save-templates="api"');
+        // The next file with the same header.
+        await page.click(el('another'));
+        await pick(page, file('crm-2.csv', `${header}\nb.${r}@example.com,Bob,75001\n`));
+        await review(page);
+        await page.waitForSelector(el('use-template'));
+        const offer = await page.$eval(`import-uploader [part~="template-offer"]`, (d) => d.textContent);
+        assert(offer.includes(`CRM export ${r}`), `the offer names the template: ${offer}`);
+        assertEqual(await page.$eval(`${el('mapping')} select[data-column="First Name"]`, (s) => s.value), 'first_name', 'the suggestion before the template');
+        await axe(page, 'the template offer');
+        await page.click(el('use-template'));
+        await page.waitForFunction(() => document.querySelector('import-uploader').shadowRoot.querySelector('select[data-column="First Name"]')?.value === 'last_name');
+        const mapping = (await events(page, 'mapping')).at(-1).detail;
+        assertEqual(JSON.stringify(mapping.fieldMap), JSON.stringify({ 'E-mail Address': 'email', 'First Name': 'last_name' }), 'the template mapping');
+        // A file with another header is not offered it.
+        await page.click(el('start'));
+        await step(page, 'result', 60_000);
+        await page.click(el('another'));
+        await pick(page, file('other.csv', `email,first_name\nc.${r}@example.com,Cy\n`));
+        await review(page);
+        assertEqual(await page.$(el('use-template')), null, 'no offer for another header');
+      } finally {
+        await context.close();
+      }
+    },
+  },
+  {
+    name: 'problems beside their column; another file chosen before the upload; the dialect overridden: delimiter and header change the preview and the columns',
+    async fn(ctx) {
+      const { context, page } = await open(ctx, `${ctx.bare.url}/`);
+      try {
+        const r = run();
+        await pick(page, file('dupes.csv', `email,first_name,first_name\na.${r}@example.com,Ada,Ann\nb.${r}@example.com,Bob,Ben\n`));
+        await review(page);
+        const beside = await page.$$eval(`${el('mapping')} tbody tr`, (trs) => trs.map((tr) => [tr.dataset.column, [...tr.querySelectorAll('[part~=problem]')].map((p) => p.textContent).join(' ')]));
+        assertEqual(beside[0][1], '', 'no problem beside email');
+        assert(beside.slice(1).some(([c, p]) => c === 'first_name' && /both named/.test(p)), `the duplicate name beside its column: ${JSON.stringify(beside)}`);
+        const general = await page.$$eval(`${el('problems')} li`, (lis) => lis.map((l) => l.textContent).join(' '));
+        assert(!/both named/.test(general), `not repeated in the general list: ${general}`);
+        await axe(page, 'a problem beside its column');
+
+        // Another file, before the upload: back to the drop zone, focus on its button.
+        await page.click(el('other-file'));
+        await step(page, 'pick');
+        await page.waitForFunction(() => document.querySelector('import-uploader').shadowRoot.activeElement?.id.endsWith('-choose'));
+        await pick(page, file('semi.csv', `email;first_name\nc.${r}@example.com;Cy\nd.${r}@example.com;Di\n`));
+        await review(page);
+        const head = () => page.$$eval(`${el('preview')} thead th`, (ths) => ths.map((t) => t.textContent).join('|'));
+        const columns = () => page.$$eval(`${el('mapping')} select`, (ss) => ss.map((s) => s.dataset.column).join('|'));
+        assertEqual(await head(), 'email|first_name', 'detected ;');
+        await page.selectOption(el('delimiter'), ',');
+        await page.waitForFunction(() => document.querySelector('import-uploader').shadowRoot.querySelectorAll('[id$="-mapping"] select').length === 1);
+        assertEqual(await head(), 'email;first_name', 'the preview split on the chosen comma');
+        assertEqual(await columns(), 'email;first_name', 'the columns of the chosen comma');
+        await page.selectOption(el('delimiter'), ';');
+        await page.waitForFunction(() => document.querySelector('import-uploader').shadowRoot.querySelectorAll('[id$="-mapping"] select').length === 2);
+        await page.uncheck(el('header'));
+        await page.waitForFunction(() => document.querySelector('import-uploader').shadowRoot.querySelector('[id$="-preview"] thead th')?.textContent === '#1');
+        const rows = await page.$$eval(`${el('preview')} tbody tr`, (trs) => trs.map((tr) => tr.cells[0].textContent));
+        assertEqual(rows[0], 'email', 'without a header, the first line is a row');
+        assertEqual(rows.length, 3, 'three rows');
+      } finally {
+        await context.close();
+      }
+    },
+  },
+  {
+    name: 'every label comes from strings (no English left at any step), every ::part() and custom property is the documented one, import-mode sets the mode with the spec\'s description',
+    async fn(ctx) {
+      const { context, page } = await open(ctx, `${ctx.bare.url}/`);
+      try {
+        // The tag as markup, with import-mode.
+        await page.evaluate(() => (document.querySelector('main').innerHTML = '<import-uploader broker-url="/api" ticket-url="/ticket" import-mode="strict"></import-uploader>'));
+        await page.waitForFunction(() => document.querySelector('import-uploader')?.dataset.ready === 'true', null, { timeout: 20_000 });
+        await tune(page, { partSize: 256 * 1024, concurrency: 1 });
+        const STRINGS = await page.evaluate(async () => (await import('/pkg/element.js')).STRINGS);
+        // import-mode: the select and the spec's description.
+        assertEqual(await page.$eval(el('mode'), (s) => s.value), 'strict', 'import-mode="strict"');
+        for (const m of ['strict', 'balanced', 'landing_friendly']) {
+          await page.selectOption(el('mode'), m);
+          assertEqual(await page.$eval(el('mode-desc'), (p) => p.textContent), STRINGS[`mode.${m}`], `${m}'s description`);
+        }
+        await page.selectOption(el('mode'), 'strict');
+        // Every label replaced by a marked one that keeps its placeholders.
+        const marked = Object.fromEntries(Object.entries(STRINGS).map(([k, v]) => [k, `⟦${k}⟧${(v.match(/\{\w+\}/g) ?? []).join(' ')}`]));
+        await page.evaluate((s) => (document.querySelector('import-uploader').strings = s), marked);
+        // The English that must not show: the words of each label, between its placeholders.
+        const english = [...new Set(Object.values(STRINGS).flatMap((v) => v.split(/\{\w+\}/)).map((f) => f.trim().replace(/^[\s,.:;()–—-]+|[\s,.:;()–—-]+$/g, '')).filter((f) => /[a-z]{3}/i.test(f)))];
+        const parts = new Set();
+        const seen = async (where) => {
+          const found = await page.evaluate(() => {
+            const root = document.querySelector('import-uploader').shadowRoot;
+            const texts = [];
+            const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+            for (let n = walker.nextNode(); n; n = walker.nextNode()) if (n.parentElement?.tagName !== 'STYLE') texts.push(n.textContent);
+            for (const e of root.querySelectorAll('*')) for (const a of ['aria-label', 'placeholder', 'title', 'alt']) if (e.hasAttribute(a)) texts.push(e.getAttribute(a));
+            // Data, not labels: the preview's and the tables' cells, file name, samples.
+            const data = [...root.querySelectorAll('td, [id$="-preview"] th, [id$="-file-name"], [id$="-predicted-errors"] *, [id$="-rejected"] *')].map((e) => e.textContent);
+            return { texts, data, parts: [...root.querySelectorAll('[part]')].flatMap((e) => e.getAttribute('part').split(/\s+/)) };
+          });
+          for (const p of found.parts) parts.add(p);
+          const labels = found.texts.filter((t) => !found.data.includes(t)).map((t) => t.replace(/⟦[\w.]+⟧/g, ' '));
+          const left = english.filter((f) => labels.some((t) => t.includes(f)));
+          assertEqual(left.join(' | '), '', `English labels at ${where}`);
+        };
+        await seen('the drop zone');
+        // Three parts, and a few rejected rows.
+        await pick(page, file('strings.csv', `${bigPeople(6_000)}${people(0, 4).split('\n').slice(1).join('\n')}`));
+        await review(page);
+        await seen('the review');
+        await page.click(el('check'));
+        await page.waitForSelector(`${el('prediction')}[data-full="true"]`, { timeout: 30_000 });
+        await seen('the check');
+        // Upload, slowed, paused: the upload controls.
+        await slowStorage(page, 150);
+        await page.click(el('start'));
+        await step(page, 'upload');
+        await page.waitForFunction(() => document.querySelector('import-uploader').shadowRoot.activeElement?.id.endsWith('-upload-heading'));
+        await waitLoaded(page, 1);
+        await page.click(el('pause'));
+        await page.waitForSelector(`${el('resume')}:not([hidden])`);
+        await seen('the paused upload');
+        await page.click(el('resume'));
+        await step(page, 'result', 60_000);
+        await page.waitForSelector(`${el('rejected')} tbody tr`);
+        await seen('the results');
+        // Parts: what the element has is what the README documents, and the source has no other.
+        const readme = readFileSync(join(root, 'README.md'), 'utf8');
+        const theming = readme.slice(readme.indexOf('| custom property | default |')).split('\n\n')[0].split('\n').slice(2);
+        const documentedParts = new Set(theming.flatMap((l) => l.split('|')[4].match(/`[\w-]+`/g) ?? []).map((p) => p.slice(1, -1)));
+        const source = readFileSync(join(root, 'js', 'element.js'), 'utf8');
+        const literals = [
+          ...[...source.matchAll(/\bpart: '([\w -]+)'/g)].map((m) => m[1]),
+          ...[...source.matchAll(/setAttribute\('part', ([^)]*)\)/g)].flatMap((m) => [...m[1].matchAll(/'([\w -]+)'/g)].map((q) => q[1])),
+        ];
+        const inSource = new Set(literals.flatMap((l) => l.split(' ')));
+        assertEqual([...inSource].sort().join(), [...documentedParts].sort().join(), 'parts in the source vs the README');
+        for (const p of parts) assert(documentedParts.has(p), `part ${p} is documented`);
+        // Custom properties: the README's names and defaults are the style's.
+        const documentedProps = Object.fromEntries(theming.map((l) => l.split('|')).filter((c) => /`--iu-/.test(c[1])).map((c) => [c[1].trim().slice(1, -1), c[2].trim().slice(1, -1)]));
+        const css = await page.$eval('import-uploader', (u) => u.shadowRoot.querySelector('style').textContent);
+        const used = Object.fromEntries([...css.matchAll(/var\((--iu-[\w-]+),\s*([^;]+?)\)(?=[;\s}])/g)].map((m) => [m[1], m[2].trim()]));
+        assertEqual(JSON.stringify(Object.keys(used).sort()), JSON.stringify(Object.keys(documentedProps).sort()), 'custom properties in the style vs the README');
+        for (const [k, v] of Object.entries(used)) assertEqual(documentedProps[k], v, `${k}'s default`);
+        const done = (await events(page, 'done')).at(-1).detail;
+        assertEqual(done.state, 'completed', 'completed');
       } finally {
         await context.close();
       }

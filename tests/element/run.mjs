@@ -10,6 +10,8 @@
 //   IMPORT_EMULATOR_URL    the emulator's base URL
 //   IMPORT_BROKER_CLIENT   ID:SECRET of one of its OAuth clients
 //   IMPORT_BROKER_TOKEN    a static workspace token it knows (the runner reads job statuses with it)
+//   IMPORT_BROKER_SCOPES   the scopes of both (for the emulator the suite starts itself)
+//   IMPORT_DEVSERVER_BIN   the emulator's binary (the job-step case runs one that holds its jobs)
 //   IMPORT_JS_SCRATCH      scratch directory (default target/xtask/js)
 //   IMPORT_JS_ONLY         run only the cases whose name contains this text
 
@@ -39,6 +41,8 @@ const emulator = need('IMPORT_EMULATOR_URL', "the emulator's base URL").replace(
 const [clientId, ...rest] = need('IMPORT_BROKER_CLIENT', 'ID:SECRET of an OAuth client').split(':');
 const clientSecret = rest.join(':');
 const workspaceToken = need('IMPORT_BROKER_TOKEN', 'a static workspace token');
+const scopes = need('IMPORT_BROKER_SCOPES', 'the scopes of the client and the token');
+const devserverBin = need('IMPORT_DEVSERVER_BIN', "the emulator's binary");
 const scratch = resolve(process.env.IMPORT_JS_SCRATCH ?? join(root, 'target', 'xtask', 'js'), 'element');
 const shots = join(scratch, 'shots');
 rmSync(shots, { recursive: true, force: true });
@@ -56,7 +60,7 @@ try {
   const browser = await chromium.launch(chromiumOptions());
   cleanups.push(() => browser.close());
   console.log(`# bare page ${bare.url}/, demo page ${demo.url}/, emulator ${emulator}; screenshots in ${shots}`);
-  const ctx = { browser, bare, demo, emulator, workspaceToken, clientSecret, shots };
+  const ctx = { browser, bare, demo, emulator, workspaceToken, clientSecret, shots, scratch, devserverBin, held: { client: `${clientId}:${clientSecret}`, token: workspaceToken, scopes } };
   results = await runTests(cases, ctx, {
     only: process.env.IMPORT_JS_ONLY || undefined,
     timeoutMs: 90_000,

@@ -1,6 +1,7 @@
 // The servers the element suite drives: a bare app page (just the tag),
 // served with a broker and a ticket endpoint from one origin as an app
-// would; and the demo (`www/server.mjs`) as a child process.
+// would; the demo (`www/server.mjs`) as a child process; and an emulator
+// that holds its jobs in processing.
 //
 // | path           | what |
 // |----------------|------|
@@ -11,9 +12,10 @@
 
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { extname, join, normalize, sep } from 'node:path';
+import { createInterface } from 'node:readline';
 import { pathToFileURL } from 'node:url';
 
 import { CONTENT_TYPES, pkgDir, root, stopChild } from '../js/support.mjs';
@@ -42,8 +44,12 @@ export async function nodePackage() {
   return { ...pkg, toNodeListener };
 }
 
-/** Starts the bare app: `{ url, ticketSecret, mint(), close() }`. */
+/**
+ * Starts the bare app: `{ url, ticketSecret, mint(), serve(path, body, type), close() }`.
+ * `serve` adds a page or script of a case's own to the app's origin.
+ */
 export async function startBareApp({ emulator, clientId, clientSecret }) {
+  const extra = new Map();
   const pkg = await nodePackage();
   const ticketSecret = randomBytes(32).toString('base64url');
   const mint = () => pkg.mintUploadTicket(ticketSecret, { subject: SUBJECT, objects: OBJECTS, maxFileSize: MAX_FILE_SIZE, ttlSeconds: 600 });
@@ -55,6 +61,7 @@ export async function startBareApp({ emulator, clientId, clientSecret }) {
       if (request.method !== 'POST') return new Response('use POST\n', { status: 405 });
       return Response.json({ ticket: mint() }, { headers: { 'cache-control': 'no-store' } });
     }
+    if (extra.has(path)) return new Response(extra.get(path).body, { headers: { 'content-type': extra.get(path).type, 'cache-control': 'no-store' } });
     if (path === '/') return new Response(BARE_PAGE, { headers: { 'content-type': CONTENT_TYPES['.html'], 'cache-control': 'no-store' } });
     if (path.startsWith('/pkg/')) {
       const file = normalize(join(pkgDir, decodeURIComponent(path.slice(5))));
@@ -75,13 +82,14 @@ export async function startBareApp({ emulator, clientId, clientSecret }) {
     apiBaseUrl: `${emulator}/public/v1`,
     oauth: { tokenUrl: `${emulator}/oauth/token`, clientId, clientSecret },
     ticketSecret,
-    policy: { objects: OBJECTS, maxFileSize: MAX_FILE_SIZE, rateLimit: { requests: 10_000, perSeconds: 60 } },
+    policy: { objects: OBJECTS, maxFileSize: MAX_FILE_SIZE, allowTemplates: true, rateLimit: { requests: 10_000, perSeconds: 60 } },
     allowedOrigins: [url],
     basePath: '/api',
   });
   return {
     url,
     mint,
+    serve: (path, body, type) => extra.set(path, { body, type }),
     close: () =>
       new Promise((done) => {
         server.closeAllConnections?.();
@@ -101,6 +109,51 @@ export async function startDemo({ emulator, clientId, clientSecret }) {
     return { url, child, stop: () => stopChild(child) };
   } catch (e) {
     await stopChild(child);
+    throw e;
+  }
+}
+
+/**
+ * Starts an emulator of its own (`bin`) whose processor holds every job at
+ * `hold` (`IMPORT_DEVSERVER_HOLD`, see `devserver/src/hold.rs`), with the
+ * same credentials as the suite's: `{ url, held(jobId), stop() }`.
+ * `held(jobId)` resolves once the emulator prints `hold: POINT job=ID`.
+ * A held job never ends, so `stop()` kills the process (SIGKILL, as the
+ * crash tests release it) and removes its data directory.
+ */
+export async function startHeldEmulator({ bin, hold, client, token, scopes, dataDir }) {
+  const child = spawn(bin, ['--addr', '127.0.0.1:0', '--data-dir', dataDir, '--client', `${client}=${scopes}`, '--token', `${token}=${scopes}`], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, IMPORT_DEVSERVER_HOLD: hold, RUST_LOG: 'warn' },
+  });
+  const holds = new Set();
+  const waiters = [];
+  createInterface({ input: child.stderr }).on('line', (line) => {
+    const job = line.trim().match(/^hold: (\w+) job=(\S+)$/);
+    if (job?.[1] === hold) {
+      holds.add(job[2]);
+      for (const w of waiters.splice(0)) w();
+    }
+  });
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      await new Promise((done) => {
+        child.once('exit', done);
+        child.kill('SIGKILL');
+      });
+    }
+    rmSync(dataDir, { recursive: true, force: true });
+  };
+  try {
+    const { url } = await listeningUrl(child, `the emulator holding jobs at ${hold}`);
+    const held = (jobId) =>
+      new Promise((ok) => {
+        const check = () => (holds.has(jobId) ? ok() : waiters.push(check));
+        check();
+      });
+    return { url, held, stop };
+  } catch (e) {
+    await stop();
     throw e;
   }
 }

@@ -23,7 +23,7 @@ const RUNNER = 'run-workerd';
 /** How long the suite may take. */
 const RUN_TIMEOUT_MS = 300_000;
 /** The test modules the worker is made of (the first is the main module). */
-const TEST_MODULES = ['worker.mjs', 'harness.mjs', 'suite.mjs', 'people.mjs', 'md5.mjs', 'preflight-cases.mjs'];
+const TEST_MODULES = ['worker.mjs', 'harness.mjs', 'suite.mjs', 'people.mjs', 'md5.mjs', 'crc64.mjs', 'preflight-cases.mjs'];
 
 const { emulators, manifest, scratch, only } = settings(RUNNER);
 checkWorkerd(RUNNER);

@@ -18,6 +18,7 @@
 // must leave nothing to read back.
 
 import { assert, assertEqual, rejection, thrown } from './harness.mjs';
+import { crc64Base64 } from './crc64.mjs';
 import { base64, hex, md5 } from './md5.mjs';
 import { PEOPLE_MAPPING, peopleCsv } from './people.mjs';
 import { preflightTests } from './preflight-cases.mjs';
@@ -87,14 +88,21 @@ async function assertNothingCommitted(api, token, jobId) {
 
 /** A `fetch` for `ImportClient({ fetch })` that records every request and
  * forwards it to the global `fetch`. */
-function recordingFetch() {
+function recordingFetch({ keepBodies = false, change } = {}) {
   const requests = [];
-  const fn = (input, init) => {
-    const req = new Request(input, init);
+  const bodies = [];
+  const fn = async (input, init) => {
+    let req = new Request(input, init);
     requests.push(req);
+    if (keepBodies || change) {
+      const body = new Uint8Array(await req.clone().arrayBuffer());
+      bodies.push(body);
+      const changed = change?.(req, body);
+      if (changed) req = new Request(req, { body: changed });
+    }
     return fetch(req);
   };
-  return { fn, requests };
+  return { fn, requests, bodies };
 }
 
 /** Checks the shape every failure shares and returns the error. */
@@ -387,7 +395,7 @@ export const tests = [
       const blob = new Blob([text], { type: 'text/csv' });
       const job = await client.createJob({ objectName: 'profiles', fileName: 'people.csv', fileSize: blob.size });
 
-      const storage = recordingFetch();
+      const storage = recordingFetch({ keepBodies: true });
       const progress = [];
       const partEvents = [];
       const partSize = 256;
@@ -413,8 +421,10 @@ export const tests = [
       assertNoToken(storage.requests, ctx.token);
       const blocks = storage.requests.filter((r) => /[?&]comp=block(&|$)/.test(r.url));
       assertEqual(blocks.length, parts, 'Put Block requests');
-      for (const r of blocks) {
-        assert(/^[A-Za-z0-9+/]{22}==$/.test(r.headers.get('content-md5') ?? ''), 'each part carries its Content-MD5');
+      for (const r of storage.requests) {
+        const body = storage.bodies[storage.requests.indexOf(r)];
+        assertEqual(r.headers.get('x-ms-content-crc64'), crc64Base64(body), `x-ms-content-crc64 of ${r.url.replace(/\?.*/, '')}`);
+        assertEqual(r.headers.get('content-md5'), null, 'no Content-MD5 beside it');
       }
       await assertReadBack(ctx.apiUrl, ctx.token, job.jobId, blob);
 
@@ -657,7 +667,32 @@ export const tests = [
     },
   },
   {
-    name: 'checksum: false sends parts without Content-MD5',
+    name: 'a part whose bytes are not the ones hashed is refused by storage and nothing is committed',
+    async fn(ctx) {
+      const client = newClient(ctx);
+      const blob = new Blob([peopleCsv(8).text]);
+      const job = await client.createJob({ objectName: 'profiles', fileName: 'people.csv', fileSize: blob.size });
+      // The file "changes" between hashing and sending: one byte of the
+      // second part differs from what its x-ms-content-crc64 was computed on.
+      const storage = recordingFetch({
+        change: (req, body) => {
+          if (!/[?&]comp=block(&|$)/.test(req.url) || body.length === 0 || storage.bodies.length !== 2) return null;
+          const other = body.slice();
+          other[0] ^= 0x20;
+          return other;
+        },
+      });
+      const err = await rejection(client.upload(job, blob, { partSize: 64, concurrency: 1, fetch: storage.fn }).done, 'a changed part');
+      assertImportError(err, 'storage');
+      assertEqual(err.code, 'Crc64Mismatch', `code (message: ${err.message})`);
+      assertEqual(err.retryable, false, 'retryable');
+      assert(/Crc64Mismatch/.test(err.message), `the message names the refusal: ${err.message}`);
+      assert(storage.requests.every((r) => !/comp=blocklist/.test(r.url)), 'no block list was sent');
+      await assertNothingCommitted(ctx.apiUrl, ctx.token, job.jobId);
+    },
+  },
+  {
+    name: 'checksum: false sends parts without a checksum header',
     async fn(ctx) {
       const client = newClient(ctx);
       const blob = new Blob([peopleCsv(4).text]);
@@ -665,7 +700,10 @@ export const tests = [
       const storage = recordingFetch();
       const result = await client.upload(job, blob, { partSize: 64, checksum: false, fetch: storage.fn }).done;
       assert(result.parts > 1, 'several parts');
-      assert(storage.requests.every((r) => r.headers.get('content-md5') === null), 'no Content-MD5');
+      assert(
+        storage.requests.every((r) => r.headers.get('content-md5') === null && r.headers.get('x-ms-content-crc64') === null),
+        'no Content-MD5 or x-ms-content-crc64',
+      );
       await assertReadBack(ctx.apiUrl, ctx.token, job.jobId, blob);
       assertImported(await finishImport(client, job.jobId), 4, 0);
     },

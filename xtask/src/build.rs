@@ -12,7 +12,7 @@
 //! 3. the JS glue bundled with its snippet (`js/host.js`, the one module
 //!    Rust code imports: more fail the build, see [`check_one_snippet`])
 //!    and minified by npm's esbuild (see [`bundle_glue`]);
-//!    `wasm-opt -Oz` from npm's binaryen, when installed
+//!    `wasm-opt` from npm's binaryen ([`WASM_OPT_FLAGS`]), when installed
 //! 4. the module's import names shortened, in the `.wasm` and the glue
 //!    alike (see [`shorten_imports`]); the preflight's module Worker
 //!    bundled with its glue and driver (see [`bundle_worker`]); the
@@ -43,6 +43,14 @@ use flate2::Compression;
 use crate::package::{self, OUT_NAME, PREFLIGHT_OUT_NAME, SERVER_OUT_NAME};
 use crate::process;
 use crate::setup::{fingerprint, Workspace, WASM_TARGET};
+
+/// How wasm-opt optimises every module: for size, inlining a function
+/// that has one caller only when it is small (20 instructions; binaryen's
+/// default inlines one-caller functions of any size). Inlined large bodies
+/// repeat the callers' local shuffling, which compresses worse: measured
+/// on the browser build, gzip -9 1,685 bytes smaller than plain `-Oz`
+/// (raw 1.7 % larger), and on the preflight module ~7 KB smaller.
+const WASM_OPT_FLAGS: &[&str] = &["-Oz", "--one-caller-inline-max-function-size=20"];
 
 /// wasm features rustc's `wasm32-unknown-unknown` output uses, which
 /// wasm-opt must accept (and may keep using).
@@ -232,7 +240,7 @@ pub fn run(ws: &Workspace) -> Result<()> {
         if wasm_opt.exists() {
             process::run(
                 ws.cmd(&wasm_opt)
-                    .arg("-Oz")
+                    .args(WASM_OPT_FLAGS)
                     .args(WASM_OPT_FEATURES)
                     .arg(&wasm)
                     .arg("-o")

@@ -167,9 +167,11 @@ pub fn run_broker(ws: &Workspace, wants: &dyn Fn(&str) -> bool) -> Vec<Outcome> 
     }
     let client = format!("{BROKER_CLIENT}={BROKER_SCOPES}");
     let token = format!("{BROKER_TOKEN}={BROKER_SCOPES}");
+    // The element suite also starts an emulator of its own (one that holds
+    // its jobs in processing) from this binary.
+    let bin = ws.target_dir.join("debug").join("import-devserver");
     let started =
         process::run(ws.cargo().args(["build", "-p", "import-devserver"])).and_then(|()| {
-            let bin = ws.target_dir.join("debug").join("import-devserver");
             let credentials = ["--client", &client, "--token", &token];
             let main = Emulator::start_named(ws, &bin, "emulator-broker", &credentials)?;
             let mut args = credentials.to_vec();
@@ -197,6 +199,8 @@ pub fn run_broker(ws: &Workspace, wants: &dyn Fn(&str) -> bool) -> Vec<Outcome> 
                 .env("IMPORT_EMULATOR_URL_EXPIRING", &expiring.url)
                 .env("IMPORT_BROKER_CLIENT", BROKER_CLIENT)
                 .env("IMPORT_BROKER_TOKEN", BROKER_TOKEN)
+                .env("IMPORT_BROKER_SCOPES", BROKER_SCOPES)
+                .env("IMPORT_DEVSERVER_BIN", &bin)
                 .env("IMPORT_JS_SCRATCH", &scratch)
                 .env_remove("IMPORT_JS_ONLY");
             run_one(name, &mut cmd)

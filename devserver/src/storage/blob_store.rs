@@ -25,6 +25,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
+use import_core::checksum::Crc64;
 use md5::{Digest, Md5};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
@@ -175,6 +176,8 @@ pub struct Received {
     pub len: u64,
     /// MD5 of those bytes.
     pub md5: [u8; 16],
+    /// CRC-64/NVME of those bytes (Azure's `x-ms-content-crc64`).
+    pub crc64: u64,
 }
 
 impl Received {
@@ -322,7 +325,8 @@ impl BlobStore {
         Ok((TempFile { path, keep: false }, file))
     }
 
-    /// Streams a request body into a new temporary file, computing its MD5.
+    /// Streams a request body into a new temporary file, computing its MD5
+    /// and CRC64.
     /// Refuses (without storing) more than `limit` bytes.
     pub async fn receive(
         &self,
@@ -513,6 +517,7 @@ pub async fn write_stream(
     let mut out = SparseWriter::new(file);
     let mut stream = body.into_data_stream();
     let mut md5 = Md5::new();
+    let mut crc64 = Crc64::new();
     let mut len = 0u64;
     let mut to_skip = skip;
     while let Some(chunk) = stream.next().await {
@@ -528,12 +533,14 @@ pub async fn write_stream(
             return Err(ReceiveError::TooLarge);
         }
         md5.update(data);
+        crc64.update(data);
         out.write(data).await.map_err(ReceiveError::Io)?;
     }
     out.finish().await.map_err(ReceiveError::Io)?;
     Ok(Received {
         len,
         md5: md5.finalize().into(),
+        crc64: crc64.finish(),
     })
 }
 
