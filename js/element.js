@@ -24,8 +24,11 @@ const PREFLIGHT_MODULE = './preflight-browser.js';
 const PREFIX = 'import-uploader';
 /** Rows of the preview. */
 const PREVIEW_ROWS = 100;
-/** Bytes read for the preview (a partial last line is dropped). */
-const PREVIEW_BYTES = 256 * 1024;
+/** Bytes read for the preview first (a partial last line is dropped):
+ * 100 rows of most files. */
+const PREVIEW_BYTES = 64 * 1024;
+/** Bytes read for the preview when 100 rows do not fit in the first read. */
+const PREVIEW_MAX_BYTES = 1024 * 1024;
 /** Rejected rows shown in the results table. */
 const SHOWN_REJECTED = 10;
 /** Rejected rows per chunk of the CSV download. */
@@ -409,6 +412,7 @@ export class ImportUploaderElement extends HTMLElement {
       _step: 'pick',
       _file: null,
       _pf: null, // the sample preflight
+      _firstDialect: null, // the dialect of the preview's first answer, before the sample's
       _full: null, // the full check's preflight
       _checking: null,
       _dialect: null, // what the preview and the upload use
@@ -534,6 +538,12 @@ export class ImportUploaderElement extends HTMLElement {
     this._takeFile(files[0]);
   }
 
+  /** Opens the file picker. */
+  _choose(input) {
+    this._preloadPreflight();
+    input.click();
+  }
+
   _refuse(code, message) {
     const e = elementError(code, message);
     this._say(message, true);
@@ -558,6 +568,7 @@ export class ImportUploaderElement extends HTMLElement {
     this._render();
     this._emit('file', { file, name: file.name, size: file.size, type: file.type });
     try {
+      await this._runPreview();
       await this._runPreflight();
       this._say('');
       this._render();
@@ -582,6 +593,22 @@ export class ImportUploaderElement extends HTMLElement {
     }
   }
 
+  /**
+   * A file is about to be chosen (a drag entered the drop zone, the picker
+   * opened): the preflight's module and its Worker start loading, so that
+   * the preview follows the drop at once. Once per element; a failure here
+   * is left for the load that needs the module to report.
+   */
+  _preloadPreflight() {
+    if (this._preloading) return;
+    this._preloading = Promise.resolve()
+      .then(() => this.loadPreflight())
+      .then((m) => m.preload?.())
+      .catch(() => {
+        this._preloading = null;
+      });
+  }
+
   _preflightOptions(extra = {}) {
     const o = { importMode: this.importMode, signal: this._abort.signal, ...extra };
     if (this._schema) o.schema = this._schema;
@@ -597,6 +624,36 @@ export class ImportUploaderElement extends HTMLElement {
       o.mapping = { sourceFields, fieldMap };
     }
     return o;
+  }
+
+  /**
+   * The preview first: a preflight of the file's first PREVIEW_BYTES only
+   * (its dialect), then the preview's rows, shown at once, alone (the
+   * mapping editor waits for the sample's answer). A file that small gets
+   * its sample's answer straight away instead.
+   */
+  async _runPreview() {
+    const file = this._file;
+    if (file.size <= PREVIEW_BYTES) return;
+    const { preflight } = await this._preflightModule();
+    const first = await preflight(file, { ...this._preflightOptions(), sampleBytes: PREVIEW_BYTES });
+    if (file !== this._file || this._pf) return;
+    this._firstDialect = first.dialect;
+    if (!this._overridden) this._dialect = { ...first.dialect };
+    await this._readPreview();
+    if (file !== this._file || this._pf) return;
+    this._renderPreview();
+  }
+
+  /** Shows the preview alone, in place of the review step's body. */
+  _renderPreview() {
+    const section = this._main?.querySelector('section[part~=review]');
+    if (!section) {
+      this._render();
+      return;
+    }
+    const id = (s) => `${this._id}-${s}`;
+    section.replaceWith(this._reviewView(id, (k, v) => this._t(k, v)));
   }
 
   async _runPreflight() {
@@ -620,14 +677,19 @@ export class ImportUploaderElement extends HTMLElement {
   async _readPreview() {
     const file = this._file;
     const d = this._dialect;
-    const slice = file.slice(0, PREVIEW_BYTES);
-    let text;
-    try {
-      text = new TextDecoder(d.encoding || 'utf-8').decode(await slice.arrayBuffer());
-    } catch {
-      text = new TextDecoder('utf-8').decode(await slice.arrayBuffer());
+    // The first read holds 100 rows of most files; a larger one follows
+    // when it does not.
+    for (let length = PREVIEW_BYTES; ; length *= 4) {
+      const buffer = await file.slice(0, length).arrayBuffer();
+      let text;
+      try {
+        text = new TextDecoder(d.encoding || 'utf-8').decode(buffer);
+      } catch {
+        text = new TextDecoder('utf-8').decode(buffer);
+      }
+      this._previewRows = splitRows(text, d.delimiter || ',', d.quote ?? '"', PREVIEW_ROWS + 1, file.size > length);
+      if (this._previewRows.length > PREVIEW_ROWS || file.size <= length || length >= PREVIEW_MAX_BYTES) return;
     }
-    this._previewRows = splitRows(text, d.delimiter || ',', d.quote ?? '"', PREVIEW_ROWS + 1, file.size > PREVIEW_BYTES);
   }
 
   async _override(key, value) {
@@ -1127,6 +1189,7 @@ export class ImportUploaderElement extends HTMLElement {
         class: 'drop',
         part: 'dropzone',
         id: id('drop'),
+        ondragenter: () => this._preloadPreflight(),
         ondragover: (e) => {
           e.preventDefault();
           drop.classList.add('over');
@@ -1136,7 +1199,7 @@ export class ImportUploaderElement extends HTMLElement {
       },
       h('p', {}, t('drop')),
       h('p', { class: 'muted' }, t('or')),
-      h('button', { type: 'button', part: 'button primary-button', class: 'primary', id: id('choose'), disabled: !this._schema, onclick: () => input.click() }, t('choose')),
+      h('button', { type: 'button', part: 'button primary-button', class: 'primary', id: id('choose'), disabled: !this._schema, onclick: () => this._choose(input) }, t('choose')),
       input,
     );
     this._drop = drop;
@@ -1164,11 +1227,13 @@ export class ImportUploaderElement extends HTMLElement {
       );
     }
     section.append(h('h3', { id: id('review-heading'), tabIndex: -1 }, t('preview')));
-    if (!this._pf) return section;
+    // The preview comes first, from the first answer (`_runPreview`); the
+    // mapping editor and the rest, from the sample's.
+    const det = this._pf?.dialect ?? this._firstDialect;
+    if (!det) return section;
 
     // Dialect: shown, and overridable.
     const d = this._dialect;
-    const det = this._pf.dialect;
     const delimName = (c) => t(`delimiter.${(DELIMITERS.find(([x]) => x === c) ?? [, 'comma'])[1]}`);
     section.append(
       h('p', { class: 'muted', id: id('detected') }, t('detected', {
@@ -1204,6 +1269,8 @@ export class ImportUploaderElement extends HTMLElement {
         ),
       ),
     );
+
+    if (!this._pf) return section;
 
     // The mapping editor.
     section.append(h('h3', { id: id('mapping-heading') }, t('mapping')));

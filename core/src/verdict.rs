@@ -534,7 +534,7 @@ impl State {
                 let Some(validator) = self.validator.as_ref() else {
                     return;
                 };
-                match validator.validate_into(rec.row_number, rec.fields, &mut self.row) {
+                match validator.check_into(rec.row_number, rec.fields, &mut self.row) {
                     Ok(()) => self.tally.accept(),
                     Err(e) => self.reject(&e, rec.fields),
                 }

@@ -5,8 +5,8 @@
 use import_core::csv::{CsvStream, RecordEvent};
 use import_core::rules::{DataType, ImportMode};
 use import_core::validate::{
-    check_value, HeaderError, Mapping, RowError, RowValidator, ValidRow, Value, ValueError,
-    EXTRA_COLUMN, INVALID_ENCODING, REQUIRED_FIELD_MISSING, ROW_MALFORMED,
+    accepts, check_value, HeaderError, Mapping, RowError, RowValidator, ValidRow, Value,
+    ValueError, EXTRA_COLUMN, INVALID_ENCODING, REQUIRED_FIELD_MISSING, ROW_MALFORMED,
     VALIDATION_TYPE_MISMATCH,
 };
 use import_core::wire::MappingRequest;
@@ -1242,4 +1242,93 @@ fn a_reused_row_gives_the_same_values_as_fresh_ones() {
             assert_eq!(again, fresh, "{mode:?}, line {line:?}");
         }
     }
+}
+
+/// `check_into` (what a verdict counts with, keeping no values) accepts
+/// and rejects every row exactly as `validate_into` does, with the same
+/// error, in every mode: each column set in turn to values of every kind
+/// (valid, empty, spaced, lenient forms, wrong types, out of range); and
+/// `accepts` answers as `check_value` does.
+#[test]
+fn check_into_and_accepts_give_the_full_checks_answers() {
+    let values = [
+        "",
+        " ",
+        "ann@example.com",
+        " Ann@Example.com ",
+        "ann@",
+        "a b@example.com",
+        "Ann",
+        " Ann ",
+        "42",
+        " 42 ",
+        "1,234",
+        "4.0",
+        "lots",
+        "99999999999999999999",
+        "3.5",
+        "-3.75e2",
+        ".5",
+        "true",
+        "TRUE",
+        "yes",
+        "1990-04-21",
+        "1990-02-30",
+        "04/21/1990",
+        "21.04.1990",
+        "2026-04-21T10:00:00Z",
+        "2026-04-21T10:00:00+02:00",
+        "2026-04-21 10:00",
+        "2026-04-21T25:00:00Z",
+        "+14155550123",
+        "(415) 555-0123",
+        "https://example.com",
+        "example.com",
+    ];
+    // `accepts` (what inference and sniffing count with, building no
+    // message) agrees with `check_value` on each value, type and mode.
+    for mode in [Strict, Balanced, Landing] {
+        for (_, data_type, ..) in COLUMNS {
+            for value in values {
+                assert_eq!(
+                    accepts(*data_type, value, mode),
+                    check_value(*data_type, value, mode).is_ok(),
+                    "{mode:?}, {data_type:?}, {value:?}: accepts and check_value disagree"
+                );
+            }
+        }
+    }
+    let mut scratch = ValidRow::default();
+    let mut kept = ValidRow::default();
+    let mut compared = 0;
+    for mode in [Strict, Balanced, Landing] {
+        let v = validator(mode);
+        for (i, _) in COLUMNS.iter().enumerate() {
+            for value in values {
+                let mut fields: Vec<&str> = COLUMNS.iter().map(|(.., ok)| *ok).collect();
+                fields[i] = value;
+                let counted = v.check_into(3, &fields, &mut scratch);
+                let validated = v.validate_into(3, &fields, &mut kept);
+                assert_eq!(
+                    counted, validated,
+                    "{mode:?}, column {i} = {value:?}: check_into and validate_into disagree"
+                );
+                compared += 1;
+            }
+        }
+        // A row of the wrong width, and one with a column too many.
+        let short = ["a@example.com"];
+        assert_eq!(
+            v.check_into(4, &short, &mut scratch),
+            v.validate_into(4, &short, &mut kept)
+        );
+    }
+    assert_eq!(compared, 3 * COLUMNS.len() * values.len());
+    // Both outcomes were exercised.
+    let v = validator(Balanced);
+    let good: Vec<&str> = COLUMNS.iter().map(|(.., ok)| *ok).collect();
+    assert!(v.check_into(1, &good, &mut scratch).is_ok());
+    let mut bad = good.clone();
+    bad[index_of("age")] = "lots";
+    assert!(v.check_into(2, &bad, &mut scratch).is_err());
 }

@@ -1,7 +1,12 @@
 // `import-uploader/preflight` in browsers (the `browser` and `default`
 // conditions): `preflight(file, options)` runs in a module Worker, so the
-// page never freezes, whatever the file's size. Each call starts its own
-// Worker and ends it when done; `signal` ends it at once.
+// page never freezes, whatever the file's size. A Worker whose module is
+// loaded is kept after a call (one, for a minute, unless its memory grew
+// past 64 MiB) and the next call reuses it: starting a Worker and
+// instantiating the module cost more than a first answer. Calls at the
+// same time each get a Worker; `signal` ends a call's Worker at once.
+// `preload()` starts that Worker ahead of the first call (a page calls it
+// when a file is about to be chosen).
 //
 // `new Worker(new URL('…', import.meta.url), { type: 'module' })` with
 // string literals is the form Vite, webpack 5 and Rollup's plugins
@@ -18,6 +23,92 @@ import { abortError, checkOptions, checkReport, errorFromData, preflightError } 
 
 export { DEFAULT_SAMPLE_BYTES } from './preflight-run.js';
 
+/** How long a loaded Worker is kept after a call, waiting for the next. */
+const IDLE_MS = 60_000;
+/** A Worker whose module's memory grew past this is ended, not kept. */
+const KEEP_MEMORY_BYTES = 64 << 20;
+
+/** The kept Worker: `{ worker, timer }`, or null. */
+let idle = null;
+
+function wasmUrl() {
+  return new URL('import-uploader/import_uploader_preflight_bg.wasm', import.meta.url).href;
+}
+
+/** A new Worker, already loading the module. */
+function startWorker() {
+  const worker = new Worker(new URL('import-uploader/preflight-worker.js', import.meta.url), { type: 'module' });
+  worker.addEventListener('error', () => {
+    // A kept Worker that fails is not reused.
+    if (idle?.worker === worker) dropIdle();
+  });
+  worker.postMessage({ type: 'load', wasmUrl: wasmUrl() });
+  return worker;
+}
+
+function dropIdle() {
+  if (!idle) return;
+  clearTimeout(idle.timer);
+  idle.worker.terminate();
+  idle = null;
+}
+
+/** The kept Worker, or a new one. */
+function takeWorker() {
+  if (idle) {
+    const { worker, timer } = idle;
+    clearTimeout(timer);
+    idle = null;
+    return worker;
+  }
+  return startWorker();
+}
+
+/** Keeps `worker` for the next call, unless one is kept already. */
+function keepWorker(worker) {
+  if (idle) {
+    worker.terminate();
+    return;
+  }
+  const timer = setTimeout(() => {
+    if (idle?.worker === worker) dropIdle();
+  }, IDLE_MS);
+  idle = { worker, timer };
+}
+
+/**
+ * Starts the preflight's Worker and loads its module ahead of the first
+ * call; resolves when it is loaded. Calling it again while a loaded
+ * Worker is kept does nothing.
+ */
+export function preload() {
+  if (!idle) keepWorker(startWorker());
+  const { worker } = idle;
+  return new Promise((resolve, reject) => {
+    function done() {
+      worker.removeEventListener('message', onMessage);
+      worker.removeEventListener('error', onError);
+    }
+    function onMessage({ data }) {
+      if (data?.type === 'loaded') {
+        done();
+        resolve();
+      } else if (data?.type === 'load-error') {
+        done();
+        if (idle?.worker === worker) dropIdle();
+        reject(errorFromData(data.error));
+      }
+    }
+    function onError(event) {
+      done();
+      reject(preflightError('network', 'WASM_LOAD_FAILED', `the preflight's Worker failed: ${event.message || 'it could not be loaded'}`, { retryable: true }));
+    }
+    worker.addEventListener('message', onMessage);
+    worker.addEventListener('error', onError);
+    worker.postMessage({ type: 'load', wasmUrl: wasmUrl() });
+  });
+}
+
 export function preflight(file, options) {
   return new Promise((resolve, reject) => {
     const checked = checkOptions(options);
@@ -28,21 +119,25 @@ export function preflight(file, options) {
     if (signal?.aborted) throw abortError(signal);
     let worker;
     try {
-      worker = new Worker(new URL('import-uploader/preflight-worker.js', import.meta.url), { type: 'module' });
+      worker = takeWorker();
     } catch (cause) {
       throw preflightError('network', 'WASM_LOAD_FAILED', `the preflight's Worker could not start: ${cause instanceof Error ? cause.message : String(cause)}`, { retryable: true });
     }
     let settled = false;
     const onAbort = () => settle(reject, abortError(signal));
-    function settle(how, value) {
+    /** Ends the call; `keep`: the Worker finished cleanly and may serve the next one. */
+    function settle(how, value, keep = false) {
       if (settled) return;
       settled = true;
-      worker.terminate();
+      worker.removeEventListener('message', onMessage);
+      worker.removeEventListener('error', onError);
+      worker.removeEventListener('messageerror', onMessageError);
       signal?.removeEventListener('abort', onAbort);
+      if (keep) keepWorker(worker);
+      else worker.terminate();
       how(value);
     }
-    signal?.addEventListener('abort', onAbort, { once: true });
-    worker.addEventListener('message', ({ data }) => {
+    function onMessage({ data }) {
       if (data?.type === 'progress') {
         if (settled) return;
         const { phase, loaded, total } = data;
@@ -52,20 +147,23 @@ export function preflight(file, options) {
           settle(reject, err);
         }
       } else if (data?.type === 'done') {
-        settle(resolve, data.report);
+        settle(resolve, data.report, !(data.memoryBytes > KEEP_MEMORY_BYTES));
       } else if (data?.type === 'error') {
         settle(reject, errorFromData(data.error));
       }
-    });
-    worker.addEventListener('error', (event) => {
+    }
+    function onError(event) {
       event.preventDefault?.();
       settle(reject, preflightError('network', 'WASM_LOAD_FAILED', `the preflight's Worker failed: ${event.message || 'it could not be loaded'}`, { retryable: true }));
-    });
-    worker.addEventListener('messageerror', () => {
+    }
+    function onMessageError() {
       settle(reject, preflightError('protocol', 'PREFLIGHT_FAILED', "the preflight's Worker answered a message that could not be read"));
-    });
-    const wasmUrl = new URL('import-uploader/import_uploader_preflight_bg.wasm', import.meta.url).href;
-    worker.postMessage({ type: 'run', file, options: checked, progress: typeof onProgress === 'function', wasmUrl });
+    }
+    signal?.addEventListener('abort', onAbort, { once: true });
+    worker.addEventListener('message', onMessage);
+    worker.addEventListener('error', onError);
+    worker.addEventListener('messageerror', onMessageError);
+    worker.postMessage({ type: 'run', file, options: checked, progress: typeof onProgress === 'function', wasmUrl: wasmUrl() });
   });
 }
 
@@ -104,8 +202,7 @@ export function normalised(file, report) {
       event.preventDefault?.();
       fail(preflightError('network', 'WASM_LOAD_FAILED', `the preflight's Worker failed: ${event.message || 'it could not be loaded'}`, { retryable: true }));
     });
-    const wasmUrl = new URL('import-uploader/import_uploader_preflight_bg.wasm', import.meta.url).href;
-    worker.postMessage({ type: 'normalise', file, report, wasmUrl });
+    worker.postMessage({ type: 'normalise', file, report, wasmUrl: wasmUrl() });
   }
   return {
     size,

@@ -159,6 +159,15 @@ export interface Preflight {
  */
 export declare function preflight(file: Blob | PreflightFileSource, options?: PreflightOptions): Promise<Preflight>;
 
+/**
+ * Loads the preflight ahead of the first call. In browsers it starts the
+ * module Worker (kept for the next call) and resolves once its module is
+ * loaded, or rejects with a `WASM_LOAD_FAILED` `ImportError`; a page calls
+ * it when a file is about to be chosen (a drag entering the drop zone, the
+ * file picker opened). In Node, Deno and workerd it resolves at once.
+ */
+export declare function preload(): Promise<void>;
+
 /** The default `sampleBytes`: 1 MiB. */
 export declare const DEFAULT_SAMPLE_BYTES: number;
 

@@ -65,14 +65,17 @@ const isBlob = (v) => typeof Blob !== 'undefined' && v instanceof Blob;
  */
 export function fileSource(file) {
   if (isBlob(file)) {
+    const read = async (offset, length) => new Uint8Array(await file.slice(offset, offset + length).arrayBuffer());
     return {
       size: file.size,
       name: typeof file.name === 'string' ? file.name : undefined,
-      read: async (offset, length) => new Uint8Array(await file.slice(offset, offset + length).arrayBuffer()),
+      read,
+      parts: typeof file.stream === 'function' ? (offset) => blobParts(file, offset) : (offset) => readParts(read, offset, file.size),
     };
   }
   if (file && typeof file === 'object' && typeof file.read === 'function' && Number.isSafeInteger(file.size) && file.size >= 0) {
-    return { size: file.size, name: typeof file.name === 'string' ? file.name : undefined, read: (o, l) => Promise.resolve(file.read(o, l)).then(toBytes) };
+    const read = (o, l) => Promise.resolve(file.read(o, l)).then(toBytes);
+    return { size: file.size, name: typeof file.name === 'string' ? file.name : undefined, read, parts: (offset) => readParts(read, offset, file.size) };
   }
   throw preflightError(
     'validation',
@@ -80,6 +83,59 @@ export function fileSource(file) {
     `preflight(): the file must be a Blob or File, or a source { size, read(offset, length) }; got ${describe(file)}`,
     { field: 'file' },
   );
+}
+
+/**
+ * The bytes of `file` from `offset` to its end, in parts, from the Blob's
+ * own stream: into one buffer of PART_BYTES, reused for every part, where
+ * the stream reads into a given buffer (a byte stream, as Chromium's and
+ * Firefox's are); else the stream's own chunks (tens of KiB each). Either
+ * way no part outlives the next read, so a `full` run holds no more of
+ * the file at 1 GB than at 100 MB. A part is valid until the next one is
+ * asked for.
+ */
+async function* blobParts(file, offset) {
+  const stream = file.slice(offset).stream();
+  let reader;
+  try {
+    reader = stream.getReader({ mode: 'byob' });
+  } catch {
+    reader = null;
+  }
+  if (reader) {
+    let buffer = new ArrayBuffer(PART_BYTES);
+    try {
+      for (;;) {
+        const { value, done } = await reader.read(new Uint8Array(buffer, 0, buffer.byteLength));
+        if (done) return;
+        yield value;
+        buffer = value.buffer;
+      }
+    } finally {
+      reader.cancel().catch(() => {});
+    }
+  }
+  const chunks = stream.getReader();
+  try {
+    for (;;) {
+      const { value, done } = await chunks.read();
+      if (done) return;
+      yield value;
+    }
+  } finally {
+    chunks.cancel().catch(() => {});
+  }
+}
+
+/** The bytes of a source from `offset` to `size`, in parts of PART_BYTES read with `read`. */
+async function* readParts(read, offset, size) {
+  while (offset < size) {
+    const length = Math.min(PART_BYTES, size - offset);
+    const part = await read(offset, length);
+    if (part.length !== length) throw readError(offset, length, part.length);
+    yield part;
+    offset += length;
+  }
 }
 
 function toBytes(v) {
@@ -230,17 +286,28 @@ export async function runPreflight(core, file, checked, { signal, onProgress } =
       let loaded = sampleLength;
       const wholeFile = checked.full || sampleLength === total;
       onProgress?.({ phase: 'sample', loaded, total });
-      if (checked.full) {
-        while (loaded < total) {
-          abort.check();
-          const length = Math.min(PART_BYTES, total - loaded);
-          const part = await abort.wait(source.read(loaded, length));
-          abort.check();
-          if (part.length !== length) throw readError(loaded, length, part.length);
-          run.feed(transcoder ? transcoder.push(part) : part);
-          loaded += length;
-          onProgress?.({ phase: 'full', loaded, total });
+      if (checked.full && loaded < total) {
+        const parts = source.parts(loaded);
+        let reported = loaded;
+        try {
+          for (;;) {
+            abort.check();
+            const { value: part, done } = await abort.wait(parts.next());
+            if (done) break;
+            abort.check();
+            if (loaded + part.length > total) throw readError(loaded, total - loaded, part.length);
+            // The core copies the part: its buffer is the next read's.
+            run.feed(transcoder ? transcoder.push(part) : part);
+            loaded += part.length;
+            if (loaded - reported >= PART_BYTES || loaded === total) {
+              reported = loaded;
+              onProgress?.({ phase: 'full', loaded, total });
+            }
+          }
+        } finally {
+          parts.return().catch(() => {});
         }
+        if (loaded !== total) throw readError(loaded, total - loaded, 0);
       }
       if (transcoder && wholeFile) {
         const rest = transcoder.end();

@@ -1,13 +1,17 @@
 // The preflight's module Worker (`import-uploader/preflight` in browsers):
 // bundled by `cargo xtask build` with the driver and the glue into one
 // file, `import-uploader/preflight-worker.js`, beside the `.wasm`. The page
-// (preflight-browser.js) starts one per call, posts
+// (preflight-browser.js) starts one, posts `{ type: 'load', wasmUrl }` (the
+// module starts loading at once; answered `{ type: 'loaded' }` or
+// `{ type: 'load-error', error }`), then for each call, one at a time,
 //
 //   { type: 'run', file, options, progress, wasmUrl }
 //
 // and reads back `{ type: 'progress', phase, loaded, total }`, then one
-// `{ type: 'done', report }` or `{ type: 'error', error }`. It cancels a
-// run by terminating the Worker.
+// `{ type: 'done', report, memoryBytes }` (`memoryBytes`: the module's
+// memory, which never shrinks: the page ends a Worker whose memory grew
+// rather than keep it) or `{ type: 'error', error }`. It cancels a run by
+// terminating the Worker.
 //
 // For `normalised()`, the page posts `{ type: 'normalise', file, report,
 // wasmUrl }` once, then `{ type: 'read', id, offset, length }` per part,
@@ -38,6 +42,15 @@ function load(wasmUrl) {
 let normalising;
 
 globalThis.addEventListener('message', async ({ data }) => {
+  if (data?.type === 'load') {
+    try {
+      await load(data.wasmUrl);
+      globalThis.postMessage({ type: 'loaded' });
+    } catch (err) {
+      globalThis.postMessage({ type: 'load-error', error: errorData(err) });
+    }
+    return;
+  }
   if (data?.type === 'normalise') {
     // Set at once: the reads that follow wait for it.
     normalising = load(data.wasmUrl).then(() => normalisedSource(core, data.file, data.report));
@@ -57,10 +70,10 @@ globalThis.addEventListener('message', async ({ data }) => {
   }
   if (data?.type !== 'run') return;
   try {
-    await load(data.wasmUrl);
+    const wasm = await load(data.wasmUrl);
     const onProgress = data.progress ? (p) => globalThis.postMessage({ type: 'progress', ...p }) : undefined;
     const report = await runPreflight(core, data.file, data.options, { onProgress });
-    globalThis.postMessage({ type: 'done', report });
+    globalThis.postMessage({ type: 'done', report, memoryBytes: wasm?.memory?.buffer?.byteLength ?? 0 });
   } catch (err) {
     globalThis.postMessage({ type: 'error', error: errorData(err) });
   }

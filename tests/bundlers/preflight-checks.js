@@ -59,6 +59,18 @@ export async function checkPreflight(pkg, preflight, { api, workers }) {
     assert(report.bytesExamined === small.size, `bytesExamined ${report.bytesExamined}, expected ${small.size}`);
     if (workers) assert(workers() === before + 1, `one Worker started (${workers() - before})`);
   });
+  await run(workers ? 'the next call reuses the kept Worker; preload() resolves' : 'preload() resolves', async () => {
+    assert(typeof preflight.preload === 'function', 'preload is exported');
+    const before = workers?.();
+    assert((await preflight.preload()) === undefined, 'preload() resolves to undefined');
+    const again = await preflight.preflight(small);
+    assert(again.prediction.readRows === 2, `two rows read, got ${again.prediction.readRows}`);
+    if (workers) assert(workers() === before, `no Worker started (${workers() - before})`);
+    // Calls at the same time each get a Worker: the kept one and a new one.
+    const both = await Promise.all([preflight.preflight(small), preflight.preflight(small)]);
+    assert(both.every((r) => r.prediction.readRows === 2), 'both calls answered');
+    if (workers) assert(workers() === before + 1, `one more Worker for the second of two calls at once (${workers() - before})`);
+  });
   await run('bad options reject with PREFLIGHT_OPTIONS_INVALID', async () => {
     const err = await rejection(preflight.preflight(small, { sampleBytes: -1 }), 'sampleBytes -1');
     preflightError(err, 'validation', 'PREFLIGHT_OPTIONS_INVALID');

@@ -356,7 +356,8 @@ export const cases = [
       const { context, page, requests } = await open(ctx, `${ctx.demo.url}/`);
       try {
         const seen = [];
-        page.on('response', (r) => seen.push(r.allHeaders().then((h) => r.body().then((b) => `${JSON.stringify(h)} ${b.toString('latin1')}`, () => JSON.stringify(h)))));
+        // A response still arriving as the context closes has nothing to read.
+        page.on('response', (r) => seen.push(r.allHeaders().then((h) => r.body().then((b) => `${JSON.stringify(h)} ${b.toString('latin1')}`, () => JSON.stringify(h)), () => '')));
         await axe(page, 'the demo page');
         await drop(page, file('europe.csv', people(12, 2, { header: 'email;first_name', sep: ';', eol: '\r\n', bom: true })));
         await review(page);
@@ -401,6 +402,52 @@ export const cases = [
         const { done } = await startAndFinish(page);
         const status = await countsMatchEmulator(ctx, page, done);
         assertEqual(status.validRows, 2, 'both rows import');
+      } finally {
+        await context.close();
+      }
+    },
+  },
+  {
+    name: 'a file over the first read: the preview (100 rows, the detected dialect) is shown before the mapping editor, read further when 100 rows do not fit in 64 KiB, then the mapping follows',
+    async fn(ctx) {
+      const { context, page } = await open(ctx, `${ctx.bare.url}/`);
+      try {
+        // Rows of about 1 KiB: 100 of them do not fit in the first 64 KiB.
+        const r = run();
+        const pad = 'y'.repeat(1000);
+        const lines = ['email;first_name;notes'];
+        for (let i = 0; i < 300; i++) lines.push(`w${i}.${r}@example.com;Wide ${i};${pad}`);
+        const text = `${lines.join('\r\n')}\r\n`;
+        assert(text.length > 4 * 65536, 'the file is larger than the first read');
+        // What the document holds the first time the preview has rows.
+        await page.evaluate(() => {
+          const u = document.querySelector('import-uploader');
+          window.__firstPreview = null;
+          const observer = new MutationObserver(() => {
+            const root = u.shadowRoot;
+            const rows = root.querySelectorAll('[id$="-preview"] tbody tr').length;
+            if (!rows) return;
+            observer.disconnect();
+            window.__firstPreview = {
+              rows,
+              detected: root.querySelector('[id$="-detected"]')?.textContent ?? null,
+              head: [...root.querySelectorAll('[id$="-preview"] thead th')].map((t) => t.textContent),
+              mapping: !!root.querySelector('[id$="-mapping"]'),
+            };
+          });
+          observer.observe(u.shadowRoot, { childList: true, subtree: true });
+        });
+        await drop(page, file('wide.csv', text));
+        await review(page);
+        const first = await page.evaluate(() => window.__firstPreview);
+        assert(first, 'the preview was shown');
+        assertEqual(first.mapping, false, 'the preview is shown before the mapping editor');
+        assertEqual(first.rows, 100, 'the preview shows 100 rows, read beyond the first 64 KiB');
+        assertEqual(first.head.join('|'), 'email|first_name|notes', 'the preview is split on the detected ;');
+        assert(/;/.test(first.detected ?? ''), `the detected dialect is shown with the preview: ${first.detected}`);
+        const columns = await page.$$eval(`${el('mapping')} tbody tr`, (trs) => trs.map((tr) => tr.dataset.column));
+        assertEqual(columns.join('|'), 'email|first_name|notes', 'the mapping editor lists the columns');
+        assertEqual(await page.$$eval(`${el('preview')} tbody tr`, (trs) => trs.length), 100, 'the preview keeps its 100 rows');
       } finally {
         await context.close();
       }

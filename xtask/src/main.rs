@@ -71,10 +71,12 @@ commands:
                   runs (default 3) with the methods in turns, medians, the
                   part size × concurrency grid on wan, and the targets
                   (default 1GiB 4GiB, the engine alone at 4GiB; `quick` is 64 MiB)
-  bench preflight [quick|SIZE…]
+  bench preflight [quick|SIZE…] [--runs N]
                   import-uploader/preflight in headless Chromium on generated
-                  CSVs vs Papa Parse in a Worker: MB/s, first answer, the
-                  main thread's longest task, memory (default 100MB 1GB;
+                  CSVs vs Papa Parse in a Worker: MB/s, first answer (cold,
+                  warm), the main thread's longest task, memory, and the
+                  element's drop → preview; medians of N runs (default 3)
+                  and the targets met or missed (default 100MB 1GB;
                   `quick` is 100 MB)
 ";
 

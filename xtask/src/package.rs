@@ -159,7 +159,7 @@ pub fn write_preflight_sources(pkg: &Path) -> Result<()> {
 }
 
 /// The preflight's entry files: the servers load its module in-process at
-/// import, browsers start a Worker per call.
+/// import, browsers run it in a module Worker kept between calls.
 fn preflight_entries(meta: &Meta) -> Vec<(&'static str, String)> {
     let glue = format!("./{PREFLIGHT_OUT_NAME}.js");
     let wasm = format!("./{}", package_wasm(meta, PREFLIGHT_OUT_NAME));
@@ -170,6 +170,8 @@ fn preflight_entries(meta: &Meta) -> Vec<(&'static str, String)> {
          /** Both run in this thread (see preflight.d.ts). */\n\
          export const preflight = inProcess(core);\n\
          export const normalised = normalisedInProcess(core);\n\
+         /** Nothing to load ahead here: the module is instantiated on import. */\n\
+         export const preload = () => Promise.resolve();\n\
          export {{ DEFAULT_SAMPLE_BYTES }} from './{PREFLIGHT_RUN}';\n"
     );
     let entries = vec![

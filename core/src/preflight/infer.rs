@@ -14,7 +14,7 @@
 
 use super::{Column, EXAMPLES};
 use crate::rules::{DataType, ImportMode};
-use crate::validate::check_value;
+use crate::validate::accepts;
 
 /// The types tried, most specific first.
 pub const CANDIDATES: [DataType; 8] = [
@@ -67,7 +67,7 @@ pub fn infer_column<'a>(
     }
     let non_empty = || values.clone().filter(|v| !v.trim().is_empty());
     let share = |t: DataType, m: ImportMode| {
-        let fit = non_empty().filter(|v| check_value(t, v, m).is_ok()).count();
+        let fit = non_empty().filter(|v| accepts(t, v, m)).count();
         fit as f32 / filled.max(1) as f32
     };
     let mut chosen = DataType::String;
@@ -90,7 +90,7 @@ pub fn infer_column<'a>(
     let (mut misfits, mut misfit_count) = (Vec::new(), 0u64);
     if chosen != DataType::String {
         for v in non_empty() {
-            if check_value(chosen, v, mode).is_err() {
+            if !accepts(chosen, v, mode) {
                 misfit_count += 1;
                 if misfits.len() < EXAMPLES && !misfits.iter().any(|m| m == v) {
                     misfits.push(v.to_owned());

@@ -27,7 +27,7 @@ use csv_core::{ReadRecordResult, ReaderBuilder};
 
 use super::{Dialect, EncodingGuess, LineEnding, DIALECT_SNIFF_ROWS};
 use crate::rules::{DataType, ImportMode};
-use crate::validate::check_value;
+use crate::validate::accepts;
 use crate::verdict::{check_head, looks_utf16, FileFailure, NotCsv};
 
 const UTF8_BOM: [u8; 3] = [0xEF, 0xBB, 0xBF];
@@ -468,5 +468,5 @@ fn has_header(rows: &[Vec<String>]) -> bool {
 }
 
 fn is(t: DataType, v: &str) -> bool {
-    check_value(t, v, ImportMode::Balanced).is_ok()
+    accepts(t, v, ImportMode::Balanced)
 }

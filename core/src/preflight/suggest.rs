@@ -26,7 +26,7 @@
 
 use super::{Column, MatchReason, Suggestion, Template};
 use crate::rules::{DataType, ImportMode};
-use crate::validate::check_value;
+use crate::validate::accepts;
 use crate::wire::ObjectSchema;
 
 /// Lowest Jaro–Winkler similarity of tier 4.
@@ -929,7 +929,7 @@ fn values_fit(col: &Column, t: Option<DataType>) -> bool {
     let fit = col
         .examples
         .iter()
-        .filter(|v| check_value(t, v, ImportMode::LandingFriendly).is_ok())
+        .filter(|v| accepts(t, v, ImportMode::LandingFriendly))
         .count();
     fit * 2 >= col.examples.len()
 }

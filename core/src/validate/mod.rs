@@ -105,7 +105,7 @@ mod values;
 
 pub use row::{HeaderError, MappedField, Mapping, RowError, RowValidator, ValidRow};
 pub(crate) use values::civil_from_days;
-pub use values::{check_value, ValueError};
+pub use values::{accepts, check_value, ValueError};
 
 use std::fmt;
 

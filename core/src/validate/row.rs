@@ -7,7 +7,7 @@ use std::fmt;
 
 use indexmap::IndexMap;
 
-use super::values::{check_value_with, trim};
+use super::values::{check_value_with, trim, Keep};
 use super::*;
 use crate::csv::{CsvErrorKind, CsvRowError};
 use crate::rules::{DataType, ImportMode};
@@ -384,6 +384,31 @@ impl RowValidator {
         fields: &[&str],
         out: &mut ValidRow,
     ) -> Result<(), RowError> {
+        self.check_row(row_number, fields, out, Keep::Everything)
+    }
+
+    /// Accepts or rejects one data row exactly as
+    /// [`validate_into`](Self::validate_into) does, without keeping its
+    /// values: `scratch`'s values are left [`Value::Null`] where text
+    /// would have been copied. For a verdict, which counts rows and keeps
+    /// only the rejected ones' errors.
+    pub fn check_into(
+        &self,
+        row_number: u64,
+        fields: &[&str],
+        scratch: &mut ValidRow,
+    ) -> Result<(), RowError> {
+        self.check_row(row_number, fields, scratch, Keep::Messages)
+    }
+
+    fn check_row(
+        &self,
+        row_number: u64,
+        fields: &[&str],
+        out: &mut ValidRow,
+        what: Keep,
+    ) -> Result<(), RowError> {
+        let keep = what == Keep::Everything;
         out.row_number = row_number;
         out.recycle();
         if fields.len() != self.width {
@@ -429,9 +454,9 @@ impl RowValidator {
                     ),
                 });
             }
-            let value = match check_value_with(f.data_type, raw, self.mode, &mut out.spare) {
+            let value = match check_value_with(f.data_type, raw, self.mode, &mut out.spare, what) {
                 Ok(v) => {
-                    if f.is_key {
+                    if f.is_key && keep {
                         normalise_key(v, f.data_type)
                     } else {
                         v

@@ -33,7 +33,27 @@ impl std::error::Error for ValueError {}
 /// handling: see [`RowValidator`]). Also usable on its own, e.g. to infer a
 /// column's type from a sample.
 pub fn check_value(data_type: DataType, raw: &str, mode: ImportMode) -> Result<Value, ValueError> {
-    check_value_with(data_type, raw, mode, &mut Vec::new())
+    check_value_with(data_type, raw, mode, &mut Vec::new(), Keep::Everything)
+}
+
+/// Whether [`check_value`] accepts the value: the same checks, without
+/// the value or the message of a rejection (for type inference and
+/// sniffing, which try many values against many types and only count).
+pub fn accepts(data_type: DataType, raw: &str, mode: ImportMode) -> bool {
+    check_value_with(data_type, raw, mode, &mut Vec::new(), Keep::Nothing).is_ok()
+}
+
+/// What [`check_value_with`] answers besides accepting or rejecting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Keep {
+    /// The value, and the message of a rejection.
+    Everything,
+    /// The message of a rejection; an accepted value of text (a string,
+    /// an e-mail, a date) is answered as [`Value::Null`] rather than
+    /// copied (a datetime is still written out: writing it checks it).
+    Messages,
+    /// Neither: a rejection's message is empty.
+    Nothing,
 }
 
 /// `s.trim()`, answered without decoding characters when both ends are
@@ -57,18 +77,24 @@ pub(super) fn spare_string(spare: &mut Vec<String>, text: &str) -> String {
 }
 
 /// [`check_value`], taking the strings of the values it returns from
-/// `spare` when it can.
+/// `spare` when it can, and answering what `what` asks for: the same
+/// checks, the same accepted and rejected values, whatever it is.
 pub(super) fn check_value_with(
     data_type: DataType,
     raw: &str,
     mode: ImportMode,
     spare: &mut Vec<String>,
+    what: Keep,
 ) -> Result<Value, ValueError> {
+    let keep = what == Keep::Everything;
     let trimmed = trim(raw);
     if trimmed.is_empty() {
         return Err(ValueError::Empty);
     }
     if data_type == DataType::String {
+        if !keep {
+            return Ok(Value::Null);
+        }
         let text = if mode == ImportMode::LandingFriendly {
             trimmed
         } else {
@@ -77,6 +103,9 @@ pub(super) fn check_value_with(
         return Ok(Value::String(spare_string(spare, text)));
     }
     if mode == ImportMode::Strict && trimmed.len() != raw.len() {
+        if what == Keep::Nothing {
+            return Err(ValueError::Invalid(String::new()));
+        }
         return Err(ValueError::Invalid(format!(
             "{} has surrounding spaces (strict mode takes values exactly as written)",
             quote(raw)
@@ -89,6 +118,9 @@ pub(super) fn check_value_with(
         DataType::Number => parse_number(trimmed),
         DataType::Boolean => parse_boolean(trimmed, strict),
         DataType::Date => parse_iso_date(trimmed).map(|d| {
+            if !keep {
+                return Value::Null;
+            }
             let mut s = spare_string(spare, "");
             d.push_iso(&mut s);
             Value::Date(s)
@@ -96,6 +128,10 @@ pub(super) fn check_value_with(
         DataType::Datetime => {
             let mut s = spare_string(spare, "");
             match parse_rfc3339_into(trimmed, &mut s) {
+                Ok(()) if !keep => {
+                    spare.push(s);
+                    Ok(Value::Null)
+                }
                 Ok(()) => Ok(Value::Datetime(s)),
                 Err(p) => {
                     spare.push(s);
@@ -103,6 +139,7 @@ pub(super) fn check_value_with(
                 }
             }
         }
+        DataType::Email if !keep => check_email(trimmed).map(|()| Value::Null),
         DataType::Email => {
             check_email(trimmed).map(|()| Value::String(spare_string(spare, trimmed)))
         }
@@ -131,6 +168,9 @@ pub(super) fn check_value_with(
         if let Some(v) = lenient {
             return Ok(v);
         }
+    }
+    if what == Keep::Nothing {
+        return Err(ValueError::Invalid(String::new()));
     }
     // The least lenient mode that would accept the value, for the message.
     let suggestion = match (mode, &problem) {
@@ -407,7 +447,12 @@ pub(super) fn push_iso_parts(out: &mut String, date: Date, seconds: Option<u32>)
         }
         None => 10,
     };
-    out.extend(b[..len].iter().map(|&c| char::from(c)));
+    // One copy of ASCII bytes: a character at a time was the datetime
+    // and date checks' largest cost in the size-optimised wasm build
+    // (each `String::push` an out-of-line call encoding UTF-8).
+    if let Ok(text) = std::str::from_utf8(&b[..len]) {
+        out.push_str(text);
+    }
 }
 
 impl Date {
