@@ -998,9 +998,9 @@ export function sourceStream(s, start, end) {
 // ---- blob reader ---------------------------------------------------------
 
 // Reading a Blob's bytes into one reused buffer, for the upload engine's
-// MD5 of a part (src/upload/mod.rs, `md5_of_range`). In JavaScript because
-// it is nothing but stream calls: compiled from Rust, their reflection and
-// promise plumbing took several times the bytes.
+// integrity check of a part (src/upload/session.rs, `digest_with`). In
+// JavaScript because it is nothing but stream calls: compiled from Rust,
+// their reflection and promise plumbing took several times the bytes.
 
 // A BYOB ("bring your own buffer") reader of `blob`'s bytes where the
 // runtime's `Blob.stream()` is a byte stream (browsers, Deno, workerd);
@@ -1014,10 +1014,12 @@ export function byobReader(blob) {
 }
 
 // Reads the next bytes into `view`'s buffer (which the stream takes and
-// hands back in the bytes it resolves with); undefined at the end.
+// hands back in the bytes it resolves with). At the end: an empty view of
+// that buffer (a byte stream never resolves an unfinished read with no
+// bytes), so the next range reads into it again; undefined when the stream
+// did not hand it back.
 export async function byobRead(reader, view) {
-  const result = await reader.read(view);
-  return result === null || typeof result !== "object" || result.done ? undefined : result.value;
+  return (await reader.read(view)).value;
 }
 
 // ---- line reader ---------------------------------------------------------

@@ -21,6 +21,7 @@
 use import_core::checksum::Crc64;
 use import_core::plan::azure_block_list_xml;
 
+use super::hash_lane::HashLane;
 use super::progress::Phase;
 use super::session::{b64, for_each_part, Check, Committed, Ctx};
 use super::transport::{Body, StorageRequest};
@@ -58,10 +59,21 @@ pub(crate) async fn upload(ctx: &Ctx) -> Result<Committed, ClientError> {
     let todo: Vec<u64> = (0..plan.part_count())
         .filter(|&i| !ctx.is_stored(i))
         .collect();
-    for_each_part(ctx, todo, |i| async move {
+    // With checksums on, one lane hashes the parts ahead of the senders.
+    let lane = HashLane::new(ctx, &todo, Check::Crc64);
+    let lane = lane.as_ref();
+    for_each_part(ctx, todo, lane.map(|l| l.run(ctx)), |i| async move {
         let part = ctx.plan.part(i).expect("index within the plan");
         let id = part.block_id.clone().expect("block plans have block ids");
-        let (body, check) = ctx.part_body(part.offset, part.end(), Check::Crc64).await?;
+        let hashed = match lane {
+            Some(l) => l.header(i).await,
+            None => None,
+        };
+        // No lane, or it stopped without this part: `part_body` reads it
+        // (a stopped upload fails at once with its reason).
+        let (body, check) = ctx
+            .part_body(part.offset, part.end(), Check::Crc64, hashed)
+            .await?;
         let extra: Vec<_> = check.into_iter().collect();
         let req = StorageRequest {
             method: ctx.target.method.clone(),
@@ -100,7 +112,7 @@ pub(crate) async fn upload(ctx: &Ctx) -> Result<Committed, ClientError> {
 /// The whole file in one Put Blob.
 async fn put_blob(ctx: &Ctx) -> Result<Committed, ClientError> {
     let size = ctx.plan.file_size();
-    let (body, check) = ctx.part_body(0, size, Check::Crc64).await?;
+    let (body, check) = ctx.part_body(0, size, Check::Crc64, None).await?;
     let mut extra = Vec::new();
     if !ctx
         .target

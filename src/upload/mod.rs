@@ -36,6 +36,7 @@ pub mod azure_blocks;
 pub mod control;
 pub mod engine;
 pub mod gcs_resumable;
+mod hash_lane;
 mod js_api;
 pub mod options;
 pub mod progress;

@@ -29,7 +29,7 @@ use crate::js::describe;
 use crate::runtime::{monotonic_ms, now_ms, random, sleep};
 
 /// Bytes read per step when hashing a large part or file.
-const HASH_STEP: u64 = 1024 * 1024;
+pub(crate) const HASH_STEP: u64 = 1024 * 1024;
 
 /// Shared state of one upload run.
 pub(crate) struct Ctx {
@@ -206,14 +206,16 @@ impl Ctx {
     }
 
     /// A part's body and, with checksums on, its integrity header (the
-    /// protocol's [`Check`]). A Blob slice is sent either way (the runtime
-    /// streams it); a file source's part is read once, hashed, and those
-    /// bytes are sent.
+    /// protocol's [`Check`]): `hashed` when the part was hashed already
+    /// (the hash lane), else computed here. A Blob slice is sent either way
+    /// (the runtime streams it); a file source's part is read once, hashed,
+    /// and those bytes are sent.
     pub async fn part_body(
         &self,
         start: u64,
         end: u64,
         check: Check,
+        hashed: Option<(&'static str, String)>,
     ) -> Result<(Body, Option<(&'static str, String)>), ClientError> {
         if let Source::Reader(_) = self.source {
             let bytes = self.read(start, end).await?;
@@ -224,8 +226,8 @@ impl Ctx {
             });
             return Ok((Body::Bytes(bytes), header));
         }
-        if !self.checksum {
-            return Ok((self.blob_body(start, end).await?, None));
+        if hashed.is_some() || !self.checksum {
+            return Ok((self.blob_body(start, end).await?, hashed));
         }
         // Hash the bytes, but send the Blob slice: browsers upload a Blob
         // from the file as it is, while an ArrayBuffer body is copied and
@@ -244,6 +246,19 @@ impl Ctx {
         end: u64,
         check: Check,
     ) -> Result<(&'static str, String), ClientError> {
+        let mut view = Uint8Array::new_with_length(HASH_STEP as u32);
+        self.digest_with(start, end, check, &mut view).await
+    }
+
+    /// [`Ctx::digest_of_range`], reading a Blob into `view`'s buffer (a
+    /// MiB), which is handed back in `view` for the next range.
+    pub async fn digest_with(
+        &self,
+        start: u64,
+        end: u64,
+        check: Check,
+        view: &mut Uint8Array,
+    ) -> Result<(&'static str, String), ClientError> {
         let mut h = Hasher::new(check);
         let reader = match &self.source {
             Source::Blob(b) => byob_reader(&Self::slice(b, start, end)?),
@@ -254,16 +269,20 @@ impl Ctx {
             // `arrayBuffer()` leaves a new buffer per read for the garbage
             // collector, and Chromium's renderer grew with the file (+173
             // MiB at 256 MiB) before collecting them.
-            let mut view = Uint8Array::new_with_length(HASH_STEP as u32);
             loop {
                 if let Some(e) = self.control.stop_error() {
                     return Err(e);
                 }
-                let Some(filled) = byob_read(&reader, &view).await? else {
+                let Some(filled) = byob_read(&reader, view).await? else {
+                    // Ended without handing the buffer back: a new one.
+                    *view = Uint8Array::new_with_length(HASH_STEP as u32);
                     break;
                 };
+                *view = Uint8Array::new(&filled.buffer());
+                if filled.length() == 0 {
+                    break;
+                }
                 hash_into(&mut h, &filled);
-                view = Uint8Array::new(&filled.buffer());
             }
             return Ok(h.header());
         }
@@ -562,7 +581,8 @@ extern "C" {
 }
 
 /// Reads the next bytes into `view`'s buffer (which the stream takes and
-/// hands back); the bytes read, or None at the end.
+/// hands back); the bytes read, none at the end (the buffer handed back),
+/// or None at an end that did not hand it back.
 async fn byob_read(reader: &JsValue, view: &Uint8Array) -> Result<Option<Uint8Array>, ClientError> {
     let value = JsFuture::from(js_byob_read(reader, view))
         .await
@@ -646,15 +666,19 @@ fn find(haystack: &str, needle: &str) -> Option<usize> {
 }
 
 /// Runs `work` over the parts still to send, `concurrency` at a time; the
-/// first failure stops the others.
-pub(crate) async fn for_each_part<F, Fut>(
+/// first failure stops the others. `lane`, when given, runs beside them
+/// (the [`HashLane`](super::hash_lane::HashLane) hashing parts ahead) and
+/// is dropped once they have all ended.
+pub(crate) async fn for_each_part<F, Fut, L>(
     ctx: &Ctx,
     indexes: Vec<u64>,
+    lane: Option<L>,
     work: F,
 ) -> Result<(), ClientError>
 where
     F: Fn(u64) -> Fut,
     Fut: std::future::Future<Output = Result<(), ClientError>>,
+    L: std::future::Future<Output = ()>,
 {
     let queue = RefCell::new(indexes.into_iter());
     let workers = (0..ctx.plan.concurrency().max(1)).map(|_| async {
@@ -670,7 +694,17 @@ where
             }
         }
     });
-    JoinAll(workers.map(Box::pin).map(Some).collect()).await;
+    let mut workers = JoinAll(workers.map(Box::pin).map(Some).collect());
+    let mut lane = lane.map(Box::pin);
+    std::future::poll_fn(|cx| {
+        if let Some(l) = &mut lane {
+            if l.as_mut().poll(cx).is_ready() {
+                lane = None;
+            }
+        }
+        std::future::Future::poll(std::pin::Pin::new(&mut workers), cx)
+    })
+    .await;
     match ctx.control.stop_error() {
         Some(e) => Err(e),
         None => Ok(()),

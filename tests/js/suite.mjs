@@ -692,6 +692,73 @@ export const tests = [
     },
   },
   {
+    name: 'one lane hashes the parts ahead of the senders: one read of the file at a time, none waiting for a send slot',
+    async fn(ctx) {
+      const client = newClient(ctx);
+      const blob = new Blob([peopleCsv(40).text]);
+      const partSize = 128;
+      const parts = Math.ceil(blob.size / partSize);
+      assert(parts >= 8, `more parts than senders, got ${parts}`);
+      const job = await client.createJob({ objectName: 'profiles', fileName: 'people.csv', fileSize: blob.size });
+      // Every BYOB read of a Blob is the engine hashing a part (request
+      // bodies are read otherwise): count those open at once and finished.
+      let open = 0;
+      let mostOpen = 0;
+      let hashed = 0;
+      const stream = Blob.prototype.stream;
+      Blob.prototype.stream = function () {
+        const s = stream.call(this);
+        const getReader = s.getReader.bind(s);
+        s.getReader = (opts) => {
+          const reader = getReader(opts);
+          if (opts?.mode !== 'byob') return reader;
+          open += 1;
+          mostOpen = Math.max(mostOpen, open);
+          const read = reader.read.bind(reader);
+          reader.read = async (view) => {
+            const r = await read(view);
+            if (r.done) {
+              open -= 1;
+              hashed += 1;
+            }
+            return r;
+          };
+          return reader;
+        };
+        return s;
+      };
+      // Storage answers no Put Block before every part is hashed: with a
+      // lane that waited for a free sender, this upload would never end.
+      const inner = recordingFetch({ keepBodies: true });
+      let gate;
+      let hashedBeforeFirstAnswer = -1;
+      const held = async (input, init) => {
+        gate ??= (async () => {
+          for (let waited = 0; hashed < parts && waited < 10_000; waited += 5) {
+            await new Promise((r) => setTimeout(r, 5));
+          }
+          hashedBeforeFirstAnswer = hashed;
+        })();
+        await gate;
+        return inner.fn(input, init);
+      };
+      let result;
+      try {
+        result = await client.upload(job, blob, { partSize, concurrency: 4, fetch: held }).done;
+      } finally {
+        Blob.prototype.stream = stream;
+      }
+      assertEqual(result.parts, parts, 'parts');
+      assertEqual(hashedBeforeFirstAnswer, parts, 'parts hashed while the first four were held unanswered');
+      assertEqual(mostOpen, 1, 'reads of the file open at once');
+      assertEqual(hashed, parts, 'each part read once for its checksum');
+      for (const [i, r] of inner.requests.entries()) {
+        assertEqual(r.headers.get('x-ms-content-crc64'), crc64Base64(inner.bodies[i]), `x-ms-content-crc64 of request ${i}`);
+      }
+      await assertReadBack(ctx.apiUrl, ctx.token, job.jobId, blob);
+    },
+  },
+  {
     name: 'checksum: false sends parts without a checksum header',
     async fn(ctx) {
       const client = newClient(ctx);
