@@ -90,6 +90,19 @@ impl Measured {
     }
 }
 
+/// The `RESULT {json}` line a benchmark's Node driver prints on stdout
+/// (`bench/upload/driver.mjs`, `bench/preflight/driver.mjs`), parsed.
+pub(crate) fn driver_result(out: &std::process::Output) -> Result<Value> {
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let Some(line) = stdout.lines().find_map(|l| l.strip_prefix("RESULT ")) else {
+        bail!(
+            "the driver printed no RESULT line ({}):\n{stdout}",
+            out.status
+        );
+    };
+    serde_json::from_str(line).context("parsing the driver's RESULT")
+}
+
 fn processing(args: &[String]) -> Result<()> {
     let mut sizes = vec![EXAMPLE_ROWS, 1_000_000, 10_000_000];
     let mut runs = 1usize;

@@ -40,7 +40,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::emulator::Emulator;
 use crate::setup::{self, Workspace};
@@ -308,14 +308,7 @@ fn measure(ws: &Workspace, url: &str, file: &Path, method: &str, size: u64) -> R
         .stderr(std::process::Stdio::inherit())
         .output()
         .context("running bench/preflight/driver.mjs with node")?;
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let Some(line) = stdout.lines().find_map(|l| l.strip_prefix("RESULT ")) else {
-        bail!(
-            "the driver printed no RESULT line ({}):\n{stdout}",
-            out.status
-        );
-    };
-    let v: Value = serde_json::from_str(line).context("parsing the driver's RESULT")?;
+    let v = crate::bench::driver_result(&out)?;
     let num = |k: &str| v[k].as_f64().unwrap_or(0.0);
     let row = Row {
         method: method.to_string(),

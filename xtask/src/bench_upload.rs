@@ -58,7 +58,7 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use flate2::write::GzEncoder;
 use flate2::Compression;
-use serde_json::{json, Value};
+use serde_json::json;
 
 use import_core::plan::default_part_size;
 
@@ -682,14 +682,7 @@ impl Bench<'_> {
             Peers::Wan { proxy, .. } => Some(format!("proxy saw {}", proxy.stats.summary())),
         };
         drop(peers);
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        let Some(line) = stdout.lines().find_map(|l| l.strip_prefix("RESULT ")) else {
-            bail!(
-                "the driver printed no RESULT line ({}):\n{stdout}",
-                out.status
-            );
-        };
-        let v: Value = serde_json::from_str(line).context("parsing the driver's RESULT")?;
+        let v = crate::bench::driver_result(&out)?;
         let num = |k: &str| v[k].as_f64().unwrap_or(0.0);
         let row = Row {
             link,
