@@ -162,6 +162,15 @@ async function events(page, type) {
   return page.evaluate((t) => window.__events.filter((e) => !t || e.type === t), type);
 }
 
+/** Waits until the element has sent the error event with `code` (a refusal
+ * can come after an asynchronous read of the file), and returns its detail. */
+async function errorEvent(page, code) {
+  await page
+    .waitForFunction((c) => window.__events.some((e) => e.type === 'error' && e.detail?.code === c), code, { timeout: 10_000 })
+    .catch(() => {});
+  return (await events(page, 'error')).at(-1)?.detail;
+}
+
 /** The counts the element shows (`data-key` → text, digits only). */
 async function shownCounts(page) {
   return page.$$eval(`${el('counts')} dd`, (dds) => Object.fromEntries(dds.map((d) => [d.dataset.key, d.textContent])));
@@ -761,13 +770,13 @@ export const cases = [
       const { context, page } = await open(ctx, `${ctx.bare.url}/`);
       try {
         await drop(page, file('a.csv', people(1, 0)), file('b.csv', people(1, 0)));
-        const err = (await events(page, 'error')).at(-1)?.detail;
+        const err = await errorEvent(page, 'ELEMENT.FILE.SEVERAL');
         assertEqual(err?.code, 'ELEMENT.FILE.SEVERAL', 'error code');
         const message = await page.$eval('import-uploader', (u) => u.shadowRoot.querySelector('[role=status]').textContent);
         assert(/one file/.test(message) && /2/.test(message), `message: ${message}`);
         assertEqual(await page.$eval('import-uploader', (u) => u.dataset.step), 'pick', 'still on the drop zone');
         await pick(page, { ...file('empty.csv', ''), bytes: [] });
-        assertEqual((await events(page, 'error')).at(-1)?.detail.code, 'ELEMENT.FILE.EMPTY', 'an empty file is refused');
+        assertEqual((await errorEvent(page, 'ELEMENT.FILE.EMPTY'))?.code, 'ELEMENT.FILE.EMPTY', 'an empty file is refused');
       } finally {
         await context.close();
       }
