@@ -99,6 +99,22 @@ pub struct Link {
     pub rate: Option<f64>,
 }
 
+/// Accepts connections on `listener` for as long as `runtime` runs,
+/// counting each in `stats` and handling each in its own task (one
+/// errored connection ends itself only).
+fn serve<F, Fut>(runtime: &Runtime, listener: TcpListener, stats: Arc<Stats>, handle: F)
+where
+    F: Fn(tokio::net::TcpStream) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    runtime.spawn(async move {
+        while let Ok((conn, _)) = listener.accept().await {
+            stats.connections.fetch_add(1, Ordering::Relaxed);
+            tokio::spawn(handle(conn));
+        }
+    });
+}
+
 /// A TCP proxy to `upstream` that adds the [`Link`]'s delay and rate cap.
 pub struct Proxy {
     runtime: Option<Runtime>,
@@ -116,16 +132,14 @@ impl Proxy {
         let listener = runtime.block_on(TcpListener::bind("127.0.0.1:0"))?;
         let addr = listener.local_addr()?;
         let stats: Arc<Stats> = Arc::default();
-        let seen = stats.clone();
-        runtime.spawn(async move {
-            while let Ok((client, _)) = listener.accept().await {
-                seen.connections.fetch_add(1, Ordering::Relaxed);
-                tokio::spawn(async move {
-                    // One errored connection ends itself only.
-                    let _ = proxy_connection(client, upstream, link).await;
-                });
-            }
-        });
+        serve(
+            &runtime,
+            listener,
+            stats.clone(),
+            move |client| async move {
+                let _ = proxy_connection(client, upstream, link).await;
+            },
+        );
         Ok(Proxy {
             runtime: Some(runtime),
             addr,
@@ -249,14 +263,11 @@ impl Sink {
         let blobs: Blobs = Arc::default();
         let stats: Arc<Stats> = Arc::default();
         let seen = stats.clone();
-        runtime.spawn(async move {
-            while let Ok((conn, _)) = listener.accept().await {
-                seen.connections.fetch_add(1, Ordering::Relaxed);
-                let blobs = blobs.clone();
-                let seen = seen.clone();
-                tokio::spawn(async move {
-                    let _ = sink_connection(conn, blobs, seen).await;
-                });
+        serve(&runtime, listener, stats.clone(), move |conn| {
+            let blobs = blobs.clone();
+            let seen = seen.clone();
+            async move {
+                let _ = sink_connection(conn, blobs, seen).await;
             }
         });
         Ok(Sink {
