@@ -17,9 +17,17 @@
 // where it went. The subpaths `import-uploader/…` are also the package's
 // own exports (see entry-browser.js for why).
 //
-// This file is small and loads no WebAssembly itself: the Worker does.
+// The `.wasm` is fetched and compiled here, on the page, once (compiling
+// streams on a background thread as the bytes arrive), at the same time
+// as a Worker starts; the compiled `WebAssembly.Module` is posted to it
+// (modules are structured-cloneable), so the Worker's own script and the
+// module load side by side and the Worker fetches nothing more. A sample
+// of at most IN_PAGE_MAX_BYTES (`sampleBytes`, not `full`) is read on the
+// page itself, from that module: a preview right after a drop then waits
+// for no Worker, and the task is short (a 64 KiB sample is a few tens of
+// milliseconds, measured by `cargo xtask bench preflight`).
 
-import { abortError, checkOptions, checkReport, errorFromData, preflightError } from './preflight-run.js';
+import { abortError, checkOptions, checkReport, errorFromData, preflightError, runPreflight } from './preflight-run.js';
 
 export { DEFAULT_SAMPLE_BYTES } from './preflight-run.js';
 
@@ -31,26 +39,95 @@ const KEEP_MEMORY_BYTES = 64 << 20;
 /** The kept Worker: `{ worker, timer }`, or null. */
 let idle = null;
 
+/**
+ * The `preload()` calls waiting on a Worker's module: Worker → functions
+ * to call with an error when that Worker is ended first (a call that took
+ * it was cancelled, or failed), so that no `preload()` waits for ever.
+ */
+const waiting = new WeakMap();
+
+/** Ends `worker`, and fails the `preload()` calls still waiting on it. */
+function endWorker(worker) {
+  worker.terminate();
+  const waiters = waiting.get(worker);
+  if (!waiters) return;
+  waiting.delete(worker);
+  const err = preflightError('aborted', 'ABORTED', "preload(): the preflight's Worker was ended before its module loaded (a call that used it was cancelled or failed); call preload() again");
+  for (const fail of waiters) fail(err);
+}
+
+/** The largest sample read on the page itself (see the top of this file). */
+const IN_PAGE_MAX_BYTES = 64 * 1024;
+/** On the page, the sample goes to the core in slices this long, a task each. */
+const IN_PAGE_SLICE_BYTES = 16 * 1024;
+
 function wasmUrl() {
   return new URL('import-uploader/import_uploader_preflight_bg.wasm', import.meta.url).href;
 }
 
-/** A new Worker, already loading the module. */
+/** The module, compiled on the page: a promise, kept (null after a failure). */
+let compiling = null;
+
+/** The preflight's `WebAssembly.Module`, fetched and compiled once per page. */
+function compiledModule() {
+  compiling ??= (async () => {
+    const url = wasmUrl();
+    const response = await fetch(url);
+    if (!response.ok) throw new Error(`HTTP ${response.status} for ${url}`);
+    // Streaming needs the server to say `application/wasm`; else the bytes.
+    if (typeof WebAssembly.compileStreaming === 'function' && /^application\/wasm\b/.test(response.headers.get('content-type') ?? '')) {
+      return WebAssembly.compileStreaming(response);
+    }
+    return WebAssembly.compile(await response.arrayBuffer());
+  })().catch((cause) => {
+    compiling = null;
+    throw preflightError('network', 'WASM_LOAD_FAILED', `the preflight could not load its WebAssembly module from ${wasmUrl()}: ${cause instanceof Error ? cause.message : String(cause)}`, { retryable: true });
+  });
+  return compiling;
+}
+
+/** The module instantiated on the page (its glue), for the small samples. */
+let inPage = null;
+
+function inPageCore() {
+  inPage ??= Promise.all([compiledModule(), import('./import_uploader_preflight.js')])
+    .then(async ([module, core]) => {
+      await core.default({ module_or_path: module });
+      return core;
+    })
+    .catch((err) => {
+      inPage = null;
+      throw err.name === 'ImportError' ? err : preflightError('network', 'WASM_LOAD_FAILED', `the preflight could not load on the page: ${err instanceof Error ? err.message : String(err)}`, { retryable: true });
+    });
+  return inPage;
+}
+
+/**
+ * A new Worker, already loading the module: its script starts while the
+ * page compiles the module, which follows in a `module` message (or
+ * `null` if the page could not compile it: the Worker then loads it from
+ * `wasmUrl` itself, and reports what fails).
+ */
 function startWorker() {
   const worker = new Worker(new URL('import-uploader/preflight-worker.js', import.meta.url), { type: 'module' });
   worker.addEventListener('error', () => {
     // A kept Worker that fails is not reused.
     if (idle?.worker === worker) dropIdle();
   });
-  worker.postMessage({ type: 'load', wasmUrl: wasmUrl() });
+  worker.postMessage({ type: 'load', wasmUrl: wasmUrl(), module: true });
+  compiledModule().then(
+    (module) => worker.postMessage({ type: 'module', module }),
+    () => worker.postMessage({ type: 'module', module: null }),
+  );
   return worker;
 }
 
 function dropIdle() {
   if (!idle) return;
   clearTimeout(idle.timer);
-  idle.worker.terminate();
+  const { worker } = idle;
   idle = null;
+  endWorker(worker);
 }
 
 /** The kept Worker, or a new one. */
@@ -67,7 +144,7 @@ function takeWorker() {
 /** Keeps `worker` for the next call, unless one is kept already. */
 function keepWorker(worker) {
   if (idle) {
-    worker.terminate();
+    endWorker(worker);
     return;
   }
   const timer = setTimeout(() => {
@@ -79,7 +156,9 @@ function keepWorker(worker) {
 /**
  * Starts the preflight's Worker and loads its module ahead of the first
  * call; resolves when it is loaded. Calling it again while a loaded
- * Worker is kept does nothing.
+ * Worker is kept does nothing. It always settles: a `preflight()` call
+ * that takes the Worker and is cancelled (or fails) before the module
+ * loads ends it, and then this rejects (`ABORTED`).
  */
 export function preload() {
   if (!idle) keepWorker(startWorker());
@@ -88,6 +167,11 @@ export function preload() {
     function done() {
       worker.removeEventListener('message', onMessage);
       worker.removeEventListener('error', onError);
+      waiting.get(worker)?.delete(onEnded);
+    }
+    function onEnded(err) {
+      done();
+      reject(err);
     }
     function onMessage({ data }) {
       if (data?.type === 'loaded') {
@@ -103,6 +187,8 @@ export function preload() {
       done();
       reject(preflightError('network', 'WASM_LOAD_FAILED', `the preflight's Worker failed: ${event.message || 'it could not be loaded'}`, { retryable: true }));
     }
+    if (!waiting.has(worker)) waiting.set(worker, new Set());
+    waiting.get(worker).add(onEnded);
     worker.addEventListener('message', onMessage);
     worker.addEventListener('error', onError);
     worker.postMessage({ type: 'load', wasmUrl: wasmUrl() });
@@ -117,6 +203,16 @@ export function preflight(file, options) {
       throw preflightError('validation', 'PREFLIGHT_FILE_INVALID', 'preflight(): in a browser, the file must be a Blob or File', { field: 'file' });
     }
     if (signal?.aborted) throw abortError(signal);
+    if (!checked.full && checked.sampleBytes <= IN_PAGE_MAX_BYTES) {
+      // A small sample: here, from the module compiled on the page.
+      resolve(
+        inPageCore().then((core) => {
+          if (signal?.aborted) throw abortError(signal);
+          return runPreflight(core, file, { ...checked, sliceBytes: IN_PAGE_SLICE_BYTES }, { signal, onProgress });
+        }),
+      );
+      return;
+    }
     let worker;
     try {
       worker = takeWorker();
@@ -134,7 +230,7 @@ export function preflight(file, options) {
       worker.removeEventListener('messageerror', onMessageError);
       signal?.removeEventListener('abort', onAbort);
       if (keep) keepWorker(worker);
-      else worker.terminate();
+      else endWorker(worker);
       how(value);
     }
     function onMessage({ data }) {

@@ -151,7 +151,9 @@ export interface Preflight {
 /**
  * Sniffs the file, infers its columns' types, suggests a mapping against
  * `schema` and predicts the job's verdict. In browsers it runs in a module
- * Worker; in Node, Deno and workerd in-process. Fails with an `ImportError`
+ * Worker, except a small first answer (`sampleBytes` of 64 KiB or less,
+ * not `full`: a short task), computed on the page from the module compiled
+ * there; in Node, Deno and workerd in-process. Fails with an `ImportError`
  * (`kind`, `code`, `message`): `PREFLIGHT_OPTIONS_INVALID` and
  * `PREFLIGHT_FILE_INVALID` (kind `validation`, with `field`),
  * `PREFLIGHT_ENCODING_UNSUPPORTED`, `PREFLIGHT_READ_FAILED`, `ABORTED`
@@ -162,7 +164,10 @@ export declare function preflight(file: Blob | PreflightFileSource, options?: Pr
 /**
  * Loads the preflight ahead of the first call. In browsers it starts the
  * module Worker (kept for the next call) and resolves once its module is
- * loaded, or rejects with a `WASM_LOAD_FAILED` `ImportError`; a page calls
+ * loaded, or rejects with an `ImportError`: `WASM_LOAD_FAILED` (kind
+ * `network`), or `ABORTED` (kind `aborted`) when a `preflight()` call that
+ * took that Worker was cancelled (or failed) before the module loaded. It
+ * always settles. A page calls
  * it when a file is about to be chosen (a drag entering the drop zone, the
  * file picker opened). In Node, Deno and workerd it resolves at once.
  */

@@ -282,7 +282,18 @@ export async function runPreflight(core, file, checked, { signal, onProgress } =
       throw optionError('options', e instanceof Error ? e.message : String(e));
     }
     try {
-      run.feed(transcoder ? transcoder.push(head) : head);
+      const sample = transcoder ? transcoder.push(head) : head;
+      if (checked.sliceBytes) {
+        // On a page's own thread: the sample in slices, each its own task,
+        // so that the page stays responsive between them.
+        for (let at = 0; at < sample.length; at += checked.sliceBytes) {
+          run.feed(sample.subarray(at, at + checked.sliceBytes));
+          await abort.wait(nextTask());
+          abort.check();
+        }
+      } else {
+        run.feed(sample);
+      }
       let loaded = sampleLength;
       const wholeFile = checked.full || sampleLength === total;
       onProgress?.({ phase: 'sample', loaded, total });
@@ -320,6 +331,18 @@ export async function runPreflight(core, file, checked, { signal, onProgress } =
   } finally {
     abort.done();
   }
+}
+
+/** Resolves in a task of its own (a message to itself: no timer clamping). */
+function nextTask() {
+  return new Promise((resolve) => {
+    const channel = new MessageChannel();
+    channel.port1.onmessage = () => {
+      channel.port1.close();
+      resolve();
+    };
+    channel.port2.postMessage(null);
+  });
 }
 
 function readError(offset, wanted, got) {

@@ -1,9 +1,12 @@
 // The preflight's module Worker (`import-uploader/preflight` in browsers):
 // bundled by `cargo xtask build` with the driver and the glue into one
 // file, `import-uploader/preflight-worker.js`, beside the `.wasm`. The page
-// (preflight-browser.js) starts one, posts `{ type: 'load', wasmUrl }` (the
-// module starts loading at once; answered `{ type: 'loaded' }` or
-// `{ type: 'load-error', error }`), then for each call, one at a time,
+// (preflight-browser.js) starts one, posts `{ type: 'load', wasmUrl,
+// module: true }` then `{ type: 'module', module }`, the module it compiled
+// itself meanwhile (`null` if it could not: the Worker then fetches
+// `wasmUrl`); `{ type: 'load', wasmUrl }` alone loads from the URL at
+// once. Answered `{ type: 'loaded' }` or `{ type: 'load-error', error }`.
+// Then for each call, one at a time,
 //
 //   { type: 'run', file, options, progress, wasmUrl }
 //
@@ -24,9 +27,18 @@ import init, * as core from './import_uploader_preflight.js';
 import { errorData, normalisedSource, preflightError, runPreflight } from './preflight-run.js';
 
 let loading;
+/** Called with the module the page compiled (`{ type: 'module' }`), or null. */
+let moduleArrived = null;
 
-function load(wasmUrl) {
-  loading ??= init(wasmUrl ? { module_or_path: wasmUrl } : undefined).catch((cause) => {
+/**
+ * Loads the module once: the one the page posts when `fromPage` (the
+ * page compiles it while this script loads), else, or when the page
+ * could not, the `.wasm` at `wasmUrl`.
+ */
+function load(wasmUrl, fromPage = false) {
+  if (loading) return loading;
+  const module = fromPage ? new Promise((resolve) => (moduleArrived = resolve)) : Promise.resolve(null);
+  loading = module.then((compiled) => init(compiled ? { module_or_path: compiled } : wasmUrl ? { module_or_path: wasmUrl } : undefined)).catch((cause) => {
     loading = undefined;
     throw preflightError(
       'network',
@@ -42,9 +54,14 @@ function load(wasmUrl) {
 let normalising;
 
 globalThis.addEventListener('message', async ({ data }) => {
+  if (data?.type === 'module') {
+    moduleArrived?.(data.module ?? null);
+    moduleArrived = null;
+    return;
+  }
   if (data?.type === 'load') {
     try {
-      await load(data.wasmUrl);
+      await load(data.wasmUrl, data.module === true);
       globalThis.postMessage({ type: 'loaded' });
     } catch (err) {
       globalThis.postMessage({ type: 'load-error', error: errorData(err) });

@@ -71,6 +71,41 @@ export async function checkPreflight(pkg, preflight, { api, workers }) {
     assert(both.every((r) => r.prediction.readRows === 2), 'both calls answered');
     if (workers) assert(workers() === before + 1, `one more Worker for the second of two calls at once (${workers() - before})`);
   });
+  if (workers) {
+    await run('preload() settles when a cancelled call ends the Worker it waits on', async () => {
+      // A cancelled call ends the kept Worker, so that preload() starts a
+      // new one, still loading its module.
+      const first = new AbortController();
+      const ending = preflight.preflight(small, { signal: first.signal });
+      first.abort();
+      preflightError(await rejection(ending, 'the cancelled call'), 'aborted', 'ABORTED');
+      const before = workers();
+      const waiting = preflight.preload();
+      assert(workers() === before + 1, `preload() started a Worker (${workers() - before})`);
+      // The next call takes that Worker and is cancelled before its module loads.
+      const second = new AbortController();
+      const cancelled = preflight.preflight(small, { signal: second.signal });
+      second.abort();
+      preflightError(await rejection(cancelled, 'the second cancelled call'), 'aborted', 'ABORTED');
+      let timer;
+      const outcome = await Promise.race([
+        waiting.then(
+          () => 'resolved',
+          (e) => e,
+        ),
+        new Promise((r) => {
+          timer = setTimeout(() => r('pending'), 5000);
+        }),
+      ]);
+      clearTimeout(timer);
+      assert(outcome !== 'pending', 'preload() had not settled 5 s after its Worker was ended');
+      preflightError(outcome, 'aborted', 'ABORTED');
+      // And the preflight still works: preload() again, then a call.
+      assert((await preflight.preload()) === undefined, 'preload() resolves again');
+      const report = await preflight.preflight(small);
+      assert(report.prediction.readRows === 2, `two rows read, got ${report.prediction.readRows}`);
+    });
+  }
   await run('bad options reject with PREFLIGHT_OPTIONS_INVALID', async () => {
     const err = await rejection(preflight.preflight(small, { sampleBytes: -1 }), 'sampleBytes -1');
     preflightError(err, 'validation', 'PREFLIGHT_OPTIONS_INVALID');

@@ -1310,4 +1310,165 @@ document.getElementById('late').getTicket = ticket;
       }
     },
   },
+  {
+    name: 'a folder dropped in a browser without webkitGetAsEntry() is refused by the read of one byte, as through the picker; the element stays usable',
+    async fn(ctx) {
+      const { context, page } = await open(ctx, `${ctx.bare.url}/`);
+      const dir = join(ctx.scratch, `noentries-${run()}`);
+      try {
+        const folder = join(dir, 'exports');
+        mkdirSync(folder, { recursive: true });
+        writeFileSync(join(folder, 'inside.csv'), people(2, 0));
+        const single = join(dir, 'dropped.csv');
+        writeFileSync(single, people(2, 1));
+        // A browser without entries: the drop hands over only the File.
+        const entries = await page.evaluate(() => {
+          delete DataTransferItem.prototype.webkitGetAsEntry;
+          return typeof DataTransferItem.prototype.webkitGetAsEntry;
+        });
+        assertEqual(entries, 'undefined', 'webkitGetAsEntry removed');
+        await osDrop(page, [folder]);
+        const err = await errorEvent(page, 'ELEMENT.FILE.UNREADABLE');
+        assertEqual(err?.code, 'ELEMENT.FILE.UNREADABLE', 'a dropped folder, no entries');
+        assert(err.isError && err.name === 'ImportError' && err.kind === 'validation', `ImportError shape: ${JSON.stringify(err)}`);
+        const message = await page.$eval('import-uploader', (u) => u.shadowRoot.querySelector('[role=status]').textContent);
+        assert(message.includes('exports') && /cannot be read/.test(message), `message: ${message}`);
+        assertEqual(await page.$eval('import-uploader', (u) => u.dataset.step), 'pick', 'still on the drop zone');
+        assertEqual((await events(page, 'file')).length, 0, 'no file event for the folder');
+        // A real file dropped the same way imports.
+        await osDrop(page, [single]);
+        await review(page);
+        const { done } = await startAndFinish(page);
+        const status = await countsMatchEmulator(ctx, page, done);
+        assertEqual(status.validRows, 2, 'the dropped file imports');
+      } finally {
+        await context.close();
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  },
+  {
+    name: "the full check's Stop button: the check stops at once, its Worker ends, the user can go on or check again",
+    async fn(ctx) {
+      const { context, page } = await open(ctx, `${ctx.bare.url}/`);
+      try {
+        const workers = [];
+        page.on('worker', (w) => {
+          const entry = { url: w.url(), closed: false };
+          workers.push(entry);
+          w.on('close', () => {
+            entry.closed = true;
+          });
+        });
+        // About 60 MB (15 parts of the check), made in the page.
+        const rows = 600_000;
+        const r = run();
+        await page.evaluate(
+          ({ rows, r }) => {
+            const pad = 'z'.repeat(60);
+            const lines = ['email,first_name'];
+            for (let i = 0; i < rows; i++) lines.push(`s${i}.${r}@example.com,${pad}`);
+            window.__big = new File([`${lines.join('\n')}\n`], 'stop.csv', { type: 'text/csv' });
+          },
+          { rows, r },
+        );
+        const dt = await page.evaluateHandle(() => {
+          const dt = new DataTransfer();
+          dt.items.add(window.__big);
+          return dt;
+        });
+        await page.dispatchEvent(el('drop'), 'drop', { dataTransfer: dt });
+        await review(page);
+        await page.click(el('check'));
+        // Stopped once the bar has moved, well before its end.
+        await page.waitForFunction(
+          () => {
+            const bar = document.querySelector('import-uploader').shadowRoot.querySelector('[id$="-check-progress"]');
+            return bar && bar.value > 0 && bar.value < bar.max;
+          },
+          null,
+          { polling: 'raf', timeout: 30_000 },
+        );
+        const stoppedAt = await page.$eval(el('check-progress'), (b) => ({ value: b.value, max: b.max }));
+        const liveBefore = workers.filter((w) => !w.closed).length;
+        assert(liveBefore >= 1, `a Worker runs the check (${JSON.stringify(workers)})`);
+        const t = Date.now();
+        await page.click(el('cancel-check'));
+        await page.waitForFunction(() => !document.querySelector('import-uploader').shadowRoot.querySelector('[id$="-check-progress"]'), null, { timeout: 5_000 });
+        const message = await page.$eval('import-uploader', (u) => u.shadowRoot.querySelector('[role=status]').textContent);
+        assertEqual(message, 'Check stopped.', 'the live region');
+        assert(!(await page.$eval('import-uploader', (u) => u.shadowRoot.querySelector('[role=status]').classList.contains('error'))), 'a stop is not an error');
+        assertEqual((await events(page, 'error')).length, 0, 'no error event');
+        // The Worker's work ends: the Worker that ran the check is gone.
+        const deadline = Date.now() + 5_000;
+        while (workers.some((w) => !w.closed) && Date.now() < deadline) await new Promise((res) => setTimeout(res, 50));
+        assertEqual(workers.filter((w) => !w.closed).length, 0, `no Worker left running ${Date.now() - t} ms after Stop (${JSON.stringify(workers)})`);
+        assertEqual(await page.$eval('import-uploader', (u) => u.dataset.step), 'review', 'back on the review step');
+        assertEqual(await page.$eval(el('prediction'), (p) => p.dataset.full), 'false', 'the prediction shown is still the sample one');
+        // Go on: the start button is enabled; or check again, to the end.
+        assert(!(await page.$eval(el('start'), (b) => b.disabled)), 'the start button is enabled after Stop');
+        assert(!(await page.$eval(el('check'), (b) => b.disabled)), 'the check button is enabled after Stop');
+        await page.click(el('check'));
+        await page.waitForSelector(`${el('prediction')}[data-full="true"]`, { timeout: 60_000 });
+        const predicted = await page.$eval(el('prediction'), (p) => p.textContent);
+        assert(predicted.includes(`${rows.toLocaleString('en')} of ${rows.toLocaleString('en')}`), `the second check reads every row: "${predicted}" (stopped at ${JSON.stringify(stoppedAt)})`);
+      } finally {
+        await context.close();
+      }
+    },
+  },
+  {
+    name: 'the encoding override: another encoding re-renders the preview and the mapping with the file decoded that way, and the upload is normalised with it',
+    async fn(ctx) {
+      const { context, page } = await open(ctx, `${ctx.bare.url}/`);
+      try {
+        // Windows-1250 bytes (Czech): the same bytes read as windows-1252
+        // give other letters (0xC8 Č/È, 0xE6 ć/æ, 0xF8 ř/ø, 0xE8 č/è).
+        const r = run();
+        const latin = (text) => [...text].map((c) => c.charCodeAt(0));
+        const bytes = [
+          ...latin('email;first_name;p'), 0xf8, 0xed, ...latin('jmen'), 0xed, 0x0d, 0x0a,
+          ...latin(`k.${r}@example.com;Karel;`), 0xc8, ...latin('apek'), 0x0d, 0x0a,
+          ...latin(`j.${r}@example.com;Jan;Jovanovi`), 0xe6, 0x0d, 0x0a,
+          ...latin(`m.${r}@example.com;Marie;Ku`), 0xe8, ...latin('erov'), 0xe1, 0x0d, 0x0a,
+        ];
+        await drop(page, file('czech.csv', bytes));
+        await review(page);
+        const detected = await page.$eval(el('encoding'), (s) => s.value);
+        assert(['windows-1250', 'windows-1252', 'iso-8859-1'].includes(detected), `detected a single-byte encoding: ${detected}`);
+        const chosen = detected === 'windows-1250' ? 'windows-1252' : 'windows-1250';
+        const decoded = new TextDecoder(chosen).decode(Uint8Array.from(bytes));
+        const lines = decoded.split('\r\n').filter(Boolean).map((l) => l.split(';'));
+        const mappingBefore = (await events(page, 'mapping')).length;
+        await page.selectOption(el('encoding'), chosen);
+        // The preview and the mapping editor, decoded the new way.
+        await page.waitForFunction(
+          (name) => !!document.querySelector('import-uploader').shadowRoot.querySelector(`[id$="-mapping"] tbody tr[data-column="${name}"]`),
+          lines[0][2],
+          { timeout: 20_000 },
+        );
+        await page.waitForFunction((n) => window.__events.filter((e) => e.type === 'mapping').length > n, mappingBefore, { timeout: 20_000 });
+        assertEqual(await page.$eval(el('encoding'), (s) => s.value), chosen, 'the encoding shown');
+        const head = await page.$$eval(`${el('preview')} thead th`, (ths) => ths.map((t) => t.textContent));
+        assertEqual(JSON.stringify(head), JSON.stringify(lines[0]), 'the preview header, decoded as chosen');
+        const cells = await page.$$eval(`${el('preview')} tbody tr`, (trs) => trs.map((tr) => [...tr.cells].map((c) => c.textContent)));
+        assertEqual(JSON.stringify(cells), JSON.stringify(lines.slice(1)), 'the preview rows, decoded as chosen');
+        const columns = await page.$$eval(`${el('mapping')} tbody tr`, (trs) => trs.map((tr) => tr.dataset.column));
+        assertEqual(JSON.stringify(columns), JSON.stringify(lines[0]), 'the mapping editor lists the columns decoded as chosen');
+        const mapping = (await events(page, 'mapping')).at(-1).detail;
+        assert(lines[0][2] in mapping.sourceFields, `the mapping's sourceFields name the column as decoded: ${JSON.stringify(mapping.sourceFields)}`);
+        // The upload: normalised to UTF-8 with commas, decoded as chosen.
+        const { done } = await startAndFinish(page);
+        const status = await countsMatchEmulator(ctx, page, done);
+        assertEqual(status.validRows, 3, 'the three rows import');
+        const jobId = done.jobId.split('.')[0];
+        const back = await fetch(`${ctx.emulator}/public/v1/import-jobs/${jobId}/upload`, { headers: { authorization: `Bearer ${ctx.workspaceToken}` } });
+        const uploaded = await back.text();
+        assertEqual(back.status, 200, `reading the upload back: ${uploaded.slice(0, 200)}`);
+        assertEqual(uploaded, `${lines.map((l) => l.join(',')).join('\n')}\n`, 'the upload is the file decoded as chosen, as UTF-8 with commas');
+      } finally {
+        await context.close();
+      }
+    },
+  },
 ];
