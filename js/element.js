@@ -550,12 +550,26 @@ export class ImportUploaderElement extends HTMLElement {
     this._emit('error', e);
   }
 
+  /** Takes a file, dropped or picked: both paths come here. */
   async _takeFile(file) {
     if (!file) return;
     if (file.size === 0) {
       this._refuse('ELEMENT.FILE.EMPTY', this._t('emptyFile', { name: file.name }));
       return;
     }
+    // A folder can arrive as a File that cannot be read: through a picker
+    // (the input takes no folders, yet some hand one over), or dropped in
+    // a browser without `webkitGetAsEntry()`; so can a file deleted since.
+    // One byte tells.
+    try {
+      await file.slice(0, 1).arrayBuffer();
+    } catch {
+      this._refuse('ELEMENT.FILE.UNREADABLE', this._t('unreadable', { name: file.name }));
+      return;
+    }
+    // The Worker for the sample's answer starts loading now (if no drag
+    // or picker started it); the preview itself is read on the page.
+    if (file.size > PREVIEW_BYTES) this._preloadPreflight();
     const keepObject = this._object;
     this._reset();
     this._object = keepObject;
@@ -628,9 +642,11 @@ export class ImportUploaderElement extends HTMLElement {
 
   /**
    * The preview first: a preflight of the file's first PREVIEW_BYTES only
-   * (its dialect), then the preview's rows, shown at once, alone (the
-   * mapping editor waits for the sample's answer). A file that small gets
-   * its sample's answer straight away instead.
+   * (its dialect; a sample this small is read on the page, from the module
+   * compiled there, so it waits for no Worker), then the preview's rows,
+   * shown at once, alone (the mapping editor waits for the sample's
+   * answer). A file that small gets its sample's answer straight away
+   * instead.
    */
   async _runPreview() {
     const file = this._file;
@@ -659,7 +675,9 @@ export class ImportUploaderElement extends HTMLElement {
   async _runPreflight() {
     const file = this._file;
     const { preflight } = await this._preflightModule();
-    const pf = await preflight(file, this._preflightOptions());
+    // A file within the preview's read is answered whole on the page (the
+    // preflight reads samples that small there), with no Worker to wait for.
+    const pf = await preflight(file, this._preflightOptions(file.size <= PREVIEW_BYTES ? { sampleBytes: PREVIEW_BYTES } : {}));
     if (file !== this._file) return;
     this._pf = pf;
     this._full = null;
@@ -1072,6 +1090,9 @@ export class ImportUploaderElement extends HTMLElement {
   }
 
   _another() {
+    // The Worker for the sample's answer starts loading now (if no drag
+    // or picker started it); the preview itself is read on the page.
+    if (file.size > PREVIEW_BYTES) this._preloadPreflight();
     const keepObject = this._object;
     this._reset();
     this._object = keepObject;
@@ -1171,15 +1192,7 @@ export class ImportUploaderElement extends HTMLElement {
         const files = input.files;
         const file = files?.[0];
         if (files?.length > 1) this._refuse('ELEMENT.FILE.SEVERAL', this._t('notOneFile', { count: files.length }));
-        else if (file) {
-          // The input takes no folders (no `webkitdirectory`), yet a picker
-          // may hand one over as a File that cannot be read; so may a file
-          // deleted since. One byte tells.
-          file.slice(0, 1).arrayBuffer().then(
-            () => this._takeFile(file),
-            () => this._refuse('ELEMENT.FILE.UNREADABLE', this._t('unreadable', { name: file.name })),
-          );
-        }
+        else if (file) this._takeFile(file);
         input.value = '';
       },
     });
