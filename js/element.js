@@ -560,7 +560,9 @@ export class ImportUploaderElement extends HTMLElement {
     // A folder can arrive as a File that cannot be read: through a picker
     // (the input takes no folders, yet some hand one over), or dropped in
     // a browser without `webkitGetAsEntry()`; so can a file deleted since.
-    // One byte tells.
+    // One byte tells. (The live region says so meanwhile: it shows no
+    // earlier refusal while this file is read.)
+    this._say(this._t('reading', { name: file.name }));
     try {
       await file.slice(0, 1).arrayBuffer();
     } catch {
@@ -1090,9 +1092,6 @@ export class ImportUploaderElement extends HTMLElement {
   }
 
   _another() {
-    // The Worker for the sample's answer starts loading now (if no drag
-    // or picker started it); the preview itself is read on the page.
-    if (file.size > PREVIEW_BYTES) this._preloadPreflight();
     const keepObject = this._object;
     this._reset();
     this._object = keepObject;

@@ -333,14 +333,19 @@ export async function runPreflight(core, file, checked, { signal, onProgress } =
   }
 }
 
-/** Resolves in a task of its own (a message to itself: no timer clamping). */
+/** The channel {@link nextTask} posts to itself through (kept: a port that nothing references may be collected with its message). */
+let channel = null;
+const waitingTasks = [];
+
+/** Resolves in a task of its own: `scheduler.yield()`, else a message to itself (no timer clamping). */
 function nextTask() {
+  if (typeof globalThis.scheduler?.yield === 'function') return globalThis.scheduler.yield();
   return new Promise((resolve) => {
-    const channel = new MessageChannel();
-    channel.port1.onmessage = () => {
-      channel.port1.close();
-      resolve();
-    };
+    if (!channel) {
+      channel = new MessageChannel();
+      channel.port1.onmessage = () => waitingTasks.shift()?.();
+    }
+    waitingTasks.push(resolve);
     channel.port2.postMessage(null);
   });
 }
