@@ -10,9 +10,7 @@ use import_core::preflight::{
     PreflightOptions, Preflighter, Template,
 };
 use import_core::rules::{DataType, ImportMode};
-use import_core::wire::{
-    FieldDescriptor, Ingestion, ObjectSchema, ObjectSummary, ObjectType, WriteMode,
-};
+use import_core::wire::{FieldDescriptor, ObjectSchema};
 use indexmap::IndexMap;
 
 fn field(name: &str, t: &str, key: bool) -> FieldDescriptor {
@@ -26,39 +24,20 @@ fn field(name: &str, t: &str, key: bool) -> FieldDescriptor {
     }
 }
 
-/// The emulator's `profiles` object, as its Metadata API serves it.
+/// The emulator's `profiles` object, as its Metadata API serves it: read
+/// from the file that defines the emulator's built-in objects (a file, not
+/// a dependency on the emulator's crate), in the `--schema` file format.
 fn profiles() -> ObjectSchema {
-    ObjectSchema {
-        summary: ObjectSummary {
-            object_name: "profiles".into(),
-            display_name: "Customer Profiles".into(),
-            plural_display_name: "Customer Profiles".into(),
-            object_type: ObjectType::Profile,
-            active_version: 3,
-            primary_profile_root: true,
-            ingestion: Ingestion {
-                single: true,
-                json_batch: true,
-                file_import: true,
-                default_write_mode: WriteMode::Upsert,
-            },
-        },
-        description: "Unified customer profile records.".into(),
-        identity_keys: vec!["email".into()],
-        fields: vec![
-            field("email", "email", true),
-            field("customer_id", "string", false),
-            field("first_name", "string", false),
-            field("last_name", "string", false),
-            field("phone", "phone", false),
-            field("signed_up_at", "datetime", false),
-            field("birth_date", "date", false),
-            field("loyalty_points", "integer", false),
-            field("lifetime_value", "number", false),
-            field("opted_in", "boolean", false),
-            field("tier", "string", false),
-        ],
+    #[derive(serde::Deserialize)]
+    struct SchemaFile {
+        objects: Vec<ObjectSchema>,
     }
+    let file: SchemaFile = serde_json::from_str(include_str!("../../devserver/objects.json"))
+        .expect("devserver/objects.json is a schema file");
+    file.objects
+        .into_iter()
+        .find(|o| o.summary.object_name == "profiles")
+        .expect("devserver/objects.json defines profiles")
 }
 
 fn run(bytes: &[u8], options: PreflightOptions) -> Preflight {

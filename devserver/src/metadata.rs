@@ -39,6 +39,7 @@
 //!   `order_id`, `email`, `amount`, `currency`, `ordered_at`, `quantity`,
 //!   `status`.
 //!
+//! Both are defined in `devserver/objects.json`, a `--schema` file (below).
 //! Every workspace sees the same catalogue.
 //!
 //! # `--schema FILE`
@@ -80,9 +81,7 @@ use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::response::Response;
 use import_core::rules::DataType;
-use import_core::wire::{
-    FieldDescriptor, Ingestion, ObjectSchema, ObjectSummary, ObjectType, Page, WriteMode,
-};
+use import_core::wire::{FieldDescriptor, ObjectSchema, ObjectSummary, Page, WriteMode};
 use indexmap::IndexMap;
 use serde::Deserialize;
 use serde_json::json;
@@ -91,6 +90,11 @@ use crate::app::AppState;
 use crate::auth::Caller;
 use crate::config::Config;
 use crate::error::{ok, ApiError, ApiResult};
+
+/// The built-in objects (`devserver/objects.json`), in the `--schema` file's
+/// format: a starting point for a schema file of one's own, and the one
+/// definition of `profiles` and `orders` (the preflight's tests read it too).
+pub const DEFAULT_OBJECTS: &str = include_str!("../objects.json");
 
 /// Scope of the Metadata API.
 pub const SCOPE: &str = "cdp:metadata:read";
@@ -150,13 +154,17 @@ impl Catalog {
         Ok(catalog)
     }
 
-    /// The built-in objects, `profiles` and `orders`.
+    /// The built-in objects, `profiles` and `orders`, from
+    /// [`DEFAULT_OBJECTS`].
     pub fn defaults() -> Catalog {
-        let objects = [profiles(), orders()]
-            .into_iter()
-            .map(|o| (o.summary.object_name.clone(), o))
-            .collect();
-        Catalog { objects }
+        let mut catalog = Catalog {
+            objects: IndexMap::new(),
+        };
+        if let Err(e) = catalog.merge_json(DEFAULT_OBJECTS) {
+            // The file is part of the source and checked by the tests.
+            panic!("devserver/objects.json: {e}");
+        }
+        catalog
     }
 
     /// Adds or replaces the objects of a schema file's text; on error the
@@ -336,149 +344,6 @@ pub async fn get_object(
             ))
             .with_details(json!({ "objectName": shown, "knownObjects": known })))
         }
-    }
-}
-
-fn field(name: &str, t: DataType, nullable: bool, description: &str) -> FieldDescriptor {
-    FieldDescriptor {
-        name: name.into(),
-        data_type: t.as_str().into(),
-        nullable,
-        enum_values: None,
-        identity_key: false,
-        description: Some(description.into()),
-    }
-}
-
-fn key(mut f: FieldDescriptor) -> FieldDescriptor {
-    f.identity_key = true;
-    f
-}
-
-fn one_of(mut f: FieldDescriptor, values: &[&str]) -> FieldDescriptor {
-    f.enum_values = Some(values.iter().map(|v| v.to_string()).collect());
-    f
-}
-
-fn profiles() -> ObjectSchema {
-    use DataType::*;
-    ObjectSchema {
-        summary: ObjectSummary {
-            object_name: "profiles".into(),
-            display_name: "Customer Profiles".into(),
-            plural_display_name: "Customer Profiles".into(),
-            object_type: ObjectType::Profile,
-            active_version: 3,
-            primary_profile_root: true,
-            ingestion: Ingestion {
-                single: true,
-                json_batch: true,
-                file_import: true,
-                default_write_mode: WriteMode::Upsert,
-            },
-        },
-        description: "Unified customer profile records.".into(),
-        identity_keys: vec!["email".into()],
-        fields: vec![
-            key(field(
-                "email",
-                Email,
-                false,
-                "Primary e-mail address; the key profiles merge on.",
-            )),
-            field(
-                "customer_id",
-                String,
-                true,
-                "Customer identifier in your own systems.",
-            ),
-            field("first_name", String, true, "Given name."),
-            field("last_name", String, true, "Family name."),
-            field(
-                "phone",
-                Phone,
-                true,
-                "Phone number in E.164 form, e.g. +14155550123.",
-            ),
-            field(
-                "signed_up_at",
-                Datetime,
-                true,
-                "When the customer signed up (ISO 8601 with a timezone).",
-            ),
-            field("birth_date", Date, true, "Date of birth (YYYY-MM-DD)."),
-            field("loyalty_points", Integer, true, "Loyalty points balance."),
-            field(
-                "lifetime_value",
-                Number,
-                true,
-                "Total spend to date, in the workspace currency.",
-            ),
-            field(
-                "opted_in",
-                Boolean,
-                true,
-                "Whether the customer consented to marketing e-mail.",
-            ),
-            one_of(
-                field("tier", String, true, "Loyalty tier."),
-                &["bronze", "silver", "gold"],
-            ),
-        ],
-    }
-}
-
-fn orders() -> ObjectSchema {
-    use DataType::*;
-    ObjectSchema {
-        summary: ObjectSummary {
-            object_name: "orders".into(),
-            display_name: "Order".into(),
-            plural_display_name: "Orders".into(),
-            object_type: ObjectType::Event,
-            active_version: 1,
-            primary_profile_root: false,
-            ingestion: Ingestion {
-                single: true,
-                json_batch: true,
-                file_import: true,
-                default_write_mode: WriteMode::Append,
-            },
-        },
-        description: "Purchase events, one record per order.".into(),
-        identity_keys: vec!["order_id".into()],
-        fields: vec![
-            key(field("order_id", String, false, "Order identifier.")),
-            field(
-                "email",
-                Email,
-                false,
-                "Buyer's e-mail address; links the order to a profile.",
-            ),
-            field("amount", Number, false, "Order total."),
-            one_of(
-                field("currency", String, false, "ISO 4217 currency code."),
-                &["USD", "EUR", "GBP", "CAD", "AUD", "JPY"],
-            ),
-            field(
-                "ordered_at",
-                Datetime,
-                false,
-                "When the order was placed (ISO 8601 with a timezone).",
-            ),
-            field("quantity", Integer, true, "Number of items."),
-            one_of(
-                field("status", String, true, "Fulfilment status."),
-                &[
-                    "placed",
-                    "paid",
-                    "shipped",
-                    "delivered",
-                    "cancelled",
-                    "refunded",
-                ],
-            ),
-        ],
     }
 }
 

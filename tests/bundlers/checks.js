@@ -36,12 +36,12 @@ export function atImport(pkg, api) {
   return early;
 }
 
-function assert(ok, what) {
+export function assert(ok, what) {
   if (!ok) throw new Error(what);
 }
 
 /** Awaits `promise`, which must reject; answers the reason. */
-async function rejection(promise, what) {
+export async function rejection(promise, what) {
   try {
     await promise;
   } catch (e) {
@@ -61,21 +61,30 @@ function importError(err, kind) {
 }
 
 /**
+ * The results of a list of checks: `run(name, fn)` runs one (awaiting
+ * `fn`) and records `{ name: prefix + name, ok, error? }` in `results`.
+ */
+export function collector(prefix = '') {
+  const results = [];
+  const run = async (name, fn) => {
+    try {
+      await fn();
+      results.push({ name: `${prefix}${name}`, ok: true });
+    } catch (e) {
+      results.push({ name: `${prefix}${name}`, ok: false, error: e instanceof Error ? `${e.name}: ${e.message}` : String(e) });
+    }
+  };
+  return { results, run };
+}
+
+/**
  * Runs the checks; answers `[{ name, ok, error? }]`. `api` is the
  * emulator's API base URL, `version` the package version; `loadedAtImport`
  * says whether the runtime instantiates the module at import (the server
  * entries) or in the background (the browser entry).
  */
 export async function check(pkg, early, { api, version, loadedAtImport }) {
-  const results = [];
-  const run = async (name, fn) => {
-    try {
-      await fn();
-      results.push({ name, ok: true });
-    } catch (e) {
-      results.push({ name, ok: false, error: e instanceof Error ? `${e.name}: ${e.message}` : String(e) });
-    }
-  };
+  const { results, run } = collector();
 
   await run('version() at import', () => {
     assert(early.version === version, `version() is ${early.version}, expected ${version}`);

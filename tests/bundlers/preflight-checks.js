@@ -1,20 +1,10 @@
 // The checks of `import-uploader/preflight` every app of the bundlers suite
 // runs (see README.md): in the bundled pages it runs in a module Worker
 // that the bundler must have emitted with its `.wasm`; in Node, Deno and
-// the workerd bundle, in-process. Plain ES module, web-standard APIs only.
+// the workerd bundle, in-process. Plain ES module, web-standard APIs only;
+// its helpers are those of `checks.js`, copied beside it in every app.
 
-function assert(ok, what) {
-  if (!ok) throw new Error(what);
-}
-
-async function rejection(promise, what) {
-  try {
-    await promise;
-  } catch (e) {
-    return e;
-  }
-  throw new Error(`${what} resolved; it should have rejected`);
-}
+import { assert, collector, rejection } from './checks.js';
 
 function preflightError(err, kind, code) {
   assert(err instanceof Error, `an Error, got ${String(err)}`);
@@ -37,17 +27,7 @@ function canon(v) {
  * only) counts the Workers the page started.
  */
 export async function checkPreflight(pkg, preflight, { api, workers }) {
-  const results = [];
-  const run = async (name, fn) => {
-    try {
-      await fn();
-      results.push({ name, ok: true });
-    } catch (e) {
-      results.push({ name: `preflight: ${name}`, ok: false, error: e instanceof Error ? `${e.name}: ${e.message}` : String(e) });
-      return;
-    }
-    results[results.length - 1].name = `preflight: ${name}`;
-  };
+  const { results, run } = collector('preflight: ');
   const small = new Blob(['email,first_name,loyalty_points\r\nann@example.com,Ann,12\r\nbob@example.com,Bob,many\r\n']);
 
   await run(workers ? 'answers a report from a module Worker' : 'answers a report in-process', async () => {

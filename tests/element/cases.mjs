@@ -16,7 +16,7 @@ import { startBareApp, startHeldEmulator } from './server.mjs';
 const run = () => Math.random().toString(36).slice(2, 10);
 
 /** A CSV of people: `valid` good rows and `invalid` bad e-mails. */
-function people(valid, invalid, { header = 'email,first_name', sep = ',', eol = '\n', bom = false } = {}) {
+export function people(valid, invalid, { header = 'email,first_name', sep = ',', eol = '\n', bom = false } = {}) {
   const r = run();
   const lines = [header];
   for (let i = 0; i < valid; i++) lines.push([`p${i}.${r}@example.com`, `Person ${i}`].join(sep));
@@ -25,7 +25,7 @@ function people(valid, invalid, { header = 'email,first_name', sep = ',', eol = 
 }
 
 /** A file for the page: `{ name, bytes: number[], type, lastModified }`. */
-function file(name, content, lastModified = Date.now()) {
+export function file(name, content, lastModified = Date.now()) {
   const bytes = typeof content === 'string' ? Buffer.from(content, 'utf8') : Buffer.from(content);
   return { name, bytes: [...bytes], type: 'text/csv', lastModified };
 }
@@ -62,7 +62,7 @@ function recordEvents() {
 const el = (suffix) => `import-uploader [id$="-${suffix}"]`;
 
 /** A fresh context and page on `url`, with events recorded; `options` for the context. */
-async function open(ctx, url, options = {}, { fast = true } = {}) {
+export async function open(ctx, url, options = {}, { fast = true } = {}) {
   const context = await ctx.browser.newContext({ viewport: { width: 1100, height: 900 }, ...options });
   await context.addInitScript(recordEvents);
   const page = await context.newPage();
@@ -88,12 +88,12 @@ async function tune(page, upload = {}) {
   }, upload);
 }
 
-async function shot(ctx, page, name) {
+export async function shot(ctx, page, name) {
   await page.screenshot({ path: join(ctx.shots, `${name}.png`), fullPage: true });
 }
 
 /** Gives the element `f` by a synthetic drag-and-drop on its drop zone. */
-async function drop(page, ...files) {
+export async function drop(page, ...files) {
   const dt = await page.evaluateHandle((files) => {
     const dt = new DataTransfer();
     for (const f of files) dt.items.add(new File([new Uint8Array(f.bytes)], f.name, { type: f.type, lastModified: f.lastModified }));
@@ -121,7 +121,7 @@ async function osDrop(page, paths) {
 }
 
 /** Gives the element `f` through its file input. */
-async function pick(page, f) {
+export async function pick(page, f) {
   await page.setInputFiles(el('input'), { name: f.name, mimeType: f.type, buffer: Buffer.from(f.bytes) });
 }
 
@@ -142,7 +142,7 @@ async function step(page, name, timeout = 30_000) {
 }
 
 /** Waits for the review step with its mapping editor filled. */
-async function review(page) {
+export async function review(page) {
   await step(page, 'review');
   const outcome = await page.waitForFunction(
     () => {
@@ -158,13 +158,13 @@ async function review(page) {
   assert(v === 'ok', `the element shows an error instead of the mapping: ${v}`);
 }
 
-async function events(page, type) {
+export async function events(page, type) {
   return page.evaluate((t) => window.__events.filter((e) => !t || e.type === t), type);
 }
 
 /** Waits until the element has sent the error event with `code` (a refusal
  * can come after an asynchronous read of the file), and returns its detail. */
-async function errorEvent(page, code) {
+export async function errorEvent(page, code) {
   await page
     .waitForFunction((c) => window.__events.some((e) => e.type === 'error' && e.detail?.code === c), code, { timeout: 10_000 })
     .catch(() => {});
@@ -198,7 +198,7 @@ async function errorFile(ctx, handle) {
 }
 
 /** Starts the import and waits for the result; answers `{ done, counts }`. */
-async function startAndFinish(page, timeout = 60_000) {
+export async function startAndFinish(page, timeout = 60_000) {
   await page.click(el('start'));
   await step(page, 'result', timeout);
   const done = (await events(page, 'done')).at(-1)?.detail;
@@ -207,7 +207,7 @@ async function startAndFinish(page, timeout = 60_000) {
 }
 
 /** Asserts the counts on screen equal the emulator's status of the job. */
-async function countsMatchEmulator(ctx, page, done) {
+export async function countsMatchEmulator(ctx, page, done) {
   const status = await emulatorStatus(ctx, done.jobId);
   const counts = await shownCounts(page);
   assertEqual(status.state, 'completed', 'the emulator says');

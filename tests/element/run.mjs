@@ -1,7 +1,8 @@
 // The `element` suite: `<import-uploader>` driven by Playwright
 // (playwright-core with Debian's Chromium) against the emulator, through
 // the package's broker in Node, on a bare page that has only the tag
-// (`server.mjs`) and on the demo page (`www/`). Cases are in `cases.mjs`;
+// (`server.mjs`) and on the demo page (`www/`). Cases are in `cases.mjs`
+// (and the Vue and Svelte apps' in `frameworks.mjs`);
 // every step saves a screenshot under the scratch directory
 // (`target/xtask/js/element/shots/`, not committed). Prints `ok - …` /
 // `not ok - …` per case and `N passed, M failed`.
@@ -21,6 +22,7 @@ import { join, resolve } from 'node:path';
 import { resultLine, runTests, summaryLine } from '../js/harness.mjs';
 import { bail, root } from '../js/support.mjs';
 import { cases } from './cases.mjs';
+import { frameworkCases } from './frameworks.mjs';
 import { startBareApp, startDemo } from './server.mjs';
 
 const RUNNER = 'element/run';
@@ -61,7 +63,7 @@ try {
   cleanups.push(() => browser.close());
   console.log(`# bare page ${bare.url}/, demo page ${demo.url}/, emulator ${emulator}; screenshots in ${shots}`);
   const ctx = { browser, bare, demo, emulator, workspaceToken, clientSecret, shots, scratch, devserverBin, held: { client: `${clientId}:${clientSecret}`, token: workspaceToken, scopes } };
-  results = await runTests(cases, ctx, {
+  results = await runTests([...cases, ...frameworkCases], ctx, {
     only: process.env.IMPORT_JS_ONLY || undefined,
     timeoutMs: 90_000,
     onResult: (r) => console.log(resultLine(r)),

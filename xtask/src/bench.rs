@@ -90,9 +90,23 @@ impl Measured {
     }
 }
 
-/// The `RESULT {json}` line a benchmark's Node driver prints on stdout
-/// (`bench/upload/driver.mjs`, `bench/preflight/driver.mjs`), parsed.
-pub(crate) fn driver_result(out: &std::process::Output) -> Result<Value> {
+/// Runs a benchmark's Node driver (`script`, relative to the repository:
+/// `bench/upload/driver.mjs`, `bench/preflight/driver.mjs`) with its
+/// options as one JSON argument, its stderr passed through, and answers the
+/// `RESULT {json}` line it prints on stdout, parsed.
+pub(crate) fn run_driver(ws: &Workspace, script: &str, opts: &Value) -> Result<Value> {
+    let out = ws
+        .cmd("node")
+        .arg(ws.root.join(script))
+        .arg(opts.to_string())
+        .stderr(Stdio::inherit())
+        .output()
+        .with_context(|| format!("running {script} with node"))?;
+    driver_result(&out)
+}
+
+/// The `RESULT {json}` line of a driver's output, parsed.
+fn driver_result(out: &std::process::Output) -> Result<Value> {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let Some(line) = stdout.lines().find_map(|l| l.strip_prefix("RESULT ")) else {
         bail!(

@@ -309,14 +309,7 @@ fn measure(ws: &Workspace, url: &str, file: &Path, method: &str, size: u64) -> R
         "file": file.to_str().context("a UTF-8 path")?,
         "size": size,
     });
-    let out = ws
-        .cmd("node")
-        .arg(ws.root.join("bench/preflight/driver.mjs"))
-        .arg(opts.to_string())
-        .stderr(std::process::Stdio::inherit())
-        .output()
-        .context("running bench/preflight/driver.mjs with node")?;
-    let v = crate::bench::driver_result(&out)?;
+    let v = crate::bench::run_driver(ws, "bench/preflight/driver.mjs", &opts)?;
     let num = |k: &str| v[k].as_f64().unwrap_or(0.0);
     let row = Row {
         method: method.to_string(),

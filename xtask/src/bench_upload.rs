@@ -668,13 +668,7 @@ impl Bench<'_> {
         if let Some(f) = file {
             opts["file"] = json!(f.to_str().context("a UTF-8 path")?);
         }
-        let out = ws
-            .cmd("node")
-            .arg(ws.root.join("bench/upload/driver.mjs"))
-            .arg(opts.to_string())
-            .stderr(std::process::Stdio::inherit())
-            .output()
-            .context("running bench/upload/driver.mjs with node")?;
+        let driven = crate::bench::run_driver(ws, "bench/upload/driver.mjs", &opts);
         drop(emulator);
         let seen = match &peers {
             Peers::Local(_) => None,
@@ -682,7 +676,7 @@ impl Bench<'_> {
             Peers::Wan { proxy, .. } => Some(format!("proxy saw {}", proxy.stats.summary())),
         };
         drop(peers);
-        let v = crate::bench::driver_result(&out)?;
+        let v = driven?;
         let num = |k: &str| v[k].as_f64().unwrap_or(0.0);
         let row = Row {
             link,
