@@ -60,7 +60,7 @@ use flate2::write::GzEncoder;
 use flate2::Compression;
 use serde_json::json;
 
-use import_core::plan::default_part_size;
+use import_core::plan::{default_part_size, DEFAULT_CONCURRENCY};
 
 use crate::bench_link::{self, Proxy, Sink};
 use crate::emulator::{Azurite, Emulator};
@@ -68,9 +68,6 @@ use crate::setup::{self, Workspace};
 
 const MIB: u64 = 1024 * 1024;
 const GIB: u64 = 1024 * MIB;
-/// The engine's defaults (`import_core::plan`): 4 parts in flight, of
-/// [`default_part_size`].
-const DEFAULT_CONCURRENCY: u32 = 4;
 /// Files up to this size are also checked by SHA-256 on `local` (the page
 /// reads the whole upload back into memory to digest it).
 const SHA_LIMIT: u64 = 256 * MIB;
