@@ -101,7 +101,7 @@ pub fn default_part_size(file_size: u64) -> u64 {
 /// Measured from headless Chromium with a 1 GiB file from disk, 8 MiB
 /// parts (`cargo xtask bench upload 1GiB --concurrency=N`): over a WAN
 /// (40 ms round trip, 16 MiB/s per connection) 4 in flight keep 4 of the 6
-/// connections busy, so 6 are about 1.45× faster (idle machine, one run
+/// connections busy, so 6 are about 1.47× faster (idle machine, one run
 /// per cell: 48.1 → 70.8 MiB/s; 8 in flight 72.3, 12 72.7, as more only
 /// queue behind the 6 connections), and near storage and at the client's
 /// own limit 6 are no slower than 4 (see docs/performance.md). GCS
