@@ -257,7 +257,7 @@ fn many_parts_with_a_short_last_part() {
     let parts = check_layout(&plan);
     assert_eq!(parts.len(), 13);
     assert_eq!(parts[12].len, 4 * MIB + 12_345);
-    assert_eq!(plan.concurrency(), 4);
+    assert_eq!(plan.concurrency(), 6);
     assert!(!plan.part_size_raised());
     assert_eq!(plan.part_index_at(0), 0);
     assert_eq!(plan.part_index_at(8 * MIB), 1);

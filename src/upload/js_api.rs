@@ -135,7 +135,7 @@ export interface UploadOptions {
   protocol?: UploadProtocol;
   /** Bytes per part (default 8 MiB, and for files over 1 GiB about a 128th of the file, at most 32 MiB; raised to stay within 50,000 parts; a multiple of 256 KiB for GCS). */
   partSize?: number;
-  /** Parts in flight at once (default 4; GCS sessions send one at a time). */
+  /** Parts in flight at once (default 6; GCS sessions send one at a time). */
   concurrency?: number;
   /** An integrity check storage verifies on every request that takes one (x-ms-content-crc64 on Azure, Content-MD5 on an S3 single PUT), and a whole-object MD5 check where storage reports one (default true). */
   checksum?: boolean;

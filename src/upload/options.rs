@@ -77,7 +77,7 @@ pub struct UploadOptions {
     pub protocol: Option<Protocol>,
     /// Bytes per part (default `import_core::plan::default_part_size`: 8 MiB, larger over 1 GiB; raised past 50,000 parts).
     pub part_size: Option<u64>,
-    /// Parts in flight (default 4).
+    /// Parts in flight (default 6).
     pub concurrency: Option<u32>,
     /// An integrity check storage verifies on every request that takes one
     /// (`x-ms-content-crc64` on Azure, `Content-MD5` on an S3 single PUT),

@@ -60,7 +60,7 @@ use flate2::write::GzEncoder;
 use flate2::Compression;
 use serde_json::json;
 
-use import_core::plan::default_part_size;
+use import_core::plan::{default_part_size, DEFAULT_CONCURRENCY};
 
 use crate::bench_link::{self, Proxy, Sink};
 use crate::emulator::{Azurite, Emulator};
@@ -68,9 +68,6 @@ use crate::setup::{self, Workspace};
 
 const MIB: u64 = 1024 * 1024;
 const GIB: u64 = 1024 * MIB;
-/// The engine's defaults (`import_core::plan`): 4 parts in flight, of
-/// [`default_part_size`].
-const DEFAULT_CONCURRENCY: u32 = 4;
 /// Files up to this size are also checked by SHA-256 on `local` (the page
 /// reads the whole upload back into memory to digest it).
 const SHA_LIMIT: u64 = 256 * MIB;
@@ -287,6 +284,39 @@ impl Row {
     }
 }
 
+/// What one upload measures: the link, the file (none: a Blob built in the
+/// page), the method, and the size, part size and parts in flight.
+#[derive(Debug, Clone, Copy)]
+struct Measurement<'a> {
+    link: LinkKind,
+    file: Option<&'a Path>,
+    method: &'a str,
+    size: u64,
+    part: u64,
+    concurrency: u32,
+}
+
+impl Measurement<'_> {
+    /// A row for this measurement with nothing measured yet (no time, no
+    /// memory, nothing committed, no error).
+    fn row(&self) -> Row {
+        Row {
+            link: self.link,
+            method: self.method.to_string(),
+            size: self.size,
+            part: self.part,
+            concurrency: self.concurrency,
+            seconds: f64::NAN,
+            peak_heap: f64::NAN,
+            peak_rss: f64::NAN,
+            idle_rss: f64::NAN,
+            committed: None,
+            sha_ok: None,
+            error: None,
+        }
+    }
+}
+
 /// Part size and concurrency as they apply to the method.
 fn shape(method: &str, part: u64, concurrency: u32) -> String {
     match method {
@@ -338,14 +368,14 @@ pub fn run(args: &[String]) -> Result<()> {
             for run in 1..=o.runs {
                 for &method in &methods {
                     println!("\n== {} run {run}/{}", link.name(), o.runs);
-                    rows.push(bench.measure_or_record(
+                    rows.push(bench.measure_or_record(&Measurement {
                         link,
                         file,
                         method,
                         size,
                         part,
-                        o.concurrency,
-                    ));
+                        concurrency: o.concurrency,
+                    }));
                 }
             }
             if link == LinkKind::Wan && i == 0 {
@@ -353,14 +383,14 @@ pub fn run(args: &[String]) -> Result<()> {
                     for part in GRID_PARTS {
                         for conc in GRID_CONCURRENCY {
                             println!("\n== wan grid run {run}/{}", o.grid_runs);
-                            grid.push(bench.measure_or_record(
+                            grid.push(bench.measure_or_record(&Measurement {
                                 link,
                                 file,
-                                "engine",
+                                method: "engine",
                                 size,
-                                part * MIB,
-                                conc,
-                            ));
+                                part: part * MIB,
+                                concurrency: conc,
+                            }));
                         }
                     }
                 }
@@ -597,45 +627,26 @@ fn azurite_addr(url: &str) -> Result<SocketAddr> {
 impl Bench<'_> {
     /// [`Bench::measure`], a failure recorded as a row (so one failed upload
     /// does not lose the others' numbers).
-    fn measure_or_record(
-        &self,
-        link: LinkKind,
-        file: Option<&Path>,
-        method: &str,
-        size: u64,
-        part: u64,
-        concurrency: u32,
-    ) -> Row {
-        self.measure(link, file, method, size, part, concurrency)
-            .unwrap_or_else(|e| {
-                println!("   FAILED: {e:#}");
-                Row {
-                    link,
-                    method: method.to_string(),
-                    size,
-                    part,
-                    concurrency,
-                    seconds: f64::NAN,
-                    peak_heap: f64::NAN,
-                    peak_rss: f64::NAN,
-                    idle_rss: f64::NAN,
-                    committed: None,
-                    sha_ok: None,
-                    error: Some(format!("{e:#}")),
-                }
-            })
+    fn measure_or_record(&self, m: &Measurement) -> Row {
+        self.measure(m).unwrap_or_else(|e| {
+            println!("   FAILED: {e:#}");
+            Row {
+                error: Some(format!("{e:#}")),
+                ..m.row()
+            }
+        })
     }
 
     /// One upload with fresh peers and emulator (all removed afterwards).
-    fn measure(
-        &self,
-        link: LinkKind,
-        file: Option<&Path>,
-        method: &str,
-        size: u64,
-        part: u64,
-        concurrency: u32,
-    ) -> Result<Row> {
+    fn measure(&self, m: &Measurement) -> Result<Row> {
+        let &Measurement {
+            link,
+            file,
+            method,
+            size,
+            part,
+            concurrency,
+        } = m;
         println!(
             "   {method}, {}, {}",
             human(size),
@@ -679,18 +690,13 @@ impl Bench<'_> {
         let v = driven?;
         let num = |k: &str| v[k].as_f64().unwrap_or(0.0);
         let row = Row {
-            link,
-            method: method.to_string(),
-            size,
-            part,
-            concurrency,
             seconds: num("seconds"),
             peak_heap: num("peakHeap"),
             peak_rss: num("peakRss"),
             idle_rss: num("idleRss"),
             committed: v["committed"].as_u64(),
             sha_ok: v["shaOk"].as_bool(),
-            error: None,
+            ..m.row()
         };
         println!(
             "   {:.2} s, {:.1} MiB/s, heap peak {:.1} MiB, renderer RSS peak {:.0} MiB (+{:.0}), {}",
@@ -1031,19 +1037,21 @@ mod tests {
     }
 
     fn row(link: LinkKind, method: &str, seconds: f64) -> Row {
-        Row {
+        let m = Measurement {
             link,
-            method: method.into(),
+            file: None,
+            method,
             size: GIB,
             part: 8 * MIB,
             concurrency: 4,
+        };
+        Row {
             seconds,
             peak_heap: 4.0 * MIB as f64,
             peak_rss: 200.0 * MIB as f64,
             idle_rss: 180.0 * MIB as f64,
             committed: Some(GIB),
-            sha_ok: None,
-            error: None,
+            ..m.row()
         }
     }
 
