@@ -402,10 +402,10 @@ impl RowValidator {
     /// rejection, `each` may already have had the values of the columns
     /// before the rejected one, which the consumer drops. `scratch` holds
     /// the row's other values (its storage is reused).
-    pub fn check_each<'f>(
+    pub fn check_each(
         &self,
         row_number: u64,
-        fields: &[&'f str],
+        fields: &[&str],
         scratch: &mut ValidRow,
         mut each: impl FnMut(Stored<'_>),
     ) -> Result<(), RowError> {
