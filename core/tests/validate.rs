@@ -5,7 +5,7 @@
 use import_core::csv::{CsvStream, RecordEvent};
 use import_core::rules::{DataType, ImportMode};
 use import_core::validate::{
-    accepts, check_value, HeaderError, Mapping, RowError, RowValidator, ValidRow, Value,
+    accepts, check_value, HeaderError, Mapping, RowError, RowValidator, Stored, ValidRow, Value,
     ValueError, EXTRA_COLUMN, INVALID_ENCODING, REQUIRED_FIELD_MISSING, ROW_MALFORMED,
     VALIDATION_TYPE_MISMATCH,
 };
@@ -1331,4 +1331,82 @@ fn check_into_and_accepts_give_the_full_checks_answers() {
     let mut bad = good.clone();
     bad[index_of("age")] = "lots";
     assert!(v.check_into(2, &bad, &mut scratch).is_err());
+}
+
+/// `check_each` (what the emulator's processor stores rows with) accepts
+/// and rejects every row exactly as `validate_into` does, and hands on, in
+/// order, exactly the values `validate_into` keeps: in every mode, with
+/// the key on an e-mail, a string and a phone column (keys are trimmed,
+/// e-mail keys lower-cased), each column set in turn to values of every
+/// kind.
+#[test]
+fn check_each_hands_on_the_values_validate_into_keeps() {
+    let values = [
+        "",
+        " ",
+        "ann@example.com",
+        " Ann@Example.com ",
+        "ANN@EXAMPLE.COM",
+        "Ånn@example.com",
+        "ann@",
+        "Ann",
+        " Ann ",
+        "42",
+        " 42 ",
+        "1,234",
+        "lots",
+        "3.5",
+        "yes",
+        "1990-04-21",
+        "04/21/1990",
+        "2026-04-21T10:00:00+02:00",
+        "2026-04-21 10:00",
+        "(415) 555-0123",
+        " +14155550123 ",
+        "example.com",
+    ];
+    let owned = |v: Stored<'_>| match v {
+        Stored::Null => Value::Null,
+        Stored::String(s) => Value::String(s.to_string()),
+        Stored::Integer(n) => Value::Integer(n),
+        Stored::Number(x) => Value::Number(x),
+        Stored::Boolean(b) => Value::Boolean(b),
+        Stored::Date(s) => Value::Date(s.to_string()),
+        Stored::Datetime(s) => Value::Datetime(s.to_string()),
+    };
+    let (sf, fm) = (source_fields(), field_map());
+    let mut scratch = ValidRow::default();
+    let mut kept = ValidRow::default();
+    let (mut accepted, mut rejected) = (0, 0);
+    for key in ["email", "first_name", "phone"] {
+        for mode in [Strict, Balanced, Landing] {
+            let v = RowValidator::new(&header(), Mapping::new(&sf, &fm), mode, &[key])
+                .expect("header matches");
+            for (i, _) in COLUMNS.iter().enumerate() {
+                for value in values {
+                    let mut fields: Vec<&str> = COLUMNS.iter().map(|(.., ok)| *ok).collect();
+                    fields[i] = value;
+                    let mut handed = Vec::new();
+                    let each = v.check_each(5, &fields, &mut scratch, |s| handed.push(owned(s)));
+                    let full = v.validate_into(5, &fields, &mut kept);
+                    let at = format!("key {key}, {mode:?}, column {i} = {value:?}");
+                    assert_eq!(each, full, "{at}: check_each and validate_into disagree");
+                    if full.is_ok() {
+                        assert_eq!(handed, kept.values, "{at}: different values");
+                        accepted += 1;
+                    } else {
+                        // Only the values before the rejected column.
+                        assert!(handed.len() < COLUMNS.len(), "{at}");
+                        assert_eq!(handed[..], kept.values[..handed.len()], "{at}");
+                        rejected += 1;
+                    }
+                }
+            }
+        }
+    }
+    assert_eq!(accepted + rejected, 3 * 3 * COLUMNS.len() * values.len());
+    assert!(
+        accepted > 100 && rejected > 100,
+        "{accepted} accepted, {rejected} rejected"
+    );
 }

@@ -3,9 +3,10 @@
 //! 1. `cargo build --target wasm32-unknown-unknown --profile wasm`: the
 //!    upload crate (`-p import-uploader`) twice, with
 //!    `--no-default-features` for browsers (no edge broker) and with the
-//!    default features for servers (Node, Deno, workerd); and the
-//!    preflight's own crate (`-p import-uploader-preflight`), one build for
-//!    every runtime, which only `import-uploader/preflight` loads
+//!    default features for servers (Node, Deno, workerd); and, with
+//!    `--profile wasm-preflight` (import-core optimised for speed, see
+//!    Cargo.toml), the preflight's own crate (`-p import-uploader-preflight`),
+//!    one build for every runtime, which only `import-uploader/preflight` loads
 //! 2. `wasm-bindgen --target web` of each (name and producers sections
 //!    removed): `import_uploader` (browser), `import_uploader_server` and
 //!    `import_uploader_preflight`
@@ -103,6 +104,8 @@ struct Flavour {
     /// A module Worker bundled with the glue (see [`bundle_worker`]): what
     /// browsers load instead of the glue, so it is what the size counts.
     worker: Option<&'static str>,
+    /// The Cargo profile it is built with (Cargo.toml).
+    profile: &'static str,
 }
 
 /// The browser build leaves the edge broker out (`--no-default-features`):
@@ -121,6 +124,7 @@ const FLAVOURS: [Flavour; 3] = [
         entry: Some("entry-browser.js"),
         wire_types: true,
         worker: None,
+        profile: "wasm",
     },
     Flavour {
         label: "server (node, deno, workerd)",
@@ -131,6 +135,7 @@ const FLAVOURS: [Flavour; 3] = [
         entry: None,
         wire_types: true,
         worker: None,
+        profile: "wasm",
     },
     Flavour {
         label: "preflight (browser worker)",
@@ -141,6 +146,7 @@ const FLAVOURS: [Flavour; 3] = [
         entry: Some(package::PREFLIGHT_BROWSER_ENTRY),
         wire_types: false,
         worker: Some(package::PREFLIGHT_WORKER),
+        profile: "wasm-preflight",
     },
 ];
 
@@ -149,7 +155,7 @@ pub fn run(ws: &Workspace) -> Result<()> {
     let pkg = ws.pkg_dir();
     let manifest = ws.root_manifest()?;
     let meta = package::read_meta(&manifest)?;
-    let built = ws.target_dir.join(WASM_TARGET).join("wasm");
+    let built = ws.target_dir.join(WASM_TARGET);
     let scratch = ws.scratch_dir();
     std::fs::create_dir_all(&scratch)?;
 
@@ -163,7 +169,7 @@ pub fn run(ws: &Workspace) -> Result<()> {
                     "--target",
                     WASM_TARGET,
                     "--profile",
-                    "wasm",
+                    f.profile,
                     "-p",
                     f.package,
                 ])
@@ -172,8 +178,11 @@ pub fn run(ws: &Workspace) -> Result<()> {
         )?;
         let copy = scratch.join(format!("{}.wasm", f.out_name));
         let artifact = f.package.replace('-', "_");
-        std::fs::copy(built.join(format!("{artifact}.wasm")), &copy)
-            .with_context(|| format!("copying the {} module", f.label))?;
+        std::fs::copy(
+            built.join(f.profile).join(format!("{artifact}.wasm")),
+            &copy,
+        )
+        .with_context(|| format!("copying the {} module", f.label))?;
         modules.push(copy);
     }
     let browser_wasm = package::browser_wasm(&meta);

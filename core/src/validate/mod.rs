@@ -103,7 +103,7 @@
 mod row;
 mod values;
 
-pub use row::{HeaderError, MappedField, Mapping, RowError, RowValidator, ValidRow};
+pub use row::{HeaderError, MappedField, Mapping, RowError, RowValidator, Stored, ValidRow};
 pub(crate) use values::civil_from_days;
 pub use values::{accepts, check_value, ValueError};
 

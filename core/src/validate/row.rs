@@ -7,7 +7,7 @@ use std::fmt;
 
 use indexmap::IndexMap;
 
-use super::values::{check_value_with, trim, Keep};
+use super::values::{check_value_with, kept_text, spare_string, trim, Keep};
 use super::*;
 use crate::csv::{CsvErrorKind, CsvRowError};
 use crate::rules::{DataType, ImportMode};
@@ -384,7 +384,45 @@ impl RowValidator {
         fields: &[&str],
         out: &mut ValidRow,
     ) -> Result<(), RowError> {
-        self.check_row(row_number, fields, out, Keep::Everything)
+        self.check_row(row_number, fields, out, Keep::Everything, |out, v| {
+            let v = match v {
+                Accepted::Text(t) => Value::String(spare_string(&mut out.spare, t)),
+                Accepted::Value(v) => v,
+            };
+            out.values.push(v);
+        })
+    }
+
+    /// Accepts or rejects one data row exactly as
+    /// [`validate_into`](Self::validate_into) does, handing `each` the
+    /// values it would have kept, in `fieldMap` order, as they are checked:
+    /// texts that are the field's own (strings, most e-mails) borrowed from
+    /// `fields` rather than copied. For a consumer that stores the values
+    /// in a form of its own (the emulator's processor encodes them): on a
+    /// rejection, `each` may already have had the values of the columns
+    /// before the rejected one, which the consumer drops. `scratch` holds
+    /// the row's other values (its storage is reused).
+    pub fn check_each(
+        &self,
+        row_number: u64,
+        fields: &[&str],
+        scratch: &mut ValidRow,
+        mut each: impl FnMut(Stored<'_>),
+    ) -> Result<(), RowError> {
+        self.check_row(
+            row_number,
+            fields,
+            scratch,
+            Keep::Everything,
+            |out, v| match v {
+                Accepted::Text(t) => each(Stored::String(t)),
+                Accepted::Value(v) => {
+                    each(Stored::of(&v));
+                    // Kept so that the next row reuses its string.
+                    out.values.push(v);
+                }
+            },
+        )
     }
 
     /// Accepts or rejects one data row exactly as
@@ -398,15 +436,25 @@ impl RowValidator {
         fields: &[&str],
         scratch: &mut ValidRow,
     ) -> Result<(), RowError> {
-        self.check_row(row_number, fields, scratch, Keep::Messages)
+        self.check_row(row_number, fields, scratch, Keep::Messages, |out, v| {
+            out.values.push(match v {
+                Accepted::Text(_) => Value::Null,
+                Accepted::Value(v) => v,
+            });
+        })
     }
 
-    fn check_row(
+    /// The rules of a row, one path for every consumer: each accepted
+    /// value is handed to `take`, in `fieldMap` order, until the row is
+    /// rejected. `what` is [`Keep::Everything`] (values as kept, keys
+    /// normalised) or [`Keep::Messages`] (values of text not kept).
+    fn check_row<'f>(
         &self,
         row_number: u64,
-        fields: &[&str],
+        fields: &[&'f str],
         out: &mut ValidRow,
         what: Keep,
+        mut take: impl FnMut(&mut ValidRow, Accepted<'f>),
     ) -> Result<(), RowError> {
         let keep = what == Keep::Everything;
         out.row_number = row_number;
@@ -454,7 +502,37 @@ impl RowValidator {
                     ),
                 });
             }
-            let value = match check_value_with(f.data_type, raw, self.mode, &mut out.spare, what) {
+            // A string or an e-mail is the field's own text (trimmed or not):
+            // checked without a copy, and handed on borrowed.
+            let text = matches!(f.data_type, DataType::String | DataType::Email);
+            let checked = if text {
+                check_value_with(f.data_type, raw, self.mode, &mut out.spare, Keep::Messages)
+            } else {
+                check_value_with(f.data_type, raw, self.mode, &mut out.spare, what)
+            };
+            let value = match checked {
+                Ok(_) if text => {
+                    let t = kept_text(f.data_type, raw, self.mode);
+                    if f.is_key && keep {
+                        // Keys are trimmed, e-mail keys lower-cased (as
+                        // `normalise_key` does).
+                        let t = trim(t);
+                        if f.data_type == DataType::Email
+                            && (!t.is_ascii() || t.bytes().any(|b| b.is_ascii_uppercase()))
+                        {
+                            let lower = normalise_key(
+                                Value::String(spare_string(&mut out.spare, t)),
+                                f.data_type,
+                            );
+                            take(out, Accepted::Value(lower));
+                            continue;
+                        }
+                        take(out, Accepted::Text(t));
+                    } else {
+                        take(out, Accepted::Text(t));
+                    }
+                    continue;
+                }
                 Ok(v) => {
                     if f.is_key && keep {
                         normalise_key(v, f.data_type)
@@ -500,9 +578,52 @@ impl RowValidator {
                     });
                 }
             };
-            out.values.push(value);
+            take(out, Accepted::Value(value));
         }
         Ok(())
+    }
+}
+
+/// An accepted value as [`RowValidator::check_row`] hands it on.
+enum Accepted<'f> {
+    /// A string or an e-mail: the field's own text, borrowed.
+    Text(&'f str),
+    /// Any other value (or a key's text made anew: a lower-cased e-mail).
+    Value(Value),
+}
+
+/// One accepted value, as [`RowValidator::check_each`] hands it on: a
+/// [`Value`] whose text is borrowed.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Stored<'a> {
+    /// [`Value::Null`].
+    Null,
+    /// [`Value::String`].
+    String(&'a str),
+    /// [`Value::Integer`].
+    Integer(i64),
+    /// [`Value::Number`].
+    Number(f64),
+    /// [`Value::Boolean`].
+    Boolean(bool),
+    /// [`Value::Date`].
+    Date(&'a str),
+    /// [`Value::Datetime`].
+    Datetime(&'a str),
+}
+
+impl<'a> Stored<'a> {
+    /// `v`, its text borrowed.
+    pub fn of(v: &'a Value) -> Stored<'a> {
+        match v {
+            Value::Null => Stored::Null,
+            Value::String(s) => Stored::String(s),
+            Value::Integer(n) => Stored::Integer(*n),
+            Value::Number(x) => Stored::Number(*x),
+            Value::Boolean(b) => Stored::Boolean(*b),
+            Value::Date(s) => Stored::Date(s),
+            Value::Datetime(s) => Stored::Datetime(s),
+        }
     }
 }
 

@@ -68,6 +68,17 @@ pub(super) fn trim(s: &str) -> &str {
     }
 }
 
+/// The text an accepted `string` or `email` value keeps: a `string` as
+/// written (trimmed in `landing_friendly`), an `email` trimmed. The value
+/// is the field's own text, so it can be kept without a copy.
+pub(super) fn kept_text(data_type: DataType, raw: &str, mode: ImportMode) -> &str {
+    if data_type == DataType::String && mode != ImportMode::LandingFriendly {
+        raw
+    } else {
+        trim(raw)
+    }
+}
+
 /// A string holding `text`, reusing one of `spare` when there is one.
 pub(super) fn spare_string(spare: &mut Vec<String>, text: &str) -> String {
     let mut s = spare.pop().unwrap_or_default();
@@ -95,12 +106,10 @@ pub(super) fn check_value_with(
         if !keep {
             return Ok(Value::Null);
         }
-        let text = if mode == ImportMode::LandingFriendly {
-            trimmed
-        } else {
-            raw
-        };
-        return Ok(Value::String(spare_string(spare, text)));
+        return Ok(Value::String(spare_string(
+            spare,
+            kept_text(data_type, raw, mode),
+        )));
     }
     if mode == ImportMode::Strict && trimmed.len() != raw.len() {
         if what == Keep::Nothing {
@@ -140,9 +149,8 @@ pub(super) fn check_value_with(
             }
         }
         DataType::Email if !keep => check_email(trimmed).map(|()| Value::Null),
-        DataType::Email => {
-            check_email(trimmed).map(|()| Value::String(spare_string(spare, trimmed)))
-        }
+        DataType::Email => check_email(trimmed)
+            .map(|()| Value::String(spare_string(spare, kept_text(data_type, raw, mode)))),
         DataType::Phone => parse_phone(trimmed),
         DataType::Url => parse_url(trimmed, strict),
     };

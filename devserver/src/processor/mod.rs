@@ -605,13 +605,19 @@ impl<'a> Reader<'a> {
             self.fatal = Some(anyhow::anyhow!("a data row arrived before the header").into());
             return;
         };
-        let item = match validator.validate_into(row_number, fields, &mut self.row) {
-            Ok(()) => {
-                let start = self.rows.encoded.len();
-                merge::encode_row(&self.row.values, &mut self.rows.encoded);
-                Item::Valid(self.rows.encoded.len() - start)
-            }
+        // The verdict's own row rules (`check_each`, as the preflight's
+        // `check_into`): each kept value is encoded as it is accepted, its
+        // text straight from the record.
+        let start = self.rows.encoded.len();
+        let encoded = &mut self.rows.encoded;
+        let checked = validator.check_each(row_number, fields, &mut self.row, |v| {
+            merge::encode_value(v, encoded)
+        });
+        let item = match checked {
+            Ok(()) => Item::Valid(self.rows.encoded.len() - start),
             Err(e) => {
+                // The values encoded before the rejected column.
+                self.rows.encoded.truncate(start);
                 self.rows.push_rejected(fields);
                 Item::Rejected(e, fields.len())
             }

@@ -3,7 +3,7 @@
 //! ([`Field`], [`Fields`]), compared, combined and bound to statements
 //! without decoding whole rows.
 
-use import_core::validate::Value;
+use import_core::validate::{Stored, Value};
 use rusqlite::Statement;
 
 /// Tags of [`encode_row`].
@@ -21,30 +21,38 @@ pub(super) const TAG_DATETIME: u8 = 6;
 /// rows take this form: one buffer for many rows, no allocation per value.
 pub fn encode_row(row: &[Value], out: &mut Vec<u8>) {
     for v in row {
-        match v {
-            Value::Null => out.push(TAG_NULL),
-            Value::Integer(n) => {
-                out.push(TAG_INTEGER);
-                out.extend_from_slice(&n.to_le_bytes());
-            }
-            Value::Number(x) => {
-                out.push(TAG_NUMBER);
-                out.extend_from_slice(&x.to_bits().to_le_bytes());
-            }
-            Value::Boolean(b) => {
-                out.push(TAG_BOOLEAN);
-                out.push(u8::from(*b));
-            }
-            Value::String(t) | Value::Date(t) | Value::Datetime(t) => {
-                out.push(match v {
-                    Value::String(_) => TAG_STRING,
-                    Value::Date(_) => TAG_DATE,
-                    _ => TAG_DATETIME,
-                });
-                out.extend_from_slice(&(t.len() as u32).to_le_bytes());
-                out.extend_from_slice(t.as_bytes());
-            }
+        encode_value(Stored::of(v), out);
+    }
+}
+
+/// Appends the encoding of one value of a row (see [`encode_row`]): what
+/// the processor writes for each value [`RowValidator::check_each`] hands
+/// it, without copying texts into values first.
+///
+/// [`RowValidator::check_each`]: import_core::validate::RowValidator::check_each
+pub fn encode_value(v: Stored<'_>, out: &mut Vec<u8>) {
+    let text = |tag: u8, t: &str, out: &mut Vec<u8>| {
+        out.push(tag);
+        out.extend_from_slice(&(t.len() as u32).to_le_bytes());
+        out.extend_from_slice(t.as_bytes());
+    };
+    match v {
+        Stored::Null => out.push(TAG_NULL),
+        Stored::Integer(n) => {
+            out.push(TAG_INTEGER);
+            out.extend_from_slice(&n.to_le_bytes());
         }
+        Stored::Number(x) => {
+            out.push(TAG_NUMBER);
+            out.extend_from_slice(&x.to_bits().to_le_bytes());
+        }
+        Stored::Boolean(b) => {
+            out.push(TAG_BOOLEAN);
+            out.push(u8::from(b));
+        }
+        Stored::String(t) => text(TAG_STRING, t, out),
+        Stored::Date(t) => text(TAG_DATE, t, out),
+        Stored::Datetime(t) => text(TAG_DATETIME, t, out),
     }
 }
 

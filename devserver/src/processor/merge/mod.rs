@@ -90,8 +90,8 @@ use rusqlite::{Connection, Statement};
 
 use super::bulk::BulkStatement;
 
-pub use codec::encode_row;
 use codec::{bind, field_at, Field, Fields};
+pub use codec::{encode_row, encode_value};
 use spill::{sorted_groups, Batch, Block, Entry, Spiller};
 pub use table::{
     checkpoint, ensure_table, ident, job_keys, job_number, merged_job, record_job, table_name,
