@@ -17,6 +17,7 @@
 // the longest the main thread was held at once meanwhile.
 
 import '/pkg/element.js';
+import { timerLag } from './timer-lag.mjs';
 
 const element = document.querySelector('import-uploader');
 element.getTicket = async () => 'dev-read';
@@ -73,20 +74,15 @@ window.bench = {
     // How long the main thread is held at once between the drop and the
     // preview (the preview's sample is read on the page): the largest
     // delay of a 5 ms timer.
-    let lag = 0;
-    let last = performance.now();
-    const timer = setInterval(() => {
-      const now = performance.now();
-      lag = Math.max(lag, now - last - 5);
-      last = now;
-    }, 5);
+    const stopLag = timerLag(5);
+    let lag;
     const t = performance.now();
     dropZone().dispatchEvent(dragEvent('drop'));
     let p;
     try {
       p = await shown;
     } finally {
-      clearInterval(timer);
+      lag = stopLag();
     }
     return { previewMs: p.at - t, previewFrameMs: p.frameAt - t, previewRows: p.rows, detected: p.detected, timerLagMs: lag };
   },

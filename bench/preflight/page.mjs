@@ -20,6 +20,8 @@
 // largest delay of a 10 ms timer. The element's drop → preview is timed on
 // `element.html` (element.mjs).
 
+import { timerLag } from './timer-lag.mjs';
+
 const API = `${location.origin}/public/v1`;
 let file = null;
 
@@ -40,17 +42,10 @@ function watchMainThread() {
     }
   });
   observer.observe({ type: 'longtask', buffered: false });
-  let lag = 0;
-  let last = performance.now();
-  const timer = setInterval(() => {
-    const now = performance.now();
-    lag = Math.max(lag, now - last - 10);
-    last = now;
-  }, 10);
+  const stopLag = timerLag(10);
   return () => {
     observer.disconnect();
-    clearInterval(timer);
-    return { longestTaskMs: longest, longTasks: tasks, timerLagMs: lag };
+    return { longestTaskMs: longest, longTasks: tasks, timerLagMs: stopLag() };
   };
 }
 

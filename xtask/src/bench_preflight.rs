@@ -230,6 +230,7 @@ fn prepare_www(ws: &Workspace) -> Result<PathBuf> {
         "papa-worker.js",
         "element.html",
         "element.mjs",
+        "timer-lag.mjs",
     ] {
         fs::copy(src.join(f), www.join(f)).with_context(|| format!("copying {f}"))?;
     }
