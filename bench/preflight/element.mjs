@@ -8,8 +8,9 @@
 // `window.bench.run({ method })`:
 //
 // * `preview`: the drop, with no drag before it;
-// * `preview-dragenter`: a drag enters the drop zone (the element starts
-//   loading the preflight), the drop 300 ms later (a quick user).
+// * `preview-dragenter-N`: a drag enters the drop zone (the element starts
+//   loading the preflight), the drop N ms later (100: a very quick user;
+//   300: a quick one).
 //
 // Answers `{ previewMs, previewRows, delimiter }`: the time from the drop
 // to the document holding the preview table's rows and the detected
@@ -55,9 +56,10 @@ window.bench = {
   },
   async run({ method }) {
     await ready();
-    if (method === 'preview-dragenter') {
+    const gap = /^preview-dragenter-(\d+)$/.exec(method);
+    if (gap) {
       dropZone().dispatchEvent(dragEvent('dragenter'));
-      await new Promise((r) => setTimeout(r, 300));
+      await new Promise((r) => setTimeout(r, Number(gap[1])));
     }
     const shown = new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`no preview within 60 s: ${element.shadowRoot.querySelector('[role=status]')?.textContent ?? ''}`)), 60_000);

@@ -18,7 +18,7 @@
 //! | `preflight` | `index.html` | the first answer (`preflight(file, { schema })`, the 1 MiB sample) on a page that has not loaded the preflight (cold: the module imported, its Worker started, its wasm loaded), the same again (warm: the kept Worker), a warm call on a tiny file, then `preflight(file, { schema, full: true, onProgress })` |
 //! | `papaparse` | `index.html` | Papa Parse 5 in a Worker: `Papa.parse(file, { header: true, chunk })`, streaming, with a per-row type check of each value against its field's type (`bench/preflight/papa-worker.js`) |
 //! | `preview` | `element.html` | `<import-uploader>`: a file dropped with no drag before it; the time until the document holds the preview's rows and the detected dialect |
-//! | `preview-dragenter` | `element.html` | the same, the drop 300 ms after a drag entered the drop zone (which starts loading the preflight) |
+//! | `preview-dragenter-100`, `preview-dragenter-300` | `element.html` | the same, the drop 100 or 300 ms after a drag entered the drop zone (which starts loading the preflight) |
 //!
 //! Columns of the whole-file table: MB/s (1 MB = 10^6 bytes) and seconds;
 //! rows read, valid and invalid (both must read every row); the first
@@ -58,7 +58,15 @@ const MIB: f64 = 1024.0 * 1024.0;
 /// The whole-file methods (the sizes given).
 const METHODS: [&str; 2] = ["preflight", "papaparse"];
 /// The element's drop → preview (the sizes given, and [`PREVIEW_EXTRA_SIZE`]).
-const PREVIEW_METHODS: [&str; 2] = ["preview", "preview-dragenter"];
+const PREVIEW_METHODS: [&str; 3] = ["preview", "preview-dragenter-100", "preview-dragenter-300"];
+
+/// How a preview method drops: "no drag before", or "N ms after a dragenter".
+fn drop_label(method: &str) -> String {
+    match method.strip_prefix("preview-dragenter-") {
+        Some(ms) => format!("{ms} ms after a dragenter"),
+        None => "no drag before".to_string(),
+    }
+}
 /// The preview is also timed on a file this small.
 const PREVIEW_EXTRA_SIZE: u64 = MB;
 /// Runs of each method and size, by default.
@@ -493,11 +501,7 @@ fn print_tables(all: &[Row], runs: usize) {
         .filter(|(m, _)| PREVIEW_METHODS.contains(&m.as_str()))
     {
         let rs = runs_of(method, *size);
-        let what = if method == "preview" {
-            "no drag before"
-        } else {
-            "300 ms after a dragenter"
-        };
+        let what = drop_label(method);
         let Some(r) = median_row(&rs) else {
             println!(
                 "| {} | {what} | FAILED in every run: {} |",
@@ -585,11 +589,7 @@ fn print_tables(all: &[Row], runs: usize) {
     for method in PREVIEW_METHODS {
         for r in of(&medians, method) {
             if let Some(p) = r.preview_ms {
-                let what = if method == "preview" {
-                    "no drag before"
-                } else {
-                    "after a dragenter"
-                };
+                let what = drop_label(method);
                 println!(
                     "{} {}: preview {p:.0} ms after the drop, {what} (target < {PREVIEW_TARGET_MS:.0} ms)",
                     ok(p < PREVIEW_TARGET_MS),
