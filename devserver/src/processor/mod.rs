@@ -73,9 +73,10 @@
 //! Within a job, a parse thread (`Parser`) reads the file and parses its
 //! records in batches, [`VALIDATORS`] validation threads (`Reader`) check
 //! the batches in turn (the first batch to the first thread, the second to
-//! the second, and so on) and hand valid rows, encoded
-//! ([`merge::encode_row`]), to the job's thread, which takes the batches
-//! back in the same turns, so in file order, and queues and writes them.
+//! the second, and so on) and hand valid rows, encoded value by value as
+//! [`RowValidator::check_each`] accepts them ([`merge::encode_value`], the
+//! layout of [`merge::encode_row`]), to the job's thread, which takes the
+//! batches back in the same turns, so in file order, and queues and writes them.
 //! Each hand-over is a bounded queue of [`PIPELINE_DEPTH`] batches, so
 //! memory stays flat; parsing, validating and queueing run at the same
 //! time. (Validating is the slowest of the three, hence two threads.)
