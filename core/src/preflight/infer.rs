@@ -50,54 +50,54 @@ pub const FIT_SHARE: f32 = 0.9;
 pub fn infer_column<'a>(
     name: &str,
     index: usize,
-    values: impl Iterator<Item = &'a str> + Clone,
+    values: impl Iterator<Item = &'a str>,
     mode: ImportMode,
 ) -> Column {
     let mut examples: Vec<String> = Vec::new();
-    let (mut empty, mut filled) = (0u64, 0u64);
-    for v in values.clone() {
+    let mut non_empty: Vec<&str> = Vec::new();
+    let mut empty = 0u64;
+    for v in values {
         if v.trim().is_empty() {
             empty += 1;
             continue;
         }
-        filled += 1;
+        non_empty.push(v);
         if examples.len() < EXAMPLES && !examples.iter().any(|e| e == v) {
             examples.push(v.to_owned());
         }
     }
-    let non_empty = || values.clone().filter(|v| !v.trim().is_empty());
-    let share = |t: DataType, m: ImportMode| {
-        let fit = non_empty().filter(|v| accepts(t, v, m)).count();
-        fit as f32 / filled.max(1) as f32
-    };
+    let filled = non_empty.len() as u64;
+    let misfits_of = |t, m, give_up| misfits_of(&non_empty, t, m, give_up);
     let mut chosen = DataType::String;
+    // The misfits of the chosen type, when it was chosen in the job's mode.
+    let mut found = None;
     if filled > 0 {
-        if let Some(t) = CANDIDATES
+        if let Some((t, m)) = CANDIDATES
             .into_iter()
-            .find(|t| share(*t, ImportMode::Balanced) >= FIT_SHARE)
+            .find_map(|t| misfits_of(t, ImportMode::Balanced, true).map(|m| (t, m)))
         {
             chosen = t;
+            found = (mode == ImportMode::Balanced).then_some(m);
         } else if mode == ImportMode::LandingFriendly {
-            let decimal_commas = non_empty().any(has_decimal_comma);
-            if let Some(t) = LANDING_CANDIDATES.into_iter().find(|t| {
-                !(decimal_commas && matches!(t, DataType::Integer | DataType::Number))
-                    && share(*t, mode) >= FIT_SHARE
+            let decimal_commas = non_empty.iter().any(|v| has_decimal_comma(v));
+            if let Some((t, m)) = LANDING_CANDIDATES.into_iter().find_map(|t| {
+                if decimal_commas && matches!(t, DataType::Integer | DataType::Number) {
+                    return None;
+                }
+                misfits_of(t, mode, true).map(|m| (t, m))
             }) {
                 chosen = t;
+                found = Some(m);
             }
         }
     }
-    let (mut misfits, mut misfit_count) = (Vec::new(), 0u64);
-    if chosen != DataType::String {
-        for v in non_empty() {
-            if !accepts(chosen, v, mode) {
-                misfit_count += 1;
-                if misfits.len() < EXAMPLES && !misfits.iter().any(|m| m == v) {
-                    misfits.push(v.to_owned());
-                }
-            }
+    let (misfit_count, misfits) = match found {
+        Some(m) => m,
+        None if chosen != DataType::String => {
+            misfits_of(chosen, mode, false).expect("never given up on")
         }
-    }
+        None => (0, Vec::new()),
+    };
     let confidence = if filled == 0 {
         1.0
     } else {
@@ -113,6 +113,34 @@ pub fn infer_column<'a>(
         misfit_count,
         empty_count: empty,
     }
+}
+
+/// The misfits of type `t` among `values` (non-empty) read in mode `m`:
+/// their count and the first few. With `give_up`, None as soon as they are
+/// too many for the column to be of that type (more than 1 - FIT_SHARE of
+/// the values: most candidates fail on a string column within its first
+/// tenth).
+fn misfits_of(
+    values: &[&str],
+    t: DataType,
+    m: ImportMode,
+    give_up: bool,
+) -> Option<(u64, Vec<String>)> {
+    let filled = values.len() as u64;
+    let fit_share = |misfits: u64| (filled - misfits) as f32 / filled.max(1) as f32;
+    let (mut count, mut firsts) = (0u64, Vec::new());
+    for &v in values {
+        if !accepts(t, v, m) {
+            count += 1;
+            if give_up && fit_share(count) < FIT_SHARE {
+                return None;
+            }
+            if firsts.len() < EXAMPLES && !firsts.iter().any(|f| f == v) {
+                firsts.push(v.to_owned());
+            }
+        }
+    }
+    Some((count, firsts))
 }
 
 /// `1,5` or `-12,75`: digits, one comma, then one, two or more than three

@@ -453,8 +453,14 @@ fn has_header(rows: &[Vec<String>]) -> bool {
             continue;
         }
         for t in TYPED {
-            let fit = values.iter().filter(|v| is(t, v)).count();
-            if fit * 10 >= values.len() * 9 {
+            // Nine values in ten of type `t`; given up on as soon as more
+            // than a tenth are not.
+            let mut misfits = 0;
+            let fits = values.iter().all(|v| {
+                misfits += usize::from(!is(t, v));
+                misfits * 10 <= values.len()
+            });
+            if fits {
                 if is(t, cell) {
                     like_data += 1;
                 } else {
