@@ -569,9 +569,6 @@ export class ImportUploaderElement extends HTMLElement {
       this._refuse('ELEMENT.FILE.UNREADABLE', this._t('unreadable', { name: file.name }));
       return;
     }
-    // The Worker for the sample's answer starts loading now (if no drag
-    // or picker started it); the preview itself is read on the page.
-    if (file.size > PREVIEW_BYTES) this._preloadPreflight();
     const keepObject = this._object;
     this._reset();
     this._object = keepObject;
@@ -584,8 +581,11 @@ export class ImportUploaderElement extends HTMLElement {
     this._render();
     this._emit('file', { file, name: file.name, size: file.size, type: file.type });
     try {
+      // Both read on the page; the module loads with the first.
       await this._runPreview();
       await this._runPreflight();
+      // The full check's Worker (if no drag or picker started it).
+      this._preloadPreflight();
       this._say('');
       this._render();
       this._focusStep();
@@ -611,15 +611,16 @@ export class ImportUploaderElement extends HTMLElement {
 
   /**
    * A file is about to be chosen (a drag entered the drop zone, the picker
-   * opened): the preflight's module and its Worker start loading, so that
-   * the preview follows the drop at once. Once per element; a failure here
-   * is left for the load that needs the module to report.
+   * opened): the preflight's module loads on the page and runs once (with
+   * the object's schema, when known), and its Worker starts, so that the
+   * preview follows the drop at once. Once per element; a failure here is
+   * left for the load that needs the module to report.
    */
   _preloadPreflight() {
     if (this._preloading) return;
     this._preloading = Promise.resolve()
       .then(() => this.loadPreflight())
-      .then((m) => m.preload?.())
+      .then((m) => m.preload?.(this._schema ? { schema: this._schema, importMode: this.importMode } : undefined))
       .catch(() => {
         this._preloading = null;
       });

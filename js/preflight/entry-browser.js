@@ -1,12 +1,13 @@
 // `import-uploader/preflight` in browsers (the `browser` and `default`
-// conditions): `preflight(file, options)` runs in a module Worker, so the
-// page never freezes, whatever the file's size. A Worker whose module is
-// loaded is kept after a call (one, for a minute, unless its memory grew
-// past 64 MiB) and the next call reuses it: starting a Worker and
-// instantiating the module cost more than a first answer. Calls at the
-// same time each get a Worker; `signal` ends a call's Worker at once.
-// `preload()` starts that Worker ahead of the first call (a page calls it
-// when a file is about to be chosen).
+// conditions): `preflight(file, options)` never freezes the page, whatever
+// the file's size. A sample is read on the page in short tasks (below); a
+// whole file (`full`) in a module Worker. A Worker whose module is loaded
+// is kept after a call (one, for a minute, unless its memory grew past 64
+// MiB) and the next call reuses it: starting a Worker and instantiating
+// the module cost more than a first answer. Calls at the same time each
+// get a Worker; `signal` ends a call's Worker at once. `preload()` loads
+// both ahead of the first call (a page calls it when a file is about to
+// be chosen).
 //
 // `new Worker(new URL('…', import.meta.url), { type: 'module' })` with
 // string literals is the form Vite, webpack 5 and Rollup's plugins
@@ -22,12 +23,16 @@
 // as a Worker starts; the compiled `WebAssembly.Module` is posted to it
 // (modules are structured-cloneable), so the Worker's own script and the
 // module load side by side and the Worker fetches nothing more. A sample
-// of at most IN_PAGE_MAX_BYTES (`sampleBytes`, not `full`) is read on the
-// page itself, from that module: a preview right after a drop then waits
-// for no Worker, and the task is short (a 64 KiB sample is a few tens of
-// milliseconds, measured by `cargo xtask bench preflight`).
+// (`sampleBytes` up to the default 1 MiB, not `full`) is read on the page
+// itself, from that module, fed to it in 16 KiB slices, each its own
+// task: the first answer then waits for no Worker to start, and the page
+// is never held for long (about 10 ms at most, measured by `cargo xtask
+// bench preflight`). Whole files go to the Worker. `preload()` also runs
+// the page's module once over a small generated table, so that the first
+// answer after it runs compiled code (wasm code is compiled lazily, on
+// its first call).
 
-import { abortError, checkOptions, checkReport, errorFromData, preflightError, runPreflight } from './preflight-run.js';
+import { abortError, checkOptions, checkReport, DEFAULT_SAMPLE_BYTES, errorFromData, preflightError, runPreflight } from './preflight-run.js';
 
 export { DEFAULT_SAMPLE_BYTES } from './preflight-run.js';
 
@@ -57,7 +62,11 @@ function endWorker(worker) {
 }
 
 /** The largest sample read on the page itself (see the top of this file). */
-const IN_PAGE_MAX_BYTES = 64 * 1024;
+const IN_PAGE_MAX_BYTES = DEFAULT_SAMPLE_BYTES;
+/** Whether the page's module has run once (its code is compiled). */
+let warmed = false;
+/** Rows of the table `preload()` warms the page's module with. */
+const WARM_ROWS = 1000;
 /** On the page, the sample goes to the core in slices this long, a task each. */
 const IN_PAGE_SLICE_BYTES = 16 * 1024;
 
@@ -86,7 +95,7 @@ function compiledModule() {
   return compiling;
 }
 
-/** The module instantiated on the page (its glue), for the small samples. */
+/** The module instantiated on the page (its glue), for the samples. */
 let inPage = null;
 
 function inPageCore() {
@@ -154,13 +163,37 @@ function keepWorker(worker) {
 }
 
 /**
- * Starts the preflight's Worker and loads its module ahead of the first
- * call; resolves when it is loaded. Calling it again while a loaded
- * Worker is kept does nothing. It always settles: a `preflight()` call
- * that takes the Worker and is cancelled (or fails) before the module
- * loads ends it, and then this rejects (`ABORTED`).
+ * Loads the preflight ahead of the first call: the module on the page
+ * (compiled, instantiated, and run once over a small table, with
+ * `options.schema` and `options.importMode` if given), and a Worker for
+ * whole-file runs (kept for the next call); resolves when both are ready.
+ * Calling it again while a loaded Worker is kept starts no other. It
+ * always settles: a `preflight()` call that takes the Worker and is
+ * cancelled (or fails) before the module loads ends it, and then this
+ * rejects (`ABORTED`).
  */
-export function preload() {
+export function preload(options) {
+  const page = inPageCore().then((core) => warm(core, options));
+  return Promise.all([page, preloadWorker()]).then(() => undefined);
+}
+
+/**
+ * Runs the page's module once over a small generated table (with the
+ * caller's schema, if any), so that the code a sample's answer runs is
+ * compiled before the file comes.
+ */
+async function warm(core, options) {
+  if (warmed) return;
+  let csv = 'email,name,count,amount,day,at,flag,phone,site\n';
+  for (let i = 0; i < WARM_ROWS; i++) {
+    csv += `p${i}@example.com,Name ${i},${i},${i}.25,2024-01-${10 + (i % 19)},2024-01-01T10:${10 + (i % 50)}:00Z,${i % 2 === 0},+1415555${1000 + i},https://example.com/${i}\n`;
+  }
+  const checked = checkOptions({ schema: options?.schema, importMode: options?.importMode });
+  await runPreflight(core, new Blob([csv]), { ...checked, sliceBytes: IN_PAGE_SLICE_BYTES });
+  warmed = true;
+}
+
+function preloadWorker() {
   if (!idle) keepWorker(startWorker());
   const { worker } = idle;
   return new Promise((resolve, reject) => {
@@ -208,7 +241,10 @@ export function preflight(file, options) {
       resolve(
         inPageCore().then((core) => {
           if (signal?.aborted) throw abortError(signal);
-          return runPreflight(core, file, { ...checked, sliceBytes: IN_PAGE_SLICE_BYTES }, { signal, onProgress });
+          return runPreflight(core, file, { ...checked, sliceBytes: IN_PAGE_SLICE_BYTES }, { signal, onProgress }).then((report) => {
+            warmed = true;
+            return report;
+          });
         }),
       );
       return;

@@ -162,16 +162,20 @@ export interface Preflight {
 export declare function preflight(file: Blob | PreflightFileSource, options?: PreflightOptions): Promise<Preflight>;
 
 /**
- * Loads the preflight ahead of the first call. In browsers it starts the
- * module Worker (kept for the next call) and resolves once its module is
- * loaded, or rejects with an `ImportError`: `WASM_LOAD_FAILED` (kind
- * `network`), or `ABORTED` (kind `aborted`) when a `preflight()` call that
- * took that Worker was cancelled (or failed) before the module loaded. It
- * always settles. A page calls
- * it when a file is about to be chosen (a drag entering the drop zone, the
- * file picker opened). In Node, Deno and workerd it resolves at once.
+ * Loads the preflight ahead of the first call. In browsers it loads the
+ * module on the page, where samples are read, and runs it once over a
+ * small generated table (with `options.schema` and `options.importMode`,
+ * if given: the object's schema makes that run cover the mapping's code
+ * too), so that the first answer runs compiled code; and it starts the
+ * module Worker that whole-file runs use (kept for the next call). It
+ * resolves once both are ready, or rejects with an `ImportError`:
+ * `WASM_LOAD_FAILED` (kind `network`), or `ABORTED` (kind `aborted`) when
+ * a `preflight()` call that took that Worker was cancelled (or failed)
+ * before the module loaded. It always settles. A page calls it when a
+ * file is about to be chosen (a drag entering the drop zone, the file
+ * picker opened). In Node, Deno and workerd it resolves at once.
  */
-export declare function preload(): Promise<void>;
+export declare function preload(options?: Pick<PreflightOptions, 'schema' | 'importMode'>): Promise<void>;
 
 /** The default `sampleBytes`: 1 MiB. */
 export declare const DEFAULT_SAMPLE_BYTES: number;

@@ -30,24 +30,43 @@ export async function checkPreflight(pkg, preflight, { api, workers }) {
   const { results, run } = collector('preflight: ');
   const small = new Blob(['email,first_name,loyalty_points\r\nann@example.com,Ann,12\r\nbob@example.com,Bob,many\r\n']);
 
-  await run(workers ? 'answers a report from a module Worker' : 'answers a report in-process', async () => {
+  // In browsers a sample is read on the page and a whole file (`full`) in
+  // a module Worker, kept for the next call.
+  const full = { full: true };
+  await run(workers ? 'answers a sample of up to 1 MiB on the page, a larger one and a whole file from a module Worker' : 'answers a report in-process', async () => {
     const before = workers?.();
     const report = await preflight.preflight(small);
     assert(report && typeof report === 'object', `a report, got ${report}`);
     for (const key of ['dialect', 'columns', 'mapping', 'suggestions', 'problems', 'prediction']) assert(key in report, `the report has ${key}`);
     assert(typeof report.prediction.readRows === 'number', 'prediction.readRows is a number');
     assert(report.bytesExamined === small.size, `bytesExamined ${report.bytesExamined}, expected ${small.size}`);
-    if (workers) assert(workers() === before + 1, `one Worker started (${workers() - before})`);
+    if (workers) assert(workers() === before, `no Worker started for a sample (${workers() - before})`);
+    if (workers) {
+      // The default sample, 1 MiB, is read on the page; a byte more, in a Worker.
+      const limit = preflight.DEFAULT_SAMPLE_BYTES;
+      const rows = 'someone@example.com,Some,1\n'.repeat(Math.ceil(limit / 27) + 10);
+      const big = new Blob([`email,first_name,loyalty_points\n${rows}`]);
+      const onPage = await preflight.preflight(big, { sampleBytes: limit });
+      assert(onPage.bytesExamined === limit, `a 1 MiB sample examined ${onPage.bytesExamined} bytes`);
+      assert(workers() === before, `no Worker started for a 1 MiB sample (${workers() - before})`);
+      const inWorker = await preflight.preflight(big, { sampleBytes: limit + 1 });
+      assert(inWorker.bytesExamined === limit + 1, `a sample of 1 MiB + 1 B examined ${inWorker.bytesExamined} bytes`);
+      assert(workers() === before + 1, `one Worker started for a sample of 1 MiB + 1 B (${workers() - before})`);
+    }
+    // The whole file: in a Worker (the one kept after the call above).
+    const whole = await preflight.preflight(small, full);
+    assert(canon(whole.prediction) === canon(report.prediction), `the whole file's prediction equals the sample's (the sample is the whole file): ${canon(whole.prediction)} vs ${canon(report.prediction)}`);
+    if (workers) assert(workers() === before + 1, `the whole file read in the kept Worker (${workers() - before} started)`);
   });
-  await run(workers ? 'the next call reuses the kept Worker; preload() resolves' : 'preload() resolves', async () => {
+  await run(workers ? 'the next whole-file call reuses the kept Worker; preload() resolves' : 'preload() resolves', async () => {
     assert(typeof preflight.preload === 'function', 'preload is exported');
     const before = workers?.();
     assert((await preflight.preload()) === undefined, 'preload() resolves to undefined');
-    const again = await preflight.preflight(small);
+    const again = await preflight.preflight(small, full);
     assert(again.prediction.readRows === 2, `two rows read, got ${again.prediction.readRows}`);
     if (workers) assert(workers() === before, `no Worker started (${workers() - before})`);
     // Calls at the same time each get a Worker: the kept one and a new one.
-    const both = await Promise.all([preflight.preflight(small), preflight.preflight(small)]);
+    const both = await Promise.all([preflight.preflight(small, full), preflight.preflight(small, full)]);
     assert(both.every((r) => r.prediction.readRows === 2), 'both calls answered');
     if (workers) assert(workers() === before + 1, `one more Worker for the second of two calls at once (${workers() - before})`);
   });
@@ -56,7 +75,7 @@ export async function checkPreflight(pkg, preflight, { api, workers }) {
       // A cancelled call ends the kept Worker, so that preload() starts a
       // new one, still loading its module.
       const first = new AbortController();
-      const ending = preflight.preflight(small, { signal: first.signal });
+      const ending = preflight.preflight(small, { ...full, signal: first.signal });
       first.abort();
       preflightError(await rejection(ending, 'the cancelled call'), 'aborted', 'ABORTED');
       const before = workers();
@@ -64,7 +83,7 @@ export async function checkPreflight(pkg, preflight, { api, workers }) {
       assert(workers() === before + 1, `preload() started a Worker (${workers() - before})`);
       // The next call takes that Worker and is cancelled before its module loads.
       const second = new AbortController();
-      const cancelled = preflight.preflight(small, { signal: second.signal });
+      const cancelled = preflight.preflight(small, { ...full, signal: second.signal });
       second.abort();
       preflightError(await rejection(cancelled, 'the second cancelled call'), 'aborted', 'ABORTED');
       let timer;
@@ -82,7 +101,7 @@ export async function checkPreflight(pkg, preflight, { api, workers }) {
       preflightError(outcome, 'aborted', 'ABORTED');
       // And the preflight still works: preload() again, then a call.
       assert((await preflight.preload()) === undefined, 'preload() resolves again');
-      const report = await preflight.preflight(small);
+      const report = await preflight.preflight(small, full);
       assert(report.prediction.readRows === 2, `two rows read, got ${report.prediction.readRows}`);
     });
   }
