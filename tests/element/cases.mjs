@@ -79,6 +79,16 @@ export async function open(ctx, url, options = {}, { fast = true } = {}) {
   return { context, page, dialogs, requests };
 }
 
+/** Runs `fn` on the page `opening` (an `open(…)`) resolves to, and closes its context whatever happens. */
+export async function withPage(opening, fn) {
+  const opened = await opening;
+  try {
+    return await fn(opened);
+  } finally {
+    await opened.context.close();
+  }
+}
+
 /** Faster status polling for tests (an app may set the same properties). */
 async function tune(page, upload = {}) {
   await page.evaluate((upload) => {
@@ -316,8 +326,7 @@ export const cases = [
   {
     name: 'bare page: a picked file (setInputFiles) imports, the preflight loads only then, the events carry the client types, the counts equal the emulator status',
     async fn(ctx) {
-      const { context, page, requests } = await open(ctx, `${ctx.bare.url}/`);
-      try {
+      await withPage(open(ctx, `${ctx.bare.url}/`), async ({ page, requests }) => {
         assert(!requests.some((r) => /preflight/.test(r.url)), 'nothing of the preflight is loaded before a file is chosen');
         await axe(page, 'the drop zone');
         await shot(ctx, page, '01-pick');
@@ -354,16 +363,13 @@ export const cases = [
         assertEqual(mapping.importMode, 'balanced', 'importMode');
         const message = await page.$eval('import-uploader', (u) => u.shadowRoot.querySelector('[role=status]').textContent);
         assert(/20 of 23/.test(message), `the result is announced in the live region: ${message}`);
-      } finally {
-        await context.close();
-      }
+      });
     },
   },
   {
     name: 'demo page: a dropped semicolon, BOM and CRLF file is previewed in columns and imports; the page never sees a workspace token or the client secret',
     async fn(ctx) {
-      const { context, page, requests } = await open(ctx, `${ctx.demo.url}/`);
-      try {
+      await withPage(open(ctx, `${ctx.demo.url}/`), async ({ context, page, requests }) => {
         const seen = [];
         // A response still arriving as the context closes has nothing to read.
         page.on('response', (r) => seen.push(r.allHeaders().then((h) => r.body().then((b) => `${JSON.stringify(h)} ${b.toString('latin1')}`, () => JSON.stringify(h)), () => '')));
@@ -389,16 +395,13 @@ export const cases = [
           assert(!t.includes(ctx.clientSecret), 'the OAuth client secret reached the page');
           assert(!t.includes(ctx.workspaceToken), 'a workspace token reached the page');
         }
-      } finally {
-        await context.close();
-      }
+      });
     },
   },
   {
     name: 'a windows-1252 file is detected as such and previewed with its accents',
     async fn(ctx) {
-      const { context, page } = await open(ctx, `${ctx.bare.url}/`);
-      try {
+      await withPage(open(ctx, `${ctx.bare.url}/`), async ({ page }) => {
         const r = run();
         const text = `email;first_name;last_name\r\nm.${r}@example.com;J\u00fcrgen;M\u00fcller\r\nf.${r}@example.com;Fran\u00e7oise;L\u00e9ger\r\n`;
         await drop(page, file('legacy.csv', Buffer.from(text, 'latin1')));
@@ -411,16 +414,13 @@ export const cases = [
         const { done } = await startAndFinish(page);
         const status = await countsMatchEmulator(ctx, page, done);
         assertEqual(status.validRows, 2, 'both rows import');
-      } finally {
-        await context.close();
-      }
+      });
     },
   },
   {
     name: 'a file over the first read: the preview (100 rows, the detected dialect) is shown before the mapping editor, read further when 100 rows do not fit in 64 KiB, then the mapping follows',
     async fn(ctx) {
-      const { context, page } = await open(ctx, `${ctx.bare.url}/`);
-      try {
+      await withPage(open(ctx, `${ctx.bare.url}/`), async ({ page }) => {
         // Rows of about 1 KiB: 100 of them do not fit in the first 64 KiB.
         const r = run();
         const pad = 'y'.repeat(1000);
@@ -457,16 +457,13 @@ export const cases = [
         const columns = await page.$$eval(`${el('mapping')} tbody tr`, (trs) => trs.map((tr) => tr.dataset.column));
         assertEqual(columns.join('|'), 'email|first_name|notes', 'the mapping editor lists the columns');
         assertEqual(await page.$$eval(`${el('preview')} tbody tr`, (trs) => trs.length), 100, 'the preview keeps its 100 rows');
-      } finally {
-        await context.close();
-      }
+      });
     },
   },
   {
     name: 'the "E-mail Address, First Name, Zip" header: e-mail and first name suggested with a reason, Zip left unmapped; changing a suggestion changes the mapping sent',
     async fn(ctx) {
-      const { context, page, requests } = await open(ctx, `${ctx.bare.url}/`);
-      try {
+      await withPage(open(ctx, `${ctx.bare.url}/`), async ({ page, requests }) => {
         const r = run();
         const text = `E-mail Address,First Name,Zip\na.${r}@example.com,Ada,10115\nb.${r}@example.com,Bob,75001\n`;
         await pick(page, file('crm.csv', text));
@@ -493,9 +490,7 @@ export const cases = [
         const sent = requests.find((q) => q.url.endsWith('/mapping') && q.method === 'POST');
         const body = JSON.parse(sent.body);
         assertEqual(JSON.stringify(body.fieldMap), JSON.stringify({ 'E-mail Address': 'email', 'First Name': 'last_name' }), 'the fieldMap sent');
-      } finally {
-        await context.close();
-      }
+      });
     },
   },
   {
@@ -505,8 +500,7 @@ export const cases = [
       const text = ['email,first_name,loyalty_points', `a.${r}@example.com,Ann,10`, `b.${r}@example.com,Ben,`, `c.${r}@example.com,Cy,12.5`, `d.${r}@example.com,,7`, `bad.${r},Eve,3`].join('\n') + '\n';
       const valid = {};
       for (const mode of ['strict', 'balanced', 'landing_friendly']) {
-        const { context, page, requests } = await open(ctx, `${ctx.bare.url}/`);
-        try {
+        await withPage(open(ctx, `${ctx.bare.url}/`), async ({ page, requests }) => {
           await page.selectOption(el('mode'), mode);
           const desc = await page.$eval(el('mode-desc'), (p) => p.textContent);
           assert(desc.length > 20, `${mode} is described: ${desc}`);
@@ -518,9 +512,7 @@ export const cases = [
           const sent = JSON.parse(requests.find((q) => q.url.endsWith('/mapping')).body);
           assertEqual(sent.importMode, mode, 'importMode sent');
           valid[mode] = status.validRows;
-        } finally {
-          await context.close();
-        }
+        });
       }
       assert(new Set(Object.values(valid)).size > 1, `the modes gave different verdicts: ${JSON.stringify(valid)}`);
     },
@@ -528,8 +520,7 @@ export const cases = [
   {
     name: 'the full check: a progress bar to the end, then a prediction equal to the final status, errorSummary as bars, the first problem rows',
     async fn(ctx) {
-      const { context, page } = await open(ctx, `${ctx.bare.url}/`);
-      try {
+      await withPage(open(ctx, `${ctx.bare.url}/`), async ({ page }) => {
         await pick(page, file('check.csv', people(300, 7)));
         await review(page);
         // Every state of the check's progress bar while it exists.
@@ -561,16 +552,13 @@ export const cases = [
         const summary = await page.$$eval(`${el('summary')} [data-code]`, (ds) => ds.map((d) => d.dataset.code).sort());
         assertEqual(summary.join(), Object.keys(status.errorSummary).sort().join(), 'errorSummary bars vs the emulator');
         assertEqual(bars.sort().join(), summary.join(), 'predicted vs final errorSummary');
-      } finally {
-        await context.close();
-      }
+      });
     },
   },
   {
     name: 'upload: pause stops sending, resume finishes; progress shows bytes, rate and ETA; the live region announces each quarter, the pause, the job and the result',
     async fn(ctx) {
-      const { context, page } = await open(ctx, `${ctx.bare.url}/`);
-      try {
+      await withPage(open(ctx, `${ctx.bare.url}/`), async ({ page }) => {
         const part = 256 * 1024;
         await tune(page, { partSize: part, concurrency: 1 });
         const counter = await slowStorage(page, 250);
@@ -607,16 +595,13 @@ export const cases = [
         for (const q of [25, 50, 75]) assert(said.includes(`${q} % of big.csv uploaded.`), `${q} % announced: ${said}`);
         assert(said.some((t) => /^Paused at /.test(t)) && said.some((t) => /^Uploaded /.test(t)) && said.some((t) => /^The job is /.test(t)), `pause, upload and job announced: ${said}`);
         assert(/^Done: 16\D?000 of 16\D?000 /.test(said.at(-1)), `the result announced last: ${said.at(-1)}`);
-      } finally {
-        await context.close();
-      }
+      });
     },
   },
   {
     name: 'upload: cancel stops it and goes back to the mapping, without an error',
     async fn(ctx) {
-      const { context, page } = await open(ctx, `${ctx.bare.url}/`);
-      try {
+      await withPage(open(ctx, `${ctx.bare.url}/`), async ({ page }) => {
         await tune(page, { partSize: 256 * 1024, concurrency: 1 });
         const counter = await slowStorage(page, 250);
         await pick(page, file('cancel.csv', bigPeople(16_000)));
@@ -635,16 +620,13 @@ export const cases = [
         assert(/cancelled/i.test(message), `announced: ${message}`);
         assertEqual((await events(page, 'error')).length, 0, 'no error event');
         assert(!(await page.$eval(el('start'), (b) => b.disabled)), 'the import can start again');
-      } finally {
-        await context.close();
-      }
+      });
     },
   },
   {
     name: 'upload: after a reload, dropping the same file again offers to resume, and only the missing parts are sent',
     async fn(ctx) {
-      const { context, page } = await open(ctx, `${ctx.bare.url}/`);
-      try {
+      await withPage(open(ctx, `${ctx.bare.url}/`), async ({ page }) => {
         const part = 256 * 1024;
         await tune(page, { partSize: part, concurrency: 1 });
         await slowStorage(page, 300);
@@ -668,16 +650,13 @@ export const cases = [
         const status = await countsMatchEmulator(ctx, page, done);
         assertEqual(status.validRows, 16_000, 'every row imported');
         assert(counter.blocks > 0 && counter.blocks <= parts - 3, `blocks sent after the reload: ${counter.blocks} of ${parts}`);
-      } finally {
-        await context.close();
-      }
+      });
     },
   },
   {
     name: 'the rejected rows download (a Blob download) equals the error file',
     async fn(ctx) {
-      const { context, page } = await open(ctx, `${ctx.bare.url}/`, { acceptDownloads: true });
-      try {
+      await withPage(open(ctx, `${ctx.bare.url}/`, { acceptDownloads: true }), async ({ page }) => {
         await page.evaluate(() => delete window.showSaveFilePicker);
         await pick(page, file('rejects.csv', people(5, 40)));
         await review(page);
@@ -691,9 +670,7 @@ export const cases = [
         await page.waitForFunction(() => window.__events.some((e) => e.type === 'download'));
         const saved = (await events(page, 'download')).at(-1).detail;
         assertEqual(JSON.stringify(saved), JSON.stringify({ rows: lines.length, fileName: 'rejects-rejected.csv' }), 'the download event');
-      } finally {
-        await context.close();
-      }
+      });
     },
   },
   {
@@ -735,8 +712,7 @@ export const cases = [
   {
     name: 'a file named <img src=x onerror=alert(1)>.csv and cells of HTML are shown as text and run nothing',
     async fn(ctx) {
-      const { context, page, dialogs } = await open(ctx, `${ctx.demo.url}/`);
-      try {
+      await withPage(open(ctx, `${ctx.demo.url}/`), async ({ page, dialogs }) => {
         const r = run();
         const name = '<img src=x onerror=alert(1)>.csv';
         const text = `email,first_name\n"<img src=x onerror=alert(2)>",<b>bold</b>\nx.${r}@example.com,<script>alert(3)</script>\n`;
@@ -759,16 +735,13 @@ export const cases = [
         await new Promise((r) => setTimeout(r, 300));
         assertEqual(dialogs.length, 0, `dialogs opened: ${dialogs}`);
         await shot(ctx, page, '06-xss');
-      } finally {
-        await context.close();
-      }
+      });
     },
   },
   {
     name: 'two files dropped at once are refused with a clear message and an error event',
     async fn(ctx) {
-      const { context, page } = await open(ctx, `${ctx.bare.url}/`);
-      try {
+      await withPage(open(ctx, `${ctx.bare.url}/`), async ({ page }) => {
         await drop(page, file('a.csv', people(1, 0)), file('b.csv', people(1, 0)));
         const err = await errorEvent(page, 'ELEMENT.FILE.SEVERAL');
         assertEqual(err?.code, 'ELEMENT.FILE.SEVERAL', 'error code');
@@ -777,16 +750,13 @@ export const cases = [
         assertEqual(await page.$eval('import-uploader', (u) => u.dataset.step), 'pick', 'still on the drop zone');
         await pick(page, { ...file('empty.csv', ''), bytes: [] });
         assertEqual((await errorEvent(page, 'ELEMENT.FILE.EMPTY'))?.code, 'ELEMENT.FILE.EMPTY', 'an empty file is refused');
-      } finally {
-        await context.close();
-      }
+      });
     },
   },
   {
     name: 'strings translate the labels, lang formats the numbers, CSS custom properties and ::part() style it',
     async fn(ctx) {
-      const { context, page } = await open(ctx, `${ctx.bare.url}/`);
-      try {
+      await withPage(open(ctx, `${ctx.bare.url}/`), async ({ page }) => {
         await page.addStyleTag({ content: 'import-uploader { --iu-accent: rgb(1, 2, 3); } import-uploader::part(dropzone) { border-color: rgb(4, 5, 6); }' });
         await page.evaluate(() => {
           const u = document.querySelector('import-uploader');
@@ -826,16 +796,13 @@ export const cases = [
         assertEqual(done.validRows, 1_234, 'valid rows');
         const counts = await page.$$eval(`${el('counts')} dt, ${el('counts')} dd`, (xs) => xs.map((x) => x.textContent));
         assert(counts.includes('Gelesene Zeilen') && counts.includes('1.234'), `German label and number: ${counts}`);
-      } finally {
-        await context.close();
-      }
+      });
     },
   },
   {
     name: 'every documented CSS custom property takes effect',
     async fn(ctx) {
-      const { context, page } = await open(ctx, `${ctx.bare.url}/`);
-      try {
+      await withPage(open(ctx, `${ctx.bare.url}/`), async ({ page }) => {
         const props = {
           '--iu-font': '13px/1.25 monospace',
           '--iu-fg': 'rgb(1, 1, 1)',
@@ -876,9 +843,7 @@ export const cases = [
         });
         const want = { ...props, '--iu-font': 'monospace 13px' };
         for (const k of Object.keys(props)) assertEqual(got[k], want[k], k);
-      } finally {
-        await context.close();
-      }
+      });
     },
   },
   {
@@ -917,8 +882,7 @@ export const cases = [
 <body><main id="root"></main><script type="module" src="/react-app.js"></script></body></html>`,
         'text/html; charset=utf-8',
       );
-      const { context, page } = await open(ctx, `${ctx.bare.url}/react`);
-      try {
+      await withPage(open(ctx, `${ctx.bare.url}/react`), async ({ page }) => {
         assertEqual(await page.$eval('import-uploader', (u) => u.parentElement.id), 'root', 'rendered by React');
         await pick(page, file('react.csv', people(7, 2)));
         await review(page);
@@ -927,9 +891,7 @@ export const cases = [
         const handed = await page.evaluate(() => window.__reactDone);
         assertEqual(JSON.stringify(handed), JSON.stringify(done), "the component's onDone got the done event's detail");
         assertEqual(handed.validRows, 7, 'valid rows');
-      } finally {
-        await context.close();
-      }
+      });
     },
   },
   {
@@ -1083,8 +1045,7 @@ document.getElementById('late').getTicket = ticket;
   {
     name: 'templates: a mapping saved as a template (and sent as saveAsTemplate with save-templates="api") is offered for the next file with the same header, and using it restores the mapping',
     async fn(ctx) {
-      const { context, page, requests } = await open(ctx, `${ctx.bare.url}/`);
-      try {
+      await withPage(open(ctx, `${ctx.bare.url}/`), async ({ page, requests }) => {
         const r = run();
         const header = 'E-mail Address,First Name,Zip';
         await page.evaluate(() => document.querySelector('import-uploader').setAttribute('save-templates', 'api'));
@@ -1119,16 +1080,13 @@ document.getElementById('late').getTicket = ticket;
         await pick(page, file('other.csv', `email,first_name\nc.${r}@example.com,Cy\n`));
         await review(page);
         assertEqual(await page.$(el('use-template')), null, 'no offer for another header');
-      } finally {
-        await context.close();
-      }
+      });
     },
   },
   {
     name: 'problems beside their column; another file chosen before the upload; the dialect overridden: delimiter and header change the preview and the columns',
     async fn(ctx) {
-      const { context, page } = await open(ctx, `${ctx.bare.url}/`);
-      try {
+      await withPage(open(ctx, `${ctx.bare.url}/`), async ({ page }) => {
         const r = run();
         await pick(page, file('dupes.csv', `email,first_name,first_name\na.${r}@example.com,Ada,Ann\nb.${r}@example.com,Bob,Ben\n`));
         await review(page);
@@ -1159,16 +1117,13 @@ document.getElementById('late').getTicket = ticket;
         const rows = await page.$$eval(`${el('preview')} tbody tr`, (trs) => trs.map((tr) => tr.cells[0].textContent));
         assertEqual(rows[0], 'email', 'without a header, the first line is a row');
         assertEqual(rows.length, 3, 'three rows');
-      } finally {
-        await context.close();
-      }
+      });
     },
   },
   {
     name: 'every label comes from strings (no English left at any step), every ::part() and custom property is the documented one, import-mode sets the mode with the spec\'s description',
     async fn(ctx) {
-      const { context, page } = await open(ctx, `${ctx.bare.url}/`);
-      try {
+      await withPage(open(ctx, `${ctx.bare.url}/`), async ({ page }) => {
         // The tag as markup, with import-mode.
         await page.evaluate(() => (document.querySelector('main').innerHTML = '<import-uploader broker-url="/api" ticket-url="/ticket" import-mode="strict"></import-uploader>'));
         await page.waitForFunction(() => document.querySelector('import-uploader')?.dataset.ready === 'true', null, { timeout: 20_000 });
@@ -1244,16 +1199,13 @@ document.getElementById('late').getTicket = ticket;
         for (const [k, v] of Object.entries(used)) assertEqual(documentedProps[k], v, `${k}'s default`);
         const done = (await events(page, 'done')).at(-1).detail;
         assertEqual(done.state, 'completed', 'completed');
-      } finally {
-        await context.close();
-      }
+      });
     },
   },
   {
     name: 'keyboard only, start to finish: choose, map, start, results, another; focus moves to each step',
     async fn(ctx) {
-      const { context, page } = await open(ctx, `${ctx.bare.url}/`);
-      try {
+      await withPage(open(ctx, `${ctx.bare.url}/`), async ({ page }) => {
         await page.focus('body');
         await tabTo(page, 'choose');
         // Listening first, and a round trip to the page, so that the
@@ -1281,9 +1233,7 @@ document.getElementById('late').getTicket = ticket;
         await page.keyboard.press('Enter');
         await step(page, 'pick');
         await page.waitForFunction(() => document.querySelector('import-uploader').shadowRoot.activeElement?.id.endsWith('-choose'));
-      } finally {
-        await context.close();
-      }
+      });
     },
   },
   {
@@ -1293,8 +1243,7 @@ document.getElementById('late').getTicket = ticket;
         ['360px', { viewport: { width: 360, height: 800 }, deviceScaleFactor: 1 }],
         ['zoom-200', { viewport: { width: 640, height: 450 }, deviceScaleFactor: 2 }],
       ]) {
-        const { context, page } = await open(ctx, `${ctx.demo.url}/`, options);
-        try {
+        await withPage(open(ctx, `${ctx.demo.url}/`, options), async ({ page }) => {
           await pick(page, file('narrow.csv', `E-mail Address,First Name,Zip,Loyalty Points,Signed Up\nn.${run()}@example.com,Nia,10115,12,2026-01-02T03:04:05Z\n`));
           await review(page);
           const over = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
@@ -1304,9 +1253,7 @@ document.getElementById('late').getTicket = ticket;
           const after = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
           assert(after <= 0, `${label}: the page scrolls sideways by ${after} px at the results`);
           await shot(ctx, page, `07-${label}-result`);
-        } finally {
-          await context.close();
-        }
+        });
       }
     },
   },
@@ -1350,8 +1297,7 @@ document.getElementById('late').getTicket = ticket;
   {
     name: "the full check's Stop button: the check stops at once, its Worker ends, the user can go on or check again",
     async fn(ctx) {
-      const { context, page } = await open(ctx, `${ctx.bare.url}/`);
-      try {
+      await withPage(open(ctx, `${ctx.bare.url}/`), async ({ page }) => {
         const workers = [];
         page.on('worker', (w) => {
           const entry = { url: w.url(), closed: false };
@@ -1412,16 +1358,13 @@ document.getElementById('late').getTicket = ticket;
         await page.waitForSelector(`${el('prediction')}[data-full="true"]`, { timeout: 60_000 });
         const predicted = await page.$eval(el('prediction'), (p) => p.textContent);
         assert(predicted.includes(`${rows.toLocaleString('en')} of ${rows.toLocaleString('en')}`), `the second check reads every row: "${predicted}" (stopped at ${JSON.stringify(stoppedAt)})`);
-      } finally {
-        await context.close();
-      }
+      });
     },
   },
   {
     name: 'the encoding override: another encoding re-renders the preview and the mapping with the file decoded that way, and the upload is normalised with it',
     async fn(ctx) {
-      const { context, page } = await open(ctx, `${ctx.bare.url}/`);
-      try {
+      await withPage(open(ctx, `${ctx.bare.url}/`), async ({ page }) => {
         // Windows-1250 bytes (Czech): the same bytes read as windows-1252
         // give other letters (0xC8 Č/È, 0xE6 ć/æ, 0xF8 ř/ø, 0xE8 č/è).
         const r = run();
@@ -1466,9 +1409,7 @@ document.getElementById('late').getTicket = ticket;
         const uploaded = await back.text();
         assertEqual(back.status, 200, `reading the upload back: ${uploaded.slice(0, 200)}`);
         assertEqual(uploaded, `${lines.map((l) => l.join(',')).join('\n')}\n`, 'the upload is the file decoded as chosen, as UTF-8 with commas');
-      } finally {
-        await context.close();
-      }
+      });
     },
   },
 ];
