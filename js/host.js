@@ -1018,8 +1018,15 @@ export function byobReader(blob) {
 // that buffer (a byte stream never resolves an unfinished read with no
 // bytes), so the next range reads into it again; undefined when the stream
 // did not hand it back.
+//
+// `min`: the read resolves once the whole view is filled (or the stream
+// ends). Chromium's `Blob.stream()` of a file hands out 64 KiB chunks,
+// so without it a 1 MiB view took about 16 reads, each a promise round
+// trip through wasm-bindgen and a handful of short-lived objects: most of
+// the JS heap's churn during an upload. Where `min` is unknown the option
+// is ignored and reads return what is there, as before.
 export async function byobRead(reader, view) {
-  return (await reader.read(view)).value;
+  return (await reader.read(view, { min: view.byteLength })).value;
 }
 
 // ---- line reader ---------------------------------------------------------

@@ -67,9 +67,11 @@ impl Crc64 {
         let mut crc = self.state;
         let mut words = bytes.chunks_exact(8);
         for w in &mut words {
-            let mut eight = [0u8; 8];
-            eight.copy_from_slice(w);
-            let v = crc ^ u64::from_le_bytes(eight);
+            // `try_into`, not `copy_from_slice`: the size-optimised browser
+            // build kept `copy_from_slice` as a call (a length check and a
+            // copy through the stack) for every 8 bytes, which made the
+            // CRC about half as fast; an array of 8 is one 64-bit load.
+            let v = crc ^ u64::from_le_bytes(w.try_into().unwrap_or([0; 8]));
             crc = t[7][(v & 0xff) as usize]
                 ^ t[6][((v >> 8) & 0xff) as usize]
                 ^ t[5][((v >> 16) & 0xff) as usize]

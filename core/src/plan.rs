@@ -25,8 +25,8 @@
 //! # How a plan is chosen
 //!
 //! 1. The part size is [`PlanOptions::part_size`], by default
-//!    [`default_part_size`]: 8 MiB, or for files over 1 GiB a size that
-//!    cuts them into about [`DEFAULT_TARGET_PARTS`] parts, at most
+//!    [`default_part_size`]: 8 MiB, or for files over 512 MiB a size that
+//!    cuts them into about [`DEFAULT_TARGET_PARTS`] (64) parts, at most
 //!    [`DEFAULT_MAX_PART_SIZE`] (32 MiB). For GCS it is rounded up to a
 //!    multiple of 256 KiB.
 //! 2. If that gives more than 50,000 parts, the part size is raised to the
@@ -62,33 +62,41 @@ use crate::MAX_FILE_SIZE;
 
 /// 1 MiB.
 pub const MIB: u64 = 1024 * 1024;
-/// Default part size: 8 MiB (fastest in measurements against Azurite, with
-/// four parts in flight, up to 1 GiB); larger files get larger parts
-/// ([`default_part_size`]).
+/// Smallest default part size: 8 MiB, for files up to 512 MiB (at 256 MiB,
+/// 16 MiB parts were slower than 8 MiB: too few parts to spread over the
+/// ones in flight); larger files get larger parts ([`default_part_size`]).
 pub const DEFAULT_PART_SIZE: u64 = 8 * MIB;
-/// Parts a file over 1 GiB is cut into by default ([`default_part_size`]).
-pub const DEFAULT_TARGET_PARTS: u64 = 128;
+/// Parts a file over 512 MiB is cut into by default ([`default_part_size`]).
+pub const DEFAULT_TARGET_PARTS: u64 = 64;
 /// Largest default part size ([`default_part_size`]).
 pub const DEFAULT_MAX_PART_SIZE: u64 = 32 * MIB;
 
 /// The part size used when none is given: [`DEFAULT_PART_SIZE`] (8 MiB)
-/// up to 1 GiB; above, the file's size over [`DEFAULT_TARGET_PARTS`] in
-/// whole MiB, at most [`DEFAULT_MAX_PART_SIZE`] (32 MiB from 4 GiB on).
+/// up to 512 MiB; above, the file's size over [`DEFAULT_TARGET_PARTS`]
+/// (64) in whole MiB, at most [`DEFAULT_MAX_PART_SIZE`] (32 MiB from 2 GiB
+/// on). A 1 GiB file goes in 16 MiB parts.
 ///
-/// Measured from headless Chromium to Azurite with a 4 GiB file from disk,
-/// four parts in flight (`cargo xtask bench upload 4GiB --part=…`, two
-/// runs on a busy 2-core machine): 8 MiB parts 58.8 and 71.0 MiB/s, 16 MiB
-/// 78.7, 32 MiB 67.9 and 87.3, with the same renderer memory (parts are
-/// sent as `Blob.slice()` and hashed through a 1 MiB buffer, so a larger
-/// part costs no memory). Past a point, fewer and larger requests are
-/// faster; at 256 MiB, 16 MiB parts were slower than 8 MiB (fewer parts to
-/// spread over the four in flight), so smaller files keep 8 MiB.
+/// Every part costs a fixed overhead besides its bytes: a request and its
+/// answer, and from a page to another origin a CORS preflight too (each
+/// Put Block's URL differs, so none is cached), about two round trips.
+/// Fewer, larger parts pay it fewer times. Measured from headless Chromium
+/// with a 1 GiB file from disk, 6 in flight, 8 against 16 MiB parts in
+/// turns (`cargo xtask bench upload 1GiB --methods=engine --part=8|16`,
+/// three rounds on a busy 2-core machine, medians): over a WAN (40 ms
+/// round trip, 16 MiB/s per connection) 67.2 → 69.4 MiB/s, to Azurite on
+/// loopback 113.4 → 127.1, to a discard sink 177.8 → 203.3, with the same
+/// JS heap and renderer memory (parts are sent as `Blob.slice()` and
+/// hashed through a 1 MiB buffer, so a larger part costs no memory in a
+/// browser; in Node a file source holds up to `concurrency` parts). At
+/// 4 GiB and four in flight, 8 MiB parts gave 58.8 and 71.0 MiB/s, 16 MiB
+/// 78.7, 32 MiB 67.9 and 87.3 (two runs, busy machine).
 ///
 /// ```
 /// use import_core::plan::{default_part_size, MIB};
 /// assert_eq!(default_part_size(100 * MIB), 8 * MIB);
-/// assert_eq!(default_part_size(1024 * MIB), 8 * MIB);
-/// assert_eq!(default_part_size(2048 * MIB), 16 * MIB);
+/// assert_eq!(default_part_size(512 * MIB), 8 * MIB);
+/// assert_eq!(default_part_size(1024 * MIB), 16 * MIB);
+/// assert_eq!(default_part_size(2048 * MIB), 32 * MIB);
 /// assert_eq!(default_part_size(50_000_000_000), 32 * MIB);
 /// ```
 pub fn default_part_size(file_size: u64) -> u64 {
@@ -391,7 +399,7 @@ impl<'a> UrlParts<'a> {
 #[serde(rename_all = "camelCase", default)]
 pub struct PlanOptions {
     /// Bytes per part (default [`default_part_size`]: 8 MiB, larger for
-    /// files over 1 GiB). Raised when the file would need more
+    /// files over 512 MiB). Raised when the file would need more
     /// than 50,000 parts; rounded up to a multiple of 256 KiB for GCS;
     /// ignored for [`Protocol::SinglePut`]. Must be at least 1 and at most
     /// the protocol's part limit (4000 MiB for Azure).

@@ -265,20 +265,28 @@ fn many_parts_with_a_short_last_part() {
 }
 
 #[test]
-fn default_parts_grow_with_files_over_one_gib() {
-    // Up to 1 GiB: 8 MiB parts; one byte more: 9 MiB (about 128 parts).
-    let gib = 1024 * MIB;
+fn default_parts_grow_with_files_over_512_mib() {
+    // Up to 512 MiB: 8 MiB parts; one byte more: 9 MiB (about 64 parts).
+    let half = 512 * MIB;
     assert_eq!(
-        plan(gib, Protocol::AzureBlocks).part_size(),
+        plan(half, Protocol::AzureBlocks).part_size(),
         DEFAULT_PART_SIZE
     );
-    assert_eq!(plan(gib, Protocol::AzureBlocks).part_count(), 128);
-    let over = plan(gib + 1, Protocol::AzureBlocks);
+    assert_eq!(plan(half, Protocol::AzureBlocks).part_count(), 64);
+    let over = plan(half + 1, Protocol::AzureBlocks);
     assert_eq!(over.part_size(), 9 * MIB);
-    assert_eq!(over.part_count(), 114);
+    assert_eq!(over.part_count(), 57);
     check_layout(&over);
-    // 4 GiB and more: 32 MiB, whatever the protocol of parts.
+    // 1 GiB: 64 parts of 16 MiB.
+    let gib = 1024 * MIB;
+    let one = plan(gib, Protocol::AzureBlocks);
+    assert_eq!((one.part_size(), one.part_count()), (16 * MIB, 64));
+    check_layout(&one);
+    // 2 GiB and more: 32 MiB, whatever the protocol of parts.
     for p in [Protocol::AzureBlocks, Protocol::GcsResumable] {
+        let two = plan(2 * gib, p);
+        assert_eq!((two.part_size(), two.part_count()), (32 * MIB, 64));
+        check_layout(&two);
         let four = plan(4 * gib, p);
         assert_eq!((four.part_size(), four.part_count()), (32 * MIB, 128));
         check_layout(&four);

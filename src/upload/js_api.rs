@@ -133,7 +133,7 @@ export type UploadProtocol = "azure-blocks" | "single-put" | "gcs-resumable";
 export interface UploadOptions {
   /** Overrides detection from the URL and headers. */
   protocol?: UploadProtocol;
-  /** Bytes per part (default 8 MiB, and for files over 1 GiB about a 128th of the file, at most 32 MiB; raised to stay within 50,000 parts; a multiple of 256 KiB for GCS). */
+  /** Bytes per part (default 8 MiB, and for files over 512 MiB about a 64th of the file (16 MiB at 1 GiB), at most 32 MiB; raised to stay within 50,000 parts; a multiple of 256 KiB for GCS). */
   partSize?: number;
   /** Parts in flight at once (default 6; GCS sessions send one at a time). */
   concurrency?: number;

@@ -75,7 +75,7 @@ extern "C" {
 pub struct UploadOptions {
     /// Overrides [`Protocol::detect`].
     pub protocol: Option<Protocol>,
-    /// Bytes per part (default `import_core::plan::default_part_size`: 8 MiB, larger over 1 GiB; raised past 50,000 parts).
+    /// Bytes per part (default `import_core::plan::default_part_size`: 8 MiB, larger over 512 MiB; raised past 50,000 parts).
     pub part_size: Option<u64>,
     /// Parts in flight (default 6).
     pub concurrency: Option<u32>,
