@@ -27,10 +27,10 @@
 // itself, from that module, fed to it in 16 KiB slices, each its own
 // task: the first answer then waits for no Worker to start, and the page
 // is never held for long (tens of milliseconds at most: "main thread
-// held at most" in `cargo xtask bench preflight`). Whole files go to the Worker. `preload()` also runs
-// the page's module once over a small generated table, so that the first
-// answer after it runs compiled code (wasm code is compiled lazily, on
-// its first call).
+// held at most" in `cargo xtask bench preflight`). Whole files go to the
+// Worker. `preload()` also runs the page's module once over a small
+// generated table, so that the first answer after it runs compiled code
+// (wasm code is compiled lazily, on its first call).
 
 import { abortError, checkOptions, checkReport, DEFAULT_SAMPLE_BYTES, errorFromData, preflightError, runPreflight } from './preflight-run.js';
 
