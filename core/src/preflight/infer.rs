@@ -67,14 +67,13 @@ pub fn infer_column<'a>(
         }
     }
     let filled = non_empty.len() as u64;
-    let misfits_of = |t, m, give_up| misfits_of(&non_empty, t, m, give_up);
     let mut chosen = DataType::String;
     // The misfits of the chosen type, when it was chosen in the job's mode.
     let mut found = None;
     if filled > 0 {
         if let Some((t, m)) = CANDIDATES
             .into_iter()
-            .find_map(|t| misfits_of(t, ImportMode::Balanced, true).map(|m| (t, m)))
+            .find_map(|t| misfits_of(&non_empty, t, ImportMode::Balanced, true).map(|m| (t, m)))
         {
             chosen = t;
             found = (mode == ImportMode::Balanced).then_some(m);
@@ -84,7 +83,7 @@ pub fn infer_column<'a>(
                 if decimal_commas && matches!(t, DataType::Integer | DataType::Number) {
                     return None;
                 }
-                misfits_of(t, mode, true).map(|m| (t, m))
+                misfits_of(&non_empty, t, mode, true).map(|m| (t, m))
             }) {
                 chosen = t;
                 found = Some(m);
@@ -94,7 +93,7 @@ pub fn infer_column<'a>(
     let (misfit_count, misfits) = match found {
         Some(m) => m,
         None if chosen != DataType::String => {
-            misfits_of(chosen, mode, false).expect("never given up on")
+            misfits_of(&non_empty, chosen, mode, false).expect("never given up on")
         }
         None => (0, Vec::new()),
     };
