@@ -65,6 +65,8 @@ function endWorker(worker) {
 const IN_PAGE_MAX_BYTES = DEFAULT_SAMPLE_BYTES;
 /** Whether the page's module has run once (its code is compiled). */
 let warmed = false;
+/** The warm-up under way (calls of `preload()` at the same time share it). */
+let warming = null;
 /** Rows of the table `preload()` warms the page's module with. */
 const WARM_ROWS = 1000;
 /** On the page, the sample goes to the core in slices this long, a task each. */
@@ -173,7 +175,12 @@ function keepWorker(worker) {
  * rejects (`ABORTED`).
  */
 export function preload(options) {
-  const page = inPageCore().then((core) => warm(core, options));
+  warming ??= inPageCore()
+    .then((core) => warm(core, options))
+    .finally(() => {
+      warming = null;
+    });
+  const page = warming;
   return Promise.all([page, preloadWorker()]).then(() => undefined);
 }
 
