@@ -31,8 +31,13 @@
 // Worker. `preload()` also runs the page's module once over a small
 // generated table, so that the first answer after it runs compiled code
 // (wasm code is compiled lazily, on its first call).
+//
+// `cargo xtask build` bundles this file with the driver and the glue it
+// imports into one script: a page fetches it, then the `.wasm` (and the
+// Worker for a whole file), nothing else.
 
-import { abortError, checkOptions, checkReport, DEFAULT_SAMPLE_BYTES, errorFromData, preflightError, runPreflight } from './preflight-run.js';
+import * as glue from './import_uploader_preflight.js';
+import { abortError, checkOptions, checkReport, DEFAULT_SAMPLE_BYTES, errorFromData, preflightError, readHead, runPreflight } from './preflight-run.js';
 
 export { DEFAULT_SAMPLE_BYTES } from './preflight-run.js';
 
@@ -101,10 +106,10 @@ function compiledModule() {
 let inPage = null;
 
 function inPageCore() {
-  inPage ??= Promise.all([compiledModule(), import('./import_uploader_preflight.js')])
-    .then(async ([module, core]) => {
-      await core.default({ module_or_path: module });
-      return core;
+  inPage ??= compiledModule()
+    .then(async (module) => {
+      await glue.default({ module_or_path: module });
+      return glue;
     })
     .catch((err) => {
       inPage = null;
@@ -244,11 +249,13 @@ export function preflight(file, options) {
     }
     if (signal?.aborted) throw abortError(signal);
     if (!checked.full && checked.sampleBytes <= IN_PAGE_MAX_BYTES) {
-      // A small sample: here, from the module compiled on the page.
+      // A small sample: here, from the module compiled on the page. The
+      // file is read while the module loads.
+      const head = readHead(file, checked);
       resolve(
         inPageCore().then((core) => {
           if (signal?.aborted) throw abortError(signal);
-          return runPreflight(core, file, { ...checked, sliceBytes: IN_PAGE_SLICE_BYTES }, { signal, onProgress }).then((report) => {
+          return runPreflight(core, file, { ...checked, sliceBytes: IN_PAGE_SLICE_BYTES }, { signal, onProgress, head }).then((report) => {
             warmed = true;
             return report;
           });
