@@ -6,6 +6,7 @@
 
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 
 import { assert, assertEqual } from '../js/harness.mjs';
 import { root } from '../js/support.mjs';
@@ -518,9 +519,11 @@ export const cases = [
     },
   },
   {
-    name: 'the full check: a progress bar to the end, then a prediction equal to the final status, errorSummary as bars, the first problem rows',
+    name: 'the full check: a progress bar to the end, then a prediction equal to the final status, errorSummary as bars, the first problem rows; the preflight fetched is its entry, its .wasm and its Worker, within its 150 KB budget',
     async fn(ctx) {
-      await withPage(open(ctx, `${ctx.bare.url}/`), async ({ page }) => {
+      await withPage(open(ctx, `${ctx.bare.url}/`), async ({ context, page }) => {
+        const fetched = new Set();
+        context.on('request', (r) => fetched.add(r.url()));
         await pick(page, file('check.csv', people(300, 7)));
         await review(page);
         // Every state of the check's progress bar while it exists.
@@ -544,6 +547,17 @@ export const cases = [
         assert(bars.length > 0, 'errorSummary bars');
         const firstErrors = await page.$$eval(`${el('predicted-errors')} tbody tr`, (trs) => trs.map((tr) => Number(tr.cells[0].textContent)));
         assert(firstErrors.length > 0 && firstErrors[0] === 301, `the first problem rows: ${firstErrors}`);
+        // What the page fetched of the preflight for a sample and a whole
+        // file: the size gate of `cargo xtask build` counts exactly these.
+        const preflightFiles = [...fetched].filter((u) => /preflight/.test(u)).sort();
+        assertEqual(
+          preflightFiles.map((u) => new URL(u).pathname.split('/').pop()).sort().join(),
+          ['import_uploader_preflight_bg.wasm', 'preflight-browser.js', 'preflight-worker.js'].join(),
+          `the preflight files fetched: ${preflightFiles.join(', ')}`,
+        );
+        let gzipped = 0;
+        for (const u of preflightFiles) gzipped += gzipSync(Buffer.from(await (await fetch(u)).arrayBuffer()), { level: 9 }).length;
+        assert(gzipped <= 150_000, `the preflight a page fetches is ${gzipped} bytes gzip -9, over its 150,000`);
         await axe(page, 'the check');
         await shot(ctx, page, '04-check');
         const { done } = await startAndFinish(page);
