@@ -1284,12 +1284,34 @@ fn check_into_and_accepts_give_the_full_checks_answers() {
         "(415) 555-0123",
         "https://example.com",
         "example.com",
+        "www.example.com/a://b",
+        "1e308",
+        "1e309",
+        "-1E400",
+        "0.5e-400",
     ];
+    // Numbers at the edge of f64's range: 10^308 (finite) and 2·10^308
+    // (infinite) written out, with and without a fraction and a sign.
+    let big = |lead: &str, tail: &str| format!("{lead}{}{tail}", "0".repeat(308));
+    let edges = [
+        big("1", ""),
+        big("-1", ".5"),
+        big("2", ""),
+        big("-2", ".0"),
+        big("00", ""),
+        big("1,", ""),
+    ];
+    let values: Vec<&str> = values
+        .iter()
+        .copied()
+        .chain(edges.iter().map(String::as_str))
+        .collect();
+    let values = values.as_slice();
     // `accepts` (what inference and sniffing count with, building no
     // message) agrees with `check_value` on each value, type and mode.
     for mode in [Strict, Balanced, Landing] {
         for (_, data_type, ..) in COLUMNS {
-            for value in values {
+            for &value in values {
                 assert_eq!(
                     accepts(*data_type, value, mode),
                     check_value(*data_type, value, mode).is_ok(),
@@ -1304,7 +1326,7 @@ fn check_into_and_accepts_give_the_full_checks_answers() {
     for mode in [Strict, Balanced, Landing] {
         let v = validator(mode);
         for (i, _) in COLUMNS.iter().enumerate() {
-            for value in values {
+            for &value in values {
                 let mut fields: Vec<&str> = COLUMNS.iter().map(|(.., ok)| *ok).collect();
                 fields[i] = value;
                 let counted = v.check_into(3, &fields, &mut scratch);

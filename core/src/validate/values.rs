@@ -124,6 +124,9 @@ pub(super) fn check_value_with(
     let exact = match data_type {
         DataType::String => unreachable!("handled above"),
         DataType::Integer => parse_integer(trimmed),
+        // The verdict and inference keep no number: checked without
+        // parsing it where it cannot overflow.
+        DataType::Number if !keep => number_fits(trimmed).map(|()| Value::Null),
         DataType::Number => parse_number(trimmed),
         DataType::Boolean => parse_boolean(trimmed, strict),
         DataType::Date => parse_iso_date(trimmed).map(|d| {
@@ -158,6 +161,11 @@ pub(super) fn check_value_with(
         Ok(v) => return Ok(v),
         Err(p) => p,
     };
+    // Only landing_friendly takes a coerced form, and only messages name
+    // one: neither is wanted here.
+    if what == Keep::Nothing && mode != ImportMode::LandingFriendly {
+        return Err(ValueError::Invalid(String::new()));
+    }
     // Not in the canonical form: landing_friendly tries harder; the other
     // modes say what a coercion would have given.
     let lenient = match (&problem, data_type) {
@@ -316,6 +324,25 @@ pub(super) fn finite(s: &str) -> Result<f64, Problem> {
         Ok(n) if n.is_finite() => Ok(n),
         _ => Err(Problem::Range("is out of range for a number".to_owned())),
     }
+}
+
+/// What [`parse_number`] says of `s`, without the number: a canonical
+/// number with no exponent and at most 308 digits before its point is
+/// below 10^308, under `f64::MAX`, so finite without parsing it.
+fn number_fits(s: &str) -> Result<(), Problem> {
+    if !is_decimal(s, false) {
+        return Err(Problem::Form);
+    }
+    let b = s.as_bytes();
+    let int_digits = b
+        .iter()
+        .skip(usize::from(b.first() == Some(&b'-')))
+        .take_while(|c| c.is_ascii_digit())
+        .count();
+    if int_digits <= 308 && !b.iter().any(|&c| c == b'e' || c == b'E') {
+        return Ok(());
+    }
+    finite(s).map(|_| ())
 }
 
 pub(super) fn parse_number(s: &str) -> Result<Value, Problem> {
@@ -951,7 +978,10 @@ pub(super) fn parse_url(s: &str, strict: bool) -> Result<Value, Problem> {
 /// A bare host name with a dot (`www.example.com/page`) gets `https://`.
 pub(super) fn lenient_url(s: &str) -> Option<String> {
     let host = s.split(['/', '?', '#']).next().unwrap_or("");
-    if s.contains("://") || !host.contains('.') || host.starts_with('.') || host.ends_with('.') {
+    // A window of bytes, not `contains("://")`: a string pattern builds a
+    // searcher on every call (inference tries this on every value).
+    let scheme = s.as_bytes().windows(3).any(|w| w == b"://");
+    if scheme || !host.contains('.') || host.starts_with('.') || host.ends_with('.') {
         return None;
     }
     let url = format!("https://{s}");
