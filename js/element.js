@@ -557,6 +557,9 @@ export class ImportUploaderElement extends HTMLElement {
       this._refuse('ELEMENT.FILE.EMPTY', this._t('emptyFile', { name: file.name }));
       return;
     }
+    // The preflight's script loads while the file is checked (an import
+    // in flight is shared, not repeated).
+    this.loadPreflight().catch(() => {});
     // A folder can arrive as a File that cannot be read: through a picker
     // (the input takes no folders, yet some hand one over), or dropped in
     // a browser without `webkitGetAsEntry()`; so can a file deleted since.
