@@ -253,6 +253,12 @@ pub(crate) fn sniff_dialect_with(sample: &[u8], complete: bool) -> Dialect {
     let text = if bom { &sample[3..] } else { sample };
     let mut best: Option<(f32, char, Vec<Vec<String>>)> = None;
     for d in DELIMITERS {
+        // A delimiter the sample does not hold splits nothing: its rows are
+        // one column wide, which scores 0 and never wins (the fallback below
+        // reads such a file as one column).
+        if memchr::memchr(d as u8, text).is_none() {
+            continue;
+        }
         let records = records(text, d as u8, complete);
         let score = uniformity(&records);
         let better = match &best {
