@@ -207,6 +207,23 @@ fn semicolon_files_with_decimal_commas_are_read_with_semicolons() {
 }
 
 #[test]
+fn a_file_of_one_column_is_read_with_commas() {
+    // No candidate delimiter in it at all, or one only inside quotes: one
+    // column, read as the API reads it (`,`), its header noticed.
+    for text in [
+        "email\nann@example.com\nbob@example.com\n",
+        "email\r\nann@example.com\r\n",
+        "note\n\"a;b|c\"\n\"d\te\"\n",
+    ] {
+        let d = sniff_dialect(text.as_bytes());
+        assert_eq!(d.delimiter, ',', "{text:?}");
+        assert!(d.has_header, "{text:?}");
+    }
+    // Only the semicolon splits this sample: the absent ones are not tried.
+    assert_eq!(sniff_dialect(b"a;b\n1;2\n3;4\n").delimiter, ';');
+}
+
+#[test]
 fn quoted_delimiters_do_not_count() {
     let text = "name,note\n\"Smith; J\",\"a;b;c\"\n\"Doe; K\",\"x;y\"\n\"Roe; L\",plain\n";
     assert_eq!(sniff_dialect(text.as_bytes()).delimiter, ',');
