@@ -51,7 +51,21 @@ use crate::setup::{fingerprint, Workspace, WASM_TARGET};
 /// repeat the callers' local shuffling, which compresses worse: measured
 /// on the browser build, gzip -9 1,685 bytes smaller than plain `-Oz`
 /// (raw 1.7 % larger), and on the preflight module ~7 KB smaller.
-const WASM_OPT_FLAGS: &[&str] = &["-Oz", "--one-caller-inline-max-function-size=20"];
+///
+/// The pipeline runs twice (`-Oz -Oz`): the second pass finds what the
+/// first one's inlining and merging opened up. `--low-memory-unused` lets
+/// it fold a constant added to an address into the load's or store's
+/// offset, which is only wrong if the address computation wraps around
+/// 4 GiB into the first KiB of memory: Rust code never does (pointer
+/// arithmetic that wraps is undefined behaviour), and the first KiB is the
+/// bottom of the 1 MiB stack (`wasm-ld --stack-first`). Measured on the
+/// browser build: gzip -9 203 bytes smaller than one `-Oz` pass.
+const WASM_OPT_FLAGS: &[&str] = &[
+    "-Oz",
+    "-Oz",
+    "--one-caller-inline-max-function-size=20",
+    "--low-memory-unused",
+];
 
 /// wasm features rustc's `wasm32-unknown-unknown` output uses, which
 /// wasm-opt must accept (and may keep using).
