@@ -58,7 +58,7 @@ fn pieces_of_any_size_give_the_same_crc() {
     let data = pattern();
     let whole = crc64(&data);
     assert_eq!(whole, reference(&data));
-    for step in [1usize, 3, 7, 8, 9, 4096, 65_537] {
+    for step in [1usize, 3, 7, 8, 9, 15, 16, 17, 31, 4096, 65_537] {
         let mut c = Crc64::new();
         for piece in data.chunks(step) {
             c.update(piece);
@@ -70,6 +70,27 @@ fn pieces_of_any_size_give_the_same_crc() {
     c.reset();
     c.update(&data);
     assert_eq!(c.finish(), whole, "after reset");
+}
+
+/// Every length from 0 to 40 bytes (no 16-byte step, one, two, with and
+/// without a tail), whole and cut at every point, starting at every offset
+/// of a buffer (unaligned loads).
+#[test]
+fn short_lengths_and_every_cut_give_the_bitwise_crc() {
+    let data = pattern();
+    for start in 0..16 {
+        for len in 0..=40 {
+            let bytes = &data[start..start + len];
+            let want = reference(bytes);
+            assert_eq!(crc64(bytes), want, "{len} bytes at offset {start}");
+            for cut in 0..=len {
+                let mut c = Crc64::new();
+                c.update(&bytes[..cut]);
+                c.update(&bytes[cut..]);
+                assert_eq!(c.finish(), want, "{len} bytes at {start}, cut at {cut}");
+            }
+        }
+    }
 }
 
 proptest! {
