@@ -63,8 +63,7 @@ use crate::setup::{fingerprint, Workspace, WASM_TARGET};
 /// output is a little larger raw but compresses better. Measured with
 /// `cargo xtask build` (gzip -9, binaryen 132): the browser build 99,574
 /// bytes with `-Os -Os` against 99,979 with `-Oz -Oz`, the preflight
-/// 146,268 against 146,546 (one `-Oz`, without `--low-memory-unused`:
-/// 100,182 and 147,130).
+/// 146,268 against 146,546 (see docs/size.md for each step).
 const WASM_OPT_FLAGS: &[&str] = &[
     "-Os",
     "-Os",
@@ -444,6 +443,8 @@ fn module_import(js: &str) -> Option<&str> {
     .map(|(_, m)| m)
 }
 
+/// esbuild's minified ES module bundle of `entry` into itself, keeping
+/// the names of exported functions.
 fn bundle_in_place(ws: &Workspace, esbuild: &Path, entry: &Path) -> Result<()> {
     process::run(
         ws.cmd(esbuild)
