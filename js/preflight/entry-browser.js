@@ -37,7 +37,7 @@
 // Worker for a whole file), nothing else.
 
 import * as glue from './import_uploader_preflight.js';
-import { abortError, checkOptions, checkReport, DEFAULT_SAMPLE_BYTES, errorFromData, preflightError, readHead, runPreflight } from './preflight-run.js';
+import { abortError, checkOptions, checkReport, DEFAULT_SAMPLE_BYTES, errorFromData, preflightError, runPreflight } from './preflight-run.js';
 
 export { DEFAULT_SAMPLE_BYTES } from './preflight-run.js';
 
@@ -249,16 +249,12 @@ export function preflight(file, options) {
     }
     if (signal?.aborted) throw abortError(signal);
     if (!checked.full && checked.sampleBytes <= IN_PAGE_MAX_BYTES) {
-      // A small sample: here, from the module compiled on the page. The
-      // file is read while the module loads.
-      const head = readHead(file, checked);
+      // A small sample: here, from the module compiled on the page (the
+      // file is read while the module loads).
       resolve(
-        inPageCore().then((core) => {
-          if (signal?.aborted) throw abortError(signal);
-          return runPreflight(core, file, { ...checked, sliceBytes: IN_PAGE_SLICE_BYTES }, { signal, onProgress, head }).then((report) => {
-            warmed = true;
-            return report;
-          });
+        runPreflight(inPageCore(), file, { ...checked, sliceBytes: IN_PAGE_SLICE_BYTES }, { signal, onProgress }).then((report) => {
+          warmed = true;
+          return report;
         }),
       );
       return;

@@ -247,20 +247,25 @@ function abortable(signal) {
 }
 
 /**
- * Runs a preflight of `file` with the core (`core`: the glue's exports).
- * `checked` are {@link checkOptions}'s; `signal` cancels between parts and
- * during a read; `onProgress({ phase, loaded, total })` is called after
- * each part; `head`, if given, is the read of the sample already under
- * way (`readHead`). Resolves to the core's `Preflight` report.
+ * Runs a preflight of `file` with the core (`core`: the glue's exports, or
+ * a promise of them: the sample is read while it loads). `checked` are
+ * {@link checkOptions}'s; `signal` cancels between parts and during a read;
+ * `onProgress({ phase, loaded, total })` is called after each part.
+ * Resolves to the core's `Preflight` report.
  */
-export async function runPreflight(core, file, checked, { signal, onProgress, head: early } = {}) {
+export async function runPreflight(loading, file, checked, { signal, onProgress } = {}) {
   const source = fileSource(file);
   const abort = abortable(signal);
   try {
     abort.check();
     const total = source.size;
     const sampleLength = Math.min(total, checked.sampleBytes);
-    const head = await abort.wait(early ?? source.read(0, sampleLength));
+    const reading = source.read(0, sampleLength);
+    // Settled here if the core fails first (its error is the one reported).
+    reading.catch(() => {});
+    const core = await abort.wait(Promise.resolve(loading));
+    abort.check();
+    const head = await abort.wait(reading);
     abort.check();
     if (head.length !== sampleLength) throw readError(0, sampleLength, head.length);
     const sniffed = core.sniffEncoding(head);
@@ -332,17 +337,6 @@ export async function runPreflight(core, file, checked, { signal, onProgress, he
   } finally {
     abort.done();
   }
-}
-
-/**
- * Starts reading the sample `runPreflight` reads first (a promise of its
- * bytes, to pass as its `head`), so that the read can go on while the
- * module loads.
- */
-export function readHead(file, checked) {
-  const head = fileSource(file).read(0, Math.min(file.size, checked.sampleBytes));
-  head.catch(() => {});
-  return head;
 }
 
 /** The channel {@link nextTask} posts to itself through (kept: a port that nothing references may be collected with its message). */
