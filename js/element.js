@@ -557,9 +557,8 @@ export class ImportUploaderElement extends HTMLElement {
       this._refuse('ELEMENT.FILE.EMPTY', this._t('emptyFile', { name: file.name }));
       return;
     }
-    // The preflight's script loads while the file is checked (an import
-    // in flight is shared, not repeated).
-    this.loadPreflight().catch(() => {});
+    // The preflight's script loads while the file is checked.
+    this._loadPreflight().catch(() => {});
     // A folder can arrive as a File that cannot be read: through a picker
     // (the input takes no folders, yet some hand one over), or dropped in
     // a browser without `webkitGetAsEntry()`; so can a file deleted since.
@@ -604,9 +603,23 @@ export class ImportUploaderElement extends HTMLElement {
 
   // ---- step 2 and 3: preview and mapping -----------------------------------------------------
 
+  /**
+   * `loadPreflight()`, called once (an app's loader may not cache its
+   * module as `import()` does); after a failure the next call tries again.
+   */
+  _loadPreflight() {
+    this._loadingPreflight ??= Promise.resolve()
+      .then(() => this.loadPreflight())
+      .catch((e) => {
+        this._loadingPreflight = null;
+        throw e;
+      });
+    return this._loadingPreflight;
+  }
+
   async _preflightModule() {
     try {
-      return await this.loadPreflight();
+      return await this._loadPreflight();
     } catch (e) {
       throw elementError('ELEMENT.PREFLIGHT.LOAD_FAILED', this._t('loadFailed', { message: e.message ?? e }), e);
     }
@@ -622,7 +635,7 @@ export class ImportUploaderElement extends HTMLElement {
   _preloadPreflight() {
     if (this._preloading) return;
     this._preloading = Promise.resolve()
-      .then(() => this.loadPreflight())
+      .then(() => this._loadPreflight())
       .then((m) => m.preload?.(this._schema ? { schema: this._schema, importMode: this.importMode } : undefined))
       .catch(() => {
         this._preloading = null;
