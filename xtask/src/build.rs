@@ -409,7 +409,8 @@ fn minify_entry(ws: &Workspace, esbuild: &Path, entry: &Path) -> Result<()> {
 /// As separate modules, the page fetched the driver and the glue one
 /// after the other, before the `.wasm`, and they went uncounted.
 fn bundle_entry(ws: &Workspace, esbuild: &Path, entry: &Path) -> Result<()> {
-    bundle_in_place(ws, esbuild, entry)?;
+    // Exported functions keep their names, as in the other entries.
+    esbuild_bundle(ws, esbuild, entry, entry, &["--keep-names"])?;
     let js = std::fs::read_to_string(entry)?;
     if let Some(import) = module_import(&js) {
         bail!(
@@ -443,30 +444,16 @@ fn module_import(js: &str) -> Option<&str> {
     .map(|(_, m)| m)
 }
 
-/// esbuild's minified ES module bundle of `entry` into itself, keeping
-/// the names of exported functions.
-fn bundle_in_place(ws: &Workspace, esbuild: &Path, entry: &Path) -> Result<()> {
-    process::run(
-        ws.cmd(esbuild)
-            .arg(entry)
-            .args([
-                "--bundle",
-                "--minify",
-                "--keep-names",
-                "--format=esm",
-                "--platform=neutral",
-                "--log-level=warning",
-                "--log-override:duplicate-object-key=silent",
-            ])
-            .arg(format!("--outfile={}", entry.display()))
-            .arg("--allow-overwrite"),
-    )
-}
-
 /// esbuild's minified ES module bundle of `input` into `out` (platform
-/// neutral). wasm-bindgen's import object may name a snippet twice: that
-/// warning is silenced.
-fn esbuild_bundle(ws: &Workspace, esbuild: &Path, input: &Path, out: &Path) -> Result<()> {
+/// neutral), with `extra` flags. wasm-bindgen's import object may name a
+/// snippet twice: that warning is silenced.
+fn esbuild_bundle(
+    ws: &Workspace,
+    esbuild: &Path,
+    input: &Path,
+    out: &Path,
+    extra: &[&str],
+) -> Result<()> {
     process::run(
         ws.cmd(esbuild)
             .arg(input)
@@ -478,6 +465,7 @@ fn esbuild_bundle(ws: &Workspace, esbuild: &Path, input: &Path, out: &Path) -> R
                 "--log-level=warning",
                 "--log-override:duplicate-object-key=silent",
             ])
+            .args(extra)
             .arg(format!("--outfile={}", out.display()))
             .arg("--allow-overwrite"),
     )
@@ -501,7 +489,7 @@ fn bundle_worker(
     if let Some(dir) = out.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    let bundled = esbuild_bundle(ws, esbuild, &input, out);
+    let bundled = esbuild_bundle(ws, esbuild, &input, out, &[]);
     std::fs::remove_file(&input)?;
     bundled
 }
@@ -588,7 +576,7 @@ fn bundle_glue(ws: &Workspace, esbuild: &Path, glue: &Path, out_name: &str) -> R
     // Next to the glue, so that its `./snippets/…` imports resolve.
     let input = glue.with_file_name(format!("{out_name}.full.js"));
     std::fs::write(&input, source)?;
-    let bundled = esbuild_bundle(ws, esbuild, &input, glue);
+    let bundled = esbuild_bundle(ws, esbuild, &input, glue, &[]);
     std::fs::remove_file(&input)?;
     bundled?;
     let minified = std::fs::read_to_string(glue)?;
